@@ -1,0 +1,190 @@
+import type { SourceLocation } from './types.js'
+
+/**
+ * The error catalog: every failure the product can report, with a stable code, a title,
+ * a message built from its arguments, and a hint that says what to do next.
+ */
+export const ERRORS = {
+  FLUX_INVALID_OPTIONS: {
+    title: 'Invalid options',
+    message: (a: { problems: string[] }) => `Invalid flux-images options:\n${a.problems.map((p) => `  - ${p}`).join('\n')}`,
+    hint: 'Fix the listed options in your flux-images configuration.',
+  },
+  FLUX_INVALID_DIRECTIVE: {
+    title: 'Invalid directive',
+    message: (a: { reason: string }) => a.reason,
+    hint: 'Write directives as `flux:<prompt>?size=1536x1024&model=flux-schnell`.',
+  },
+  FLUX_EMPTY_PROMPT: {
+    title: 'Empty prompt',
+    message: () => 'The directive has an empty prompt.',
+    hint: 'Write a prompt after `flux:`, or give the image alt text: `![A lighthouse at dawn](flux:)`.',
+  },
+  FLUX_UNKNOWN_MODEL: {
+    title: 'Unknown model',
+    message: (a: { model: string; accepted: readonly string[] }) =>
+      `Unknown model "${a.model}". Accepted models: ${a.accepted.join(', ')}.`,
+    hint: 'Use one of the accepted models, or add yours with the `models` option (e.g. `models: ["my-model"]`).',
+  },
+  FLUX_UNKNOWN_SIZE: {
+    title: 'Unknown size',
+    message: (a: { size: string; accepted: readonly string[] }) =>
+      `Unknown size "${a.size}". Accepted sizes: ${a.accepted.join(', ')}.`,
+    hint: 'Use one of the accepted sizes, or add yours with the `sizes` option (e.g. `sizes: ["2048x2048"]`).',
+  },
+  FLUX_INVALID_OPTION_VALUE: {
+    title: 'Invalid option value',
+    message: (a: { key: string; value: string; expected: string }) =>
+      `Invalid ${a.key} "${a.value}": expected ${a.expected}.`,
+    hint: 'Correct the value in the directive.',
+  },
+  FLUX_FRONTMATTER: {
+    title: 'Malformed frontmatter',
+    message: (a: { reason: string }) => `The frontmatter could not be parsed: ${a.reason}`,
+    hint: 'Fix the YAML between the `---` lines; directives in this file were skipped.',
+  },
+  FLUX_READ_FAILED: {
+    title: 'Unreadable file',
+    message: (a: { reason: string }) => `The file could not be read: ${a.reason}`,
+    hint: 'Check the file permissions, or exclude the file with the `exclude` option.',
+  },
+  FLUX_NO_API_KEY: {
+    title: 'No API key',
+    message: () => 'No API key is set, so images cannot be generated.',
+    hint: 'Set FLUX_API_KEY in the environment, or use `--mode placeholder` to build with local placeholder images.',
+  },
+  FLUX_NO_BASE_URL: {
+    title: 'No gateway URL',
+    message: () => 'An API key is set but no gateway base URL is configured.',
+    hint: 'Set FLUX_BASE_URL (e.g. https://your-gateway.example) or the `baseURL` option.',
+  },
+  FLUX_AUTH: {
+    title: 'Authentication failed',
+    message: (a: { status: number; detail: string }) => `The gateway refused the API key (${a.status}): ${a.detail}`,
+    hint: 'Check FLUX_API_KEY; the run stopped so no further requests are refused.',
+  },
+  FLUX_QUOTA: {
+    title: 'Quota exhausted',
+    message: (a: { status: number; detail: string }) => `The gateway reports no credits or quota left (${a.status}): ${a.detail}`,
+    hint: 'Add credits or raise the quota with your gateway, then run the build again: finished images are cached.',
+  },
+  FLUX_MODERATED: {
+    title: 'Prompt refused',
+    message: (a: { detail: string }) => `The gateway refused this prompt (moderation): ${a.detail}`,
+    hint: 'Rephrase the prompt. The refusal is remembered so the next build does not pay again; use `--force` to retry as is.',
+  },
+  FLUX_BAD_REQUEST: {
+    title: 'Request rejected',
+    message: (a: { status: number; detail: string }) => `The gateway rejected the request (${a.status}): ${a.detail}`,
+    hint: 'Check the directive options (model, size, quality) against what your gateway accepts.',
+  },
+  FLUX_TRANSIENT: {
+    title: 'Gateway unavailable',
+    message: (a: { attempts: number; detail: string }) => `The request failed after ${a.attempts} attempt(s): ${a.detail}`,
+    hint: 'The gateway is overloaded or unreachable; run the build again later: finished images are cached.',
+  },
+  FLUX_BAD_IMAGE: {
+    title: 'Bad image',
+    message: (a: { detail: string }) => `The gateway returned something that is not a usable image: ${a.detail}`,
+    hint: 'Run the build again; if it persists, report it to your gateway.',
+  },
+  FLUX_DOWNLOAD: {
+    title: 'Download failed',
+    message: (a: { detail: string }) => `The generated image could not be downloaded: ${a.detail}`,
+    hint: 'Run the build again; image URLs expire quickly, so they are fetched at once.',
+  },
+  FLUX_MISSING_FROZEN: {
+    title: 'Missing images in frozen mode',
+    message: (a: { list: string[] }) =>
+      `${a.list.length} image(s) are not cached and frozen mode forbids generating them:\n${a.list.map((l) => `  - ${l}`).join('\n')}`,
+    hint: 'Generate them locally (`flux-images generate`) and commit the cache, or run with FLUX_MODE=auto.',
+  },
+  FLUX_BUDGET: {
+    title: 'Generation cap exceeded',
+    message: (a: { needed: number; max: number }) =>
+      `${a.needed} new image(s) would be generated, over the cap of ${a.max} per run. Nothing was generated.`,
+    hint: 'Raise the cap with `--max N` (or the `maxGenerations` option), or generate in smaller steps.',
+  },
+  FLUX_CACHE_CORRUPT: {
+    title: 'Corrupt cache entry',
+    message: (a: { key: string; reason: string }) => `Cache entry ${a.key} is corrupt: ${a.reason}`,
+    hint: 'It will be regenerated by the next `flux-images generate`.',
+  },
+  FLUX_CACHE_WRITE: {
+    title: 'Cache write failed',
+    message: (a: { dir: string; reason: string }) => `Could not write to the cache directory ${a.dir}: ${a.reason}`,
+    hint: 'Check that the cache directory is writable and the disk has room.',
+  },
+  FLUX_INTERRUPTED: {
+    title: 'Interrupted',
+    message: () => 'The run was interrupted before this image was generated.',
+    hint: 'Run again: finished images are cached and only the missing ones are generated.',
+  },
+} as const
+
+export type FluxErrorCode = keyof typeof ERRORS
+type ArgsOf<C extends FluxErrorCode> = Parameters<(typeof ERRORS)[C]['message']>[0]
+
+const FLUX_ERROR = Symbol.for('flux-images.error')
+
+/**
+ * The one error class. `code` is stable; `location` names the directive (file:line:column)
+ * when there is one; `hint` says what to do. `FluxError.is()` works across package copies.
+ */
+export class FluxError extends Error {
+  readonly [FLUX_ERROR] = true
+  override readonly name = 'FluxError'
+  readonly code: FluxErrorCode
+  readonly title: string
+  readonly hint: string
+  readonly location: SourceLocation | undefined
+  readonly detail: string
+
+  constructor(
+    code: FluxErrorCode,
+    detail: string,
+    opts: { hint?: string; location?: SourceLocation | undefined; cause?: unknown } = {},
+  ) {
+    const where = opts.location ? `${formatLocation(opts.location)}: ` : ''
+    super(`[flux] ${where}${detail}`, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.code = code
+    this.title = ERRORS[code].title
+    this.hint = opts.hint ?? ERRORS[code].hint
+    this.location = opts.location
+    this.detail = detail
+  }
+
+  /** True for any FluxError, even one thrown by another copy of this package. */
+  static is(value: unknown, code?: FluxErrorCode): value is FluxError {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[FLUX_ERROR] === true &&
+      (code === undefined || (value as FluxError).code === code)
+    )
+  }
+
+  /** The same error, located at a directive. */
+  at(location: SourceLocation): FluxError {
+    return new FluxError(this.code, this.detail, { hint: this.hint, location, cause: this.cause })
+  }
+
+  /** The message and the hint, for a log or a terminal. */
+  override toString(): string {
+    return `${this.message}\n  hint: ${this.hint}`
+  }
+}
+
+/** Builds a catalogued error from its arguments. */
+export function fluxError<C extends FluxErrorCode>(
+  code: C,
+  args: ArgsOf<C>,
+  opts: { location?: SourceLocation | undefined; cause?: unknown; hint?: string } = {},
+): FluxError {
+  const message = ERRORS[code].message as (a: ArgsOf<C>) => string
+  return new FluxError(code, message(args), opts)
+}
+
+export function formatLocation(loc: SourceLocation): string {
+  return `${loc.file}:${loc.line}:${loc.column}`
+}

@@ -1,0 +1,1 @@
+export { FluxError } from './errors.js'

@@ -1,0 +1,78 @@
+/** Where a directive was written. `line` and `column` are 1-based. */
+export interface SourceLocation {
+  file: string
+  line: number
+  column: number
+}
+
+/** Options a directive may carry in its `?key=value&...` part (all strings, as written). */
+export interface DirectiveParams {
+  model?: string
+  size?: string
+  quality?: string
+  seed?: string
+  alt?: string
+}
+
+/** The parsed text of one `flux:` directive, without location. */
+export interface ParsedDirective {
+  /** Percent-decoded, trimmed. May be empty (e.g. `![alt](flux:)` before the alt is applied). */
+  prompt: string
+  params: DirectiveParams
+}
+
+export type DirectiveKind = 'markdown' | 'frontmatter' | 'html' | 'import' | 'component'
+
+/** One directive found in a source file. */
+export interface Directive extends ParsedDirective {
+  kind: DirectiveKind
+  location: SourceLocation
+  /** The text as written in the source (for messages). */
+  raw: string
+}
+
+/** A directive resolved against the options: every default filled in. Its hash is the cache key. */
+export interface CanonicalRequest {
+  model: string
+  prompt: string
+  size: string
+  quality: 'standard' | 'hd'
+  /** Only present when the directive sets one. */
+  seed?: number
+}
+
+/** Core never calls `console.*`: it is given one of these. */
+export interface Logger {
+  info(message: string): void
+  warn(message: string): void
+  error(message: string): void
+  debug?(message: string): void
+}
+
+/** What a provider hands back for one request. */
+export interface GeneratedImage {
+  /** The image file bytes (PNG, JPEG or WebP), already decoded once to check them. */
+  bytes: Buffer
+  /** Sharp's format name: png, jpeg, webp. */
+  format: string
+  width: number
+  height: number
+  revisedPrompt?: string
+  /** Unix seconds, from the gateway's `created`, or now. */
+  created: number
+}
+
+export interface GenerateContext {
+  signal?: AbortSignal
+  /** Called before each retry, for progress and logs. */
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void
+}
+
+/** A source of images: the real gateway, or the local placeholder generator. */
+export interface Provider {
+  readonly name: string
+  /** True when images from this provider are placeholders, stored apart from real ones. */
+  readonly placeholder: boolean
+  generate(request: CanonicalRequest, ctx?: GenerateContext): Promise<GeneratedImage>
+  close?(): Promise<void>
+}
