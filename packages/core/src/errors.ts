@@ -17,7 +17,7 @@ export const ERRORS = {
   },
   FLUX_EMPTY_PROMPT: {
     title: 'Empty prompt',
-    message: () => 'The directive has an empty prompt.',
+    message: (_: object) => 'The directive has an empty prompt.',
     hint: 'Write a prompt after `flux:`, or give the image alt text: `![A lighthouse at dawn](flux:)`.',
   },
   FLUX_UNKNOWN_MODEL: {
@@ -50,12 +50,12 @@ export const ERRORS = {
   },
   FLUX_NO_API_KEY: {
     title: 'No API key',
-    message: () => 'No API key is set, so images cannot be generated.',
+    message: (_: object) => 'No API key is set, so images cannot be generated.',
     hint: 'Set FLUX_API_KEY in the environment, or use `--mode placeholder` to build with local placeholder images.',
   },
   FLUX_NO_BASE_URL: {
     title: 'No gateway URL',
-    message: () => 'An API key is set but no gateway base URL is configured.',
+    message: (_: object) => 'An API key is set but no gateway base URL is configured.',
     hint: 'Set FLUX_BASE_URL (e.g. https://your-gateway.example) or the `baseURL` option.',
   },
   FLUX_AUTH: {
@@ -117,7 +117,7 @@ export const ERRORS = {
   },
   FLUX_INTERRUPTED: {
     title: 'Interrupted',
-    message: () => 'The run was interrupted before this image was generated.',
+    message: (_: object) => 'The run was interrupted before this image was generated.',
     hint: 'Run again: finished images are cached and only the missing ones are generated.',
   },
 } as const

@@ -1,1 +1,54 @@
-export { FluxError } from './errors.js'
+export {
+  type CacheEntry,
+  type CacheEntryMeta,
+  type CacheStatus,
+  CACHE_KEY_VERSION,
+  createDiskCache,
+  type DiskCache,
+  requestKey,
+} from './cache/index.js'
+export {
+  createFlux,
+  type Flux,
+  type GenerateOptions,
+  type GenerateSummary,
+  type ResolveInput,
+  type ScanReport,
+  type ScannedItem,
+} from './create-flux.js'
+export {
+  formatDirective,
+  parseDirective,
+  scanCode,
+  scanFrontmatter,
+  scanHtml,
+  scanMarkdown,
+  scanSource,
+} from './directives/index.js'
+export { type Plan, type PlanItem, planRequests, resolveRequest, scanProject } from './engine/index.js'
+export { ERRORS, FluxError, type FluxErrorCode, fluxError, formatLocation } from './errors.js'
+export {
+  DEFAULT_MODELS,
+  DEFAULT_PRICES,
+  DEFAULT_SIZES,
+  DEFAULTS,
+  type FluxMode,
+  type FluxOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js'
+export { createOpenAIImagesProvider } from './providers/openai-images.js'
+export { createPlaceholderProvider } from './providers/placeholder.js'
+export { redact } from './redact.js'
+export type {
+  CanonicalRequest,
+  Directive,
+  DirectiveKind,
+  DirectiveParams,
+  GenerateContext,
+  GeneratedImage,
+  Logger,
+  ParsedDirective,
+  Provider,
+  SourceLocation,
+} from './types.js'

@@ -19,6 +19,12 @@ export interface ParsedDirective {
   /** Percent-decoded, trimmed. May be empty (e.g. `![alt](flux:)` before the alt is applied). */
   prompt: string
   params: DirectiveParams
+  /**
+   * Set (non-empty) when the prompt ends with what looks like a query whose option names are
+   * not all known, e.g. `["sise"]` for `flux:a cat?sise=1024x1024`: that text was read as part
+   * of the prompt, probably by mistake. For a warning (see `describeUnknownParams`).
+   */
+  unknownParams?: string[]
 }
 
 export type DirectiveKind = 'markdown' | 'frontmatter' | 'html' | 'import' | 'component'

@@ -1,0 +1,409 @@
+/**
+ * The disk cache of generated originals.
+ *
+ * ```
+ * <dir>/originals/<key>.<ext>        committed: real generated originals
+ * <dir>/originals/<key>.json         committed: their metadata (CacheEntryMeta)
+ * <dir>/moderation/<key>.json        committed: remembered refusals (ModerationRecord)
+ * <dir>/placeholders/<key>.<ext>     git-ignored: local placeholder images, and their <key>.json
+ * <dir>/variants/...                 git-ignored: derived variants (the optimizer's)
+ * <dir>/locks/<key>.lock             git-ignored: who is generating a key right now
+ * <dir>/tmp/                         git-ignored: files being written
+ * <dir>/.gitignore                   written on first use
+ * ```
+ *
+ * Every path is built from a request key (checked against REQUEST_KEY_PATTERN), never from a
+ * prompt. Every file is written to tmp/ and renamed into place; an image's metadata is written
+ * after the image and removed before it, so an entry without metadata is simply missing. Reads
+ * check the metadata against the key and the image against its size and sha256: a corrupt entry
+ * is reported and never served. The directory is created on the first write, not on a read.
+ */
+import { mkdir, readdir, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { FluxError, fluxError } from '../errors.js'
+import type { CanonicalRequest, GeneratedImage, Logger } from '../types.js'
+import { commitTemp, discardTemp, syncDir, writeFileAtomic, writeTemp } from './atomic-write.js'
+import {
+  CACHE_META_VERSION,
+  type CacheEntry,
+  type CacheEntryMeta,
+  checkImage,
+  describeEntry,
+  entryFileName,
+  IMAGE_EXTENSIONS,
+  isRecord,
+  type ModerationRecord,
+  parseJson,
+  parseMeta,
+  previousFile,
+} from './cache-entry.js'
+import { CACHE_GITIGNORE, CACHE_LAYOUT, type CacheArea } from './cache-layout.js'
+import { readText, reasonOf, unlinkIfPresent } from './fs-util.js'
+import { createKeyLock } from './key-lock.js'
+import { isRequestKey, pickCanonical } from './request-key.js'
+
+export { CACHE_META_VERSION, type CacheEntry, type CacheEntryMeta, type ModerationRecord }
+
+/** A lock not refreshed for this long belongs to a process that hung or died on another host. */
+const DEFAULT_STALE_MS = 30_000
+/** Temp files older than this were left by a crash: a live write takes milliseconds. */
+const DEFAULT_TEMP_MAX_AGE_MS = 10 * 60_000
+
+/** What `check` reports: a real entry wins over a refusal, a refusal over a placeholder. */
+export type CacheStatus = 'cached' | 'missing' | 'placeholder' | 'moderated' | 'corrupt'
+
+export interface DiskCacheOptions {
+  /** The cache directory, absolute or relative to the working directory. */
+  dir: string
+  logger: Logger
+  /**
+   * A lock not refreshed for this long is taken over. A lock of a dead process on this host is
+   * taken over at once.
+   * @default 30000
+   */
+  staleMs?: number
+  /**
+   * How often a lock holder refreshes its lock.
+   * @default staleMs / 3, at most 5000
+   */
+  heartbeatMs?: number
+  /**
+   * Temp files older than this are deleted when the cache is first used.
+   * @default 600000
+   */
+  tempMaxAgeMs?: number
+}
+
+export interface DiskCache {
+  /** The absolute cache directory. */
+  readonly dir: string
+  /**
+   * The verified entry of `key`, or undefined when it is missing or corrupt (a corrupt one is
+   * reported once with FLUX_CACHE_CORRUPT). With `placeholder: true` a placeholder is accepted
+   * when there is no real entry; a real entry always wins.
+   */
+  get(key: string, opts?: { placeholder?: boolean }): Promise<CacheEntry | undefined>
+  /** The state of `key` for a scan, verifying integrity without logging. Creates nothing. */
+  check(key: string): Promise<CacheStatus>
+  /**
+   * Stores an image and its metadata, each atomically, metadata last. A real image removes the
+   * key's placeholder and refusal. Write failures throw FLUX_CACHE_WRITE and leave no partial file.
+   * Call it inside `withLock(key)` so that one process writes a key at a time.
+   */
+  put(
+    key: string,
+    request: CanonicalRequest,
+    image: GeneratedImage,
+    opts: { provider: string; placeholder: boolean },
+  ): Promise<CacheEntry>
+  /** Remembers that the gateway refused this request. */
+  markModerated(key: string, request: CanonicalRequest, detail: string): Promise<void>
+  /** The remembered refusal of `key`, if any. */
+  getModeration(key: string): Promise<ModerationRecord | undefined>
+  /** Forgets a refusal (`--force`); true when there was one. */
+  removeModeration(key: string): Promise<boolean>
+  /**
+   * Runs `fn` while holding the cross-process lock of `key`. Pattern: `get` -> miss ->
+   * `withLock(key, async () => (await get(key)) ?? put(key, ...generate()))`. Not reentrant.
+   * The wait rejects with the signal's reason when `signal` aborts.
+   */
+  withLock<T>(key: string, fn: () => Promise<T>, opts?: { signal?: AbortSignal }): Promise<T>
+  /** The metadata of every real entry, by key (not verified: use `check` or `get` for that). */
+  list(): Promise<CacheEntryMeta[]>
+  /** The metadata of every placeholder, by key. */
+  listPlaceholders(): Promise<CacheEntryMeta[]>
+  /** Every key that has any file in originals/, placeholders/ or moderation/, sorted. */
+  keys(): Promise<string[]>
+  /** The image path of an entry listed by `list` or `listPlaceholders`. */
+  pathOf(meta: CacheEntryMeta, opts?: { placeholder?: boolean }): string
+  /**
+   * Removes everything stored for `key` (original, placeholder, refusal), metadata before image so
+   * a crash never leaves metadata pointing at a missing file. True when anything was removed.
+   */
+  remove(key: string): Promise<boolean>
+}
+
+type Store = 'originals' | 'placeholders'
+type Verdict = { entry: CacheEntry } | { missing: true } | { corrupt: string }
+
+/** Creates a cache over `dir`. Nothing is read or written until a method is called. */
+export function createDiskCache(options: DiskCacheOptions): DiskCache {
+  const dir = resolve(options.dir)
+  const { logger } = options
+  const staleMs = positive(options.staleMs, 'staleMs') ?? DEFAULT_STALE_MS
+  const heartbeatMs =
+    positive(options.heartbeatMs, 'heartbeatMs') ?? Math.max(10, Math.min(5000, staleMs / 3))
+  const tempMaxAgeMs = positive(options.tempMaxAgeMs, 'tempMaxAgeMs') ?? DEFAULT_TEMP_MAX_AGE_MS
+  const tmpDir = join(dir, CACHE_LAYOUT.tmp.dir)
+  const areaDir = (area: CacheArea) => join(dir, CACHE_LAYOUT[area].dir)
+  const moderationPath = (key: string) => join(areaDir('moderation'), `${key}.json`)
+  const reported = new Set<string>()
+
+  const writeError = (err: unknown): FluxError =>
+    FluxError.is(err) ? err : fluxError('FLUX_CACHE_WRITE', { dir, reason: reasonOf(err) }, { cause: err })
+
+  /** Creates the folders a write needs and the `.gitignore`; never called by a read. */
+  async function prepare(area: CacheArea): Promise<void> {
+    await mkdir(tmpDir, { recursive: true })
+    await mkdir(areaDir(area), { recursive: true })
+    const gitignore = join(dir, '.gitignore')
+    if ((await readText(gitignore)) === undefined) await writeFileAtomic(gitignore, CACHE_GITIGNORE, tmpDir)
+  }
+
+  let cleaning: Promise<void> | undefined
+  /**
+   * Removes what a crash leaves behind, once per cache instance: temp files, and lock drafts or
+   * stale locks set aside. Only files older than `tempMaxAgeMs`; never reads them.
+   */
+  function ready(): Promise<void> {
+    cleaning ??= (async () => {
+      const cutoff = Date.now() - tempMaxAgeMs
+      let removed = 0
+      for (const [folder, leftover] of [
+        [tmpDir, /./],
+        [areaDir('locks'), /\.(?:new|stale)$/],
+      ] as const) {
+        for (const name of await readdir(folder).catch(() => [] as string[])) {
+          if (!leftover.test(name)) continue
+          const path = join(folder, name)
+          const st = await stat(path).catch(() => undefined)
+          if (st?.isFile() && st.mtimeMs < cutoff && (await unlinkIfPresent(path).catch(() => false)))
+            removed++
+        }
+      }
+      if (removed > 0)
+        logger.debug?.(`[flux] Removed ${removed} file(s) left in ${dir} by an interrupted run.`)
+    })()
+    return cleaning
+  }
+
+  async function verify(key: string, store: Store): Promise<Verdict> {
+    const metaPath = join(areaDir(store), `${key}.json`)
+    for (let attempt = 0; ; attempt++) {
+      let text: string | undefined
+      try {
+        text = await readText(metaPath)
+      } catch (err) {
+        return { corrupt: `its metadata cannot be read: ${reasonOf(err)}` }
+      }
+      if (text === undefined) return { missing: true }
+      const meta = parseMeta(text, key)
+      if (typeof meta === 'string') return { corrupt: meta }
+      const path = join(areaDir(store), meta.file)
+      const problem = await checkImage(path, meta)
+      if (problem === undefined) return { entry: { meta, path, placeholder: store === 'placeholders' } }
+      // A writer removes the old metadata before it replaces the image: if the metadata changed
+      // while we read, we saw a replacement in progress, not a corrupt entry. Look again.
+      const now = await readText(metaPath).catch(() => text)
+      if (attempt < 2 && now !== text) continue
+      return { corrupt: problem }
+    }
+  }
+
+  function report(key: string, reason: string, placeholder: boolean): void {
+    const id = `${key}:${placeholder}:${reason}`
+    if (reported.has(id)) return
+    reported.add(id)
+    const err = fluxError('FLUX_CACHE_CORRUPT', {
+      key,
+      reason: placeholder ? `(placeholder) ${reason}` : reason,
+    })
+    logger.warn(`${err.message} (${err.code})\n  hint: ${err.hint}`)
+  }
+
+  /** Removes the metadata then the image of `key` in `store`; true when anything was there. */
+  async function removeEntryFiles(key: string, store: Store): Promise<boolean> {
+    let removed = await unlinkIfPresent(join(areaDir(store), `${key}.json`))
+    for (const ext of IMAGE_EXTENSIONS) {
+      if (await unlinkIfPresent(join(areaDir(store), `${key}.${ext}`))) removed = true
+    }
+    return removed
+  }
+
+  async function listStore(store: Store): Promise<CacheEntryMeta[]> {
+    await ready()
+    const names = await readdir(areaDir(store)).catch(() => [] as string[])
+    const keys = names.flatMap((name) => /^([0-9a-f]{24})\.json$/.exec(name)?.[1] ?? []).sort()
+    const metas = await Promise.all(
+      keys.map(async (key) => {
+        const text = await readText(join(areaDir(store), `${key}.json`)).catch(() => undefined)
+        const meta = text === undefined ? undefined : parseMeta(text, key)
+        return typeof meta === 'object' ? meta : undefined
+      }),
+    )
+    return metas.filter((meta) => meta !== undefined)
+  }
+
+  async function readModeration(key: string): Promise<ModerationRecord | undefined> {
+    const text = await readText(moderationPath(key)).catch(() => undefined)
+    const record = text === undefined ? undefined : parseJson(text)
+    const valid =
+      record?.version === CACHE_META_VERSION &&
+      record.key === key &&
+      typeof record.detail === 'string' &&
+      isRecord(record.request)
+    return valid ? (record as unknown as ModerationRecord) : undefined
+  }
+
+  const lock = createKeyLock({
+    dir: areaDir('locks'),
+    cacheDir: dir,
+    logger,
+    staleMs,
+    heartbeatMs,
+    prepare: () => prepare('locks').catch((err: unknown) => Promise.reject(writeError(err))),
+  })
+
+  return {
+    dir,
+
+    async get(key, opts = {}) {
+      assertKey(key)
+      await ready()
+      const real = await verify(key, 'originals')
+      if ('entry' in real) return real.entry
+      if ('corrupt' in real) report(key, real.corrupt, false)
+      if (!opts.placeholder) return undefined
+      const local = await verify(key, 'placeholders')
+      if ('entry' in local) return local.entry
+      if ('corrupt' in local) report(key, local.corrupt, true)
+      return undefined
+    },
+
+    async check(key) {
+      assertKey(key)
+      await ready()
+      const real = await verify(key, 'originals')
+      if ('entry' in real) return 'cached'
+      if ('corrupt' in real) return 'corrupt'
+      if (await readModeration(key)) return 'moderated'
+      return 'entry' in (await verify(key, 'placeholders')) ? 'placeholder' : 'missing'
+    },
+
+    async put(key, request, image, { provider, placeholder }) {
+      assertKey(key)
+      const meta = describeEntry(key, request, image, provider)
+      await ready()
+      const store: Store = placeholder ? 'placeholders' : 'originals'
+      const path = join(areaDir(store), meta.file)
+      const metaPath = join(areaDir(store), `${key}.json`)
+      let imageTmp: string | undefined
+      let metaTmp: string | undefined
+      try {
+        await prepare(store)
+        imageTmp = await writeTemp(tmpDir, image.bytes)
+        metaTmp = await writeTemp(tmpDir, `${JSON.stringify(meta, null, 2)}\n`)
+        const previous = previousFile(await readText(metaPath).catch(() => undefined), key)
+        // Metadata leaves first and comes back last: while the image is replaced the entry reads
+        // as missing, never as the old metadata over the new image.
+        await unlinkIfPresent(metaPath)
+        await commitTemp(imageTmp, path)
+        imageTmp = undefined
+        await commitTemp(metaTmp, metaPath)
+        metaTmp = undefined
+        if (previous !== undefined && previous !== meta.file)
+          await unlinkIfPresent(join(areaDir(store), previous))
+        await syncDir(areaDir(store))
+        if (!placeholder) {
+          await removeEntryFiles(key, 'placeholders')
+          await unlinkIfPresent(moderationPath(key))
+        }
+      } catch (err) {
+        await discardTemp(imageTmp)
+        await discardTemp(metaTmp)
+        throw writeError(err)
+      }
+      for (const id of reported) if (id.startsWith(`${key}:`)) reported.delete(id)
+      return { meta, path, placeholder }
+    },
+
+    async markModerated(key, request, detail) {
+      assertKey(key)
+      const record: ModerationRecord = {
+        version: CACHE_META_VERSION,
+        key,
+        request: pickCanonical(request),
+        detail,
+        created: new Date().toISOString(),
+      }
+      await ready()
+      try {
+        await prepare('moderation')
+        await writeFileAtomic(moderationPath(key), `${JSON.stringify(record, null, 2)}\n`, tmpDir)
+      } catch (err) {
+        throw writeError(err)
+      }
+    },
+
+    async getModeration(key) {
+      assertKey(key)
+      return readModeration(key)
+    },
+
+    async removeModeration(key) {
+      assertKey(key)
+      try {
+        return await unlinkIfPresent(moderationPath(key))
+      } catch (err) {
+        throw writeError(err)
+      }
+    },
+
+    async withLock(key, fn, opts) {
+      assertKey(key)
+      return lock(key, fn, opts)
+    },
+
+    list: () => listStore('originals'),
+    listPlaceholders: () => listStore('placeholders'),
+
+    async keys() {
+      await ready()
+      const found = new Set<string>()
+      for (const area of ['originals', 'placeholders', 'moderation'] as const) {
+        for (const name of await readdir(areaDir(area)).catch(() => [] as string[])) {
+          const key = /^([0-9a-f]{24})\./.exec(name)?.[1]
+          if (key !== undefined) found.add(key)
+        }
+      }
+      return [...found].sort()
+    },
+
+    pathOf(meta, opts = {}) {
+      assertKey(meta.key)
+      if (!entryFileName(meta.key).test(meta.file))
+        throw new TypeError(`Unexpected cache file name "${meta.file}".`)
+      return join(areaDir(opts.placeholder ? 'placeholders' : 'originals'), meta.file)
+    },
+
+    async remove(key) {
+      assertKey(key)
+      try {
+        const real = await removeEntryFiles(key, 'originals')
+        const local = await removeEntryFiles(key, 'placeholders')
+        const refusal = await unlinkIfPresent(moderationPath(key))
+        return real || local || refusal
+      } catch (err) {
+        throw writeError(err)
+      }
+    },
+  }
+}
+
+function assertKey(key: string): void {
+  if (!isRequestKey(key)) {
+    throw new TypeError(
+      `Expected a request key (24 lowercase hex characters), got ${JSON.stringify(String(key).slice(0, 40))}.`,
+    )
+  }
+}
+
+function positive(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw fluxError('FLUX_INVALID_OPTIONS', {
+      problems: [`cache.${name}: expected a number above 0, got ${String(value)}`],
+    })
+  }
+  return value
+}

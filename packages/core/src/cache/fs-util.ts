@@ -1,0 +1,33 @@
+import { readFile, unlink } from 'node:fs/promises'
+
+/** The `code` of a Node system error (ENOENT, EEXIST...), if it has one. */
+export function codeOf(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined
+}
+
+export function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** The file's text, or undefined when it does not exist. */
+export async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    const code = codeOf(err)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    throw err
+  }
+}
+
+/** True when the file existed and was removed. */
+export async function unlinkIfPresent(path: string): Promise<boolean> {
+  try {
+    await unlink(path)
+    return true
+  } catch (err) {
+    const code = codeOf(err)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false
+    throw err
+  }
+}

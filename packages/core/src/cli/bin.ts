@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+import { main } from './main.js'
+
+// First Ctrl-C: stop starting requests, abort those in flight, keep what finished (writes are
+// atomic), print the summary. Second Ctrl-C: leave at once (temporary files are cleaned next run).
+const interrupt = new AbortController()
+process.on('SIGINT', () => {
+  if (interrupt.signal.aborted) process.exit(130)
+  process.stderr.write('\n[flux] Interrupted: stopping; finished images stay cached. Press Ctrl-C again to quit at once.\n')
+  interrupt.abort()
+})
+
+process.exitCode = await main(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+  signal: interrupt.signal,
+})

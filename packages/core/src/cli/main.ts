@@ -1,0 +1,188 @@
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { createFlux, type Flux, type GenerateSummary } from '../create-flux.js'
+import { costByModel, formatDuration } from '../engine/index.js'
+import { FluxError, formatLocation } from '../errors.js'
+import type { FluxOptions } from '../options.js'
+import { redact } from '../redact.js'
+import type { Logger } from '../types.js'
+import { createConsoleLogger } from './console-logger.js'
+import { loadConfig } from './load-config.js'
+
+const USAGE = `Usage: flux-images <command> [options]
+
+Commands:
+  scan       List every flux: directive with its location and cache status
+  generate   Generate the images that are missing from the cache
+  prune      Remove cache entries that no directive references
+
+Options:
+  --root DIR            Project root (default: the current directory)
+  --json                scan: print JSON
+  --concurrency N       generate: requests in flight at once (default 4, or FLUX_CONCURRENCY)
+  --mode MODE           generate: auto | frozen | placeholder (default auto, or FLUX_MODE)
+  --max N               generate: cap on new paid generations this run (default 50)
+  --dry-run             generate: list what would be generated and its cost; prune: list only
+  --force               generate: retry prompts the gateway refused before
+  -h, --help            Show this help
+
+Environment: FLUX_API_KEY (secret), FLUX_BASE_URL, FLUX_MODE, FLUX_CONCURRENCY.
+Configuration: flags, then environment, then flux.config.mjs at the root, then defaults.`
+
+export interface CliIO {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean }
+  stderr: NodeJS.WritableStream & { isTTY?: boolean }
+  env: Readonly<Record<string, string | undefined>>
+  cwd: string
+  /** Aborted on Ctrl-C. */
+  signal?: AbortSignal
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(argv)
+  } catch (err) {
+    io.stderr.write(`[flux] ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
+    return 2
+  }
+  const { command, values } = parsed
+  if (values.help || !command) {
+    io.stdout.write(`${USAGE}\n`)
+    return command || values.help ? 0 : 2
+  }
+  const logger = createConsoleLogger(io.stderr)
+  let flux: Flux | undefined
+  try {
+    const root = resolve(io.cwd, values.root ?? '.')
+    const flags: FluxOptions = {
+      root,
+      logger,
+      ...(values.concurrency !== undefined && { concurrency: values.concurrency as unknown as number }),
+      ...(values.mode !== undefined && { mode: values.mode as FluxOptions['mode'] }),
+      ...(values.max !== undefined && { maxGenerations: values.max as unknown as number }),
+    }
+    flux = createFlux(flags, { env: io.env, fileConfig: await loadConfig(root) })
+    switch (command) {
+      case 'scan':
+        return await scanCommand(flux, io, values.json ?? false)
+      case 'generate':
+        return await generateCommand(flux, io, logger, { dryRun: values['dry-run'] ?? false, force: values.force ?? false })
+      case 'prune':
+        return await pruneCommand(flux, io, values['dry-run'] ?? false)
+      default:
+        io.stderr.write(`[flux] Unknown command "${command}".\n\n${USAGE}\n`)
+        return 2
+    }
+  } catch (err) {
+    const text = FluxError.is(err) ? err.toString() : `[flux] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`
+    io.stderr.write(`${redact(text, io.env.FLUX_API_KEY)}\n`)
+    return 1
+  } finally {
+    await flux?.close()
+  }
+}
+
+function parse(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      root: { type: 'string' },
+      json: { type: 'boolean' },
+      concurrency: { type: 'string' },
+      mode: { type: 'string' },
+      max: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      force: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (positionals.length > 1) throw new Error(`Unexpected argument "${positionals[1]}".`)
+  return { command: positionals[0], values }
+}
+
+async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number> {
+  const report = await flux.scan()
+  const rows = report.items.flatMap((item) =>
+    item.directives.map((d) => ({
+      location: formatLocation(d.location),
+      kind: d.kind,
+      prompt: item.request.prompt,
+      model: item.request.model,
+      size: item.request.size,
+      quality: item.request.quality,
+      ...(item.request.seed !== undefined && { seed: item.request.seed }),
+      key: item.key,
+      status: item.status,
+    })),
+  )
+  rows.sort((a, b) => a.location.localeCompare(b.location, 'en', { numeric: true }))
+  if (json) {
+    const errors = report.errors.map((e) => ({ code: e.code, location: e.location && formatLocation(e.location), message: e.message, hint: e.hint }))
+    io.stdout.write(`${JSON.stringify({ directives: rows, errors }, null, 2)}\n`)
+  } else {
+    for (const r of rows) {
+      io.stdout.write(`${r.location}  ${r.status.padEnd(11)} ${r.model} ${r.size}  ${r.key}  ${JSON.stringify(r.prompt)}\n`)
+    }
+    const counts = countBy(report.items.map((i) => i.status))
+    io.stdout.write(
+      `${rows.length} directive(s), ${report.items.length} distinct image(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ') || 'none'}\n`,
+    )
+    for (const err of report.errors) io.stderr.write(`${err.toString()}\n`)
+  }
+  return report.errors.length > 0 ? 1 : 0
+}
+
+async function generateCommand(
+  flux: Flux,
+  io: CliIO,
+  logger: Logger,
+  { dryRun, force }: { dryRun: boolean; force: boolean },
+): Promise<number> {
+  const summary = await flux.generate({ dryRun, force, signal: io.signal, progressStream: io.stderr })
+  if (dryRun && summary.wouldGenerate) {
+    for (const item of summary.wouldGenerate) {
+      const where = item.directives.map((d) => formatLocation(d.location)).join(', ')
+      io.stdout.write(`would generate  ${item.request.model} ${item.request.size}  ${JSON.stringify(item.request.prompt)}  (${where})\n`)
+    }
+    for (const [model, { count, cost }] of costByModel(summary.wouldGenerate, flux.options.prices)) {
+      io.stdout.write(`  ${model}: ${count} image(s), est. $${cost.toFixed(3)}\n`)
+    }
+    io.stdout.write(
+      `${summary.wouldGenerate.length} image(s) would be generated, est. $${summary.estimatedCost.toFixed(3)}; ${summary.cached} cached. Nothing was called.\n`,
+    )
+  } else {
+    logger.info(formatSummary(summary))
+  }
+  for (const err of summary.failed.filter((e) => e.code === 'FLUX_MISSING_FROZEN' || e.code === 'FLUX_BUDGET')) {
+    logger.error(err.toString())
+  }
+  if (io.signal?.aborted) return 130
+  return summary.failed.length > 0 ? 1 : 0
+}
+
+async function pruneCommand(flux: Flux, io: CliIO, dryRun: boolean): Promise<number> {
+  const { removed } = await flux.prune({ dryRun })
+  for (const key of removed) io.stdout.write(`${dryRun ? 'would remove' : 'removed'}  ${key}\n`)
+  io.stdout.write(`${removed.length} unreferenced entr${removed.length === 1 ? 'y' : 'ies'} ${dryRun ? 'would be removed' : 'removed'}.\n`)
+  return 0
+}
+
+export function formatSummary(s: GenerateSummary): string {
+  const failures = countBy(s.failed.map((e) => e.code))
+  const failedText = s.failed.length ? ` (${[...failures].map(([c, n]) => `${c} ${n}`).join(', ')})` : ''
+  return [
+    `${s.total} image(s) from ${s.directives} directive(s):`,
+    `${s.generated} generated, ${s.cached} cached, ${s.placeholders} placeholder(s), ${s.failed.length} failed${failedText}`,
+    s.skipped ? `, ${s.skipped} skipped` : '',
+    ` · ${s.retries} retries · ${formatDuration(s.wallMs)} · est. $${s.estimatedCost.toFixed(3)}`,
+  ].join(' ').replace(' ,', ',')
+}
+
+function countBy(values: string[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1)
+  return counts
+}

@@ -1,0 +1,323 @@
+import pLimit from 'p-limit'
+import { type CacheEntry, type CacheStatus, createDiskCache, requestKey } from './cache/index.js'
+import { plannedCost, type ProgressStream, type Plan, type PlanItem, createProgress, planRequests, resolveRequest, scanProject } from './engine/index.js'
+import { FluxError, fluxError, formatLocation } from './errors.js'
+import { type FluxOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { redactingLogger } from './redact.js'
+import { createOpenAIImagesProvider } from './providers/openai-images.js'
+import { createPlaceholderProvider } from './providers/placeholder.js'
+import type { CanonicalRequest, Directive, DirectiveParams, Provider, SourceLocation } from './types.js'
+
+export interface ScannedItem extends PlanItem {
+  status: CacheStatus
+}
+
+export interface ScanReport {
+  directives: Directive[]
+  items: ScannedItem[]
+  /** Unreadable files, malformed frontmatter, unresolvable directives: each located. */
+  errors: FluxError[]
+  files: string[]
+}
+
+export interface GenerateOptions {
+  /** List what would be generated and its estimated cost; call nothing. */
+  dryRun?: boolean
+  /** Retry prompts the gateway refused before (their refusal is otherwise remembered). */
+  force?: boolean
+  /** Stops new requests and aborts those in flight (Ctrl-C). */
+  signal?: AbortSignal
+  /** Where the live progress line goes (a TTY); plain lines go through the logger. */
+  progressStream?: ProgressStream
+}
+
+export interface GenerateSummary {
+  /** Distinct images the content asks for (after dedupe). */
+  total: number
+  directives: number
+  cached: number
+  generated: number
+  placeholders: number
+  /** Every failure, located: scan problems, bad directives, generation failures. */
+  failed: FluxError[]
+  /** Images not attempted because the run stopped (auth or quota failure, Ctrl-C, frozen mode, cap). */
+  skipped: number
+  retries: number
+  wallMs: number
+  /** Estimated cost in USD of what this run generated (or, in a dry run, would generate). */
+  estimatedCost: number
+  /** Dry run only: what would be generated. */
+  wouldGenerate?: PlanItem[]
+}
+
+/** A directive's text as parsed (with its location for errors), or an already canonical request. */
+export type ResolveInput = { prompt: string; params?: DirectiveParams; location?: SourceLocation } | { request: CanonicalRequest }
+
+export interface Flux {
+  readonly options: ResolvedOptions
+  scan(): Promise<ScanReport>
+  generate(options?: GenerateOptions): Promise<GenerateSummary>
+  /**
+   * One image, generated on demand if missing (per the mode), within the same concurrency bound as
+   * everything else. Used by the adapters for what a scan could not see.
+   */
+  resolve(input: ResolveInput, options?: { signal?: AbortSignal }): Promise<{ key: string; request: CanonicalRequest; entry: CacheEntry }>
+  /** Removes cache entries no directive references. */
+  prune(options?: { dryRun?: boolean }): Promise<{ removed: string[] }>
+  close(): Promise<void>
+}
+
+type Outcome = 'cached' | 'generated' | 'placeholder'
+
+/** The core's programmatic entry point: one engine (one concurrency bound, one cache) per build. */
+export function createFlux(
+  userOptions: FluxOptions = {},
+  context: {
+    env?: Readonly<Record<string, string | undefined>>
+    fileConfig?: FluxOptions
+    /** Replaces the provider chosen from the options (tests, custom gateways). */
+    provider?: Provider
+  } = {},
+): Flux {
+  const options = resolveOptions(userOptions, context)
+  const logger = redactingLogger(options.logger, options.apiKey)
+  const cache = createDiskCache({ dir: options.cacheDir, logger })
+  const limit = pLimit(options.concurrency)
+  const inFlight = new Map<string, Promise<{ entry: CacheEntry; outcome: Outcome }>>()
+  let provider: Provider | undefined = context.provider
+  let paidThisRun = 0
+
+  function getProvider(): Provider {
+    if (provider) return provider
+    if (options.mode === 'frozen') throw new Error('frozen mode never generates') // guarded by callers
+    if (options.mode === 'auto' && options.apiKey) {
+      if (!options.baseURL) throw fluxError('FLUX_NO_BASE_URL', {})
+      provider = createOpenAIImagesProvider({
+        apiKey: options.apiKey,
+        baseURL: options.baseURL,
+        responseFormat: options.responseFormat,
+        timeoutMs: options.timeoutMs,
+        maxRetries: options.maxRetries,
+        allowPrivateDownloads: options.allowPrivateDownloads,
+        logger,
+      })
+    } else {
+      logger.warn(
+        options.mode === 'placeholder'
+          ? 'Placeholder mode: images are local placeholders, not generated (stored apart from real images).'
+          : 'No FLUX_API_KEY set: using local PLACEHOLDER images (stored apart, replaced once a key is set).',
+      )
+      provider = createPlaceholderProvider()
+    }
+    return provider
+  }
+
+  const usesPlaceholders = () =>
+    context.provider ? context.provider.placeholder : options.mode === 'placeholder' || (options.mode === 'auto' && !options.apiKey)
+
+  /** Cached entry, or the generated one; identical keys share one in-flight promise. */
+  function ensure(
+    key: string,
+    request: CanonicalRequest,
+    ctx: { signal?: AbortSignal | undefined; force?: boolean; onRetry?: () => void; onStart?: () => void },
+  ): Promise<{ entry: CacheEntry; outcome: Outcome }> {
+    const running = inFlight.get(key)
+    if (running) return running
+    const task = (async () => {
+      const hit = await cache.get(key)
+      if (hit) return { entry: hit, outcome: 'cached' as const }
+      if (options.mode === 'frozen') throw fluxError('FLUX_MISSING_FROZEN', { list: [request.prompt] })
+      const placeholder = usesPlaceholders()
+      if (placeholder) {
+        const ph = await cache.get(key, { placeholder: true })
+        if (ph) return { entry: ph, outcome: 'cached' as const }
+      }
+      return limit(async () => {
+        ctx.signal?.throwIfAborted()
+        const source = getProvider()
+        if (!placeholder) {
+          const refused = ctx.force ? undefined : await cache.getModeration(key)
+          if (refused) throw fluxError('FLUX_MODERATED', { detail: `${refused.detail} (remembered from an earlier run)` })
+          if (ctx.force && refused === undefined) await cache.removeModeration(key)
+        }
+        ctx.onStart?.()
+        const generateOnce = async () => {
+          const again = await cache.get(key, { placeholder })
+          if (again) return { entry: again, outcome: 'cached' as const }
+          if (!placeholder && paidThisRun >= options.maxGenerations) {
+            throw fluxError('FLUX_BUDGET', { needed: paidThisRun + 1, max: options.maxGenerations })
+          }
+          if (!placeholder) paidThisRun++
+          try {
+            const image = await source.generate(request, { signal: ctx.signal, onRetry: () => ctx.onRetry?.() })
+            const entry = await cache.put(key, request, image, { provider: source.name, placeholder })
+            return { entry, outcome: placeholder ? ('placeholder' as const) : ('generated' as const) }
+          } catch (err) {
+            if (FluxError.is(err, 'FLUX_MODERATED')) await cache.markModerated(key, request, err.detail)
+            throw err
+          }
+        }
+        // Placeholders are local and cheap: no cross-process lock needed.
+        return placeholder ? generateOnce() : cache.withLock(key, generateOnce, { signal: ctx.signal })
+      })
+    })().finally(() => inFlight.delete(key))
+    inFlight.set(key, task)
+    return task
+  }
+
+  async function scan(): Promise<ScanReport> {
+    const found = await scanProject(options)
+    const plan: Plan = planRequests(found.directives, options)
+    const statusLimit = pLimit(8)
+    const items = await Promise.all(
+      plan.items.map((item) => statusLimit(async () => ({ ...item, status: await cache.check(item.key) }))),
+    )
+    return { directives: found.directives, items, errors: [...found.errors, ...plan.errors], files: found.files }
+  }
+
+  async function generate(run: GenerateOptions = {}): Promise<GenerateSummary> {
+    const started = Date.now()
+    const report = await scan()
+    const failed = [...report.errors]
+    for (const err of report.errors) logger.warn(err.toString())
+    const summary: GenerateSummary = {
+      total: report.items.length,
+      directives: report.directives.length,
+      cached: 0,
+      generated: 0,
+      placeholders: 0,
+      failed,
+      skipped: 0,
+      retries: 0,
+      wallMs: 0,
+      estimatedCost: 0,
+    }
+    const finish = () => ({ ...summary, wallMs: Date.now() - started })
+    const placeholder = usesPlaceholders()
+    const isMissing = (item: ScannedItem) =>
+      item.status !== 'cached' && !(placeholder && item.status === 'placeholder')
+    const missing = report.items.filter(isMissing)
+    summary.cached = report.items.length - missing.length
+
+    if (missing.length > 0 && options.mode === 'frozen') {
+      const list = missing.flatMap((item) => item.directives.map((d) => `${formatLocation(d.location)}  ${item.request.prompt}`))
+      failed.push(fluxError('FLUX_MISSING_FROZEN', { list }))
+      summary.skipped = missing.length
+      return finish()
+    }
+    if (run.dryRun) {
+      const wouldGenerate = missing.filter((item) => item.status !== 'moderated' || run.force)
+      return { ...finish(), wouldGenerate, estimatedCost: placeholder ? 0 : plannedCost(wouldGenerate, options.prices) }
+    }
+    const paid = placeholder ? [] : missing.filter((item) => item.status !== 'moderated' || run.force)
+    if (paid.length > options.maxGenerations - paidThisRun) {
+      failed.push(fluxError('FLUX_BUDGET', { needed: paid.length, max: options.maxGenerations }))
+      summary.skipped = missing.length
+      return finish()
+    }
+
+    // Auth and quota failures stop the run: every further request would fail the same way.
+    const stop = new AbortController()
+    const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal
+    const progress = createProgress({ total: report.items.length, style: options.progress, logger, stream: run.progressStream })
+    progress.counters.cached = summary.cached
+    progress.counters.done = summary.cached
+    progress.tick()
+    await Promise.all(
+      missing.map(async (item) => {
+        let started = false
+        try {
+          const { outcome } = await ensure(item.key, item.request, {
+            signal,
+            force: run.force ?? false,
+            onStart: () => {
+              started = true
+              progress.counters.inFlight++
+              progress.tick()
+            },
+            onRetry: () => {
+              summary.retries++
+              progress.counters.retries++
+              progress.tick()
+            },
+          })
+          if (outcome === 'generated') {
+            summary.generated++
+            summary.estimatedCost += options.prices[item.request.model] ?? 0
+          } else if (outcome === 'placeholder') summary.placeholders++
+          else summary.cached++
+        } catch (err) {
+          if (signal.aborted && (!FluxError.is(err) || err.code === 'FLUX_TRANSIENT' || err.code === 'FLUX_INTERRUPTED')) {
+            // Stopped by Ctrl-C or by an auth/quota failure reported on its own.
+            summary.skipped++
+          } else {
+            const located = locate(err, item)
+            failed.push(located)
+            progress.counters.failed++
+            logger.error(located.toString())
+            if (FluxError.is(err, 'FLUX_AUTH') || FluxError.is(err, 'FLUX_QUOTA')) stop.abort()
+          }
+        } finally {
+          progress.counters.done++
+          if (started) progress.counters.inFlight--
+          progress.tick()
+        }
+      }),
+    )
+    progress.stop()
+    return finish()
+  }
+
+  async function resolve(input: ResolveInput, { signal }: { signal?: AbortSignal } = {}) {
+    const location = 'location' in input ? input.location : undefined
+    const request = 'request' in input ? input.request : resolveRequest({ params: {}, ...input }, options)
+    const key = requestKey(request)
+    try {
+      const { entry } = await ensure(key, request, { signal })
+      return { key, request, entry }
+    } catch (err) {
+      throw location && FluxError.is(err) && !err.location ? err.at(location) : err
+    }
+  }
+
+  async function prune({ dryRun = false }: { dryRun?: boolean } = {}) {
+    const report = await scan()
+    if (report.errors.some((e) => e.code === 'FLUX_READ_FAILED' || e.code === 'FLUX_FRONTMATTER')) {
+      // A file we could not read may reference entries: deleting them could destroy paid images.
+      throw new FluxError('FLUX_READ_FAILED', 'Some files could not be scanned, so nothing was pruned.', {
+        hint: `Fix these first:\n${report.errors.map((e) => `    ${e.message}`).join('\n')}`,
+      })
+    }
+    const used = new Set(report.items.map((item) => item.key))
+    const keys = new Set([
+      ...(await cache.list()).map((m) => m.key),
+      ...(await cache.listPlaceholders()).map((m) => m.key),
+    ])
+    const removed = [...keys].filter((key) => !used.has(key)).sort()
+    if (!dryRun) for (const key of removed) await cache.remove(key)
+    return { removed }
+  }
+
+  return {
+    options,
+    scan,
+    generate,
+    resolve,
+    prune,
+    async close() {
+      await provider?.close?.()
+    },
+  }
+}
+
+/** The error, located at the first directive that asks for the image, naming the others. */
+function locate(err: unknown, item: PlanItem): FluxError {
+  const first = item.directives[0]
+  const base = FluxError.is(err)
+    ? err
+    : new FluxError('FLUX_TRANSIENT', err instanceof Error ? err.message : String(err), { cause: err })
+  if (!first) return base
+  const others = item.directives.slice(1).map((d) => formatLocation(d.location))
+  const detail = others.length ? `${base.detail} (also used at ${others.join(', ')})` : base.detail
+  return new FluxError(base.code, detail, { hint: base.hint, location: first.location, cause: base.cause })
+}

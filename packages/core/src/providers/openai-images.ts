@@ -1,0 +1,433 @@
+import { STATUS_CODES } from 'node:http'
+import { inspect } from 'node:util'
+import { Agent, type Dispatcher, request } from 'undici'
+import { FluxError, fluxError } from '../errors.js'
+import { redact as redactSecret } from '../redact.js'
+import type { CanonicalRequest, GenerateContext, GeneratedImage, Logger, Provider } from '../types.js'
+import { checkImage } from './check-image.js'
+import { download, guardedLookup } from './download.js'
+import { AttemptFailure, parseRetryAfter, retry } from './retry.js'
+
+export interface OpenAIImagesProviderOptions {
+  /**
+   * The gateway's API key, sent as `Authorization: Bearer <key>` to the API origin only. It is
+   * redacted from every error and log line, even when the gateway echoes it back.
+   */
+  apiKey: string
+  /**
+   * The gateway's base URL, with or without a trailing `/v1` or slash: `https://host` and
+   * `https://host/v1/` both post to `https://host/v1/images/generations`. Prompts are sent there.
+   */
+  baseURL: string
+  /**
+   * How the gateway hands the image back. `b64_json` puts it in the answer itself: no second
+   * request, no URL that expires before it is fetched, no third-party host to trust. `url`
+   * suits gateways that cannot inline images.
+   * @default 'b64_json'
+   */
+  responseFormat?: 'b64_json' | 'url'
+  /** Deadline of one attempt (request, answer and download), in ms. @default 180_000 */
+  timeoutMs?: number
+  /** Retries after the first attempt (see retry.ts for which failures are retried). @default 4 */
+  maxRetries?: number
+  /** Backoff base: the first retry waits a random time up to this. @default 1_000 */
+  retryBaseMs?: number
+  /** Backoff cap: no jittered wait exceeds this. @default 30_000 */
+  retryMaxMs?: number
+  /** Cap on a wait the gateway asks for with `Retry-After` / `retry-after-ms`. @default 60_000 */
+  maxRetryAfterMs?: number
+  /** Largest image accepted (downloaded, or decoded from `b64_json`), in bytes. @default 52_428_800 (50 MiB) */
+  maxDownloadBytes?: number
+  /**
+   * Lets `url` downloads reach private, loopback, link-local and unique-local addresses. Risk:
+   * a gateway (or whoever controls its answers) could then make the build fetch from your
+   * network. Only for a gateway on your own network, or tests.
+   * @default false
+   */
+  allowPrivateDownloads?: boolean
+  /** Receives retries (debug) and retries that may bill twice (warn). */
+  logger?: Logger
+  /** An undici dispatcher to use instead of the provider's own Agents (tests). Not closed by `close()`. */
+  dispatcher?: Dispatcher
+}
+
+export const OPENAI_IMAGES_DEFAULTS = {
+  responseFormat: 'b64_json',
+  // FLUX pro models at hd sizes can take a minute or two behind a busy gateway.
+  timeoutMs: 180_000,
+  maxRetries: 4,
+  retryBaseMs: 1_000,
+  retryMaxMs: 30_000,
+  maxRetryAfterMs: 60_000,
+  // Generated PNGs are a few MB; 50 MiB leaves room without letting a bad answer fill memory.
+  maxDownloadBytes: 50 * 1024 * 1024,
+  allowPrivateDownloads: false,
+} as const
+
+const QUOTA_TAG = /quota|billing|credit|insufficient|payment/i
+const RATE_LIMIT_TAG = /rate.?limit|requests|tokens/i
+// Only for answers whose code and type say nothing: OpenAI's plain rate-limit message mentions billing.
+const QUOTA_MESSAGE = /quota|insufficient|credits/i
+const MODERATION_CODES = new Set(['moderation_blocked', 'content_policy_violation'])
+const RETRYABLE_STATUSES = new Set([408, 409, 425, 429])
+
+/** The real provider: a FLUX gateway speaking the OpenAI Images API, over undici. */
+export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions): Provider {
+  const o = resolveOptions(options)
+  const endpoint = imagesEndpoint(options.baseURL)
+  const where = `[POST] "${endpoint.origin}${endpoint.pathname}"`
+  const authorization = `Bearer ${options.apiKey}`
+  const redact = (text: string) => redactSecret(text, options.apiKey)
+  const agentOptions = {
+    headersTimeout: o.timeoutMs,
+    bodyTimeout: o.timeoutMs,
+    connectTimeout: Math.min(o.timeoutMs, 30_000),
+  }
+  const ownAgents: Agent[] = []
+  const own = (agent: Agent) => {
+    ownAgents.push(agent)
+    return agent
+  }
+  const apiDispatcher = options.dispatcher ?? own(new Agent(agentOptions))
+  const downloadDispatcher =
+    options.dispatcher ??
+    (o.allowPrivateDownloads
+      ? apiDispatcher
+      : own(new Agent({ ...agentOptions, connect: { lookup: guardedLookup } })))
+  // A b64_json answer is 4/3 of the image, plus JSON around it.
+  const maxAnswerBytes = Math.ceil((o.maxDownloadBytes * 4) / 3) + 64 * 1024
+
+  async function attempt(req: CanonicalRequest, ctx: GenerateContext): Promise<GeneratedImage> {
+    const deadline = AbortSignal.timeout(o.timeoutMs)
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline
+    const progress = { sent: false, downloading: false }
+    try {
+      return await attemptOnce(req, signal, progress)
+    } catch (err) {
+      if (ctx.signal?.aborted || err instanceof AttemptFailure || FluxError.is(err)) throw err
+      const timedOut = deadline.aborted || isTimeout(err)
+      const what = timedOut ? `no answer within ${o.timeoutMs} ms` : redact(describeNetworkError(err))
+      if (progress.downloading) {
+        const detail = `the download ${timedOut ? 'timed out' : `failed (${what})`}`
+        throw new AttemptFailure('lost', `download failed: ${what}`, {
+          final: fluxError('FLUX_DOWNLOAD', { detail }),
+          cause: err,
+        })
+      }
+      if (progress.sent) {
+        throw new AttemptFailure('lost', `${where}: ${what} after the request was sent`, { cause: err })
+      }
+      throw new AttemptFailure('transient', `${where}: ${what}`, { cause: err })
+    }
+  }
+
+  async function attemptOnce(
+    req: CanonicalRequest,
+    signal: AbortSignal,
+    progress: { sent: boolean; downloading: boolean },
+  ): Promise<GeneratedImage> {
+    const body: Record<string, unknown> = {
+      model: req.model,
+      prompt: req.prompt,
+      size: req.size,
+      quality: req.quality,
+      n: 1,
+      response_format: o.responseFormat,
+    }
+    if (req.seed !== undefined) body.seed = req.seed
+    const res = await request(endpoint, {
+      method: 'POST',
+      dispatcher: apiDispatcher.compose(trackSent(progress)),
+      headers: { authorization, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body),
+      signal,
+    })
+
+    let text: string
+    try {
+      text = await readText(res.body, maxAnswerBytes)
+    } catch (err) {
+      if (FluxError.is(err) || res.statusCode === 200 || signal.aborted) throw err
+      text = ''
+    }
+    if (res.statusCode < 200 || res.statusCode >= 300) failFromStatus(res.statusCode, res.headers, text)
+
+    let json: { created?: unknown; data?: unknown }
+    try {
+      json = JSON.parse(text) as typeof json
+      if (typeof json !== 'object' || json === null || !Array.isArray(json.data))
+        throw new Error('no `data` array')
+    } catch (err) {
+      const detail = `the gateway answered ${res.statusCode} with a malformed body (${(err as Error).message}): ${snippet(redact(text))}`
+      throw new AttemptFailure('lost', `${where}: malformed ${res.statusCode} answer`, {
+        final: fluxError('FLUX_BAD_IMAGE', { detail }),
+      })
+    }
+    const item = json.data[0] as { b64_json?: unknown; url?: unknown; revised_prompt?: unknown } | undefined
+    if (item === undefined) {
+      throw fluxError('FLUX_MODERATED', {
+        detail:
+          'the gateway answered 200 with no image (empty `data`), which is how it reports a refused prompt',
+      })
+    }
+
+    let bytes: Buffer
+    if (typeof item.b64_json === 'string' && item.b64_json !== '') {
+      bytes = Buffer.from(item.b64_json, 'base64')
+    } else if (typeof item.url === 'string' && item.url !== '') {
+      progress.downloading = true
+      bytes = await download(item.url, {
+        dispatcher: downloadDispatcher,
+        apiOrigin: endpoint.origin,
+        authorization,
+        maxBytes: o.maxDownloadBytes,
+        allowPrivate: o.allowPrivateDownloads,
+        signal,
+      })
+    } else {
+      throw fluxError('FLUX_BAD_IMAGE', { detail: 'the answer holds neither `b64_json` nor `url`' })
+    }
+    if (bytes.length > o.maxDownloadBytes) {
+      throw fluxError('FLUX_DOWNLOAD', {
+        detail: `the image is larger than the ${o.maxDownloadBytes}-byte cap (maxDownloadBytes)`,
+      })
+    }
+    const image = await checkImage(bytes)
+    const generated: GeneratedImage = {
+      bytes,
+      format: image.format,
+      width: image.width,
+      height: image.height,
+      created:
+        typeof json.created === 'number' && Number.isFinite(json.created)
+          ? Math.floor(json.created)
+          : Math.floor(Date.now() / 1000),
+    }
+    if (typeof item.revised_prompt === 'string') generated.revisedPrompt = item.revised_prompt
+    return generated
+  }
+
+  function failFromStatus(status: number, headers: Dispatcher.ResponseData['headers'], text: string): never {
+    const err = parseErrorBody(text, redact)
+    const statusText = STATUS_CODES[status] ?? 'Unknown'
+    const message = err.message || `${status} ${statusText}`
+    const detail = err.param ? `${message} (param: ${err.param})` : message
+    const cause = new GatewayHttpError(`${where}: ${status} ${statusText}`, status, err)
+    const tag = `${err.code ?? ''} ${err.type ?? ''}`
+    if (status === 401 || status === 403) throw fluxError('FLUX_AUTH', { status, detail }, { cause })
+    if (status === 402 || (status === 429 && isQuota(tag, message)))
+      throw fluxError('FLUX_QUOTA', { status, detail }, { cause })
+    if (status === 400 && (MODERATION_CODES.has(err.code ?? '') || MODERATION_CODES.has(err.type ?? ''))) {
+      throw fluxError('FLUX_MODERATED', { detail }, { cause })
+    }
+    if (RETRYABLE_STATUSES.has(status) || status >= 500) {
+      throw new AttemptFailure('transient', `${where}: ${status} ${statusText}: ${message}`, {
+        retryAfterMs: parseRetryAfterFrom(headers),
+        cause,
+      })
+    }
+    const hint =
+      status >= 300 && status < 400
+        ? 'The gateway redirected the API call: check FLUX_BASE_URL (scheme, host, path).'
+        : status === 404
+          ? 'Check FLUX_BASE_URL: the gateway has no images endpoint there, or does not know the model.'
+          : undefined
+    throw fluxError(
+      'FLUX_BAD_REQUEST',
+      { status, detail: `${where}: ${detail}` },
+      hint ? { cause, hint } : { cause },
+    )
+  }
+
+  return {
+    name: 'openai-images',
+    placeholder: false,
+    async generate(req, ctx = {}) {
+      try {
+        return await retry((_n) => attempt(req, ctx), {
+          maxRetries: o.maxRetries,
+          baseMs: o.retryBaseMs,
+          maxMs: o.retryMaxMs,
+          maxRetryAfterMs: o.maxRetryAfterMs,
+          signal: ctx.signal,
+          onRetry: ctx.onRetry,
+          logger: options.logger,
+          redact,
+        })
+      } catch (err) {
+        throw sanitizeError(err, redact)
+      }
+    },
+    async close() {
+      await Promise.all(ownAgents.map((agent) => agent.close()))
+    },
+  }
+}
+
+/** `https://host`, `https://host/`, `https://host/v1`, `https://host/v1/` -> `https://host/v1/images/generations`. */
+export function imagesEndpoint(baseURL: string): URL {
+  const url = new URL(baseURL)
+  const path = url.pathname.replace(/\/+$/, '')
+  url.pathname = `${/\/v1$/.test(path) ? path : `${path}/v1`}/images/generations`
+  url.search = ''
+  url.hash = ''
+  return url
+}
+
+/** An HTTP answer the gateway refused with, kept as the `cause` of the FluxError (redacted). */
+export class GatewayHttpError extends Error {
+  override readonly name = 'GatewayHttpError'
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: GatewayErrorBody,
+  ) {
+    super(message)
+  }
+}
+
+interface GatewayErrorBody {
+  message: string
+  type?: string | undefined
+  code?: string | undefined
+  param?: string | undefined
+}
+
+function parseErrorBody(text: string, redact: (t: string) => string): GatewayErrorBody {
+  const str = (v: unknown) =>
+    typeof v === 'string' && v !== '' ? redact(v) : typeof v === 'number' ? String(v) : undefined
+  try {
+    const json = JSON.parse(text) as { error?: unknown; message?: unknown }
+    const e = json.error
+    if (typeof e === 'object' && e !== null) {
+      const r = e as Record<string, unknown>
+      return { message: str(r.message) ?? '', type: str(r.type), code: str(r.code), param: str(r.param) }
+    }
+    const message = str(e) ?? str(json.message)
+    if (message !== undefined) return { message }
+  } catch {
+    // Not JSON: a proxy's HTML page or plain text.
+  }
+  return { message: snippet(redact(text)) }
+}
+
+function isQuota(tag: string, message: string): boolean {
+  if (QUOTA_TAG.test(tag)) return true
+  if (RATE_LIMIT_TAG.test(tag)) return false
+  return QUOTA_MESSAGE.test(message)
+}
+
+function parseRetryAfterFrom(headers: Dispatcher.ResponseData['headers']): number | undefined {
+  return parseRetryAfter(headers as Record<string, string | string[] | undefined>)
+}
+
+/** Marks `progress.sent` once undici has written the whole request: from then on, the gateway may be working. */
+function trackSent(progress: { sent: boolean }): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (opts, handler) =>
+    dispatch(opts, {
+      onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
+      onRequestUpgrade: (controller, status, headers, socket) =>
+        handler.onRequestUpgrade?.(controller, status, headers, socket),
+      onResponseStarted: () => handler.onResponseStarted?.(),
+      onResponseStart: (controller, status, headers, statusMessage) =>
+        handler.onResponseStart?.(controller, status, headers, statusMessage),
+      onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
+      onResponseEnd: (controller, trailers) => handler.onResponseEnd?.(controller, trailers),
+      onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
+      onBodySent: (chunk) => handler.onBodySent?.(chunk),
+      onRequestSent: () => {
+        progress.sent = true
+        handler.onRequestSent?.()
+      },
+    })
+}
+
+async function readText(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let total = 0
+  for await (const chunk of body) {
+    total += (chunk as Buffer).length
+    if (total > maxBytes) {
+      body.destroy()
+      throw fluxError('FLUX_DOWNLOAD', {
+        detail: `the gateway's answer is larger than ${maxBytes} bytes (see maxDownloadBytes)`,
+      })
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks, total).toString('utf8')
+}
+
+function isTimeout(err: unknown): boolean {
+  const e = err as { name?: string; code?: string }
+  return (
+    e?.name === 'TimeoutError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT'
+  )
+}
+
+function describeNetworkError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }
+  const code = e?.code ?? e?.cause?.code ?? e?.name ?? 'error'
+  return `${code}: ${e?.message ?? String(err)}`
+}
+
+function snippet(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim()
+  if (flat === '') return '(empty body)'
+  return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat
+}
+
+/** The last line of defence: no error leaves the provider with the key in its text or cause. */
+function sanitizeError(err: unknown, redact: (t: string) => string): unknown {
+  if (!(err instanceof Error)) return err
+  const causeText = err.cause === undefined ? '' : inspect(err.cause, { depth: 6 })
+  const causeLeaks = redact(causeText) !== causeText
+  const cause = causeLeaks ? new Error(redact(causeText)) : err.cause
+  if (FluxError.is(err)) {
+    if (!causeLeaks && redact(err.detail) === err.detail) return err
+    return new FluxError(err.code, redact(err.detail), { hint: err.hint, location: err.location, cause })
+  }
+  if (!causeLeaks && redact(err.message) === err.message) return err
+  return new Error(redact(err.message), { cause })
+}
+
+function resolveOptions(options: OpenAIImagesProviderOptions) {
+  const o = { ...OPENAI_IMAGES_DEFAULTS, ...stripUndefined(options) }
+  const problems: string[] = []
+  if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
+    problems.push('apiKey: expected a non-empty string (set FLUX_API_KEY)')
+  } else if (!/^[\x21-\x7e]+$/.test(options.apiKey)) {
+    // An HTTP header cannot carry it; most often a newline pasted along with the key.
+    problems.push('apiKey: contains spaces, control or non-ASCII characters (a trailing newline?)')
+  }
+  try {
+    const url = new URL(options.baseURL)
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      problems.push(`baseURL: expected an http(s) URL, got ${url.protocol}`)
+  } catch {
+    problems.push('baseURL: expected an absolute http(s) URL such as https://your-gateway.example')
+  }
+  if (o.responseFormat !== 'b64_json' && o.responseFormat !== 'url') {
+    problems.push(`responseFormat: expected "b64_json" or "url", got ${JSON.stringify(o.responseFormat)}`)
+  }
+  const integers: Array<[keyof typeof OPENAI_IMAGES_DEFAULTS, number]> = [
+    ['timeoutMs', 1],
+    ['maxRetries', 0],
+    ['retryBaseMs', 0],
+    ['retryMaxMs', 0],
+    ['maxRetryAfterMs', 0],
+    ['maxDownloadBytes', 1],
+  ]
+  for (const [key, min] of integers) {
+    const value = o[key]
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      problems.push(`${key}: expected an integer from ${min} and up, got ${JSON.stringify(value)}`)
+    }
+  }
+  if (problems.length > 0) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
+  return o
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}

@@ -1,0 +1,158 @@
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import sharp from 'sharp'
+import { Agent } from 'undici'
+import { afterAll, describe, expect, it } from 'vitest'
+import { FluxError } from '../../src/errors.js'
+import { checkImage, sniffImageFormat } from '../../src/providers/check-image.js'
+import { download, guardedLookup, isPrivateAddress } from '../../src/providers/download.js'
+import { AttemptFailure } from '../../src/providers/retry.js'
+
+const agent = new Agent()
+afterAll(() => agent.close())
+
+const base = {
+  dispatcher: agent,
+  apiOrigin: 'https://gateway.example',
+  authorization: 'Bearer sk-test',
+  maxBytes: 1_000_000,
+  allowPrivate: false,
+}
+const caught = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+
+describe('isPrivateAddress', () => {
+  it.each([
+    '127.0.0.1',
+    '127.255.0.9',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '224.0.0.1',
+    '255.255.255.255',
+    '::1',
+    '::',
+    'fe80::1',
+    'fd00::1',
+    'fc00::1',
+    'ff02::1',
+    '::ffff:127.0.0.1',
+    '::ffff:10.0.0.1',
+    'not-an-address',
+  ])('refuses %s', (address) => {
+    expect(isPrivateAddress(address)).toBe(true)
+  })
+
+  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '192.169.0.1', '2606:4700::1111', '::ffff:8.8.8.8'])(
+    'allows %s',
+    (address) => {
+      expect(isPrivateAddress(address)).toBe(false)
+    },
+  )
+})
+
+describe('download address checks', () => {
+  it('refuses a hostname when any of its addresses is private (IPv6 included)', async () => {
+    const resolve = async () => [
+      { address: '93.184.216.34', family: 4 },
+      { address: 'fd00::5', family: 6 },
+    ]
+    const err = await caught(download('https://images.example/a.png', { ...base, resolve }))
+    expect(FluxError.is(err, 'FLUX_DOWNLOAD')).toBe(true)
+    expect(String(err)).toContain('private address fd00::5')
+  })
+
+  it('refuses an IP literal without resolving it', async () => {
+    const resolve = async () => {
+      throw new Error('must not resolve')
+    }
+    for (const url of ['http://[::1]:8080/a.png', 'http://169.254.169.254/latest/meta-data']) {
+      const err = await caught(download(url, { ...base, resolve }))
+      expect(FluxError.is(err, 'FLUX_DOWNLOAD')).toBe(true)
+    }
+  })
+
+  it('treats a DNS failure as a lost answer that ends in FLUX_DOWNLOAD', async () => {
+    const resolve = async () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' })
+    }
+    const err = await caught(download('https://gone.example/a.png', { ...base, resolve }))
+    expect(err).toBeInstanceOf(AttemptFailure)
+    expect((err as AttemptFailure).kind).toBe('lost')
+    expect(FluxError.is((err as AttemptFailure).final, 'FLUX_DOWNLOAD')).toBe(true)
+  })
+
+  it('guardedLookup refuses a name that resolves to loopback', async () => {
+    const err = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
+      guardedLookup('localhost', { all: true }, (e) => resolve(e)),
+    )
+    expect(err?.code).toBe('ERR_FLUX_PRIVATE_ADDRESS')
+  })
+
+  it('a connector with guardedLookup refuses at connect time, even past the pre-check', async () => {
+    const server = createServer((_req, res) => res.end('never'))
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    let hits = 0
+    server.on('request', () => hits++)
+    const guarded = new Agent({ connect: { lookup: guardedLookup } })
+    try {
+      const url = `http://localhost:${(server.address() as AddressInfo).port}/a.png`
+      const err = await caught(download(url, { ...base, dispatcher: guarded, allowPrivate: true }))
+      expect(FluxError.is(err, 'FLUX_DOWNLOAD')).toBe(true)
+      expect(String(err)).toContain('refusing to connect to localhost')
+      expect(hits).toBe(0)
+    } finally {
+      await guarded.close()
+      server.close()
+    }
+  })
+})
+
+describe('checkImage', () => {
+  const make = (format: 'png' | 'jpeg' | 'webp' | 'gif') =>
+    sharp({ create: { width: 40, height: 30, channels: 3, background: '#8899aa' } })
+      .toFormat(format)
+      .toBuffer()
+
+  it.each(['png', 'jpeg', 'webp'] as const)('accepts %s and reports its dimensions', async (format) => {
+    const bytes = await make(format)
+    expect(sniffImageFormat(bytes)).toBe(format)
+    expect(await checkImage(bytes)).toEqual({ format, width: 40, height: 30 })
+  })
+
+  it.each([
+    ['gif', async () => make('gif')],
+    ['empty', async () => Buffer.alloc(0)],
+    ['html', async () => Buffer.from('<html>expired</html>')],
+    ['truncated png', async () => (await make('png')).subarray(0, 60)],
+    [
+      'truncated jpeg',
+      async () => {
+        const big = await sharp({
+          create: {
+            width: 400,
+            height: 300,
+            channels: 3,
+            background: '#000',
+            noise: { type: 'gaussian', mean: 128, sigma: 40 },
+          },
+        })
+          .jpeg()
+          .toBuffer()
+        return big.subarray(0, big.length >> 1)
+      },
+    ],
+  ])('refuses %s with FLUX_BAD_IMAGE', async (_name, bytes) => {
+    const err = await caught(checkImage(await bytes()))
+    expect(FluxError.is(err, 'FLUX_BAD_IMAGE')).toBe(true)
+  })
+})

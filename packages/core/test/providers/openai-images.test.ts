@@ -1,0 +1,512 @@
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { inspect } from 'node:util'
+import sharp from 'sharp'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createMockGateway, DEFAULT_SIZES, type MockGateway } from '../../../../test/mock-gateway/index.js'
+import { FluxError } from '../../src/errors.js'
+import {
+  createOpenAIImagesProvider,
+  imagesEndpoint,
+  type OpenAIImagesProviderOptions,
+} from '../../src/providers/openai-images.js'
+import type { CanonicalRequest, GenerateContext, Logger, Provider } from '../../src/types.js'
+
+const KEY = 'sk-fake-0123456789abcdef-secret'
+const SMALL = '64x48'
+
+let mock: MockGateway
+let providers: Provider[] = []
+let logLines: string[] = []
+let retries: Array<{ attempt: number; delayMs: number; reason: string }> = []
+let promptNumber = 0
+
+const logger: Logger = {
+  info: (m) => logLines.push(`info ${m}`),
+  warn: (m) => logLines.push(`warn ${m}`),
+  error: (m) => logLines.push(`error ${m}`),
+  debug: (m) => logLines.push(`debug ${m}`),
+}
+
+beforeAll(async () => {
+  mock = await createMockGateway({ apiKey: KEY, sizes: [...DEFAULT_SIZES, SMALL] })
+})
+afterAll(() => mock.close())
+beforeEach(() => {
+  mock.reset()
+  logLines = []
+  retries = []
+})
+afterEach(async () => {
+  await Promise.all(providers.map((p) => p.close?.()))
+  providers = []
+})
+
+function make(overrides: Partial<OpenAIImagesProviderOptions> = {}): Provider {
+  const provider = createOpenAIImagesProvider({
+    apiKey: KEY,
+    baseURL: mock.url,
+    retryBaseMs: 1,
+    retryMaxMs: 5,
+    maxRetries: 3,
+    timeoutMs: 2_000,
+    allowPrivateDownloads: true,
+    logger,
+    ...overrides,
+  })
+  providers.push(provider)
+  return provider
+}
+
+/** A fresh prompt per call, so per-prompt counters start at zero. */
+function req(overrides: Partial<CanonicalRequest> = {}): CanonicalRequest {
+  promptNumber++
+  return {
+    model: 'flux-schnell',
+    prompt: `prompt ${promptNumber}`,
+    size: SMALL,
+    quality: 'standard',
+    ...overrides,
+  }
+}
+
+const ctx = (extra: GenerateContext = {}): GenerateContext => ({
+  onRetry: (info) => retries.push(info),
+  ...extra,
+})
+
+async function failure(promise: Promise<unknown>): Promise<FluxError> {
+  const err = await promise.then(
+    () => new Error('expected the generation to fail'),
+    (e: unknown) => e,
+  )
+  if (!FluxError.is(err)) throw err
+  return err
+}
+
+const warnings = () => logLines.filter((l) => l.startsWith('warn'))
+
+describe('base URL', () => {
+  it.each(['', '/', '/v1', '/v1/'])(
+    'posts to /v1/images/generations when the base URL ends with "%s"',
+    async (suffix) => {
+      const image = await make({ baseURL: mock.url + suffix }).generate(req())
+      expect(image.format).toBe('png')
+      expect(mock.requests).toBe(1)
+    },
+  )
+
+  it('keeps a path prefix', () => {
+    expect(imagesEndpoint('https://gw.example/openai').href).toBe(
+      'https://gw.example/openai/v1/images/generations',
+    )
+    expect(imagesEndpoint('https://gw.example/openai/v1//').href).toBe(
+      'https://gw.example/openai/v1/images/generations',
+    )
+  })
+})
+
+describe('response formats', () => {
+  it('b64_json (default): decodes the image and reports its real dimensions', async () => {
+    let seen: unknown
+    mock.fault = ({ body }) => {
+      seen = body
+      return undefined
+    }
+    const r = req({ size: '1536x1024', quality: 'hd', seed: 42 })
+    const image = await make().generate(r)
+    expect(seen).toEqual({ ...r, n: 1, response_format: 'b64_json' })
+    expect([image.format, image.width, image.height]).toEqual(['png', 1536, 1024])
+    expect(image.revisedPrompt).toBe(r.prompt)
+    expect(Math.abs(image.created - Date.now() / 1000)).toBeLessThan(60)
+    const meta = await sharp(image.bytes).metadata()
+    expect([meta.width, meta.height]).toEqual([1536, 1024])
+    expect(mock.downloads).toBe(0)
+  })
+
+  it('sends no seed when the request has none', async () => {
+    let seen: Record<string, unknown> = {}
+    mock.fault = ({ body }) => {
+      seen = { ...body }
+      return undefined
+    }
+    await make().generate(req())
+    expect('seed' in seen).toBe(false)
+  })
+
+  it('url: downloads at once, with the key since the file is on the API origin', async () => {
+    const image = await make({ responseFormat: 'url' }).generate(req({ size: '768x1344' }))
+    expect([image.width, image.height]).toEqual([768, 1344])
+    expect([mock.requests, mock.downloads, mock.downloadsWithAuth]).toEqual([1, 1, 1])
+  })
+})
+
+describe('failures, with the exact number of requests the gateway received', () => {
+  it('429 twice then success: 3 requests, 2 retries', async () => {
+    mock.fault = ({ promptCount }) => (promptCount <= 2 ? { type: 'rate-limit' } : undefined)
+    const image = await make().generate(req(), ctx())
+    expect(image.width).toBe(64)
+    expect(mock.requests).toBe(3)
+    expect(retries.map((r) => r.attempt)).toEqual([1, 2])
+    expect(retries[0]?.reason).toContain('429')
+    expect(warnings()).toEqual([])
+  })
+
+  it.each([
+    [{ type: 'auth' as const }, 'FLUX_AUTH'],
+    [{ type: 'auth' as const, status: 403 as const }, 'FLUX_AUTH'],
+    [{ type: 'payment' as const }, 'FLUX_QUOTA'],
+    [{ type: 'quota' as const }, 'FLUX_QUOTA'],
+    [{ type: 'moderation' as const, code: 'content_policy_violation' as const }, 'FLUX_MODERATED'],
+    [{ type: 'moderation' as const, code: 'moderation_blocked' as const }, 'FLUX_MODERATED'],
+    [{ type: 'empty-data' as const }, 'FLUX_MODERATED'],
+    [{ type: 'error' as const, status: 422, message: 'Unprocessable prompt' }, 'FLUX_BAD_REQUEST'],
+    [{ type: 'error' as const, status: 404, message: 'The model does not exist' }, 'FLUX_BAD_REQUEST'],
+    [{ type: 'corrupt-image' as const }, 'FLUX_BAD_IMAGE'],
+    [{ type: 'truncated-image' as const }, 'FLUX_BAD_IMAGE'],
+  ])('%j -> %s after 1 request, no retry', async (fault, code) => {
+    mock.fault = () => fault
+    const err = await failure(make().generate(req(), ctx()))
+    expect(err.code).toBe(code)
+    expect(err.location).toBeUndefined()
+    expect(mock.requests).toBe(1)
+    expect(retries).toEqual([])
+  })
+
+  it('a real 401 (wrong key) is FLUX_AUTH after 1 request', async () => {
+    const err = await failure(make({ apiKey: 'sk-another-wrong-key' }).generate(req()))
+    expect(err.code).toBe('FLUX_AUTH')
+    expect(err.message).toContain('401')
+    expect([mock.requests, mock.authFailures]).toEqual([1, 1])
+  })
+
+  it('a 400 the gateway explains is FLUX_BAD_REQUEST with its message and param', async () => {
+    const err = await failure(make().generate(req({ size: '640x640' })))
+    expect(err.code).toBe('FLUX_BAD_REQUEST')
+    expect(err.message).toContain("Invalid value for 'size'")
+    expect(err.message).toContain('(param: size)')
+    expect(mock.requests).toBe(1)
+  })
+
+  it('a 500 storm: maxRetries + 1 requests, then FLUX_TRANSIENT', async () => {
+    mock.fault = () => ({ type: 'server-error', status: 503 })
+    const err = await failure(make({ maxRetries: 3 }).generate(req(), ctx()))
+    expect(err.code).toBe('FLUX_TRANSIENT')
+    expect(err.message).toContain('after 4 attempt(s)')
+    expect(err.message).toContain('503')
+    expect(mock.requests).toBe(4)
+    expect(retries).toHaveLength(3)
+  })
+
+  it('one 500 then success: 2 requests', async () => {
+    mock.fault = ({ promptCount }) => (promptCount === 1 ? { type: 'server-error' } : undefined)
+    await make().generate(req())
+    expect(mock.requests).toBe(2)
+  })
+
+  it('connection refused is retried maxRetries times: nothing was sent', async () => {
+    const closed = await createMockGateway({ apiKey: KEY })
+    const url = closed.url
+    await closed.close()
+    const err = await failure(make({ baseURL: url, maxRetries: 2 }).generate(req(), ctx()))
+    expect(err.code).toBe('FLUX_TRANSIENT')
+    expect(err.message).toContain('after 3 attempt(s)')
+    expect(err.message).toContain('ECONNREFUSED')
+    expect(retries).toHaveLength(2)
+    expect(warnings()).toEqual([])
+  })
+})
+
+describe('never pay twice: an answer lost after sending is retried at most once', () => {
+  it.each(['before-work', 'after-work', 'mid-body'] as const)(
+    'reset %s on every request: 2 requests, then FLUX_TRANSIENT',
+    async (when) => {
+      mock.fault = () => ({ type: 'reset', when })
+      const err = await failure(make({ maxRetries: 4 }).generate(req(), ctx()))
+      expect(err.code).toBe('FLUX_TRANSIENT')
+      expect(err.message).toContain('after 2 attempt(s)')
+      expect(mock.requests).toBe(2)
+      expect(retries).toHaveLength(1)
+      expect(warnings()).toHaveLength(1)
+      expect(warnings()[0]).toContain('answer lost; retrying once: the gateway may bill twice')
+    },
+  )
+
+  it('one reset after work, then success: 2 requests, both billed, one warning', async () => {
+    const r = req()
+    mock.fault = ({ promptCount }) => (promptCount === 1 ? { type: 'reset', when: 'after-work' } : undefined)
+    await make().generate(r)
+    expect(mock.requests).toBe(2)
+    expect(mock.generatedByPrompt.get(r.prompt)).toBe(2)
+    expect(warnings()).toHaveLength(1)
+  })
+
+  it('lost, then 429, then lost again: the second loss is final (3 requests)', async () => {
+    const faults = [
+      { type: 'reset', when: 'after-work' },
+      { type: 'rate-limit' },
+      { type: 'reset', when: 'after-work' },
+    ] as const
+    mock.fault = ({ promptCount }) => faults[promptCount - 1]
+    const err = await failure(make({ maxRetries: 5 }).generate(req(), ctx()))
+    expect(err.code).toBe('FLUX_TRANSIENT')
+    expect(mock.requests).toBe(3)
+    expect(retries).toHaveLength(2)
+  })
+
+  it('a malformed 200 body twice: 2 requests, then FLUX_BAD_IMAGE', async () => {
+    mock.fault = () => ({ type: 'malformed-json' })
+    const err = await failure(make().generate(req()))
+    expect(err.code).toBe('FLUX_BAD_IMAGE')
+    expect(err.message).toContain('malformed')
+    expect(mock.requests).toBe(2)
+  })
+
+  it('a gateway that hangs: 2 requests, each cut at timeoutMs, then FLUX_TRANSIENT', async () => {
+    mock.fault = () => ({ type: 'hang' })
+    const started = Date.now()
+    const err = await failure(make({ timeoutMs: 150 }).generate(req(), ctx()))
+    expect(err.code).toBe('FLUX_TRANSIENT')
+    expect(err.message).toContain('no answer within 150 ms')
+    expect(mock.requests).toBe(2)
+    expect(Date.now() - started).toBeLessThan(2_000)
+  })
+
+  it('an expired URL after a 200: 2 requests, 2 downloads, then FLUX_DOWNLOAD', async () => {
+    mock.fault = () => ({ type: 'expired-url' })
+    const err = await failure(make({ responseFormat: 'url' }).generate(req()))
+    expect(err.code).toBe('FLUX_DOWNLOAD')
+    expect(err.message).toContain('404')
+    expect([mock.requests, mock.downloads]).toEqual([2, 2])
+    expect(warnings()).toHaveLength(1)
+  })
+
+  it('an expired URL once, then a good one: 2 requests', async () => {
+    mock.fault = ({ promptCount }) => (promptCount === 1 ? { type: 'expired-url' } : undefined)
+    const image = await make({ responseFormat: 'url' }).generate(req())
+    expect(image.format).toBe('png')
+    expect(mock.requests).toBe(2)
+  })
+})
+
+describe('Retry-After', () => {
+  it('honours retry-after-ms exactly', async () => {
+    mock.fault = ({ promptCount }) =>
+      promptCount === 1 ? { type: 'rate-limit', retryAfterMs: 40 } : undefined
+    await make().generate(req(), ctx())
+    expect(retries.map((r) => r.delayMs)).toEqual([40])
+  })
+
+  it('honours Retry-After in seconds', async () => {
+    mock.fault = ({ promptCount }) =>
+      promptCount === 1 ? { type: 'rate-limit', retryAfterSeconds: 1 } : undefined
+    const started = Date.now()
+    await make().generate(req(), ctx())
+    expect(retries.map((r) => r.delayMs)).toEqual([1000])
+    expect(Date.now() - started).toBeGreaterThanOrEqual(990)
+  })
+
+  it('caps a long Retry-After at maxRetryAfterMs', async () => {
+    mock.fault = ({ promptCount }) =>
+      promptCount === 1 ? { type: 'server-error', retryAfterSeconds: 3600 } : undefined
+    await make({ maxRetryAfterMs: 25 }).generate(req(), ctx())
+    expect(retries.map((r) => r.delayMs)).toEqual([25])
+  })
+
+  it('uses capped jittered backoff when there is no header', async () => {
+    mock.fault = ({ promptCount }) => (promptCount <= 3 ? { type: 'rate-limit' } : undefined)
+    await make({ retryBaseMs: 4, retryMaxMs: 10 }).generate(req(), ctx())
+    const ceilings = [4, 8, 10]
+    expect(retries).toHaveLength(3)
+    retries.forEach((r, i) => {
+      expect(r.delayMs).toBeGreaterThanOrEqual(0)
+      expect(r.delayMs).toBeLessThanOrEqual(ceilings[i] as number)
+    })
+  })
+})
+
+describe('downloads', () => {
+  it('follows a redirect to the mock only when private downloads are allowed', async () => {
+    mock.fault = () => ({ type: 'redirect-url' })
+    const image = await make({ responseFormat: 'url' }).generate(req())
+    expect(image.format).toBe('png')
+    expect([mock.redirects, mock.downloads]).toEqual([1, 1])
+
+    mock.reset()
+    mock.fault = () => ({ type: 'redirect-url' })
+    const err = await failure(make({ responseFormat: 'url', allowPrivateDownloads: false }).generate(req()))
+    expect(err.code).toBe('FLUX_DOWNLOAD')
+    expect(err.message).toContain('private address 127.0.0.1')
+    expect([mock.requests, mock.redirects, mock.downloads]).toEqual([1, 0, 0])
+  })
+
+  it('follows 3 redirects, refuses a 4th', async () => {
+    mock.fault = () => ({ type: 'redirect-url', hops: 3 })
+    await make({ responseFormat: 'url' }).generate(req())
+    mock.reset()
+    mock.fault = () => ({ type: 'redirect-url', hops: 4 })
+    const err = await failure(make({ responseFormat: 'url' }).generate(req()))
+    expect(err.code).toBe('FLUX_DOWNLOAD')
+    expect(err.message).toContain('more than 3 redirects')
+    expect([mock.requests, mock.redirects, mock.downloads]).toEqual([1, 4, 0])
+  })
+
+  it.each(['file:///etc/passwd', 'ftp://127.0.0.1/a.png', 'data:image/png;base64,AAAA'])(
+    'refuses the scheme of %s after 1 request',
+    async (url) => {
+      mock.fault = () => ({ type: 'custom-url', url })
+      const err = await failure(make({ responseFormat: 'url' }).generate(req()))
+      expect(err.code).toBe('FLUX_DOWNLOAD')
+      expect(err.message).toContain('only http and https')
+      expect(mock.requests).toBe(1)
+    },
+  )
+
+  it.each([
+    ['url', undefined],
+    ['url', 'chunked-url'],
+    ['b64_json', undefined],
+  ] as const)('stops at maxDownloadBytes (%s %s) without retrying', async (responseFormat, type) => {
+    mock.fault = () => (type ? { type } : undefined)
+    const err = await failure(
+      make({ responseFormat, maxDownloadBytes: 300 }).generate(req({ size: '1024x1024' })),
+    )
+    expect(err.code).toBe('FLUX_DOWNLOAD')
+    expect(err.message).toMatch(/larger than (the )?\d+/)
+    expect(mock.requests).toBe(1)
+  })
+
+  it.each(['corrupt-image', 'truncated-image'] as const)(
+    'a %s behind a url is FLUX_BAD_IMAGE after 1 request',
+    async (type) => {
+      mock.fault = () => ({ type })
+      const err = await failure(make({ responseFormat: 'url' }).generate(req({ size: '1024x1024' })))
+      expect(err.code).toBe('FLUX_BAD_IMAGE')
+      expect([mock.requests, mock.downloads]).toEqual([1, 1])
+    },
+  )
+
+  describe('the key and other origins', () => {
+    let imageHost: Server
+    let imageHostUrl = ''
+    const seen: Array<string | undefined> = []
+    beforeAll(async () => {
+      const png = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#123456' } })
+        .png()
+        .toBuffer()
+      imageHost = createServer((request, res) => {
+        seen.push(request.headers.authorization)
+        res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length })
+        res.end(png)
+      })
+      imageHost.listen(0, '127.0.0.1')
+      await once(imageHost, 'listening')
+      imageHostUrl = `http://127.0.0.1:${(imageHost.address() as AddressInfo).port}/image.png`
+    })
+    afterAll(() => new Promise<void>((resolve) => imageHost.close(() => resolve())))
+    beforeEach(() => {
+      seen.length = 0
+    })
+
+    it('never sends the key to another host', async () => {
+      mock.fault = () => ({ type: 'custom-url', url: imageHostUrl })
+      const image = await make({ responseFormat: 'url' }).generate(req())
+      expect([image.width, image.height]).toEqual([8, 6])
+      expect(seen).toEqual([undefined])
+    })
+
+    it('drops the key when the API origin redirects to another host', async () => {
+      mock.fault = () => ({ type: 'redirect-url', location: imageHostUrl })
+      await make({ responseFormat: 'url' }).generate(req())
+      expect(mock.redirects).toBe(1)
+      expect(seen).toEqual([undefined])
+    })
+  })
+})
+
+describe('secrets', () => {
+  const leaks = (text: string) => text.includes(KEY) || /Bearer (?!\[redacted\])/.test(text)
+
+  it('redacts a key the gateway echoes in a 401', async () => {
+    mock.fault = () => ({ type: 'auth', echoKey: true })
+    const err = await failure(make().generate(req()))
+    expect(err.code).toBe('FLUX_AUTH')
+    expect(err.message).toContain('[redacted]')
+    for (const text of [
+      String(err),
+      err.message,
+      err.detail,
+      inspect(err, { depth: 8 }),
+      JSON.stringify(err.cause),
+      inspect(err.cause, { depth: 8 }),
+    ]) {
+      expect(leaks(text)).toBe(false)
+    }
+  })
+
+  it('redacts it from retried failures, onRetry reasons and logs', async () => {
+    mock.fault = ({ promptCount }) =>
+      promptCount === 1
+        ? { type: 'reset', when: 'after-work' }
+        : {
+            type: 'error',
+            status: 500,
+            message: `backend rejected Authorization: Bearer ${KEY} (key ${KEY})`,
+          }
+    const err = await failure(make({ maxRetries: 2 }).generate(req(), ctx()))
+    expect(err.code).toBe('FLUX_TRANSIENT')
+    expect(mock.requests).toBe(3)
+    const texts = [
+      String(err),
+      inspect(err, { depth: 8 }),
+      JSON.stringify(err.cause) ?? '',
+      ...logLines,
+      ...retries.map((r) => r.reason),
+    ]
+    expect(texts.join('\n')).toContain('[redacted]')
+    for (const text of texts) expect(leaks(text)).toBe(false)
+  })
+
+  it.each([
+    [{ apiKey: KEY, baseURL: 'not a url' }, 'baseURL'],
+    [{ apiKey: `${KEY}\n`, baseURL: 'https://gw.example' }, 'trailing newline'],
+    [{ apiKey: KEY, baseURL: 'https://gw.example', maxRetries: -1 }, 'maxRetries'],
+  ])('never puts the key in an options error (%#)', (opts, problem) => {
+    let err: unknown
+    try {
+      createOpenAIImagesProvider(opts)
+    } catch (e) {
+      err = e
+    }
+    expect(FluxError.is(err, 'FLUX_INVALID_OPTIONS')).toBe(true)
+    expect(String(err)).toContain(problem)
+    expect(String(err)).not.toContain(KEY)
+  })
+})
+
+describe('cancellation', () => {
+  it('an abort during a hanging request ends with FLUX_INTERRUPTED at once', async () => {
+    mock.fault = () => ({ type: 'hang' })
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 50)
+    const started = Date.now()
+    const err = await failure(make({ timeoutMs: 10_000 }).generate(req(), ctx({ signal: controller.signal })))
+    expect(err.code).toBe('FLUX_INTERRUPTED')
+    expect(Date.now() - started).toBeLessThan(1_000)
+    expect(mock.requests).toBe(1)
+  })
+
+  it('an abort during a Retry-After wait ends it', async () => {
+    mock.fault = () => ({ type: 'rate-limit', retryAfterSeconds: 30 })
+    const controller = new AbortController()
+    const err = await failure(
+      make().generate(
+        req(),
+        ctx({ signal: controller.signal, onRetry: () => setTimeout(() => controller.abort(), 20) }),
+      ),
+    )
+    expect(err.code).toBe('FLUX_INTERRUPTED')
+    expect(mock.requests).toBe(1)
+  })
+})

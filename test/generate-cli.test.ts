@@ -1,0 +1,304 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { cliEnv, makeProject, readTree, runCli, startCli } from './helpers/cli.js'
+import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
+
+// A fake key with a distinctive shape, so a leak anywhere is easy to grep for.
+const KEY = 'sk-flux-test-7f3a9c1e5b2d-DO-NOT-LEAK'
+
+let gateway: MockGateway
+let cleanups: (() => Promise<void>)[] = []
+
+beforeAll(async () => {
+  gateway = await createMockGateway({ apiKey: KEY })
+})
+afterAll(async () => {
+  await gateway.close()
+})
+afterEach(async () => {
+  gateway.reset()
+  gateway.fault = undefined
+  gateway.latencyMs = 0
+  for (const c of cleanups) await c()
+  cleanups = []
+})
+
+async function project(files: Record<string, string>) {
+  const p = await makeProject(files)
+  cleanups.push(p.cleanup)
+  return p.root
+}
+
+const env = (extra: Record<string, string | undefined> = {}) =>
+  cliEnv({ FLUX_API_KEY: KEY, FLUX_BASE_URL: gateway.url, ...extra })
+
+/** Six posts, each with two frontmatter and two body directives (24 distinct), plus a page of duplicates. */
+function site(): Record<string, string> {
+  const files: Record<string, string> = {}
+  for (let i = 0; i < 6; i++) {
+    files[`src/content/posts/post-${i}.md`] = [
+      '---',
+      `title: Post ${i}`,
+      `cover: "flux: cover of post ${i}, watercolor?size=1536x1024"`,
+      'gallery:',
+      `  - flux: gallery image ${i}`,
+      '    size: 1344x768',
+      `    alt: Gallery ${i}`,
+      '---',
+      '',
+      `![Body one of post ${i}](<flux:body one of post ${i}, oil painting>)`,
+      '',
+      `![Body two ${i}](flux:body two of post ${i}?model=flux-schnell)`,
+      '',
+    ].join('\n')
+  }
+  files['src/pages/index.md'] = [
+    '# Index',
+    '',
+    '![again](<flux:cover of post 0, watercolor?size=1536x1024>)',
+    '![again](flux:body%20one%20of%20post%201,%20oil%20painting)',
+    '`![not a directive](flux:inline code)`',
+    '',
+    '```',
+    '![not a directive](flux:fenced code)',
+    '```',
+  ].join('\n')
+  return files
+}
+
+describe('flux-images generate against the mock gateway', () => {
+  it('generates 24 distinct images once each, within the bound, through 429s and 500s; a second run sends nothing', async () => {
+    const root = await project(site())
+    gateway.latencyMs = 300
+    gateway.fault = ({ requestNumber }) => {
+      if (requestNumber % 7 === 0) return { type: 'rate-limit', retryAfterMs: 50 }
+      if (requestNumber === 3 || requestNumber === 11) return { type: 'error', status: 500, headers: { 'retry-after-ms': '30' } }
+      return undefined
+    }
+    const first = await runCli(['generate', '--concurrency', '4'], { cwd: root, env: env({ CI: 'true' }) })
+    expect(first.stderr).toMatch(/24 image\(s\) from 26 directive\(s\): 24 generated, 0 cached/)
+    expect(first.code).toBe(0)
+    expect(gateway.generated).toBe(24)
+    expect([...gateway.generatedByPrompt.values()].every((n) => n === 1)).toBe(true)
+    expect(gateway.generatedByPrompt.has('inline code')).toBe(false)
+    expect(gateway.generatedByPrompt.has('fenced code')).toBe(false)
+    expect(gateway.maxInFlight).toBeLessThanOrEqual(4)
+    expect(gateway.maxInFlight).toBe(4)
+    // 24 images at 4 at a time and 300 ms each cannot take less than 6 x 300 ms; run one by one they
+    // would take 24 x 300 ms. The retries (about 5) add their own latency on top.
+    expect(first.ms).toBeGreaterThan(1_800)
+    expect(first.ms).toBeLessThan(7_200)
+    const retries = Number(/generated, .* (\d+) retries/.exec(first.stderr)?.[1])
+    expect(retries).toBe(gateway.requests - 24)
+    expect(first.stderr).toMatch(/progress: 24\/24 done/)
+
+    const requestsBefore = gateway.requests
+    const second = await runCli(['generate'], { cwd: root, env: env() })
+    expect(second.code).toBe(0)
+    expect(gateway.requests).toBe(requestsBefore)
+    expect(second.stderr).toMatch(/0 generated, 24 cached/)
+    // The key is in no output and no cache file.
+    for (const text of [first.stdout, first.stderr, second.stdout, second.stderr]) expect(text).not.toContain(KEY)
+    for (const file of await readTree(join(root, '.flux-cache'))) expect(file.bytes.includes(KEY)).toBe(false)
+  }, 60_000)
+
+  it('scan lists every directive with its location and status', async () => {
+    const root = await project({ 'a.md': '# A\n\n![x](flux:a red kite?size=1024x1536)\n', 'b.ts': "import k from 'flux:a red kite?size=1024x1536'\n" })
+    const before = await runCli(['scan', '--json'], { cwd: root, env: env() })
+    expect(before.code).toBe(0)
+    const rows = JSON.parse(before.stdout).directives as { location: string; status: string; size: string; key: string }[]
+    expect(rows.map((r) => [r.location, r.status, r.size])).toEqual([
+      ['a.md:3:6', 'missing', '1024x1536'],
+      ['b.ts:1:16', 'missing', '1024x1536'],
+    ])
+    expect(rows[0]?.key).toBe(rows[1]?.key)
+    await runCli(['generate'], { cwd: root, env: env() })
+    const after = await runCli(['scan'], { cwd: root, env: env() })
+    expect(after.stdout).toMatch(/a\.md:3:6 {2}cached/)
+    expect(after.stdout).toMatch(/2 directive\(s\), 1 distinct image\(s\): 1 cached/)
+    expect(gateway.generated).toBe(1)
+  })
+
+  it('frozen mode with a new directive exits non-zero, names its file:line and calls nothing', async () => {
+    const root = await project({ 'posts/new.md': '---\ntitle: New\n---\n\nText.\n\n![A new image](flux:a brand new image)\n' })
+    const run = await runCli(['generate', '--mode', 'frozen'], { cwd: root, env: env() })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('posts/new.md:7:')
+    expect(run.stderr).toContain('frozen mode forbids generating them')
+    expect(gateway.requests).toBe(0)
+    const viaEnv = await runCli(['generate'], { cwd: root, env: env({ FLUX_MODE: 'frozen' }) })
+    expect(viaEnv.code).toBe(1)
+    expect(gateway.requests).toBe(0)
+  })
+
+  it('a corrupted cached file is reported by scan and regenerated by generate', async () => {
+    const root = await project({ 'a.md': '![x](flux:an apple)\n![y](flux:a pear)\n' })
+    expect((await runCli(['generate'], { cwd: root, env: env() })).code).toBe(0)
+    const originals = join(root, '.flux-cache', 'originals')
+    const image = (await readdir(originals)).find((f) => !f.endsWith('.json'))
+    if (!image) throw new Error('no original written')
+    const bytes = await readFile(join(originals, image))
+    bytes[bytes.length >> 1] ^= 0xff
+    await writeFile(join(originals, image), bytes)
+
+    const scan = await runCli(['scan'], { cwd: root, env: env() })
+    expect(scan.stdout).toMatch(/corrupt/)
+    expect(scan.stdout).toMatch(/1 cached, 1 corrupt|1 corrupt, 1 cached/)
+    const requests = gateway.requests
+    const regen = await runCli(['generate'], { cwd: root, env: env() })
+    expect(regen.code).toBe(0)
+    expect(gateway.requests).toBe(requests + 1)
+    expect(regen.stderr).toMatch(/1 generated, 1 cached/)
+  })
+
+  it('SIGKILL mid-run loses nothing that finished; the rerun generates only what is missing', async () => {
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 12; i++) files[`p${i}.md`] = `![x](flux:killed run image ${i})\n`
+    const root = await project(files)
+    gateway.latencyMs = 150
+    const { child, done } = startCli(['generate', '--concurrency', '2'], { cwd: root, env: env() })
+    while (gateway.generated < 5) await new Promise((r) => setTimeout(r, 10))
+    child.kill('SIGKILL')
+    const killed = await done
+    expect(killed.signal).toBe('SIGKILL')
+
+    const scan = JSON.parse((await runCli(['scan', '--json'], { cwd: root, env: env() })).stdout) as {
+      directives: { status: string }[]
+    }
+    const statuses = scan.directives.map((d) => d.status)
+    expect(statuses).not.toContain('corrupt')
+    const cached = statuses.filter((s) => s === 'cached').length
+    expect(cached).toBeGreaterThanOrEqual(3)
+    expect(cached).toBeLessThan(12)
+
+    gateway.reset()
+    gateway.latencyMs = 0
+    const rerun = await runCli(['generate'], { cwd: root, env: env() })
+    expect(rerun.code).toBe(0)
+    expect(gateway.requests).toBe(12 - cached)
+    expect(rerun.stderr).toContain(`${12 - cached} generated, ${cached} cached`)
+  })
+
+  it('Ctrl-C stops new requests, exits non-zero, and leaves nothing half-written', async () => {
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 10; i++) files[`p${i}.md`] = `![x](flux:interrupted image ${i})\n`
+    const root = await project(files)
+    gateway.latencyMs = 200
+    const { child, done } = startCli(['generate', '--concurrency', '2'], { cwd: root, env: env() })
+    while (gateway.generated < 3) await new Promise((r) => setTimeout(r, 10))
+    child.kill('SIGINT')
+    const run = await done
+    expect(run.code).toBe(130)
+    expect(run.stderr).toMatch(/Interrupted/)
+    const requestsAtStop = gateway.requests
+    expect(requestsAtStop).toBeLessThan(10)
+    const tmp = join(root, '.flux-cache', 'tmp')
+    expect(await readdir(tmp).catch(() => [])).toEqual([])
+    gateway.reset()
+    gateway.latencyMs = 0
+    const rerun = await runCli(['generate'], { cwd: root, env: env() })
+    expect(rerun.code).toBe(0)
+    const cached = Number(/(\d+) cached/.exec(rerun.stderr)?.[1])
+    expect(gateway.requests).toBe(10 - cached)
+  })
+
+  it('two generate processes on one cache generate each key once', async () => {
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 10; i++) files[`p${i}.md`] = `![x](flux:shared cache image ${i})\n`
+    const root = await project(files)
+    gateway.latencyMs = 100
+    const [a, b] = await Promise.all([
+      runCli(['generate', '--concurrency', '3'], { cwd: root, env: env() }),
+      runCli(['generate', '--concurrency', '3'], { cwd: root, env: env() }),
+    ])
+    expect(a.code).toBe(0)
+    expect(b.code).toBe(0)
+    expect(gateway.generated).toBe(10)
+    expect([...gateway.generatedByPrompt.values()].every((n) => n === 1)).toBe(true)
+    const scan = await runCli(['scan'], { cwd: root, env: env() })
+    expect(scan.stdout).toContain('10 distinct image(s): 10 cached')
+  })
+
+  it('a 401 that echoes the key stops the run, and the key appears in no output or file', async () => {
+    const root = await project({ 'a.md': '![x](flux:one)\n![y](flux:two)\n![z](flux:three)\n' })
+    gateway.fault = () => ({ type: 'auth', echoKey: true })
+    const run = await runCli(['generate', '--concurrency', '1'], { cwd: root, env: env() })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/a\.md:\d+:\d+: The gateway refused the API key \(401\)/)
+    expect(run.stderr).toMatch(/hint: Check FLUX_API_KEY/)
+    expect(gateway.requests).toBe(1)
+    expect(run.stderr + run.stdout).not.toContain(KEY)
+    expect(run.stderr).toMatch(/2 skipped/)
+    for (const file of await readTree(root)) expect(file.bytes.includes(KEY)).toBe(false)
+  })
+
+  it('bad inputs each get a located error with a hint, and the rest of the run completes', async () => {
+    const root = await project({
+      'a.md': '![x](flux:fine image one)\n\n![y](flux:a wide one?size=4000x10)\n',
+      'b.md': '![m](flux:a cat?model=dall-e-3)\n![](flux:   ?size=1024x1024)\n',
+      'c.md': '---\ntitle: [oops\ncover: "flux: in broken yaml"\n---\n![z](flux:fine image two)\n',
+      'e.md': '![w](flux:fine image three)\n',
+    })
+    const run = await runCli(['generate'], { cwd: root, env: env() })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/a\.md:3:\d+: Unknown size "4000x10"\. Accepted sizes: 1024x1024,/)
+    expect(run.stderr).toMatch(/b\.md:1:\d+: Unknown model "dall-e-3"/)
+    expect(run.stderr).toMatch(/b\.md:2:\d+: The directive has an empty prompt/)
+    expect(run.stderr).toMatch(/c\.md:[23]:\d+: The frontmatter could not be parsed/)
+    expect(run.stderr.match(/hint: /g)?.length).toBeGreaterThanOrEqual(4)
+    expect(gateway.generatedByPrompt.get('fine image one')).toBe(1)
+    expect(gateway.generatedByPrompt.get('fine image two')).toBe(1)
+    expect(gateway.generatedByPrompt.get('fine image three')).toBe(1)
+    expect(run.stderr).toMatch(/3 generated/)
+  })
+
+  it('--dry-run lists what would be generated with its cost and calls nothing', async () => {
+    const root = await project({ 'a.md': '![x](flux:one?model=flux-schnell)\n![y](flux:two)\n![z](flux:two)\n' })
+    const run = await runCli(['generate', '--dry-run'], { cwd: root, env: env() })
+    expect(run.code).toBe(0)
+    expect(gateway.requests).toBe(0)
+    expect(run.stdout).toMatch(/would generate {2}flux-schnell 1024x1024 {2}"one" {2}\(a\.md:1:6\)/)
+    expect(run.stdout).toMatch(/would generate {2}flux-1\.1-pro 1024x1024 {2}"two" {2}\(a\.md:2:6, a\.md:3:6\)/)
+    expect(run.stdout).toMatch(/2 image\(s\) would be generated, est\. \$0\.043/)
+  })
+
+  it('--max refuses a run that would exceed the cap before spending', async () => {
+    const root = await project({ 'a.md': '![x](flux:one)\n![y](flux:two)\n![z](flux:three)\n' })
+    const run = await runCli(['generate', '--max', '2'], { cwd: root, env: env() })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('3 new image(s) would be generated, over the cap of 2')
+    expect(run.stderr).toContain('--max N')
+    expect(gateway.requests).toBe(0)
+  })
+
+  it('prune removes only entries nothing references', async () => {
+    const root = await project({ 'a.md': '![x](flux:keep me)\n![y](flux:drop me)\n' })
+    await runCli(['generate'], { cwd: root, env: env() })
+    await writeFile(join(root, 'a.md'), '![x](flux:keep me)\n')
+    const dry = await runCli(['prune', '--dry-run'], { cwd: root, env: env() })
+    expect(dry.stdout).toMatch(/1 unreferenced entry would be removed/)
+    const run = await runCli(['prune'], { cwd: root, env: env() })
+    expect(run.stdout).toMatch(/1 unreferenced entry removed/)
+    const scan = await runCli(['scan'], { cwd: root, env: env() })
+    expect(scan.stdout).toContain('1 cached')
+    const requests = gateway.requests
+    await runCli(['generate'], { cwd: root, env: env() })
+    expect(gateway.requests).toBe(requests)
+  })
+})
+
+describe('flux-images without a key', () => {
+  it('builds offline with placeholders, says so, and the placeholders do not count as cached', async () => {
+    const root = await project({ 'a.md': '![x](flux:offline image?size=1344x768)\n' })
+    const run = await runCli(['generate'], { cwd: root, env: cliEnv() })
+    expect(run.code).toBe(0)
+    expect(run.stderr).toMatch(/PLACEHOLDER/)
+    expect(run.stderr).toMatch(/1 placeholder/)
+    const scan = await runCli(['scan'], { cwd: root, env: cliEnv() })
+    expect(scan.stdout).toMatch(/placeholder/)
+    const online = await runCli(['generate'], { cwd: root, env: env() })
+    expect(online.stderr).toMatch(/1 generated/)
+    expect(gateway.generated).toBe(1)
+  })
+})
