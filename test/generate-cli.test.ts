@@ -73,7 +73,8 @@ describe('flux-images generate against the mock gateway', () => {
     gateway.latencyMs = 300
     gateway.fault = ({ requestNumber }) => {
       if (requestNumber % 7 === 0) return { type: 'rate-limit', retryAfterMs: 50 }
-      if (requestNumber === 3 || requestNumber === 11) return { type: 'error', status: 500, headers: { 'retry-after-ms': '30' } }
+      if (requestNumber === 3 || requestNumber === 11)
+        return { type: 'error', status: 500, headers: { 'retry-after-ms': '30' } }
       return undefined
     }
     const first = await runCli(['generate', '--concurrency', '4'], { cwd: root, env: env({ CI: 'true' }) })
@@ -99,15 +100,24 @@ describe('flux-images generate against the mock gateway', () => {
     expect(gateway.requests).toBe(requestsBefore)
     expect(second.stderr).toMatch(/0 generated, 24 cached/)
     // The key is in no output and no cache file.
-    for (const text of [first.stdout, first.stderr, second.stdout, second.stderr]) expect(text).not.toContain(KEY)
+    for (const text of [first.stdout, first.stderr, second.stdout, second.stderr])
+      expect(text).not.toContain(KEY)
     for (const file of await readTree(join(root, '.flux-cache'))) expect(file.bytes.includes(KEY)).toBe(false)
   }, 60_000)
 
   it('scan lists every directive with its location and status', async () => {
-    const root = await project({ 'a.md': '# A\n\n![x](flux:a red kite?size=1024x1536)\n', 'b.ts': "import k from 'flux:a red kite?size=1024x1536'\n" })
+    const root = await project({
+      'a.md': '# A\n\n![x](flux:a red kite?size=1024x1536)\n',
+      'b.ts': "import k from 'flux:a red kite?size=1024x1536'\n",
+    })
     const before = await runCli(['scan', '--json'], { cwd: root, env: env() })
     expect(before.code).toBe(0)
-    const rows = JSON.parse(before.stdout).directives as { location: string; status: string; size: string; key: string }[]
+    const rows = JSON.parse(before.stdout).directives as {
+      location: string
+      status: string
+      size: string
+      key: string
+    }[]
     expect(rows.map((r) => [r.location, r.status, r.size])).toEqual([
       ['a.md:3:6', 'missing', '1024x1536'],
       ['b.ts:1:16', 'missing', '1024x1536'],
@@ -121,7 +131,9 @@ describe('flux-images generate against the mock gateway', () => {
   })
 
   it('frozen mode with a new directive exits non-zero, names its file:line and calls nothing', async () => {
-    const root = await project({ 'posts/new.md': '---\ntitle: New\n---\n\nText.\n\n![A new image](flux:a brand new image)\n' })
+    const root = await project({
+      'posts/new.md': '---\ntitle: New\n---\n\nText.\n\n![A new image](flux:a brand new image)\n',
+    })
     const run = await runCli(['generate', '--mode', 'frozen'], { cwd: root, env: env() })
     expect(run.code).toBe(1)
     expect(run.stderr).toContain('posts/new.md:7:')
@@ -139,7 +151,8 @@ describe('flux-images generate against the mock gateway', () => {
     const image = (await readdir(originals)).find((f) => !f.endsWith('.json'))
     if (!image) throw new Error('no original written')
     const bytes = await readFile(join(originals, image))
-    bytes[bytes.length >> 1] ^= 0xff
+    const middle = bytes.length >> 1
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0xff
     await writeFile(join(originals, image), bytes)
 
     const scan = await runCli(['scan'], { cwd: root, env: env() })
@@ -254,12 +267,16 @@ describe('flux-images generate against the mock gateway', () => {
   })
 
   it('--dry-run lists what would be generated with its cost and calls nothing', async () => {
-    const root = await project({ 'a.md': '![x](flux:one?model=flux-schnell)\n![y](flux:two)\n![z](flux:two)\n' })
+    const root = await project({
+      'a.md': '![x](flux:one?model=flux-schnell)\n![y](flux:two)\n![z](flux:two)\n',
+    })
     const run = await runCli(['generate', '--dry-run'], { cwd: root, env: env() })
     expect(run.code).toBe(0)
     expect(gateway.requests).toBe(0)
     expect(run.stdout).toMatch(/would generate {2}flux-schnell 1024x1024 {2}"one" {2}\(a\.md:1:6\)/)
-    expect(run.stdout).toMatch(/would generate {2}flux-1\.1-pro 1024x1024 {2}"two" {2}\(a\.md:2:6, a\.md:3:6\)/)
+    expect(run.stdout).toMatch(
+      /would generate {2}flux-1\.1-pro 1024x1024 {2}"two" {2}\(a\.md:2:6, a\.md:3:6\)/,
+    )
     expect(run.stdout).toMatch(/2 image\(s\) would be generated, est\. \$0\.043/)
   })
 

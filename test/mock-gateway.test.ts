@@ -1,5 +1,5 @@
+import sharp from 'sharp'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
-import { sharp } from './mock-gateway/images.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 const KEY = 'test-key-mock'

@@ -1,6 +1,6 @@
 import OpenAI from 'openai'
+import sharp from 'sharp'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { sharp } from './mock-gateway/images.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 // Proof that the mock is faithful: the official client talks to it unchanged.

@@ -22,7 +22,10 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return env
 }
 
-export function startCli(args: string[], { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv }): {
+export function startCli(
+  args: string[],
+  { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv },
+): {
   child: ChildProcess
   done: Promise<CliRun>
 } {
@@ -38,7 +41,9 @@ export function startCli(args: string[], { cwd, env }: { cwd: string; env: NodeJ
   })
   const done = new Promise<CliRun>((resolve, reject) => {
     child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - started }))
+    child.on('close', (code, signal) =>
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started }),
+    )
   })
   return { child, done }
 }
@@ -48,7 +53,9 @@ export function runCli(args: string[], opts: { cwd: string; env: NodeJS.ProcessE
 }
 
 /** A throwaway project folder with the given files. */
-export async function makeProject(files: Record<string, string>): Promise<{ root: string; cleanup: () => Promise<void> }> {
+export async function makeProject(
+  files: Record<string, string>,
+): Promise<{ root: string; cleanup: () => Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'flux-project-'))
   for (const [file, text] of Object.entries(files)) {
     await mkdir(dirname(join(root, file)), { recursive: true })

@@ -1,11 +1,5 @@
 import { createHash } from 'node:crypto'
-import { createRequire } from 'node:module'
-
-// sharp is a dependency of @flux-images/core, not of this test package: borrow core's copy
-// rather than adding a second one. Tests in test/ import it from here.
-type Sharp = typeof import('../../packages/core/node_modules/sharp/dist/index.d.cts')
-const requireFromCore = createRequire(new URL('../../packages/core/package.json', import.meta.url))
-export const sharp = requireFromCore('sharp') as Sharp
+import sharp from 'sharp'
 
 /** One generated picture: real PNG bytes at the requested size. */
 export interface MockImage {

@@ -1,11 +1,20 @@
 import pLimit from 'p-limit'
 import { type CacheEntry, type CacheStatus, createDiskCache, requestKey } from './cache/index.js'
-import { plannedCost, type ProgressStream, type Plan, type PlanItem, createProgress, planRequests, resolveRequest, scanProject } from './engine/index.js'
+import {
+  createProgress,
+  type Plan,
+  type PlanItem,
+  type ProgressStream,
+  plannedCost,
+  planRequests,
+  resolveRequest,
+  scanProject,
+} from './engine/index.js'
 import { FluxError, fluxError, formatLocation } from './errors.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from './options.js'
-import { redactingLogger } from './redact.js'
 import { createOpenAIImagesProvider } from './providers/openai-images.js'
 import { createPlaceholderProvider } from './providers/placeholder.js'
+import { redactingLogger } from './redact.js'
 import type { CanonicalRequest, Directive, DirectiveParams, Provider, SourceLocation } from './types.js'
 
 export interface ScannedItem extends PlanItem {
@@ -51,7 +60,9 @@ export interface GenerateSummary {
 }
 
 /** A directive's text as parsed (with its location for errors), or an already canonical request. */
-export type ResolveInput = { prompt: string; params?: DirectiveParams; location?: SourceLocation } | { request: CanonicalRequest }
+export type ResolveInput =
+  | { prompt: string; params?: DirectiveParams; location?: SourceLocation }
+  | { request: CanonicalRequest }
 
 export interface Flux {
   readonly options: ResolvedOptions
@@ -61,7 +72,10 @@ export interface Flux {
    * One image, generated on demand if missing (per the mode), within the same concurrency bound as
    * everything else. Used by the adapters for what a scan could not see.
    */
-  resolve(input: ResolveInput, options?: { signal?: AbortSignal }): Promise<{ key: string; request: CanonicalRequest; entry: CacheEntry }>
+  resolve(
+    input: ResolveInput,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ key: string; request: CanonicalRequest; entry: CacheEntry }>
   /** Removes cache entries no directive references. */
   prune(options?: { dryRun?: boolean }): Promise<{ removed: string[] }>
   close(): Promise<void>
@@ -113,7 +127,9 @@ export function createFlux(
   }
 
   const usesPlaceholders = () =>
-    context.provider ? context.provider.placeholder : options.mode === 'placeholder' || (options.mode === 'auto' && !options.apiKey)
+    context.provider
+      ? context.provider.placeholder
+      : options.mode === 'placeholder' || (options.mode === 'auto' && !options.apiKey)
 
   /** Cached entry, or the generated one; identical keys share one in-flight promise. */
   function ensure(
@@ -137,7 +153,10 @@ export function createFlux(
         const source = getProvider()
         if (!placeholder) {
           const refused = ctx.force ? undefined : await cache.getModeration(key)
-          if (refused) throw fluxError('FLUX_MODERATED', { detail: `${refused.detail} (remembered from an earlier run)` })
+          if (refused)
+            throw fluxError('FLUX_MODERATED', {
+              detail: `${refused.detail} (remembered from an earlier run)`,
+            })
           if (ctx.force && refused === undefined) await cache.removeModeration(key)
         }
         ctx.onStart?.()
@@ -149,7 +168,10 @@ export function createFlux(
           }
           if (!placeholder) paidThisRun++
           try {
-            const image = await source.generate(request, { signal: ctx.signal, onRetry: () => ctx.onRetry?.() })
+            const image = await source.generate(request, {
+              signal: ctx.signal,
+              onRetry: () => ctx.onRetry?.(),
+            })
             const entry = await cache.put(key, request, image, { provider: source.name, placeholder })
             return { entry, outcome: placeholder ? ('placeholder' as const) : ('generated' as const) }
           } catch (err) {
@@ -172,7 +194,12 @@ export function createFlux(
     const items = await Promise.all(
       plan.items.map((item) => statusLimit(async () => ({ ...item, status: await cache.check(item.key) }))),
     )
-    return { directives: found.directives, items, errors: [...found.errors, ...plan.errors], files: found.files }
+    return {
+      directives: found.directives,
+      items,
+      errors: [...found.errors, ...plan.errors],
+      files: found.files,
+    }
   }
 
   async function generate(run: GenerateOptions = {}): Promise<GenerateSummary> {
@@ -200,14 +227,20 @@ export function createFlux(
     summary.cached = report.items.length - missing.length
 
     if (missing.length > 0 && options.mode === 'frozen') {
-      const list = missing.flatMap((item) => item.directives.map((d) => `${formatLocation(d.location)}  ${item.request.prompt}`))
+      const list = missing.flatMap((item) =>
+        item.directives.map((d) => `${formatLocation(d.location)}  ${item.request.prompt}`),
+      )
       failed.push(fluxError('FLUX_MISSING_FROZEN', { list }))
       summary.skipped = missing.length
       return finish()
     }
     if (run.dryRun) {
       const wouldGenerate = missing.filter((item) => item.status !== 'moderated' || run.force)
-      return { ...finish(), wouldGenerate, estimatedCost: placeholder ? 0 : plannedCost(wouldGenerate, options.prices) }
+      return {
+        ...finish(),
+        wouldGenerate,
+        estimatedCost: placeholder ? 0 : plannedCost(wouldGenerate, options.prices),
+      }
     }
     const paid = placeholder ? [] : missing.filter((item) => item.status !== 'moderated' || run.force)
     if (paid.length > options.maxGenerations - paidThisRun) {
@@ -219,7 +252,12 @@ export function createFlux(
     // Auth and quota failures stop the run: every further request would fail the same way.
     const stop = new AbortController()
     const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal
-    const progress = createProgress({ total: report.items.length, style: options.progress, logger, stream: run.progressStream })
+    const progress = createProgress({
+      total: report.items.length,
+      style: options.progress,
+      logger,
+      stream: run.progressStream,
+    })
     progress.counters.cached = summary.cached
     progress.counters.done = summary.cached
     progress.tick()
@@ -247,7 +285,10 @@ export function createFlux(
           } else if (outcome === 'placeholder') summary.placeholders++
           else summary.cached++
         } catch (err) {
-          if (signal.aborted && (!FluxError.is(err) || err.code === 'FLUX_TRANSIENT' || err.code === 'FLUX_INTERRUPTED')) {
+          if (
+            signal.aborted &&
+            (!FluxError.is(err) || err.code === 'FLUX_TRANSIENT' || err.code === 'FLUX_INTERRUPTED')
+          ) {
             // Stopped by Ctrl-C or by an auth/quota failure reported on its own.
             summary.skipped++
           } else {

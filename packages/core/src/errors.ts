@@ -7,7 +7,8 @@ import type { SourceLocation } from './types.js'
 export const ERRORS = {
   FLUX_INVALID_OPTIONS: {
     title: 'Invalid options',
-    message: (a: { problems: string[] }) => `Invalid flux-images options:\n${a.problems.map((p) => `  - ${p}`).join('\n')}`,
+    message: (a: { problems: string[] }) =>
+      `Invalid flux-images options:\n${a.problems.map((p) => `  - ${p}`).join('\n')}`,
     hint: 'Fix the listed options in your flux-images configuration.',
   },
   FLUX_INVALID_DIRECTIVE: {
@@ -60,12 +61,14 @@ export const ERRORS = {
   },
   FLUX_AUTH: {
     title: 'Authentication failed',
-    message: (a: { status: number; detail: string }) => `The gateway refused the API key (${a.status}): ${a.detail}`,
+    message: (a: { status: number; detail: string }) =>
+      `The gateway refused the API key (${a.status}): ${a.detail}`,
     hint: 'Check FLUX_API_KEY; the run stopped so no further requests are refused.',
   },
   FLUX_QUOTA: {
     title: 'Quota exhausted',
-    message: (a: { status: number; detail: string }) => `The gateway reports no credits or quota left (${a.status}): ${a.detail}`,
+    message: (a: { status: number; detail: string }) =>
+      `The gateway reports no credits or quota left (${a.status}): ${a.detail}`,
     hint: 'Add credits or raise the quota with your gateway, then run the build again: finished images are cached.',
   },
   FLUX_MODERATED: {
@@ -75,17 +78,20 @@ export const ERRORS = {
   },
   FLUX_BAD_REQUEST: {
     title: 'Request rejected',
-    message: (a: { status: number; detail: string }) => `The gateway rejected the request (${a.status}): ${a.detail}`,
+    message: (a: { status: number; detail: string }) =>
+      `The gateway rejected the request (${a.status}): ${a.detail}`,
     hint: 'Check the directive options (model, size, quality) against what your gateway accepts.',
   },
   FLUX_TRANSIENT: {
     title: 'Gateway unavailable',
-    message: (a: { attempts: number; detail: string }) => `The request failed after ${a.attempts} attempt(s): ${a.detail}`,
+    message: (a: { attempts: number; detail: string }) =>
+      `The request failed after ${a.attempts} attempt(s): ${a.detail}`,
     hint: 'The gateway is overloaded or unreachable; run the build again later: finished images are cached.',
   },
   FLUX_BAD_IMAGE: {
     title: 'Bad image',
-    message: (a: { detail: string }) => `The gateway returned something that is not a usable image: ${a.detail}`,
+    message: (a: { detail: string }) =>
+      `The gateway returned something that is not a usable image: ${a.detail}`,
     hint: 'Run the build again; if it persists, report it to your gateway.',
   },
   FLUX_DOWNLOAD: {
@@ -112,7 +118,8 @@ export const ERRORS = {
   },
   FLUX_CACHE_WRITE: {
     title: 'Cache write failed',
-    message: (a: { dir: string; reason: string }) => `Could not write to the cache directory ${a.dir}: ${a.reason}`,
+    message: (a: { dir: string; reason: string }) =>
+      `Could not write to the cache directory ${a.dir}: ${a.reason}`,
     hint: 'Check that the cache directory is writable and the disk has room.',
   },
   FLUX_INTERRUPTED: {

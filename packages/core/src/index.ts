@@ -1,8 +1,8 @@
 export {
+  CACHE_KEY_VERSION,
   type CacheEntry,
   type CacheEntryMeta,
   type CacheStatus,
-  CACHE_KEY_VERSION,
   createDiskCache,
   type DiskCache,
   requestKey,
@@ -13,8 +13,8 @@ export {
   type GenerateOptions,
   type GenerateSummary,
   type ResolveInput,
-  type ScanReport,
   type ScannedItem,
+  type ScanReport,
 } from './create-flux.js'
 export {
   formatDirective,

@@ -154,15 +154,26 @@ export function resolveOptions(
     : resolve(root, DEFAULTS.cacheDirName)
 
   const mode = oneOf('mode', givenFirst('mode') ?? DEFAULTS.mode, MODES, problems)
-  const concurrency = wholeNumber('concurrency', givenFirst('concurrency') ?? DEFAULTS.concurrency, 1, problems)
-  const maxGenerations = wholeNumber('maxGenerations', pick('maxGenerations') ?? DEFAULTS.maxGenerations, 0, problems)
+  const concurrency = wholeNumber(
+    'concurrency',
+    givenFirst('concurrency') ?? DEFAULTS.concurrency,
+    1,
+    problems,
+  )
+  const maxGenerations = wholeNumber(
+    'maxGenerations',
+    pick('maxGenerations') ?? DEFAULTS.maxGenerations,
+    0,
+    problems,
+  )
   const timeoutMs = wholeNumber('timeoutMs', pick('timeoutMs') ?? DEFAULTS.timeoutMs, 1, problems)
   const maxRetries = wholeNumber('maxRetries', pick('maxRetries') ?? DEFAULTS.maxRetries, 0, problems)
 
   const models = [...DEFAULT_MODELS, ...stringList('models', pick('models'), problems)]
   const sizes = [...DEFAULT_SIZES, ...stringList('sizes', pick('sizes'), problems)]
   for (const size of sizes) {
-    if (!/^\d+x\d+$/.test(size)) problems.push(`sizes: Expected sizes written as WIDTHxHEIGHT (e.g. 1536x1024), got "${size}"`)
+    if (!/^\d+x\d+$/.test(size))
+      problems.push(`sizes: Expected sizes written as WIDTHxHEIGHT (e.g. 1536x1024), got "${size}"`)
   }
   const model = oneOf('model', pick('model') ?? DEFAULTS.model, models, problems, 'add it with `models`')
   const size = oneOf('size', pick('size') ?? DEFAULTS.size, sizes, problems, 'add it with `sizes`')
@@ -184,7 +195,9 @@ export function resolveOptions(
 
   const baseURL = givenFirst('baseURL')
   if (baseURL !== undefined && !/^https?:\/\/[^/\s]+/i.test(String(baseURL))) {
-    problems.push(`baseURL: Expected an http(s) URL such as https://gateway.example or https://gateway.example/v1, got "${baseURL}"`)
+    problems.push(
+      `baseURL: Expected an http(s) URL such as https://gateway.example or https://gateway.example/v1, got "${baseURL}"`,
+    )
   }
 
   if (problems.length > 0) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
@@ -247,4 +260,3 @@ function relativeGlob(root: string, dir: string): string | undefined {
   const rel = dir.startsWith(`${root}/`) ? dir.slice(root.length + 1) : undefined
   return rel ? `${rel}/**` : undefined
 }
-

@@ -3,9 +3,13 @@ import { FluxError, fluxError } from '../src/errors.js'
 
 describe('FluxError', () => {
   it('names the location, the message and the hint', () => {
-    const err = fluxError('FLUX_UNKNOWN_SIZE', { size: '10x10', accepted: ['1024x1024'] }, {
-      location: { file: 'posts/a.md', line: 3, column: 5 },
-    })
+    const err = fluxError(
+      'FLUX_UNKNOWN_SIZE',
+      { size: '10x10', accepted: ['1024x1024'] },
+      {
+        location: { file: 'posts/a.md', line: 3, column: 5 },
+      },
+    )
     expect(err.message).toBe('[flux] posts/a.md:3:5: Unknown size "10x10". Accepted sizes: 1024x1024.')
     expect(err.code).toBe('FLUX_UNKNOWN_SIZE')
     expect(err.hint).toMatch(/`sizes` option/)

@@ -25,7 +25,12 @@ describe('resolveOptions', () => {
 
   describe('precedence', () => {
     it('takes the option, then the environment, then the config file, then the default', () => {
-      const env = { FLUX_CONCURRENCY: '8', FLUX_MODE: 'frozen', FLUX_API_KEY: 'k', FLUX_BASE_URL: 'http://gw.test' }
+      const env = {
+        FLUX_CONCURRENCY: '8',
+        FLUX_MODE: 'frozen',
+        FLUX_API_KEY: 'k',
+        FLUX_BASE_URL: 'http://gw.test',
+      }
       const fileConfig = { concurrency: 2, mode: 'placeholder' as const, maxGenerations: 7 }
       expect(resolveOptions({ concurrency: 3 }, { env, fileConfig })).toMatchObject({
         concurrency: 3,
@@ -38,7 +43,10 @@ describe('resolveOptions', () => {
     })
 
     it('ignores empty environment values', () => {
-      expect(resolveOptions({}, { env: { FLUX_API_KEY: ' ', FLUX_MODE: '' } })).toMatchObject({ apiKey: undefined, mode: 'auto' })
+      expect(resolveOptions({}, { env: { FLUX_API_KEY: ' ', FLUX_MODE: '' } })).toMatchObject({
+        apiKey: undefined,
+        mode: 'auto',
+      })
     })
 
     it('extends the accepted models and sizes', () => {
@@ -55,7 +63,13 @@ describe('resolveOptions', () => {
       let err: unknown
       try {
         resolveOptions(
-          { concurrency: 0, mode: 'fast' as never, size: '10x10', sizes: ['big'], prices: { 'flux-pro': -1 } },
+          {
+            concurrency: 0,
+            mode: 'fast' as never,
+            size: '10x10',
+            sizes: ['big'],
+            prices: { 'flux-pro': -1 },
+          },
           { env: { FLUX_BASE_URL: 'gateway.example' } },
         )
       } catch (e) {
@@ -64,7 +78,11 @@ describe('resolveOptions', () => {
       expect(FluxError.is(err, 'FLUX_INVALID_OPTIONS')).toBe(true)
       const lines = (err as FluxError).message.split('\n')
       expect(lines).toContain('  - concurrency: Expected a whole number from 1 and up, got 0')
-      expect(lines.some((l) => l.startsWith('  - mode: Expected one of "auto", "frozen", "placeholder", got "fast"'))).toBe(true)
+      expect(
+        lines.some((l) =>
+          l.startsWith('  - mode: Expected one of "auto", "frozen", "placeholder", got "fast"'),
+        ),
+      ).toBe(true)
       expect(lines.some((l) => l.startsWith('  - size:') && l.includes('add it with `sizes`'))).toBe(true)
       expect(lines.some((l) => l.startsWith('  - sizes:'))).toBe(true)
       expect(lines.some((l) => l.startsWith('  - prices.flux-pro:'))).toBe(true)
@@ -72,7 +90,9 @@ describe('resolveOptions', () => {
     })
 
     it('rejects a non-numeric FLUX_CONCURRENCY', () => {
-      expect(() => resolveOptions({}, { env: { FLUX_CONCURRENCY: 'lots' } })).toThrow(/concurrency: Expected a whole number/)
+      expect(() => resolveOptions({}, { env: { FLUX_CONCURRENCY: 'lots' } })).toThrow(
+        /concurrency: Expected a whole number/,
+      )
     })
   })
 })

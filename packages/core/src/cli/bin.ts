@@ -6,7 +6,9 @@ import { main } from './main.js'
 const interrupt = new AbortController()
 process.on('SIGINT', () => {
   if (interrupt.signal.aborted) process.exit(130)
-  process.stderr.write('\n[flux] Interrupted: stopping; finished images stay cached. Press Ctrl-C again to quit at once.\n')
+  process.stderr.write(
+    '\n[flux] Interrupted: stopping; finished images stay cached. Press Ctrl-C again to quit at once.\n',
+  )
   interrupt.abort()
 })
 

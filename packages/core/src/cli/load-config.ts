@@ -22,10 +22,14 @@ export async function loadConfig(root: string): Promise<FluxOptions> {
     }
     return config as FluxOptions
   } catch (cause) {
-    throw new FluxError('FLUX_INVALID_OPTIONS', `Could not load ${CONFIG_FILE}: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      location: { file: CONFIG_FILE, line: 1, column: 1 },
-      hint: `Make ${CONFIG_FILE} export default an options object: export default { concurrency: 4 }`,
-      cause,
-    })
+    throw new FluxError(
+      'FLUX_INVALID_OPTIONS',
+      `Could not load ${CONFIG_FILE}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        location: { file: CONFIG_FILE, line: 1, column: 1 },
+        hint: `Make ${CONFIG_FILE} export default an options object: export default { concurrency: 4 }`,
+        cause,
+      },
+    )
   }
 }

@@ -68,7 +68,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       case 'scan':
         return await scanCommand(flux, io, values.json ?? false)
       case 'generate':
-        return await generateCommand(flux, io, logger, { dryRun: values['dry-run'] ?? false, force: values.force ?? false })
+        return await generateCommand(flux, io, logger, {
+          dryRun: values['dry-run'] ?? false,
+          force: values.force ?? false,
+        })
       case 'prune':
         return await pruneCommand(flux, io, values['dry-run'] ?? false)
       default:
@@ -76,7 +79,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         return 2
     }
   } catch (err) {
-    const text = FluxError.is(err) ? err.toString() : `[flux] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`
+    const text = FluxError.is(err)
+      ? err.toString()
+      : `[flux] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`
     io.stderr.write(`${redact(text, io.env.FLUX_API_KEY)}\n`)
     return 1
   } finally {
@@ -120,11 +125,18 @@ async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number
   )
   rows.sort((a, b) => a.location.localeCompare(b.location, 'en', { numeric: true }))
   if (json) {
-    const errors = report.errors.map((e) => ({ code: e.code, location: e.location && formatLocation(e.location), message: e.message, hint: e.hint }))
+    const errors = report.errors.map((e) => ({
+      code: e.code,
+      location: e.location && formatLocation(e.location),
+      message: e.message,
+      hint: e.hint,
+    }))
     io.stdout.write(`${JSON.stringify({ directives: rows, errors }, null, 2)}\n`)
   } else {
     for (const r of rows) {
-      io.stdout.write(`${r.location}  ${r.status.padEnd(11)} ${r.model} ${r.size}  ${r.key}  ${JSON.stringify(r.prompt)}\n`)
+      io.stdout.write(
+        `${r.location}  ${r.status.padEnd(11)} ${r.model} ${r.size}  ${r.key}  ${JSON.stringify(r.prompt)}\n`,
+      )
     }
     const counts = countBy(report.items.map((i) => i.status))
     io.stdout.write(
@@ -145,7 +157,9 @@ async function generateCommand(
   if (dryRun && summary.wouldGenerate) {
     for (const item of summary.wouldGenerate) {
       const where = item.directives.map((d) => formatLocation(d.location)).join(', ')
-      io.stdout.write(`would generate  ${item.request.model} ${item.request.size}  ${JSON.stringify(item.request.prompt)}  (${where})\n`)
+      io.stdout.write(
+        `would generate  ${item.request.model} ${item.request.size}  ${JSON.stringify(item.request.prompt)}  (${where})\n`,
+      )
     }
     for (const [model, { count, cost }] of costByModel(summary.wouldGenerate, flux.options.prices)) {
       io.stdout.write(`  ${model}: ${count} image(s), est. $${cost.toFixed(3)}\n`)
@@ -156,7 +170,9 @@ async function generateCommand(
   } else {
     logger.info(formatSummary(summary))
   }
-  for (const err of summary.failed.filter((e) => e.code === 'FLUX_MISSING_FROZEN' || e.code === 'FLUX_BUDGET')) {
+  for (const err of summary.failed.filter(
+    (e) => e.code === 'FLUX_MISSING_FROZEN' || e.code === 'FLUX_BUDGET',
+  )) {
     logger.error(err.toString())
   }
   if (io.signal?.aborted) return 130
@@ -166,19 +182,23 @@ async function generateCommand(
 async function pruneCommand(flux: Flux, io: CliIO, dryRun: boolean): Promise<number> {
   const { removed } = await flux.prune({ dryRun })
   for (const key of removed) io.stdout.write(`${dryRun ? 'would remove' : 'removed'}  ${key}\n`)
-  io.stdout.write(`${removed.length} unreferenced entr${removed.length === 1 ? 'y' : 'ies'} ${dryRun ? 'would be removed' : 'removed'}.\n`)
+  io.stdout.write(
+    `${removed.length} unreferenced entr${removed.length === 1 ? 'y' : 'ies'} ${dryRun ? 'would be removed' : 'removed'}.\n`,
+  )
   return 0
 }
 
 export function formatSummary(s: GenerateSummary): string {
   const failures = countBy(s.failed.map((e) => e.code))
   const failedText = s.failed.length ? ` (${[...failures].map(([c, n]) => `${c} ${n}`).join(', ')})` : ''
-  return [
-    `${s.total} image(s) from ${s.directives} directive(s):`,
-    `${s.generated} generated, ${s.cached} cached, ${s.placeholders} placeholder(s), ${s.failed.length} failed${failedText}`,
-    s.skipped ? `, ${s.skipped} skipped` : '',
-    ` · ${s.retries} retries · ${formatDuration(s.wallMs)} · est. $${s.estimatedCost.toFixed(3)}`,
-  ].join(' ').replace(' ,', ',')
+  const counts = [
+    `${s.generated} generated`,
+    `${s.cached} cached`,
+    `${s.placeholders} placeholder(s)`,
+    `${s.failed.length} failed${failedText}`,
+    ...(s.skipped ? [`${s.skipped} skipped`] : []),
+  ]
+  return `${s.total} image(s) from ${s.directives} directive(s): ${counts.join(', ')} · ${s.retries} retries · ${formatDuration(s.wallMs)} · est. $${s.estimatedCost.toFixed(3)}`
 }
 
 function countBy(values: string[]): Map<string, number> {

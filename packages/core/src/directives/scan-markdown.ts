@@ -326,7 +326,7 @@ function angleDestination(text: string, masked: string, lt: number, end: number)
   return {
     offset: lt + 1 + written.length - written.trimStart().length,
     raw,
-    value: decodeEntities(unescapeMarkdown(raw)),
+    value: resolveEscapes(raw),
     resume,
   }
 }
@@ -353,7 +353,7 @@ function typedDestination(text: string, at: number, closeParen: number): Destina
   if (closeParen < 0) return undefined
   const content = text.slice(at, closeParen)
   const raw = content.slice(0, destinationLength(content)).trimEnd()
-  return { offset: at, raw, value: decodeEntities(unescapeMarkdown(joinLines(raw))), resume: closeParen + 1 }
+  return { offset: at, raw, value: resolveEscapes(joinLines(raw)), resume: closeParen + 1 }
 }
 
 /**
@@ -388,11 +388,18 @@ function joinLines(text: string): string {
     .join(' ')
 }
 
-function unescapeMarkdown(text: string): string {
-  return text.includes('\\') ? text.replace(/\\([!-/:-@[-`{-~])/g, '$1') : text
+// One left-to-right pass, as CommonMark reads them: `\&amp;` is a literal `&` then `amp;`.
+const ESCAPE_OR_ENTITY = /\\([!-/:-@[-`{-~])|(&(?:#\d{1,8}|#[xX][0-9a-fA-F]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});)/g
+
+/** Resolves backslash escapes and character references. */
+function resolveEscapes(text: string): string {
+  if (!text.includes('\\') && !text.includes('&')) return text
+  return text.replace(ESCAPE_OR_ENTITY, (_, escaped: string | undefined, entity: string | undefined) =>
+    escaped ?? decodeEntities(entity ?? ''),
+  )
 }
 
 /** Alt text as a reader sees it: escapes and entities resolved, whitespace collapsed. */
 function plainText(alt: string): string {
-  return decodeEntities(unescapeMarkdown(alt)).split(/\s+/).filter(Boolean).join(' ')
+  return resolveEscapes(alt).split(/\s+/).filter(Boolean).join(' ')
 }

@@ -1,7 +1,10 @@
 import type { CanonicalRequest } from '../types.js'
 
 /** Estimated cost in USD of generating these requests once each, from a per-model price table. */
-export function plannedCost(items: readonly { request: CanonicalRequest }[], prices: Readonly<Record<string, number>>): number {
+export function plannedCost(
+  items: readonly { request: CanonicalRequest }[],
+  prices: Readonly<Record<string, number>>,
+): number {
   return items.reduce((sum, item) => sum + (prices[item.request.model] ?? 0), 0)
 }
 

@@ -51,7 +51,13 @@ export function createProgress({
   const counters: ProgressCounters = { total, done: 0, inFlight: 0, cached: 0, retries: 0, failed: 0 }
   const started = now()
   const mode =
-    style === 'auto' ? (stream?.isTTY && !env.CI ? 'live' : 'plain') : style === 'live' && !stream ? 'plain' : style
+    style === 'auto'
+      ? stream?.isTTY && !env.CI
+        ? 'live'
+        : 'plain'
+      : style === 'live' && !stream
+        ? 'plain'
+        : style
   let last = Number.NEGATIVE_INFINITY
   let drawn = false
 
@@ -59,7 +65,8 @@ export function createProgress({
     const { done, inFlight, cached, retries, failed } = counters
     const elapsed = now() - started
     const generated = done - cached
-    const eta = generated > 0 && done < total ? ` · ETA ${formatDuration((elapsed / generated) * (total - done))}` : ''
+    const eta =
+      generated > 0 && done < total ? ` · ETA ${formatDuration((elapsed / generated) * (total - done))}` : ''
     return `[flux] ${done}/${total} done · ${inFlight} in flight · ${cached} cached · ${retries} retries${failed ? ` · ${failed} failed` : ''}${eta}`
   }
 

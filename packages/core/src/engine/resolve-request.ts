@@ -26,7 +26,11 @@ export function resolveRequest(
   }
   const quality = params.quality?.trim() || options.quality
   if (quality !== 'standard' && quality !== 'hd') {
-    throw fluxError('FLUX_INVALID_OPTION_VALUE', { key: 'quality', value: quality, expected: '"standard" or "hd"' }, { location })
+    throw fluxError(
+      'FLUX_INVALID_OPTION_VALUE',
+      { key: 'quality', value: quality, expected: '"standard" or "hd"' },
+      { location },
+    )
   }
   const request: CanonicalRequest = { model, prompt, size, quality }
   const seedText = params.seed?.trim()

@@ -41,7 +41,12 @@ export async function scanProject({
           text = await read(join(root, file))
         } catch (cause) {
           const reason = cause instanceof Error ? cause.message.replace(root, '.') : String(cause)
-          return { directives: [], errors: [fluxError('FLUX_READ_FAILED', { reason }, { location: { file, line: 1, column: 1 }, cause })] }
+          return {
+            directives: [],
+            errors: [
+              fluxError('FLUX_READ_FAILED', { reason }, { location: { file, line: 1, column: 1 }, cause }),
+            ],
+          }
         }
         // Cheap pre-check: most source files hold no directive at all.
         if (!text.includes('flux:') && !text.includes('FluxImage')) return { directives: [], errors: [] }

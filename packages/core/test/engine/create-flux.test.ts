@@ -8,7 +8,13 @@ import { FluxError } from '../../src/errors.js'
 import type { CanonicalRequest, GeneratedImage, Logger, Provider } from '../../src/types.js'
 
 /** A hand-written fake gateway: counts calls per prompt, tracks concurrency, fails on demand. */
-function fakeProvider({ latencyMs = 5, fail }: { latencyMs?: number; fail?: (r: CanonicalRequest, n: number) => Error | undefined } = {}) {
+function fakeProvider({
+  latencyMs = 5,
+  fail,
+}: {
+  latencyMs?: number
+  fail?: (r: CanonicalRequest, n: number) => Error | undefined
+} = {}) {
   const calls = new Map<string, number>()
   let inFlight = 0
   let maxInFlight = 0
@@ -26,14 +32,25 @@ function fakeProvider({ latencyMs = 5, fail }: { latencyMs?: number; fail?: (r: 
         const err = fail?.(request, total)
         if (err) throw err
         const [width, height] = request.size.split('x').map(Number) as [number, number]
-        const bytes = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } }).png().toBuffer()
+        const bytes = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } })
+          .png()
+          .toBuffer()
         return { bytes, format: 'png', width, height, created: 1_700_000_000 } satisfies GeneratedImage
       } finally {
         inFlight--
       }
     },
   }
-  return { provider, calls, get total() { return total }, get maxInFlight() { return maxInFlight } }
+  return {
+    provider,
+    calls,
+    get total() {
+      return total
+    },
+    get maxInFlight() {
+      return maxInFlight
+    },
+  }
 }
 
 function memoryLogger(): Logger & { lines: string[] } {
@@ -58,7 +75,10 @@ const env = { FLUX_API_KEY: 'sk-test-engine', FLUX_BASE_URL: 'http://127.0.0.1:9
 
 describe('createFlux().generate()', () => {
   it('generates each distinct image once, within the concurrency bound, and nothing on the next run', async () => {
-    const posts = Array.from({ length: 10 }, (_, i) => `![p${i}](flux:prompt number ${i})\n![again](flux:prompt number ${i % 3})\n`)
+    const posts = Array.from(
+      { length: 10 },
+      (_, i) => `![p${i}](flux:prompt number ${i})\n![again](flux:prompt number ${i % 3})\n`,
+    )
     for (const [i, body] of posts.entries()) await write(`posts/${i}.md`, body)
     const fake = fakeProvider({ latencyMs: 20 })
     const flux = createFlux({ root, concurrency: 3, progress: 'off' }, { env, provider: fake.provider })
@@ -117,14 +137,20 @@ describe('createFlux().generate()', () => {
       fail: (_r, n) => (n === 3 ? new FluxError('FLUX_AUTH', 'bad key (401)') : undefined),
     })
     const logger = memoryLogger()
-    const flux = createFlux({ root, concurrency: 1, progress: 'off', logger }, { env, provider: fake.provider })
+    const flux = createFlux(
+      { root, concurrency: 1, progress: 'off', logger },
+      { env, provider: fake.provider },
+    )
     const summary = await flux.generate()
     expect(summary.failed.map((e) => e.code)).toEqual(['FLUX_AUTH'])
     expect(summary.failed[0]?.message).toMatch(/^\[flux\] a\.md:\d+:\d+: bad key/)
     expect(summary.generated).toBe(2)
     expect(summary.skipped).toBe(5)
     expect(fake.total).toBe(3)
-    const again = await createFlux({ root, progress: 'off' }, { env, provider: fakeProvider().provider }).generate()
+    const again = await createFlux(
+      { root, progress: 'off' },
+      { env, provider: fakeProvider().provider },
+    ).generate()
     expect(again.cached).toBe(2)
   })
 
@@ -138,7 +164,9 @@ describe('createFlux().generate()', () => {
     expect(refuse.total).toBe(1)
     expect(second.failed[0]?.message).toMatch(/remembered/)
     const ok = fakeProvider()
-    const forced = await createFlux({ root, progress: 'off' }, { env, provider: ok.provider }).generate({ force: true })
+    const forced = await createFlux({ root, progress: 'off' }, { env, provider: ok.provider }).generate({
+      force: true,
+    })
     expect(ok.total).toBe(1)
     expect(forced.generated).toBe(1)
   })
@@ -169,9 +197,9 @@ describe('createFlux().resolve()', () => {
 
   it('throws a located error for a bad directive', async () => {
     const flux = createFlux({ root, progress: 'off' }, { env, provider: fakeProvider().provider })
-    await expect(flux.resolve({ prompt: 'x', params: { size: '1x1' }, location: { file: 'c.ts', line: 3, column: 9 } })).rejects.toThrow(
-      /c\.ts:3:9: Unknown size "1x1"/,
-    )
+    await expect(
+      flux.resolve({ prompt: 'x', params: { size: '1x1' }, location: { file: 'c.ts', line: 3, column: 9 } }),
+    ).rejects.toThrow(/c\.ts:3:9: Unknown size "1x1"/)
   })
 })
 

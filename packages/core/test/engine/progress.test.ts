@@ -12,7 +12,14 @@ describe('createProgress', () => {
     let t = 0
     const chunks: string[] = []
     const { logger, lines } = recorder()
-    const p = createProgress({ total: 4, style: 'auto', logger, stream: { isTTY: true, write: (c: string) => chunks.push(c) }, env: {}, now: () => t })
+    const p = createProgress({
+      total: 4,
+      style: 'auto',
+      logger,
+      stream: { isTTY: true, write: (c: string) => chunks.push(c) },
+      env: {},
+      now: () => t,
+    })
     p.counters.done = 1
     p.counters.cached = 0
     p.counters.inFlight = 2
@@ -28,7 +35,14 @@ describe('createProgress', () => {
     let t = 0
     const chunks: string[] = []
     const { logger, lines } = recorder()
-    const p = createProgress({ total: 2, style: 'auto', logger, stream: { isTTY: true, write: (c: string) => chunks.push(c) }, env: { CI: 'true' }, now: () => t })
+    const p = createProgress({
+      total: 2,
+      style: 'auto',
+      logger,
+      stream: { isTTY: true, write: (c: string) => chunks.push(c) },
+      env: { CI: 'true' },
+      now: () => t,
+    })
     p.tick()
     t = 100
     p.counters.done = 1

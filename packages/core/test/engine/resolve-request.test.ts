@@ -10,7 +10,13 @@ const options = resolveOptions({ root: '/site' }, { env: {} })
 const at = { file: 'posts/a.md', line: 4, column: 7 }
 
 function directive(prompt: string, params: Directive['params'] = {}, line = 1): Directive {
-  return { kind: 'markdown', prompt, params, location: { file: 'a.md', line, column: 1 }, raw: `flux:${prompt}` }
+  return {
+    kind: 'markdown',
+    prompt,
+    params,
+    location: { file: 'a.md', line, column: 1 },
+    raw: `flux:${prompt}`,
+  }
 }
 
 describe('resolveRequest', () => {
@@ -25,7 +31,13 @@ describe('resolveRequest', () => {
     })
     it('keeps explicit values and parses the seed', () => {
       expect(
-        resolveRequest({ prompt: 'a cat', params: { model: 'flux-schnell', size: '1536x1024', quality: 'hd', seed: '42' } }, options),
+        resolveRequest(
+          {
+            prompt: 'a cat',
+            params: { model: 'flux-schnell', size: '1536x1024', quality: 'hd', seed: '42' },
+          },
+          options,
+        ),
       ).toEqual({ model: 'flux-schnell', prompt: 'a cat', size: '1536x1024', quality: 'hd', seed: 42 })
     })
     it('ignores alt: it does not change the picture', () => {
@@ -39,7 +51,12 @@ describe('resolveRequest', () => {
     const cases: [string, Directive['params'], string, RegExp][] = [
       ['', {}, 'FLUX_EMPTY_PROMPT', /empty prompt/],
       ['a', { size: '999x999' }, 'FLUX_UNKNOWN_SIZE', /Accepted sizes: 1024x1024, 1536x1024/],
-      ['a', { model: 'dall-e-3' }, 'FLUX_UNKNOWN_MODEL', /Accepted models: flux-1.1-pro, flux-pro, flux-dev, flux-schnell/],
+      [
+        'a',
+        { model: 'dall-e-3' },
+        'FLUX_UNKNOWN_MODEL',
+        /Accepted models: flux-1.1-pro, flux-pro, flux-dev, flux-schnell/,
+      ],
       ['a', { quality: 'ultra' }, 'FLUX_INVALID_OPTION_VALUE', /quality "ultra"/],
       ['a', { seed: '-3' }, 'FLUX_INVALID_OPTION_VALUE', /seed "-3"/],
       ['a', { seed: '1e99' }, 'FLUX_INVALID_OPTION_VALUE', /seed/],
@@ -72,7 +89,11 @@ describe('resolveRequest', () => {
 describe('planRequests', () => {
   it('dedupes identical requests and keeps every location', () => {
     const plan = planRequests(
-      [directive('a cat', {}, 1), directive('a cat', { size: '1024x1024', alt: 'x' }, 2), directive('a dog', {}, 3)],
+      [
+        directive('a cat', {}, 1),
+        directive('a cat', { size: '1024x1024', alt: 'x' }, 2),
+        directive('a dog', {}, 3),
+      ],
       options,
     )
     expect(plan.items).toHaveLength(2)
@@ -80,7 +101,10 @@ describe('planRequests', () => {
     expect(plan.errors).toEqual([])
   })
   it('collects unresolvable directives as errors and plans the rest', () => {
-    const plan = planRequests([directive('', {}, 1), directive('a cat', { size: 'huge' }, 2), directive('ok', {}, 3)], options)
+    const plan = planRequests(
+      [directive('', {}, 1), directive('a cat', { size: 'huge' }, 2), directive('ok', {}, 3)],
+      options,
+    )
     expect(plan.items.map((i) => i.request.prompt)).toEqual(['ok'])
     expect(plan.errors.map((e) => [e.code, e.location?.line])).toEqual([
       ['FLUX_EMPTY_PROMPT', 1],

@@ -39,7 +39,8 @@ describe('scanProject', () => {
     const scan = await scanProject({
       ...options(),
       read: async (path) => {
-        if (path.endsWith('a.md')) throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES' })
+        if (path.endsWith('a.md'))
+          throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES' })
         return (await import('node:fs/promises')).readFile(path, 'utf8')
       },
     })
@@ -47,7 +48,9 @@ describe('scanProject', () => {
     expect(scan.errors).toHaveLength(1)
     const [err] = scan.errors
     expect(err?.code).toBe('FLUX_READ_FAILED')
-    expect(err?.message).toBe("[flux] src/posts/a.md:1:1: The file could not be read: EACCES: permission denied, open './src/posts/a.md'")
+    expect(err?.message).toBe(
+      "[flux] src/posts/a.md:1:1: The file could not be read: EACCES: permission denied, open './src/posts/a.md'",
+    )
     expect(err?.hint).toMatch(/permissions|exclude/)
   })
 })
