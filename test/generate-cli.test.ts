@@ -289,6 +289,23 @@ describe('flux-images generate against the mock gateway', () => {
     expect(gateway.requests).toBe(0)
   })
 
+  it('reads flux.config.mjs, below flags and the environment', async () => {
+    const root = await project({
+      'a.md': '![x](flux:configured image)\n',
+      'flux.config.mjs': "export default { mode: 'frozen', concurrency: 1 }\n",
+    })
+    const frozen = await runCli(['generate'], { cwd: root, env: env() })
+    expect(frozen.code).toBe(1)
+    expect(frozen.stderr).toContain('frozen mode forbids')
+    const byEnv = await runCli(['generate'], { cwd: root, env: env({ FLUX_MODE: 'auto' }) })
+    expect(byEnv.code).toBe(0)
+    expect(gateway.generated).toBe(1)
+    await writeFile(join(root, 'flux.config.mjs'), 'export default { concurrency: 0 }\n')
+    const invalid = await runCli(['scan'], { cwd: root, env: env() })
+    expect(invalid.code).toBe(1)
+    expect(invalid.stderr).toContain('concurrency: Expected a whole number from 1 and up, got 0')
+  })
+
   it('prune removes only entries nothing references', async () => {
     const root = await project({ 'a.md': '![x](flux:keep me)\n![y](flux:drop me)\n' })
     await runCli(['generate'], { cwd: root, env: env() })

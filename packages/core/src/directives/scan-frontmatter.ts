@@ -67,13 +67,25 @@ export function scanFrontmatterRange(ctx: ScanContext, range: FrontmatterRange):
     fail(ctx, `it is nested more than ${MAX_DEPTH} levels deep`, range.contentStart + tooDeep)
     return
   }
-  const doc = parseDocument(yaml, { prettyErrors: false })
+  const doc = withoutStackTraces(() => parseDocument(yaml, { prettyErrors: false }))
   const problem = doc.errors[0]
   if (problem !== undefined) {
     fail(ctx, problem.message, range.contentStart + problem.pos[0])
     return
   }
   walk(ctx, doc.contents, range.contentStart)
+}
+
+// yaml builds an Error per problem, each capturing a stack: 100 KB of garbage makes 100k of
+// them and takes 4x longer (measured: 1.2 s instead of 0.3 s). Nothing else runs meanwhile.
+function withoutStackTraces<T>(run: () => T): T {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return run()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
 }
 
 function fail(ctx: ScanContext, reason: string, offset: number): void {

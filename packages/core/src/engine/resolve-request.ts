@@ -13,7 +13,8 @@ export function resolveRequest(
   options: Defaults,
 ): CanonicalRequest {
   const { params, location } = directive
-  const prompt = directive.prompt.trim()
+  // One prompt, one key: composed and decomposed forms of the same text must not be paid twice.
+  const prompt = directive.prompt.normalize('NFC').trim()
   if (!prompt) throw fluxError('FLUX_EMPTY_PROMPT', {}, { location })
 
   const model = params.model?.trim() || options.model

@@ -15,14 +15,17 @@ describe('formatDirective: empty', () => {
 
 describe('formatDirective: valid', () => {
   it('keeps spaces and ordinary punctuation readable', () => {
-    expect(formatDirective({ prompt: 'A lighthouse at dawn, (watercolor) & "soft" = nice. What if?', params: {} })).toBe(
-      'flux:A lighthouse at dawn, (watercolor) & "soft" = nice. What if?',
-    )
+    expect(
+      formatDirective({ prompt: 'A lighthouse at dawn, (watercolor) & "soft" = nice. What if?', params: {} }),
+    ).toBe('flux:A lighthouse at dawn, (watercolor) & "soft" = nice. What if?')
   })
 
   it('writes options in canonical order and leaves out unset ones', () => {
     expect(
-      formatDirective({ prompt: 'a', params: { alt: 'An A', seed: '7', size: '1536x1024', model: 'flux-dev' } }),
+      formatDirective({
+        prompt: 'a',
+        params: { alt: 'An A', seed: '7', size: '1536x1024', model: 'flux-dev' },
+      }),
     ).toBe('flux:a?model=flux-dev&size=1536x1024&seed=7&alt=An A')
   })
 
@@ -33,7 +36,9 @@ describe('formatDirective: valid', () => {
   })
 
   it('escapes `&` in values and whitespace at their ends', () => {
-    expect(formatDirective({ prompt: 'a', params: { alt: ' Tom & Jerry\n' } })).toBe('flux:a?alt=%20Tom %26 Jerry%0A')
+    expect(formatDirective({ prompt: 'a', params: { alt: ' Tom & Jerry\n' } })).toBe(
+      'flux:a?alt=%20Tom %26 Jerry%0A',
+    )
   })
 
   it('ignores unknownParams (a diagnostic)', () => {
@@ -43,15 +48,58 @@ describe('formatDirective: valid', () => {
 
 // Text built from the grammar's own tokens, so the edge cases come up often.
 const TOKENS = [
-  '?', '&', '=', '%', '%2', '%25', '%41', '%3F', '%E9', '%C3%A9', 'size', 'alt', 'model', 'sise', 'x', '=1',
-  ' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u2028', '(', ')', '"', "'", '`', '#', '+', 'a', 'é', '😀', '\ud800',
-  'flux:', '![', '](', '<', '>',
+  '?',
+  '&',
+  '=',
+  '%',
+  '%2',
+  '%25',
+  '%41',
+  '%3F',
+  '%E9',
+  '%C3%A9',
+  'size',
+  'alt',
+  'model',
+  'sise',
+  'x',
+  '=1',
+  ' ',
+  '  ',
+  '\t',
+  '\n',
+  '\r\n',
+  '\u00a0',
+  '\u2028',
+  '(',
+  ')',
+  '"',
+  "'",
+  '`',
+  '#',
+  '+',
+  'a',
+  'é',
+  '😀',
+  '\ud800',
+  'flux:',
+  '![',
+  '](',
+  '<',
+  '>',
 ]
 const tokenText = fc.string({ unit: fc.constantFrom(...TOKENS), maxLength: 12 })
-const anyText = fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), fc.string({ maxLength: 20 }), tokenText)
+const anyText = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 20 }),
+  fc.string({ maxLength: 20 }),
+  tokenText,
+)
 const prompt = anyText.map((s) => s.trim())
 const params: fc.Arbitrary<DirectiveParams> = fc.record(
-  Object.fromEntries(DIRECTIVE_KEYS.map((k) => [k, anyText])) as Record<keyof DirectiveParams, fc.Arbitrary<string>>,
+  Object.fromEntries(DIRECTIVE_KEYS.map((k) => [k, anyText])) as Record<
+    keyof DirectiveParams,
+    fc.Arbitrary<string>
+  >,
   { requiredKeys: [] },
 )
 const directive: fc.Arbitrary<ParsedDirective> = fc.record({ prompt, params })

@@ -29,11 +29,84 @@ const SCANNERS: [string, string, Scanner][] = [
 
 // The grammar's own tokens, and the syntax around it, so that random text hits the edge cases.
 const TOKENS = [
-  '![', '](', ')', '(', '[', ']', '<', '>', '<flux:', 'flux:', 'flux: ', '?', '&', '=', '%', '%20', '%E9', 'size=1',
-  'alt=', 'sise=', '`', '``', '```', '~~~', '\\', '"', "'", '---', '---\n', '...', '\n', '\r\n', '\r', '\n\n', ' ',
-  '    ', '\t', '- ', '> ', '1. ', '#', '<!--', '-->', '<img ', 'src=', 'alt=', '/>', '<script>', '</script>', '<style>',
-  '<div>', '<pre>', '{', '}', '{/*', '*/}', '${', '/*', '*/', '//', '/', 'import ', 'export ', ' from ', 'import(',
-  '<FluxImage ', 'prompt=', 'seed={1}', ': ', 'a', 'cat', 'é', '😀', '\u2028', '&amp;', '&#x3F;', 'flux:)', '[a]',
+  '![',
+  '](',
+  ')',
+  '(',
+  '[',
+  ']',
+  '<',
+  '>',
+  '<flux:',
+  'flux:',
+  'flux: ',
+  '?',
+  '&',
+  '=',
+  '%',
+  '%20',
+  '%E9',
+  'size=1',
+  'alt=',
+  'sise=',
+  '`',
+  '``',
+  '```',
+  '~~~',
+  '\\',
+  '"',
+  "'",
+  '---',
+  '---\n',
+  '...',
+  '\n',
+  '\r\n',
+  '\r',
+  '\n\n',
+  ' ',
+  '    ',
+  '\t',
+  '- ',
+  '> ',
+  '1. ',
+  '#',
+  '<!--',
+  '-->',
+  '<img ',
+  'src=',
+  'alt=',
+  '/>',
+  '<script>',
+  '</script>',
+  '<style>',
+  '<div>',
+  '<pre>',
+  '{',
+  '}',
+  '{/*',
+  '*/}',
+  '${',
+  '/*',
+  '*/',
+  '//',
+  '/',
+  'import ',
+  'export ',
+  ' from ',
+  'import(',
+  '<FluxImage ',
+  'prompt=',
+  'seed={1}',
+  ': ',
+  'a',
+  'cat',
+  'é',
+  '😀',
+  '\u2028',
+  '&amp;',
+  '&#x3F;',
+  'flux:)',
+  '[a]',
 ]
 const tokenText = (maxLength: number) => fc.string({ unit: fc.constantFrom(...TOKENS), maxLength })
 const anyText = fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), tokenText(300))
@@ -63,16 +136,24 @@ describe('every scanner on random text', () => {
 })
 
 // Printable text for the end-to-end properties (YAML refuses control characters).
-const printable = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 15 }), fc.string({ unit: fc.constantFrom(...TOKENS), maxLength: 8 }))
+const printable = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 15 }),
+  fc.string({ unit: fc.constantFrom(...TOKENS), maxLength: 8 }),
+)
 const directive: fc.Arbitrary<ParsedDirective> = fc.record({
   prompt: printable.map((s) => s.trim()),
   params: fc.record(
-    Object.fromEntries(DIRECTIVE_KEYS.map((k) => [k, printable])) as Record<keyof DirectiveParams, fc.Arbitrary<string>>,
+    Object.fromEntries(DIRECTIVE_KEYS.map((k) => [k, printable])) as Record<
+      keyof DirectiveParams,
+      fc.Arbitrary<string>
+    >,
     { requiredKeys: [] },
   ),
 })
-const parsedOf = (result: ScanResult) => result.directives.map((d) => ({ prompt: d.prompt, params: d.params }))
-const htmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+const parsedOf = (result: ScanResult) =>
+  result.directives.map((d) => ({ prompt: d.prompt, params: d.params }))
+const htmlEscape = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 const mdEscape = (s: string) => s.replace(/[\\<>&`]/g, '\\$&')
 
 describe('formatted directives survive every way of writing them in a file', () => {
@@ -81,10 +162,13 @@ describe('formatted directives survive every way of writing them in a file', () 
       fc.property(directive, (d) => {
         const text = formatDirective(d)
         const expected = [{ prompt: d.prompt, params: d.params }]
-        expect(parsedOf(scanFrontmatter(`---\ncover: ${JSON.stringify(text)}\n---\n`, 'a.md'))).toEqual(expected)
+        expect(parsedOf(scanFrontmatter(`---\ncover: ${JSON.stringify(text)}\n---\n`, 'a.md'))).toEqual(
+          expected,
+        )
         expect(parsedOf(scanCode(`import x from ${JSON.stringify(text)}`, 'a.ts'))).toEqual(expected)
         expect(parsedOf(scanHtml(`<img src="${htmlEscape(text)}">`, 'a.html'))).toEqual(expected)
-        if (!/[\r\n]/.test(text)) expect(parsedOf(scanMarkdown(`![](<${mdEscape(text)}>)`, 'a.md'))).toEqual(expected)
+        if (!/[\r\n]/.test(text))
+          expect(parsedOf(scanMarkdown(`![](<${mdEscape(text)}>)`, 'a.md'))).toEqual(expected)
       }),
       { numRuns: 500 },
     )

@@ -29,14 +29,20 @@ export function offsetOf(text: string, line: number, column: number, firstLine =
  * The invariant every scanner keeps: each directive's `raw` is the text found at its location,
  * and the result has the right shape. Returns a reason when it does not hold.
  */
-export function checkLocations(text: string, file: string, result: ScanResult, firstLine = 1): string | undefined {
+export function checkLocations(
+  text: string,
+  file: string,
+  result: ScanResult,
+  firstLine = 1,
+): string | undefined {
   for (const d of result.directives) {
     if (d.location.file !== file) return `wrong file ${d.location.file}`
     const at = offsetOf(text, d.location.line, d.location.column, firstLine)
     if (at < 0 || text.slice(at, at + d.raw.length) !== d.raw) {
       return `raw ${JSON.stringify(d.raw)} is not at ${d.location.line}:${d.location.column}`
     }
-    if (typeof d.prompt !== 'string' || d.prompt !== d.prompt.trim()) return `untrimmed prompt ${JSON.stringify(d.prompt)}`
+    if (typeof d.prompt !== 'string' || d.prompt !== d.prompt.trim())
+      return `untrimmed prompt ${JSON.stringify(d.prompt)}`
   }
   for (const e of result.errors) if (!e.message.startsWith('[flux] ')) return `bad error ${e.message}`
   return undefined

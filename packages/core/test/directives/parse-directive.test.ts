@@ -41,7 +41,10 @@ describe('parseDirective: empty', () => {
 
 describe('parseDirective: valid', () => {
   it('reads a frontmatter-style directive: leading whitespace and a space after the scheme', () => {
-    expect(parseDirective('  flux: A lighthouse at dawn  ')).toEqual({ prompt: 'A lighthouse at dawn', params: {} })
+    expect(parseDirective('  flux: A lighthouse at dawn  ')).toEqual({
+      prompt: 'A lighthouse at dawn',
+      params: {},
+    })
   })
 
   it('reads every known option', () => {
@@ -67,7 +70,10 @@ describe('parseDirective: valid', () => {
   })
 
   it('splits "Why??size=..." into the prompt "Why?" and a size', () => {
-    expect(parseDirective('flux:Why??size=1024x1024')).toEqual({ prompt: 'Why?', params: { size: '1024x1024' } })
+    expect(parseDirective('flux:Why??size=1024x1024')).toEqual({
+      prompt: 'Why?',
+      params: { size: '1024x1024' },
+    })
   })
 
   it('takes the first `?` that starts a valid query, so values may contain `?` and `=`', () => {
@@ -104,7 +110,10 @@ describe('parseDirective: valid', () => {
   })
 
   it('lets the last of duplicate keys win', () => {
-    expect(parseDirective('flux:a?size=1&model=m&size=2')).toEqual({ prompt: 'a', params: { size: '2', model: 'm' } })
+    expect(parseDirective('flux:a?size=1&model=m&size=2')).toEqual({
+      prompt: 'a',
+      params: { size: '2', model: 'm' },
+    })
   })
 
   it('keeps newlines inside the prompt', () => {
@@ -128,7 +137,10 @@ describe('parseDirective: invalid input is read, never thrown', () => {
   })
 
   it('reports only the unknown keys of a mixed run, once each', () => {
-    expect(parseDirective('flux:a?size=1&colour=red&colour=blue&Model=x')?.unknownParams).toEqual(['colour', 'Model'])
+    expect(parseDirective('flux:a?size=1&colour=red&colour=blue&Model=x')?.unknownParams).toEqual([
+      'colour',
+      'Model',
+    ])
   })
 
   it('does not split on a known key followed by an unknown one', () => {

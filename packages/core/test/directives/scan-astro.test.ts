@@ -52,7 +52,7 @@ describe('scanAstro: valid', () => {
     ])
   })
 
-  it('uses the alt for an empty prompt, and reads a backtick value without ${}', () => {
+  it('uses the alt for an empty prompt, and reads a backtick value without a substitution', () => {
     expect(rows(astro('<FluxImage prompt="" alt="From alt" />\n<FluxImage prompt=`tick` />'))).toEqual([
       ['component', 1, 1, 'From alt', { alt: 'From alt' }],
       ['component', 2, 1, 'tick', {}],
@@ -69,6 +69,7 @@ describe('scanAstro: skipped', () => {
   it('skips components whose prompt or a picture option is not static, or that spread props', () => {
     const text = [
       '<FluxImage prompt={prompt} />',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Astro source under test
       '<FluxImage prompt={`a ${b}`} />',
       '<FluxImage prompt="ok" size={size} />',
       '<FluxImage prompt="ok" {...props} />',
@@ -85,12 +86,13 @@ describe('scanAstro: skipped', () => {
   })
 
   it('skips JSX comments and HTML comments in the template, and comments in the frontmatter', () => {
-    const text = "---\n// import a from 'flux:a'\n---\n{/* <img src=\"flux:b\"> */}<!-- <FluxImage prompt=\"c\" /> -->"
+    const text =
+      '---\n// import a from \'flux:a\'\n---\n{/* <img src="flux:b"> */}<!-- <FluxImage prompt="c" /> -->'
     expect(astro(text).directives).toEqual([])
   })
 
   it('does not confuse the closing fence with `---` inside the script', () => {
-    const text = "---\nconst s = 'x'\n  ---\n<img src=\"flux:after\">"
+    const text = '---\nconst s = \'x\'\n  ---\n<img src="flux:after">'
     expect(prompts(astro(text))).toEqual(['after'])
   })
 })

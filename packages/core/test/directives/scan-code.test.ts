@@ -12,7 +12,9 @@ const code = (text: string) => {
 describe('scanCode: missing and empty', () => {
   it('finds nothing in empty code or code without flux imports', () => {
     expect(code('').directives).toEqual([])
-    expect(code("import a from './a.js'\nconst b = 'flux:not an import'\nfoo('flux:x')\n").directives).toEqual([])
+    expect(
+      code("import a from './a.js'\nconst b = 'flux:not an import'\nfoo('flux:x')\n").directives,
+    ).toEqual([])
   })
 
   it('does not take a type declaration for an import', () => {
@@ -45,7 +47,9 @@ describe('scanCode: valid', () => {
   })
 
   it('reads imports spread over lines', () => {
-    expect(rows(code('import {\n  a,\n  b,\n} from\n  "flux:multi"'))).toEqual([['import', 5, 4, 'multi', {}]])
+    expect(rows(code('import {\n  a,\n  b,\n} from\n  "flux:multi"'))).toEqual([
+      ['import', 5, 4, 'multi', {}],
+    ])
   })
 
   it('cooks string escapes and keeps the literal as written in raw', () => {
@@ -57,16 +61,19 @@ describe('scanCode: valid', () => {
 
 describe('scanCode: skipped', () => {
   it('skips comments', () => {
-    const text = "// import a from 'flux:a'\n/* import b from 'flux:b'\n*/ /** import('flux:c') */ import d from 'flux:d'"
+    const text =
+      "// import a from 'flux:a'\n/* import b from 'flux:b'\n*/ /** import('flux:c') */ import d from 'flux:d'"
     expect(prompts(code(text))).toEqual(['d'])
   })
 
   it('skips strings, regular expressions and template literals that only look like imports', () => {
     const text = [
-      "const s = \"import a from 'flux:a'\"",
+      'const s = "import a from \'flux:a\'"',
       "const r = /import b from 'flux:b'/g",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: JS source under test
       "const t = `import c from 'flux:c' ${x} import d from 'flux:d'`",
       "const u = a / 2; import e from 'flux:e'",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: JS source under test
       'import(`flux:${dynamic}`)',
       "x.import('flux:f'); y.from('flux:g')",
     ].join('\n')
@@ -74,7 +81,9 @@ describe('scanCode: skipped', () => {
   })
 
   it('tracks nested template literals', () => {
-    const text = "const t = `a ${`b ${c} import x from 'flux:no'`} import y from 'flux:no'`; import z from 'flux:yes'"
+    const text =
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: JS source under test
+      "const t = `a ${`b ${c} import x from 'flux:no'`} import y from 'flux:no'`; import z from 'flux:yes'"
     expect(prompts(code(text))).toEqual(['yes'])
   })
 

@@ -22,7 +22,10 @@ describe('scanFrontmatter: missing', () => {
 describe('scanFrontmatter: empty', () => {
   it('accepts empty frontmatter and frontmatter without directives', () => {
     expect(fm('---\n---\nbody')).toEqual({ directives: [], errors: [] })
-    expect(fm('---\ntitle: Harbour notes\ncover: ./a.png\ntags: [a, b]\n---\n')).toEqual({ directives: [], errors: [] })
+    expect(fm('---\ntitle: Harbour notes\ncover: ./a.png\ntags: [a, b]\n---\n')).toEqual({
+      directives: [],
+      errors: [],
+    })
   })
 })
 
@@ -98,7 +101,9 @@ describe('scanFrontmatter: valid', () => {
   })
 
   it('does not take an object whose flux value is not text for a directive, but looks inside it', () => {
-    expect(rows(fm('---\nhero:\n  flux:\n    - "flux: inner"\n---\n'))).toEqual([['frontmatter', 4, 7, 'inner', {}]])
+    expect(rows(fm('---\nhero:\n  flux:\n    - "flux: inner"\n---\n'))).toEqual([
+      ['frontmatter', 4, 7, 'inner', {}],
+    ])
   })
 
   it('reads block scalars and CRLF files, and a BOM does not shift columns', () => {

@@ -12,7 +12,10 @@ const html = (text: string) => {
 describe('scanHtml: missing and empty', () => {
   it('finds nothing without flux images', () => {
     expect(html('').directives).toEqual([])
-    expect(html('<!doctype html><html><body><img src="/a.png" alt="flux:no"><p>flux:text</p></body></html>').directives).toEqual([])
+    expect(
+      html('<!doctype html><html><body><img src="/a.png" alt="flux:no"><p>flux:text</p></body></html>')
+        .directives,
+    ).toEqual([])
   })
 
   it('reads `<img src="flux:">` with no alt as an empty prompt', () => {
@@ -37,13 +40,15 @@ describe('scanHtml: valid', () => {
   })
 
   it('decodes entities in src and alt, before the grammar', () => {
-    expect(rows(html('<img src="flux:Tom &amp; Jerry&#63;size=1024x1024" alt="&quot;T&amp;J&quot; &#x1F600;">'))).toEqual([
-      ['html', 1, 11, 'Tom & Jerry', { size: '1024x1024', alt: '"T&J" 😀' }],
-    ])
+    expect(
+      rows(html('<img src="flux:Tom &amp; Jerry&#63;size=1024x1024" alt="&quot;T&amp;J&quot; &#x1F600;">')),
+    ).toEqual([['html', 1, 11, 'Tom & Jerry', { size: '1024x1024', alt: '"T&J" 😀' }]])
   })
 
   it('uses the alt as the prompt of an empty directive, and keeps the query alt', () => {
-    expect(rows(html('<img src="flux:?seed=3" alt="From alt"><img src="flux:x?alt=Q" alt="ignored">'))).toEqual([
+    expect(
+      rows(html('<img src="flux:?seed=3" alt="From alt"><img src="flux:x?alt=Q" alt="ignored">')),
+    ).toEqual([
       ['html', 1, 11, 'From alt', { seed: '3', alt: 'From alt' }],
       ['html', 1, 50, 'x', { alt: 'Q' }],
     ])
@@ -69,7 +74,9 @@ describe('scanHtml: valid', () => {
 
 describe('scanHtml: skipped', () => {
   it('skips comments, including `<!-->` forms', () => {
-    expect(prompts(html('<!-- <img src="flux:a"> --><!--><img src="flux:b"><!---><img src="flux:c">'))).toEqual(['b', 'c'])
+    expect(
+      prompts(html('<!-- <img src="flux:a"> --><!--><img src="flux:b"><!---><img src="flux:c">')),
+    ).toEqual(['b', 'c'])
   })
 
   it('skips style, textarea, title and JSON scripts, and scripts with src', () => {
@@ -85,7 +92,9 @@ describe('scanHtml: skipped', () => {
   })
 
   it('ignores src values that are not directives and `data-src`', () => {
-    expect(html('<img data-src="flux:a"><img src="https://x/flux:a"><img src=" FLUX:a">').directives).toEqual([])
+    expect(html('<img data-src="flux:a"><img src="https://x/flux:a"><img src=" FLUX:a">').directives).toEqual(
+      [],
+    )
   })
 })
 

@@ -23,7 +23,9 @@ describe('scanMarkdown: missing and empty', () => {
 
 describe('scanMarkdown: the three destination forms', () => {
   it('reads the angle-bracket form with spaces and options', () => {
-    const result = md('Intro\n\n![The harbour at night](<flux:A neon-lit harbour at night, rain?size=1536x1024>)\n')
+    const result = md(
+      'Intro\n\n![The harbour at night](<flux:A neon-lit harbour at night, rain?size=1536x1024>)\n',
+    )
     expect(rows(result)).toEqual([
       [
         'markdown',
@@ -49,7 +51,9 @@ describe('scanMarkdown: the three destination forms', () => {
   })
 
   it('balances nested parentheses in a typed prompt', () => {
-    expect(prompts(md('![c](flux:a cat (tabby (orange)) on a mat) (aside)'))).toEqual(['a cat (tabby (orange)) on a mat'])
+    expect(prompts(md('![c](flux:a cat (tabby (orange)) on a mat) (aside)'))).toEqual([
+      'a cat (tabby (orange)) on a mat',
+    ])
   })
 
   it('reads a typed prompt wrapped over lines of one paragraph as one line', () => {
@@ -67,7 +71,11 @@ describe('scanMarkdown: the three destination forms', () => {
 
 describe('scanMarkdown: titles and alt text', () => {
   it('ignores a CommonMark title after an angle destination', () => {
-    expect(prompts(md('![a](<flux:x y> "The title") ![b](<flux:z> \'t\') ![c](<flux:w> (t))'))).toEqual(['x y', 'z', 'w'])
+    expect(prompts(md('![a](<flux:x y> "The title") ![b](<flux:z> \'t\') ![c](<flux:w> (t))'))).toEqual([
+      'x y',
+      'z',
+      'w',
+    ])
   })
 
   it('ignores a title after a destination without spaces, but keeps quotes in a typed prompt', () => {
@@ -150,7 +158,9 @@ describe('scanMarkdown: code and comments are not directives', () => {
   })
 
   it('skips indented code blocks, but not a lazy paragraph continuation', () => {
-    expect(prompts(md('Text\n\n    ![no](flux:a)\n\tmore code ![no](flux:b)\n\nText\n    ![yes](flux:c)'))).toEqual(['c'])
+    expect(
+      prompts(md('Text\n\n    ![no](flux:a)\n\tmore code ![no](flux:b)\n\nText\n    ![yes](flux:c)')),
+    ).toEqual(['c'])
   })
 
   it('skips fences inside list items and block quotes', () => {
@@ -182,7 +192,8 @@ describe('scanMarkdown: code and comments are not directives', () => {
   })
 
   it('skips inline code spans of any length', () => {
-    const text = '`![no](flux:a)` ``![no](flux:b) ` ![no](flux:c)`` ![yes](flux:d) ```x``` `unclosed ![yes](flux:e)'
+    const text =
+      '`![no](flux:a)` ``![no](flux:b) ` ![no](flux:c)`` ![yes](flux:d) ```x``` `unclosed ![yes](flux:e)'
     expect(prompts(md(text))).toEqual(['d', 'e'])
   })
 
@@ -191,7 +202,8 @@ describe('scanMarkdown: code and comments are not directives', () => {
   })
 
   it('skips HTML comments, inline and over several lines', () => {
-    const text = 'a <!-- ![no](flux:a) --> ![yes](flux:b)\n\n<!--\n![no](flux:c)\n\n![no](flux:d)\n-->\n![yes](flux:e)'
+    const text =
+      'a <!-- ![no](flux:a) --> ![yes](flux:b)\n\n<!--\n![no](flux:c)\n\n![no](flux:d)\n-->\n![yes](flux:e)'
     expect(prompts(md(text))).toEqual(['b', 'e'])
   })
 
@@ -215,9 +227,9 @@ describe('scanMarkdown: code and comments are not directives', () => {
 
 describe('scanMarkdown: HTML and MDX', () => {
   it('reads <img src="flux:..."> in a paragraph, entity-decoded, with its alt', () => {
-    expect(rows(md('Text <img alt="Tom &amp; Jerry" src="flux:Tom &amp; Jerry?size=1024x1024"> text'))).toEqual([
-      ['html', 1, 38, 'Tom & Jerry', { size: '1024x1024', alt: 'Tom & Jerry' }],
-    ])
+    expect(
+      rows(md('Text <img alt="Tom &amp; Jerry" src="flux:Tom &amp; Jerry?size=1024x1024"> text')),
+    ).toEqual([['html', 1, 38, 'Tom & Jerry', { size: '1024x1024', alt: 'Tom & Jerry' }]])
   })
 
   it('reads MDX imports, <FluxImage> and skips {/* comments */}', () => {

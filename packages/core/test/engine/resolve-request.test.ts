@@ -40,6 +40,12 @@ describe('resolveRequest', () => {
         ),
       ).toEqual({ model: 'flux-schnell', prompt: 'a cat', size: '1536x1024', quality: 'hd', seed: 42 })
     })
+    it('normalizes Unicode so one visible prompt has one key', () => {
+      const composed = resolveRequest({ prompt: 'caf\u00e9 at dawn', params: {} }, options)
+      const decomposed = resolveRequest({ prompt: 'cafe\u0301 at dawn', params: {} }, options)
+      expect(decomposed.prompt).toBe(composed.prompt)
+      expect(requestKey(decomposed)).toBe(requestKey(composed))
+    })
     it('ignores alt: it does not change the picture', () => {
       const a = resolveRequest({ prompt: 'a cat', params: { alt: 'one' } }, options)
       const b = resolveRequest({ prompt: 'a cat', params: { alt: 'two' } }, options)
