@@ -10,6 +10,7 @@ import {
   resolveRequest,
   scanProject,
 } from './engine/index.js'
+import { describeUnknownParams } from './directives/index.js'
 import { FluxError, fluxError, formatLocation } from './errors.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { createOpenAIImagesProvider } from './providers/openai-images.js'
@@ -26,6 +27,8 @@ export interface ScanReport {
   items: ScannedItem[]
   /** Unreadable files, malformed frontmatter, unresolvable directives: each located. */
   errors: FluxError[]
+  /** Likely mistakes that do not stop the build (a misspelt option read as prompt text), located. */
+  warnings: string[]
   files: string[]
 }
 
@@ -194,12 +197,10 @@ export function createFlux(
     const items = await Promise.all(
       plan.items.map((item) => statusLimit(async () => ({ ...item, status: await cache.check(item.key) }))),
     )
-    return {
-      directives: found.directives,
-      items,
-      errors: [...found.errors, ...plan.errors],
-      files: found.files,
-    }
+    const warnings = found.directives
+      .filter((d) => d.unknownParams?.length)
+      .map((d) => `${formatLocation(d.location)}: ${describeUnknownParams(d.unknownParams ?? [])}`)
+    return { directives: found.directives, items, errors: [...found.errors, ...plan.errors], warnings, files: found.files }
   }
 
   async function generate(run: GenerateOptions = {}): Promise<GenerateSummary> {
@@ -207,6 +208,7 @@ export function createFlux(
     const report = await scan()
     const failed = [...report.errors]
     for (const err of report.errors) logger.warn(err.toString())
+    for (const warning of report.warnings) logger.warn(warning)
     const summary: GenerateSummary = {
       total: report.items.length,
       directives: report.directives.length,

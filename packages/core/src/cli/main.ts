@@ -142,6 +142,7 @@ async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number
     io.stdout.write(
       `${rows.length} directive(s), ${report.items.length} distinct image(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ') || 'none'}\n`,
     )
+    for (const warning of report.warnings) io.stderr.write(`[flux] ${warning}\n`)
     for (const err of report.errors) io.stderr.write(`${err.toString()}\n`)
   }
   return report.errors.length > 0 ? 1 : 0

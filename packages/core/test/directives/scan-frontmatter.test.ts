@@ -115,6 +115,18 @@ describe('scanFrontmatter: valid', () => {
     ])
   })
 
+  it('reports an anchored value once, not again at each alias', () => {
+    expect(rows(fm('---\na: &x "flux: a"\nb: *x\nc: [*x]\n---\n'))).toEqual([['frontmatter', 2, 7, 'a', {}]])
+  })
+
+  it('carries unknown options of the object form', () => {
+    expect(fm('---\nhero: { flux: "a?sise=1", size: 2 }\n---\n').directives[0]).toMatchObject({
+      prompt: 'a?sise=1',
+      params: { size: '2' },
+      unknownParams: ['sise'],
+    })
+  })
+
   it('closes on `...` as well as `---`', () => {
     expect(rows(fm('---\na: "flux: x"\n...\n---\n'))).toEqual([['frontmatter', 2, 4, 'x', {}]])
   })

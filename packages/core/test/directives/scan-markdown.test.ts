@@ -259,6 +259,17 @@ describe('scanMarkdown: HTML and MDX', () => {
   })
 })
 
+describe('scanMarkdown: typos', () => {
+  it('carries the unknown options of a mistyped query on the directive', () => {
+    const [directive] = md('![a](<flux:a cat?sise=1024x1024>)').directives
+    expect(directive).toMatchObject({
+      prompt: 'a cat?sise=1024x1024',
+      params: { alt: 'a' },
+      unknownParams: ['sise'],
+    })
+  })
+})
+
 describe('scanMarkdown: locations', () => {
   it('numbers lines from startLine', () => {
     expect(rows(md('\n![a](flux:b)', 10))).toEqual([['markdown', 11, 6, 'b', { alt: 'a' }]])
