@@ -128,7 +128,7 @@ describe('flux-images generate against the mock gateway', () => {
     const after = await runCli(['scan'], { cwd: root, env: env() })
     expect(after.stderr).toContain('c.md:1:9: unknown option `sise` (known: model, size, quality, seed, alt)')
     expect(after.stdout).toMatch(/a\.md:3:6 {2}cached/)
-    expect(after.stdout).toMatch(/2 directive\(s\), 1 distinct image\(s\): 1 cached/)
+    expect(after.stdout).toMatch(/3 directive\(s\), 2 distinct image\(s\): 1 cached, 1 missing/)
     expect(gateway.generated).toBe(1)
   })
 
