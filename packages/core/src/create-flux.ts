@@ -1,5 +1,6 @@
 import pLimit from 'p-limit'
 import { type CacheEntry, type CacheStatus, createDiskCache, requestKey } from './cache/index.js'
+import { describeUnknownParams } from './directives/index.js'
 import {
   createProgress,
   type Plan,
@@ -10,7 +11,6 @@ import {
   resolveRequest,
   scanProject,
 } from './engine/index.js'
-import { describeUnknownParams } from './directives/index.js'
 import { FluxError, fluxError, formatLocation } from './errors.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { createOpenAIImagesProvider } from './providers/openai-images.js'
@@ -200,7 +200,13 @@ export function createFlux(
     const warnings = found.directives
       .filter((d) => d.unknownParams?.length)
       .map((d) => `${formatLocation(d.location)}: ${describeUnknownParams(d.unknownParams ?? [])}`)
-    return { directives: found.directives, items, errors: [...found.errors, ...plan.errors], warnings, files: found.files }
+    return {
+      directives: found.directives,
+      items,
+      errors: [...found.errors, ...plan.errors],
+      warnings,
+      files: found.files,
+    }
   }
 
   async function generate(run: GenerateOptions = {}): Promise<GenerateSummary> {

@@ -79,12 +79,14 @@ export function readTag(text: string, start: number, options: TagOptions = {}): 
   }
 }
 
-/** The attribute named `name` (ASCII case-insensitive unless `exact`), last one winning as in JSX. */
+/**
+ * The attribute named `name`: for HTML, ASCII case-insensitive and the first of duplicates wins
+ * (as in browsers); with `exact` (JSX components), case-sensitive and the last wins.
+ */
 export function attribute(tag: Tag, name: string, exact = false): TagAttribute | undefined {
   const want = exact ? name : name.toLowerCase()
   let found: TagAttribute | undefined
   for (const attr of tag.attributes) {
-    // HTML keeps the first of duplicate attributes; JSX the last.
     if ((exact ? attr.name : attr.name.toLowerCase()) === want && (exact || found === undefined)) found = attr
   }
   return found
