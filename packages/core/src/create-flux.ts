@@ -12,6 +12,7 @@ import {
   scanProject,
 } from './engine/index.js'
 import { FluxError, fluxError, formatLocation } from './errors.js'
+import { createOptimizer, type ImageResult, type OptimizeCounters, type Optimizer } from './optimize/index.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { createOpenAIImagesProvider } from './providers/openai-images.js'
 import { createPlaceholderProvider } from './providers/placeholder.js'
@@ -41,6 +42,11 @@ export interface GenerateOptions {
   signal?: AbortSignal
   /** Where the live progress line goes (a TTY); plain lines go through the logger. */
   progressStream?: ProgressStream
+  /**
+   * Also make each image's responsive variants, as soon as it is generated (a separate sharp pool,
+   * overlapped with the requests still in flight). What adapters do before a build renders.
+   */
+  optimize?: boolean
 }
 
 export interface GenerateSummary {
@@ -79,6 +85,12 @@ export interface Flux {
     input: ResolveInput,
     options?: { signal?: AbortSignal },
   ): Promise<{ key: string; request: CanonicalRequest; entry: CacheEntry }>
+  /**
+   * One image, generated if missing (per the mode) and optimized into responsive variants: the
+   * metadata markup needs (`renderPicture(image)`) and the files an adapter emits. The alt text
+   * defaults to the prompt.
+   */
+  image(input: ResolveInput, options?: { signal?: AbortSignal; alt?: string }): Promise<ImageResult>
   /** Removes cache entries no directive references. */
   prune(options?: { dryRun?: boolean }): Promise<{ removed: string[] }>
   close(): Promise<void>
@@ -94,6 +106,8 @@ export function createFlux(
     fileConfig?: FluxOptions
     /** Replaces the provider chosen from the options (tests, custom gateways). */
     provider?: Provider
+    /** Counts the optimizer's decodes and encodes (tests, benchmarks). */
+    optimizeCounters?: OptimizeCounters
   } = {},
 ): Flux {
   const options = resolveOptions(userOptions, context)
@@ -103,10 +117,19 @@ export function createFlux(
   const inFlight = new Map<string, Promise<{ entry: CacheEntry; outcome: Outcome }>>()
   let provider: Provider | undefined = context.provider
   let paidThisRun = 0
+  let optimizer: Optimizer | undefined
+  const getOptimizer = () => {
+    optimizer ??= createOptimizer({
+      cacheDir: options.cacheDir,
+      options: options.image,
+      logger,
+      ...(context.optimizeCounters && { counters: context.optimizeCounters }),
+    })
+    return optimizer
+  }
 
   function getProvider(): Provider {
     if (provider) return provider
-    if (options.mode === 'frozen') throw new Error('frozen mode never generates') // guarded by callers
     if (options.mode === 'auto' && options.apiKey) {
       if (!options.baseURL) throw fluxError('FLUX_NO_BASE_URL', {})
       provider = createOpenAIImagesProvider({
@@ -267,6 +290,19 @@ export function createFlux(
       stream: run.progressStream,
     })
     progress.counters.cached = summary.cached
+    const optimizing: Promise<void>[] = []
+    const optimizeItem = async (item: ScannedItem) => {
+      try {
+        await image({ request: item.request })
+      } catch (err) {
+        const located = locate(err, item)
+        failed.push(located)
+        logger.error(located.toString())
+      }
+    }
+    if (run.optimize) {
+      for (const item of report.items) if (!isMissing(item)) optimizing.push(optimizeItem(item))
+    }
     progress.counters.done = summary.cached
     progress.tick()
     await Promise.all(
@@ -287,6 +323,7 @@ export function createFlux(
               progress.tick()
             },
           })
+          if (run.optimize) optimizing.push(optimizeItem(item))
           if (outcome === 'generated') {
             summary.generated++
             summary.estimatedCost += options.prices[item.request.model] ?? 0
@@ -314,6 +351,7 @@ export function createFlux(
       }),
     )
     progress.stop()
+    await Promise.all(optimizing)
     return finish()
   }
 
@@ -324,6 +362,21 @@ export function createFlux(
     try {
       const { entry } = await ensure(key, request, { signal })
       return { key, request, entry }
+    } catch (err) {
+      throw location && FluxError.is(err) && !err.location ? err.at(location) : err
+    }
+  }
+
+  async function image(input: ResolveInput, { signal, alt }: { signal?: AbortSignal; alt?: string } = {}) {
+    const { key, request, entry } = await resolve(input, signal ? { signal } : {})
+    const location = 'location' in input ? input.location : undefined
+    const params = 'params' in input ? input.params : undefined
+    try {
+      return await getOptimizer().optimize(entry, {
+        key,
+        prompt: request.prompt,
+        alt: alt ?? params?.alt ?? request.prompt,
+      })
     } catch (err) {
       throw location && FluxError.is(err) && !err.location ? err.at(location) : err
     }
@@ -352,6 +405,7 @@ export function createFlux(
     scan,
     generate,
     resolve,
+    image,
     prune,
     async close() {
       await provider?.close?.()

@@ -122,10 +122,27 @@ export const ERRORS = {
       `Could not write to the cache directory ${a.dir}: ${a.reason}`,
     hint: 'Check that the cache directory is writable and the disk has room.',
   },
+  FLUX_BAD_ORIGINAL: {
+    title: 'Undecodable original',
+    message: (a: { key: string; path: string; reason: string }) =>
+      `The cached original of ${a.key} (${a.path}) could not be decoded, so no variants were made: ${a.reason}`,
+    hint: 'Delete the file and the .json next to it; the next build generates the image again.',
+  },
+  FLUX_OPTIMIZE_FAILED: {
+    title: 'Optimization failed',
+    message: (a: { key: string; variant: string; reason: string }) =>
+      `The ${a.variant} variant of ${a.key} could not be encoded: ${a.reason}`,
+    hint: 'Check the image options (widths, formats, quality, effort); run the build again if the machine ran out of memory.',
+  },
   FLUX_INTERRUPTED: {
     title: 'Interrupted',
     message: (_: object) => 'The run was interrupted before this image was generated.',
     hint: 'Run again: finished images are cached and only the missing ones are generated.',
+  },
+  FLUX_REPORT_WRITE: {
+    title: 'Report write failed',
+    message: (a: { path: string; reason: string }) => `Could not write the report to ${a.path}: ${a.reason}`,
+    hint: 'Choose another file with `--out FILE`, or check that its folder is writable.',
   },
 } as const
 

@@ -28,6 +28,18 @@ export {
 export { type Plan, type PlanItem, planRequests, resolveRequest, scanProject } from './engine/index.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError, formatLocation } from './errors.js'
 export {
+  escapeHtml,
+  type ImageFile,
+  type ImageResult,
+  type ImageSource,
+  OPTIMIZE_DEFAULTS,
+  type OptimizeOptions,
+  type PictureAttributes,
+  type PlaceholderKind,
+  type ResolvedOptimizeOptions,
+  renderPicture,
+} from './optimize/index.js'
+export {
   DEFAULT_MODELS,
   DEFAULT_PRICES,
   DEFAULT_SIZES,
@@ -40,6 +52,17 @@ export {
 export { createOpenAIImagesProvider } from './providers/openai-images.js'
 export { createPlaceholderProvider } from './providers/placeholder.js'
 export { redact } from './redact.js'
+export {
+  type CollectReportOptions,
+  collectReport,
+  DEFAULT_REPORT_FILE,
+  type ReportData,
+  type ReportEntry,
+  type ReportStatus,
+  renderReport,
+  type WriteReportOptions,
+  writeReport,
+} from './report/index.js'
 export type {
   CanonicalRequest,
   Directive,

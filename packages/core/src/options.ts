@@ -1,5 +1,10 @@
 import { isAbsolute, resolve } from 'node:path'
-import { fluxError } from './errors.js'
+import { FluxError, fluxError } from './errors.js'
+import {
+  type OptimizeOptions,
+  type ResolvedOptimizeOptions,
+  resolveOptimizeOptions,
+} from './optimize/index.js'
 import type { Logger } from './types.js'
 
 export type FluxMode = 'auto' | 'frozen' | 'placeholder'
@@ -55,6 +60,8 @@ export interface FluxOptions {
   allowPrivateDownloads?: boolean
   /** Progress display: a live line on a terminal, plain periodic lines in CI. @default 'auto' */
   progress?: ProgressStyle
+  /** Responsive variants: widths, formats, encoder settings, placeholder, public URL. */
+  image?: OptimizeOptions
   /** Where messages go. @default a console logger in the CLI; the adapter's logger in Vite and Astro */
   logger?: Logger
 }
@@ -80,6 +87,7 @@ export interface ResolvedOptions {
   maxRetries: number
   allowPrivateDownloads: boolean
   progress: ProgressStyle
+  image: ResolvedOptimizeOptions
   logger: Logger
 }
 
@@ -200,7 +208,17 @@ export function resolveOptions(
     )
   }
 
-  if (problems.length > 0) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
+  let image: ResolvedOptimizeOptions | undefined
+  try {
+    image = resolveOptimizeOptions(pick('image'), { path: 'image' })
+  } catch (err) {
+    if (!FluxError.is(err, 'FLUX_INVALID_OPTIONS')) throw err
+    problems.push(
+      ...err.detail.split('\n').flatMap((line) => (line.startsWith('  - ') ? [line.slice(4)] : [])),
+    )
+  }
+
+  if (problems.length > 0 || !image) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
 
   const cacheGlob = relativeGlob(root, cacheDir)
   return {
@@ -224,6 +242,7 @@ export function resolveOptions(
     maxRetries,
     allowPrivateDownloads: pick('allowPrivateDownloads') ?? false,
     progress,
+    image,
     logger: pick('logger') ?? SILENT,
   }
 }

@@ -5,6 +5,7 @@ import { costByModel, formatDuration } from '../engine/index.js'
 import { FluxError, formatLocation } from '../errors.js'
 import type { FluxOptions } from '../options.js'
 import { redact } from '../redact.js'
+import { writeReport } from '../report/index.js'
 import type { Logger } from '../types.js'
 import { createConsoleLogger } from './console-logger.js'
 import { loadConfig } from './load-config.js'
@@ -15,6 +16,7 @@ Commands:
   scan       List every flux: directive with its location and cache status
   generate   Generate the images that are missing from the cache
   prune      Remove cache entries that no directive references
+  report     Write an HTML gallery of the cache (offline, self-contained)
 
 Options:
   --root DIR            Project root (default: the current directory)
@@ -24,6 +26,7 @@ Options:
   --max N               generate: cap on new paid generations this run (default 50)
   --dry-run             generate: list what would be generated and its cost; prune: list only
   --force               generate: retry prompts the gateway refused before
+  --out FILE            report: where to write it (default: flux-report.html in the root)
   -h, --help            Show this help
 
 Environment: FLUX_API_KEY (secret), FLUX_BASE_URL, FLUX_MODE, FLUX_CONCURRENCY.
@@ -74,6 +77,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         })
       case 'prune':
         return await pruneCommand(flux, io, values['dry-run'] ?? false)
+      case 'report':
+        return await reportCommand(flux, io, logger, values.out && resolve(io.cwd, values.out))
       default:
         io.stderr.write(`[flux] Unknown command "${command}".\n\n${USAGE}\n`)
         return 2
@@ -101,6 +106,7 @@ function parse(argv: string[]) {
       max: { type: 'string' },
       'dry-run': { type: 'boolean' },
       force: { type: 'boolean' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -186,6 +192,22 @@ async function pruneCommand(flux: Flux, io: CliIO, dryRun: boolean): Promise<num
   io.stdout.write(
     `${removed.length} unreferenced entr${removed.length === 1 ? 'y' : 'ies'} ${dryRun ? 'would be removed' : 'removed'}.\n`,
   )
+  return 0
+}
+
+async function reportCommand(
+  flux: Flux,
+  io: CliIO,
+  logger: Logger,
+  out: string | undefined,
+): Promise<number> {
+  const { path, data } = await writeReport({ flux, logger, ...(out !== undefined && { out }) })
+  for (const problem of data.scanProblems) logger.warn(problem)
+  const counts = countBy(data.entries.map((e) => e.status))
+  logger.info(
+    `Report of ${data.entries.length} cache entr${data.entries.length === 1 ? 'y' : 'ies'}: ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ') || 'none'}${data.missing.length ? `; ${data.missing.length} missing` : ''}.`,
+  )
+  io.stdout.write(`${path}\n`)
   return 0
 }
 

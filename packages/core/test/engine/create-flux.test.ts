@@ -5,6 +5,7 @@ import sharp from 'sharp'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createFlux } from '../../src/create-flux.js'
 import { FluxError } from '../../src/errors.js'
+import { createCounters } from '../../src/optimize/index.js'
 import type { CanonicalRequest, GeneratedImage, Logger, Provider } from '../../src/types.js'
 
 /** A hand-written fake gateway: counts calls per prompt, tracks concurrency, fails on demand. */
@@ -220,5 +221,44 @@ describe('placeholders', () => {
     const online = await createFlux({ root, progress: 'off' }, { env, provider: fake.provider }).generate()
     expect(online.generated).toBe(1)
     expect(fake.total).toBe(1)
+  })
+})
+
+describe('createFlux().image()', () => {
+  it('generates, optimizes, and on the next call encodes nothing', async () => {
+    const counters = createCounters()
+    const fake = fakeProvider()
+    const flux = createFlux(
+      { root, progress: 'off', image: { widths: [480], avif: { effort: 0 } } },
+      { env, provider: fake.provider, optimizeCounters: counters },
+    )
+    const input = { prompt: 'a wide harbour', params: { size: '1536x1024' } }
+    const first = await flux.image(input)
+    expect(fake.total).toBe(1)
+    expect(first.alt).toBe('a wide harbour')
+    expect(first.sources.map((s) => s.type)).toEqual(['image/avif', 'image/webp'])
+    expect(first.files.length).toBeGreaterThan(0)
+    const encodes = counters.encodes
+    expect(encodes).toBeGreaterThan(0)
+    const second = await flux.image(input, { alt: 'Harbour' })
+    expect(counters.encodes).toBe(encodes)
+    expect(fake.total).toBe(1)
+    expect(second.alt).toBe('Harbour')
+    expect(second.files).toEqual(first.files)
+  })
+
+  it('generate({ optimize: true }) leaves every image optimized', async () => {
+    await write('a.md', '![x](flux:first)\n![y](flux:second)\n')
+    const counters = createCounters()
+    const flux = createFlux(
+      { root, progress: 'off', image: { widths: [320], avif: { effort: 0 } } },
+      { env, provider: fakeProvider().provider, optimizeCounters: counters },
+    )
+    const summary = await flux.generate({ optimize: true })
+    expect(summary.failed).toEqual([])
+    expect(counters.decodes).toBe(2)
+    const encodes = counters.encodes
+    await flux.image({ prompt: 'first' })
+    expect(counters.encodes).toBe(encodes)
   })
 })

@@ -1,0 +1,392 @@
+// Benchmark of the sharp optimizer (not a test). Runs against the built packages: `pnpm build` first.
+//
+//   node bench/optimize.bench.mjs              everything (~3-4 min on 2 cores)
+//   node bench/optimize.bench.mjs effort       the AVIF effort curve only
+//   node bench/optimize.bench.mjs throughput   cold/warm throughput and peak RSS only
+//   node bench/optimize.bench.mjs cold         the 48 photos only, cold then warm
+//   BENCH_CONCURRENCY=1 node ...               the optimizer's pool size (default: its own default)
+//
+// Each measured phase runs in its own node process, so its peak RSS is its own and not the
+// generation's or another phase's (see peakRssMB). Results are printed as markdown for
+// BENCHMARKS.md.
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import os from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = fileURLToPath(import.meta.url)
+const core = new URL('../packages/core/', import.meta.url)
+const require = createRequire(new URL('package.json', core))
+/** @type {import('sharp').default} */
+const sharp = require('sharp')
+const { createDiskCache, requestKey } = await import(new URL('dist/index.js', core).href)
+const { createOptimizer, resolveOptimizeOptions } = await import(new URL('dist/optimize/index.js', core).href)
+
+const silent = { info() {}, warn() {}, error() {} }
+
+/**
+ * This process's own peak RSS in MB. On Linux, `process.resourceUsage().maxRSS` survives exec, so
+ * a child would report its parent's peak when that is higher; VmHWM is the peak of this process's
+ * own memory. Elsewhere, maxRSS.
+ */
+function peakRssMB() {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))
+    if (hwm) return Number(hwm[1]) / 1024
+  } catch {}
+  return process.resourceUsage().maxRSS / 1024
+}
+
+// ---------------------------------------------------------------------------------------------
+// Photo-like originals (same generator as packages/core/test/optimize/photo.ts): a sky gradient
+// over textured ground, soft discs and grain. Flat colour would flatter every encoder.
+
+function mulberry32(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function valueNoise(rand, width, height, cell) {
+  const gw = Math.ceil(width / cell) + 2
+  const grid = new Float32Array(gw * (Math.ceil(height / cell) + 2))
+  for (let i = 0; i < grid.length; i++) grid[i] = rand()
+  const smooth = (f) => f * f * (3 - 2 * f)
+  return (x, y) => {
+    const gx = x / cell
+    const gy = y / cell
+    const x0 = Math.floor(gx)
+    const y0 = Math.floor(gy)
+    const fx = smooth(gx - x0)
+    const fy = smooth(gy - y0)
+    const i = y0 * gw + x0
+    const top = grid[i] + (grid[i + 1] - grid[i]) * fx
+    const bottom = grid[i + gw] + (grid[i + gw + 1] - grid[i + gw]) * fx
+    return top + (bottom - top) * fy
+  }
+}
+
+function photoPixels(width, height, seed) {
+  const rand = mulberry32(seed)
+  const [n0, n1, n2, n3] = [128, 40, 12, 3].map((cell) => valueNoise(rand, width, height, cell))
+  const hue = rand()
+  const skyTop = [60 + 120 * hue, 110 + 40 * rand(), 210 - 90 * hue]
+  const skyLow = [235, 190 - 70 * hue, 140 + 40 * rand()]
+  const near = [30 + 50 * rand(), 55 + 50 * rand(), 20 + 20 * rand()]
+  const far = [100 + 40 * rand(), 110 + 40 * rand(), 60]
+  const horizon = height * (0.4 + 0.25 * rand())
+  const discs = Array.from({ length: 7 }, () => ({
+    x: rand() * width,
+    y: rand() * height,
+    r: (0.04 + 0.14 * rand()) * Math.min(width, height),
+    c: [255 * rand(), 255 * rand(), 255 * rand()],
+  }))
+  const clamp = (v) => Math.max(0, Math.min(255, Math.round(v)))
+  const px = Buffer.alloc(width * height * 3)
+  const c = [0, 0, 0]
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const fine = n3(x, y)
+      const t = n0(x, y) * 0.5 + n1(x, y) * 0.3 + n2(x, y) * 0.15 + fine * 0.05
+      if (y < horizon + (t - 0.5) * 120) {
+        const k = y / horizon
+        for (let i = 0; i < 3; i++) c[i] = skyTop[i] + (skyLow[i] - skyTop[i]) * k + 30 * (t - 0.5)
+      } else {
+        const k = (y - horizon) / (height - horizon)
+        const shade = 0.45 + 1.1 * t + 0.5 * (fine - 0.5)
+        for (let i = 0; i < 3; i++) c[i] = (far[i] + (near[i] - far[i]) * k) * shade
+      }
+      for (const d of discs) {
+        const dx = x - d.x
+        const dy = y - d.y
+        if (Math.abs(dx) > d.r * 1.1 || Math.abs(dy) > d.r * 1.1) continue
+        const dist = Math.sqrt(dx * dx + dy * dy) / d.r
+        if (dist >= 1.1) continue
+        const a = Math.min(1, (1.1 - dist) * 6) * 0.85
+        for (let i = 0; i < 3; i++) c[i] += (d.c[i] * (0.6 + 0.6 * t) - c[i]) * a
+      }
+      const o = (y * width + x) * 3
+      for (let i = 0; i < 3; i++) px[o + i] = clamp(c[i] + (rand() - 0.5) * 14)
+    }
+  }
+  return px
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child phases: each prints one JSON line.
+
+const phases = {
+  /** Writes `count` originals of each size into a disk cache: a few generated bases, each varied. */
+  async prepare(dir, spec) {
+    const cache = createDiskCache({ dir, logger: silent })
+    let n = 0
+    for (const { width, height, count, bases } of JSON.parse(spec)) {
+      for (let b = 0; b < bases; b++) {
+        const raw = sharp(photoPixels(width, height, 1000 * width + b), {
+          raw: { width, height, channels: 3 },
+        })
+        for (let v = b; v < count; v += bases) {
+          // Hue, brightness and mirroring make each original distinct and still photo-like.
+          const k = Math.floor(v / bases)
+          let image = raw.clone().modulate({ hue: k * 29, brightness: 0.9 + 0.03 * (k % 7) })
+          if (k % 2) image = image.flop()
+          const bytes = await image.png({ compressionLevel: 1 }).toBuffer()
+          const prompt = `Bench photo ${width}x${height} number ${v}`
+          const request = { model: 'flux-schnell', prompt, size: `${width}x${height}`, quality: 'standard' }
+          await cache.put(
+            requestKey(request),
+            request,
+            { bytes, format: 'png', width, height, created: 1_700_000_000 },
+            { provider: 'bench', placeholder: false },
+          )
+          n++
+        }
+      }
+    }
+    return { originals: n }
+  },
+
+  /** Optimizes every entry of the cache at once (the optimizer's own pool bounds the work). */
+  async optimize(dir) {
+    const cache = createDiskCache({ dir, logger: silent })
+    const concurrency = process.env.BENCH_CONCURRENCY ? Number(process.env.BENCH_CONCURRENCY) : undefined
+    const options = resolveOptimizeOptions({ concurrency })
+    const optimizer = createOptimizer({ cacheDir: dir, options, logger: silent })
+    const entries = await Promise.all((await cache.list()).map((meta) => cache.get(meta.key)))
+    const started = performance.now()
+    const results = await Promise.all(entries.map((entry) => optimizer.optimize(entry)))
+    const ms = performance.now() - started
+    const bytes = {}
+    for (const file of results.flatMap((r) => r.files))
+      bytes[file.format] = (bytes[file.format] ?? 0) + file.bytes
+    return {
+      images: results.length,
+      ms,
+      ...optimizer.stats,
+      concurrency: optimizer.options.concurrency,
+      bytes,
+      maxRssMB: peakRssMB(),
+    }
+  },
+
+  /** The AVIF effort curve's rows (in a child, so the parent stays small: see peakRssMB). */
+  async effort() {
+    return effortRows()
+  },
+
+  /** The same process without any image work: the floor under the figures above. */
+  async idle(dir) {
+    createOptimizer({ cacheDir: dir, options: resolveOptimizeOptions(), logger: silent })
+    return { maxRssMB: peakRssMB() }
+  },
+}
+
+function child(phase, ...args) {
+  const out = execFileSync(process.execPath, [here, '--child', phase, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return JSON.parse(out.trim().split('\n').pop())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The AVIF effort curve: one photo-like 1536x1024 original per seed, decoded once to raw pixels
+// (as the optimizer does), resized to 960 wide and encoded at quality 50 with each effort.
+// SSIM is on luma, 8x8 windows with stride 4, against the resized pixels before encoding.
+
+function luma(buf, channels) {
+  const n = buf.length / channels
+  const y = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    const o = i * channels
+    y[i] = 0.299 * buf[o] + 0.587 * buf[o + 1] + 0.114 * buf[o + 2]
+  }
+  return y
+}
+
+function ssim(a, b, w, h) {
+  const C1 = (0.01 * 255) ** 2
+  const C2 = (0.03 * 255) ** 2
+  let sum = 0
+  let n = 0
+  for (let y = 0; y + 8 <= h; y += 4) {
+    for (let x = 0; x + 8 <= w; x += 4) {
+      let ma = 0
+      let mb = 0
+      for (let j = 0; j < 8; j++)
+        for (let i = 0; i < 8; i++) {
+          const k = (y + j) * w + x + i
+          ma += a[k]
+          mb += b[k]
+        }
+      ma /= 64
+      mb /= 64
+      let va = 0
+      let vb = 0
+      let cov = 0
+      for (let j = 0; j < 8; j++)
+        for (let i = 0; i < 8; i++) {
+          const k = (y + j) * w + x + i
+          const da = a[k] - ma
+          const db = b[k] - mb
+          va += da * da
+          vb += db * db
+          cov += da * db
+        }
+      va /= 63
+      vb /= 63
+      cov /= 63
+      sum += ((2 * ma * mb + C1) * (2 * cov + C2)) / ((ma * ma + mb * mb + C1) * (va + vb + C2))
+      n++
+    }
+  }
+  return sum / n
+}
+
+const median = (values) => {
+  const s = [...values].sort((x, y) => x - y)
+  return s[Math.floor(s.length / 2)]
+}
+
+const EFFORT_SEEDS = [1, 2, 3]
+const EFFORT_RUNS = 3
+
+async function effortRows(efforts = [2, 3, 4, 5, 6], seeds = EFFORT_SEEDS, runs = EFFORT_RUNS) {
+  sharp.cache(false)
+  const sources = seeds.map((seed) => {
+    const raw = { width: 1536, height: 1024, channels: 3 }
+    return { pixels: photoPixels(1536, 1024, seed), raw }
+  })
+  const references = await Promise.all(
+    sources.map(async ({ pixels, raw }) => {
+      const { data, info } = await sharp(pixels, { raw })
+        .resize(960)
+        .raw()
+        .toBuffer({ resolveWithObject: true })
+      return { y: luma(data, info.channels), width: info.width, height: info.height }
+    }),
+  )
+  const rows = []
+  for (const effort of efforts) {
+    const times = []
+    let bytes = 0
+    let quality = 0
+    for (const [i, { pixels, raw }] of sources.entries()) {
+      let out
+      for (let r = 0; r < runs; r++) {
+        const t = performance.now()
+        out = await sharp(pixels, { raw }).resize(960).avif({ quality: 50, effort }).toBuffer()
+        times.push(performance.now() - t)
+      }
+      const ref = references[i]
+      const decoded = await sharp(out).raw().toBuffer({ resolveWithObject: true })
+      bytes += out.length / sources.length
+      quality +=
+        ssim(ref.y, luma(decoded.data, decoded.info.channels), ref.width, ref.height) / sources.length
+    }
+    rows.push({ effort, ms: median(times), kb: bytes / 1024, ssim: quality })
+    process.stderr.write(`effort ${effort}: ${Math.round(median(times))} ms\n`)
+  }
+  return rows
+}
+
+function effortCurve() {
+  const rows = child('effort')
+  const at4 = rows.find((r) => r.effort === 4)
+  console.log(
+    `\n### AVIF effort curve (quality 50, 1536x1024 photo-like -> 960 wide, ${EFFORT_SEEDS.length} images x ${EFFORT_RUNS} runs)\n`,
+  )
+  console.log('| effort | median time | size | SSIM (luma) | time vs effort 4 | size vs effort 4 |')
+  console.log('| -----: | ----------: | ---: | ----------: | ---------------: | ---------------: |')
+  for (const r of rows) {
+    console.log(
+      `| ${r.effort} | ${Math.round(r.ms)} ms | ${r.kb.toFixed(1)} KB | ${r.ssim.toFixed(4)} | ${(r.ms / at4.ms).toFixed(2)}x | ${((r.kb / at4.kb - 1) * 100).toFixed(1)}% |`,
+    )
+  }
+}
+
+async function throughput({ small = true } = {}) {
+  const root = await mkdtemp(join(os.tmpdir(), 'flux-bench-'))
+  try {
+    const big = join(root, 'big', '.flux-cache')
+    const t0 = performance.now()
+    child(
+      'prepare',
+      big,
+      JSON.stringify([
+        { width: 1024, height: 1024, count: 24, bases: 3 },
+        { width: 1536, height: 1024, count: 24, bases: 3 },
+      ]),
+    )
+    process.stderr.write(`prepared 48 originals in ${Math.round(performance.now() - t0)} ms\n`)
+    const idle = child('idle', big)
+    const cold = child('optimize', big)
+    process.stderr.write(`cold: ${Math.round(cold.ms)} ms\n`)
+    const warm = child('optimize', big)
+
+    const smallRuns = {}
+    for (const count of small ? [20, 200] : []) {
+      const dir = join(root, `small-${count}`, '.flux-cache')
+      child('prepare', dir, JSON.stringify([{ width: 768, height: 512, count, bases: 4 }]))
+      smallRuns[count] = child('optimize', dir)
+      process.stderr.write(`${count} small: ${Math.round(smallRuns[count].ms)} ms\n`)
+    }
+
+    const row = (label, r) =>
+      `| ${label} | ${r.images} | ${r.ms < 1000 ? `${Math.round(r.ms)} ms` : `${(r.ms / 1000).toFixed(1)} s`} | ${((r.images * 1000) / r.ms).toFixed(2)} | ${r.decodes} | ${r.encodes} | ${r.peakActive} | ${r.peakHeld} | ${Math.round(r.maxRssMB)} MB |`
+    console.log(`\n### Throughput and memory (default options; concurrency ${cold.concurrency})\n`)
+    console.log(
+      '| run | images | wall | images/s | decodes | encodes | peak sharp ops | peak originals held | peak RSS |',
+    )
+    console.log(
+      '| --- | -----: | ---: | -------: | ------: | ------: | -------------: | ------------------: | -------: |',
+    )
+    console.log(row('48 photos (24 x 1024x1024, 24 x 1536x1024), cold', cold))
+    console.log(row('same 48, warm (new process)', warm))
+    if (small) {
+      console.log(row('20 photos 768x512, cold', smallRuns[20]))
+      console.log(row('200 photos 768x512, cold', smallRuns[200]))
+    }
+    console.log(
+      `\nIdle process (modules loaded, optimizer created, no image work): ${Math.round(idle.maxRssMB)} MB peak RSS.`,
+    )
+    const kb = (format) => ((cold.bytes[format] ?? 0) / 1024 / 1024).toFixed(1)
+    console.log(`Cold output of the 48: AVIF ${kb('avif')} MB, WebP ${kb('webp')} MB, JPEG ${kb('jpeg')} MB.`)
+  } finally {
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+function machine() {
+  const cpus = os.cpus()
+  const v = sharp.versions
+  console.log('### Machine\n')
+  console.log(`- Date: ${new Date().toISOString().slice(0, 10)}`)
+  console.log(
+    `- CPU: ${cpus[0]?.model ?? 'unknown'}, ${cpus.length} cores (os.availableParallelism() = ${os.availableParallelism()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GB memory, ${os.platform()} ${os.release()}`,
+  )
+  console.log(
+    `- Node ${process.version}; sharp ${v.sharp}, libvips ${v.vips}, libaom ${v.aom}, libheif ${v.heif}, libwebp ${v.webp}, mozjpeg ${v.mozjpeg}`,
+  )
+  console.log(
+    `- UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'unset (4)'}; sharp.concurrency() = ${sharp.concurrency()}`,
+  )
+}
+
+const [mode, phase, ...args] = process.argv.slice(2)
+if (mode === '--child') {
+  console.log(JSON.stringify(await phases[phase](...args)))
+} else {
+  machine()
+  if (!mode || mode === 'effort') effortCurve()
+  if (!mode || mode === 'throughput') await throughput()
+  if (mode === 'cold') await throughput({ small: false })
+}

@@ -1,0 +1,39 @@
+export {
+  createOptimizer,
+  type OptimizeInfo,
+  type Optimizer,
+  type OptimizerOptions,
+} from './create-optimizer.js'
+export { escapeHtml } from './escape-html.js'
+export {
+  type ImageFile,
+  type ImageResult,
+  type ImageSource,
+  MIME_TYPES,
+  publicUrl,
+  toImageResult,
+} from './image-result.js'
+export { createCounters, type OptimizeCounters } from './make-variants.js'
+export { planWidths, type VariantSize } from './plan-widths.js'
+export { type PictureAttributes, renderPicture } from './render-picture.js'
+export {
+  defaultOptimizeConcurrency,
+  type FallbackFormat,
+  MODERN_FORMATS,
+  type ModernFormat,
+  OPTIMIZE_DEFAULTS,
+  type OptimizeOptions,
+  type PlaceholderKind,
+  type ResolvedOptimizeOptions,
+  resolveOptimizeOptions,
+  threadpoolSize,
+} from './resolve-optimize-options.js'
+export { slugify } from './slugify.js'
+export {
+  type OutputFormat,
+  parseManifest,
+  VARIANT_MANIFEST_VERSION,
+  type VariantFile,
+  type VariantManifest,
+  variantKey,
+} from './variant-manifest.js'

@@ -1,0 +1,205 @@
+import { createHash } from 'node:crypto'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import sharp, { type Sharp } from 'sharp'
+import { writeFileAtomic } from '../cache/atomic-write.js'
+import type { CacheEntry } from '../cache/index.js'
+import { FluxError, fluxError } from '../errors.js'
+import { planWidths, type VariantSize } from './plan-widths.js'
+import type { FallbackFormat, ResolvedOptimizeOptions } from './resolve-optimize-options.js'
+import {
+  EXTENSIONS,
+  FILE_HASH_LENGTH,
+  type OutputFormat,
+  VARIANT_MANIFEST_VERSION,
+  type VariantFile,
+  type VariantManifest,
+} from './variant-manifest.js'
+
+/** The blur placeholder fits in this many pixels square: ~150 bytes of WebP, smooth once scaled up. */
+const BLUR_BOX = 16
+const BLUR_QUALITY = 50
+
+/** Counts of the optimizer's work, live. For tests, benchmarks and progress. */
+export interface OptimizeCounters {
+  /** Originals decoded (cold optimizations). */
+  decodes: number
+  /** Variant files encoded. */
+  encodes: number
+  /** Optimizations answered from a manifest on disk, without decoding. */
+  hits: number
+  /** sharp operations running now, and the most that ever ran at once. */
+  active: number
+  peakActive: number
+  /** Originals held decoded now, and the most ever held at once. */
+  held: number
+  peakHeld: number
+}
+
+export function createCounters(): OptimizeCounters {
+  return { decodes: 0, encodes: 0, hits: 0, active: 0, peakActive: 0, held: 0, peakHeld: 0 }
+}
+
+/** Runs one sharp operation in the optimizer's bounded pool. */
+export type RunSharp = <T>(operation: () => Promise<T>) => Promise<T>
+
+export interface MakeVariantsContext {
+  entry: CacheEntry
+  /** The variant key the manifest is stored under. */
+  key: string
+  slug: string
+  options: ResolvedOptimizeOptions
+  filesDir: string
+  tmpDir: string
+  run: RunSharp
+  counters: OptimizeCounters
+}
+
+/**
+ * Decodes the original once into raw pixels and makes every variant from that one buffer (sharp
+ * `clone()`s of a raw input share it: no variant reads or decodes the file again). Files are
+ * written atomically under content-hashed names. The pixels are released when this returns.
+ */
+export async function makeVariants(ctx: MakeVariantsContext): Promise<VariantManifest> {
+  const { entry, options, run, counters } = ctx
+  const decoded = await run(() =>
+    sharp(entry.path, { failOn: 'error' })
+      .autoOrient()
+      // Raw pixels carry no profile: convert to sRGB now, as every output is served in sRGB.
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true }),
+  ).catch((err: unknown) => {
+    throw fluxError(
+      'FLUX_BAD_ORIGINAL',
+      { key: entry.meta.key, path: entry.path, reason: reasonOf(err) },
+      { cause: err },
+    )
+  })
+  counters.decodes++
+  const { width, height, channels } = decoded.info
+  if (channels !== 3 && channels !== 4) {
+    throw fluxError('FLUX_BAD_ORIGINAL', {
+      key: entry.meta.key,
+      path: entry.path,
+      reason: `decoded to ${channels} channels, expected 3 or 4`,
+    })
+  }
+  const source = sharp(decoded.data, { raw: { width, height, channels } })
+
+  const stats = await run(() => source.clone().stats())
+  const hasAlpha = channels === 4 && !stats.isOpaque
+  // An alpha channel that is opaque everywhere (common in generated PNGs) would only cost bytes.
+  const base = channels === 4 && !hasAlpha ? source.clone().removeAlpha() : source
+  const dominantColor = toHex(stats.dominant)
+  const fallback: FallbackFormat =
+    options.fallback === 'auto' ? (hasAlpha ? 'png' : 'jpeg') : options.fallback
+
+  let placeholder: string | undefined
+  if (options.placeholder === 'color') placeholder = dominantColor
+  else if (options.placeholder === 'blur') {
+    const tiny = await run(() =>
+      base
+        .clone()
+        .resize(BLUR_BOX, BLUR_BOX, { fit: 'inside' })
+        .webp({ quality: BLUR_QUALITY, alphaQuality: BLUR_QUALITY })
+        .toBuffer(),
+    )
+    placeholder = `data:image/webp;base64,${tiny.toString('base64')}`
+  }
+
+  const sizes = planWidths({ width, height }, options)
+  // Largest and slowest (AVIF) first, so the pool does not end waiting on one long encode.
+  const jobs = [...options.formats, fallback]
+    .flatMap((format) => sizes.map((size) => ({ format, size })))
+    .sort((a, b) => cost(b.format) * b.size.width - cost(a.format) * a.size.width)
+  const settled = await Promise.allSettled(
+    jobs.map((job) => encodeOne(ctx, base, job.format, job.size, width)),
+  )
+  // Every encode has finished (none left running on the pixels) before a failure is reported.
+  const failure = settled.find((s) => s.status === 'rejected')
+  if (failure) throw failure.reason
+  const files = settled.map((s) => (s as PromiseFulfilledResult<VariantFile>).value)
+
+  const top = sizes[sizes.length - 1] as VariantSize
+  return {
+    version: VARIANT_MANIFEST_VERSION,
+    key: ctx.key,
+    source: { key: entry.meta.key, sha256: entry.meta.sha256, placeholder: entry.placeholder },
+    width: top.width,
+    height: top.height,
+    hasAlpha,
+    dominantColor,
+    ...(placeholder === undefined ? {} : { placeholder }),
+    formats: [...options.formats],
+    fallback,
+    files: files.sort((a, b) => a.width - b.width || a.format.localeCompare(b.format)),
+  }
+}
+
+async function encodeOne(
+  ctx: MakeVariantsContext,
+  base: Sharp,
+  format: OutputFormat,
+  size: VariantSize,
+  originalWidth: number,
+): Promise<VariantFile> {
+  const variant = `${size.width}px ${format}`
+  const { data, info } = await ctx
+    .run(() => {
+      const pipeline = base.clone()
+      if (size.width !== originalWidth) pipeline.resize(size.width, size.height, { fit: 'fill' })
+      return encoder(pipeline, format, ctx.options).toBuffer({ resolveWithObject: true })
+    })
+    .catch((err: unknown) => {
+      throw fluxError(
+        'FLUX_OPTIMIZE_FAILED',
+        { key: ctx.entry.meta.key, variant, reason: reasonOf(err) },
+        { cause: err },
+      )
+    })
+  ctx.counters.encodes++
+  const hash = createHash('sha256').update(data).digest('hex').slice(0, FILE_HASH_LENGTH)
+  const file = `${ctx.slug}-${hash}-${info.width}.${EXTENSIONS[format]}`
+  const path = join(ctx.filesDir, file)
+  // Same name, same bytes: a file already there (another build, another prompt) is reused.
+  const existing = await stat(path).catch(() => undefined)
+  if (existing?.size !== data.length) {
+    try {
+      await writeFileAtomic(path, data, ctx.tmpDir)
+    } catch (err) {
+      throw FluxError.is(err)
+        ? err
+        : fluxError('FLUX_CACHE_WRITE', { dir: ctx.filesDir, reason: reasonOf(err) }, { cause: err })
+    }
+  }
+  return { file, format, width: info.width, height: info.height, bytes: data.length }
+}
+
+function encoder(pipeline: Sharp, format: OutputFormat, options: ResolvedOptimizeOptions): Sharp {
+  switch (format) {
+    case 'avif':
+      return pipeline.avif(options.avif)
+    case 'webp':
+      return pipeline.webp(options.webp)
+    case 'jpeg':
+      return pipeline.jpeg({ quality: options.jpeg.quality, mozjpeg: true })
+    case 'png': {
+      const { quality, compressionLevel } = options.png
+      return pipeline.png({ compressionLevel, ...(quality < 100 ? { palette: true, quality } : {}) })
+    }
+  }
+}
+
+/** Rough relative encode time per pixel, only to order the work. */
+function cost(format: OutputFormat): number {
+  return format === 'avif' ? 8 : format === 'webp' ? 2 : 1
+}
+
+function toHex({ r, g, b }: { r: number; g: number; b: number }): string {
+  return `#${[r, g, b].map((c) => Math.round(c).toString(16).padStart(2, '0')).join('')}`
+}
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message.trim() : String(err)
+}

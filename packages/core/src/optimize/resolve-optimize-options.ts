@@ -1,0 +1,272 @@
+import { availableParallelism } from 'node:os'
+import { fluxError } from '../errors.js'
+
+/** Formats offered in `<source>` elements, best first. */
+export type ModernFormat = 'avif' | 'webp'
+/** The `<img>` format: `auto` is PNG for an image with transparency, JPEG otherwise. */
+export type FallbackFormat = 'jpeg' | 'png'
+export type PlaceholderKind = 'blur' | 'color' | 'none'
+
+export const MODERN_FORMATS: readonly ModernFormat[] = ['avif', 'webp']
+export const FALLBACK_FORMATS: readonly ('auto' | FallbackFormat)[] = ['auto', 'jpeg', 'png']
+export const PLACEHOLDER_KINDS: readonly PlaceholderKind[] = ['blur', 'color', 'none']
+
+/** WebP cannot encode a side longer than this, so no variant may be wider. */
+export const MAX_VARIANT_WIDTH = 16383
+
+/** How images are turned into responsive variants. Every member is optional. */
+export interface OptimizeOptions {
+  /**
+   * Widths of the variants, in pixels. The original's width (or `maxWidth`) is always emitted
+   * too, as the largest variant; widths at or above it collapse into it (never upscaled).
+   * @default [480, 960, 1440]
+   */
+  widths?: number[]
+  /**
+   * Cap on the largest variant: wider originals are scaled down to it, and `width`/`height` of
+   * the result describe the capped image.
+   * @default undefined (the original's width)
+   */
+  maxWidth?: number
+  /** Modern formats offered as `<source>` elements, in order of preference. @default ['avif', 'webp'] */
+  formats?: ModernFormat[]
+  /** Format of the `<img>` itself. `auto`: PNG when the image has transparency, else JPEG. @default 'auto' */
+  fallback?: 'auto' | FallbackFormat
+  /**
+   * AVIF encoder. `quality` 1-100, `effort` 0 (fastest) to 9 (smallest).
+   * @default { quality: 50, effort: 3 }
+   */
+  avif?: { quality?: number; effort?: number }
+  /** WebP encoder. `quality` 1-100, `effort` 0-6. @default { quality: 75, effort: 4 } */
+  webp?: { quality?: number; effort?: number }
+  /** JPEG encoder (mozjpeg). `quality` 1-100. @default { quality: 80 } */
+  jpeg?: { quality?: number }
+  /**
+   * PNG encoder. `quality` 100 is lossless; lower quantises to a palette (smaller, lossy).
+   * `compressionLevel` 0-9 (zlib).
+   * @default { quality: 100, compressionLevel: 9 }
+   */
+  png?: { quality?: number; compressionLevel?: number }
+  /** What shows while the image loads: a tiny blurred image, its dominant colour, or nothing. @default 'blur' */
+  placeholder?: PlaceholderKind
+  /**
+   * sharp operations run at once, and originals held decoded at once (each ~5 MB for 1536x1024).
+   * Above `UV_THREADPOOL_SIZE - 1` it only queues in libuv's threadpool (4 threads unless the
+   * environment sets it when node starts), which file reads and writes share.
+   * @default min(os.availableParallelism(), UV_THREADPOOL_SIZE - 1), at least 1
+   */
+  concurrency?: number
+  /** Where the variants are served from: a path under the site, or an absolute URL (a CDN). @default '/_flux/' */
+  publicPath?: string
+  /** The site's base path (Vite `base`, Astro `base`), prefixed to a path `publicPath`. @default '/' */
+  base?: string
+}
+
+export interface ResolvedOptimizeOptions {
+  /** Sorted, distinct. */
+  widths: readonly number[]
+  maxWidth: number | undefined
+  formats: readonly ModernFormat[]
+  fallback: 'auto' | FallbackFormat
+  avif: { quality: number; effort: number }
+  webp: { quality: number; effort: number }
+  jpeg: { quality: number }
+  png: { quality: number; compressionLevel: number }
+  placeholder: PlaceholderKind
+  concurrency: number
+  /** Ends with `/`; starts with `/` unless it is an absolute URL. */
+  publicPath: string
+  /** Ends with `/`. */
+  base: string
+}
+
+export const OPTIMIZE_DEFAULTS = {
+  widths: [480, 960, 1440],
+  formats: ['avif', 'webp'],
+  fallback: 'auto',
+  // Effort 3, not sharp's 4, from the measured curve in BENCHMARKS.md (photo-like 1536x1024
+  // originals to 960 px, quality 50): effort 4 took 5x the time of effort 3 (1.8 s vs 0.35 s)
+  // for files 1.5% smaller at the same SSIM; effort 2 saved another third of the time but made
+  // files 11% larger at a lower SSIM. AVIF dominates encode time, so this sets a cold build's length.
+  avif: { quality: 50, effort: 3 },
+  // 75, not sharp's 80: ~20% smaller at 960 px for a difference hard to see on a photo.
+  webp: { quality: 75, effort: 4 },
+  // mozjpeg is always on: ~20% smaller than libjpeg at the same quality, for ~50 ms more per 960 px variant.
+  jpeg: { quality: 80 },
+  png: { quality: 100, compressionLevel: 9 },
+  placeholder: 'blur',
+  publicPath: '/_flux/',
+  base: '/',
+} as const
+
+/** libuv's threadpool size: every sharp operation takes one of its threads, as does file I/O. */
+export function threadpoolSize(env: Readonly<Record<string, string | undefined>> = process.env): number {
+  const size = Number(env.UV_THREADPOOL_SIZE)
+  // libuv reads it once, at the first use of the pool; it clamps to 1..1024 and defaults to 4.
+  return Number.isInteger(size) && size >= 1 ? Math.min(size, 1024) : 4
+}
+
+/**
+ * One sharp operation per core, but one threadpool thread is left for file I/O and DNS: AVIF
+ * encodes take up to seconds each, and a full pool would stall the cache's reads and writes,
+ * the dev server's file reads and the gateway downloads running alongside.
+ */
+export function defaultOptimizeConcurrency(): number {
+  return Math.max(1, Math.min(availableParallelism(), threadpoolSize() - 1))
+}
+
+/**
+ * Fills in the defaults and validates once. Throws FLUX_INVALID_OPTIONS listing every problem
+ * with its path (prefixed with `path`, e.g. `image`).
+ */
+export function resolveOptimizeOptions(
+  user: OptimizeOptions = {},
+  { path = '' }: { path?: string } = {},
+): ResolvedOptimizeOptions {
+  const problems: string[] = []
+  const at = (name: string) => (path ? `${path}.${name}` : name)
+  if (!isRecord(user)) {
+    throw fluxError('FLUX_INVALID_OPTIONS', {
+      problems: [`${path || 'options'}: Expected an object, got ${JSON.stringify(user)}`],
+    })
+  }
+
+  const widths = list(at('widths'), user.widths ?? OPTIMIZE_DEFAULTS.widths, problems)
+    .map((w, i) => whole(`${at('widths')}[${i}]`, w, 1, MAX_VARIANT_WIDTH, problems, 1))
+    .filter((w, i, all) => all.indexOf(w) === i)
+    .sort((a, b) => a - b)
+  const maxWidth =
+    user.maxWidth === undefined
+      ? undefined
+      : whole(at('maxWidth'), user.maxWidth, 1, MAX_VARIANT_WIDTH, problems, MAX_VARIANT_WIDTH)
+
+  const formats = list(at('formats'), user.formats ?? OPTIMIZE_DEFAULTS.formats, problems)
+    .map((f, i) => oneOf(`${at('formats')}[${i}]`, f, MODERN_FORMATS, problems))
+    .filter((f, i, all) => all.indexOf(f) === i)
+  const fallback = oneOf(
+    at('fallback'),
+    user.fallback ?? OPTIMIZE_DEFAULTS.fallback,
+    FALLBACK_FORMATS,
+    problems,
+  )
+
+  const encoder = <K extends 'avif' | 'webp' | 'jpeg' | 'png'>(name: K) => {
+    const given = user[name] ?? {}
+    if (!isRecord(given)) problems.push(`${at(name)}: Expected an object, got ${JSON.stringify(given)}`)
+    return (isRecord(given) ? given : {}) as Record<string, unknown>
+  }
+  const avifIn = encoder('avif')
+  const webpIn = encoder('webp')
+  const jpegIn = encoder('jpeg')
+  const pngIn = encoder('png')
+  const d = OPTIMIZE_DEFAULTS
+  const avif = {
+    quality: whole(at('avif.quality'), avifIn.quality ?? d.avif.quality, 1, 100, problems),
+    effort: whole(at('avif.effort'), avifIn.effort ?? d.avif.effort, 0, 9, problems),
+  }
+  const webp = {
+    quality: whole(at('webp.quality'), webpIn.quality ?? d.webp.quality, 1, 100, problems),
+    effort: whole(at('webp.effort'), webpIn.effort ?? d.webp.effort, 0, 6, problems),
+  }
+  const jpeg = { quality: whole(at('jpeg.quality'), jpegIn.quality ?? d.jpeg.quality, 1, 100, problems) }
+  const png = {
+    quality: whole(at('png.quality'), pngIn.quality ?? d.png.quality, 1, 100, problems),
+    compressionLevel: whole(
+      at('png.compressionLevel'),
+      pngIn.compressionLevel ?? d.png.compressionLevel,
+      0,
+      9,
+      problems,
+    ),
+  }
+  for (const [name, given, known] of [
+    ['avif', avifIn, ['quality', 'effort']],
+    ['webp', webpIn, ['quality', 'effort']],
+    ['jpeg', jpegIn, ['quality']],
+    ['png', pngIn, ['quality', 'compressionLevel']],
+  ] as const) {
+    for (const key of Object.keys(given)) {
+      if (!(known as readonly string[]).includes(key))
+        problems.push(`${at(`${name}.${key}`)}: Unknown option (accepted: ${known.join(', ')})`)
+    }
+  }
+
+  const placeholder = oneOf(
+    at('placeholder'),
+    user.placeholder ?? OPTIMIZE_DEFAULTS.placeholder,
+    PLACEHOLDER_KINDS,
+    problems,
+  )
+  const concurrency =
+    user.concurrency === undefined
+      ? defaultOptimizeConcurrency()
+      : whole(at('concurrency'), user.concurrency, 1, 1024, problems)
+  const publicPath = urlPrefix(at('publicPath'), user.publicPath ?? OPTIMIZE_DEFAULTS.publicPath, problems)
+  const base = urlPrefix(at('base'), user.base ?? OPTIMIZE_DEFAULTS.base, problems)
+
+  if (problems.length > 0) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
+  return {
+    widths,
+    maxWidth,
+    formats,
+    fallback,
+    avif,
+    webp,
+    jpeg,
+    png,
+    placeholder,
+    concurrency,
+    publicPath,
+    base,
+  }
+}
+
+function whole(path: string, value: unknown, min: number, max: number, problems: string[], or = min): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value
+  problems.push(`${path}: Expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`)
+  return or
+}
+
+function oneOf<T extends string>(
+  path: string,
+  value: unknown,
+  accepted: readonly T[],
+  problems: string[],
+): T {
+  if (typeof value === 'string' && (accepted as readonly string[]).includes(value)) return value as T
+  problems.push(
+    `${path}: Expected one of ${accepted.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(value)}`,
+  )
+  return accepted[0] as T
+}
+
+function list(path: string, value: unknown, problems: string[]): readonly unknown[] {
+  if (Array.isArray(value)) return value
+  problems.push(`${path}: Expected a list, got ${JSON.stringify(value)}`)
+  return []
+}
+
+/**
+ * A URL prefix ending in `/`: an absolute URL, a relative `./` path (Vite's relative base), or a
+ * path that is given a leading `/` (`_flux` -> `/_flux/`).
+ */
+function urlPrefix(path: string, value: unknown, problems: string[]): string {
+  if (typeof value !== 'string' || /[\s?#"'<>\\]/.test(value)) {
+    problems.push(
+      `${path}: Expected a URL path such as "/_flux/" or an absolute URL, without spaces, quotes, "?" or "#", got ${JSON.stringify(value)}`,
+    )
+    return '/'
+  }
+  const withSlash = value.endsWith('/') ? value : `${value}/`
+  const kept = isAbsoluteUrl(value) || withSlash.startsWith('/') || withSlash.startsWith('./')
+  return kept ? withSlash : `/${withSlash}`
+}
+
+/** `https://cdn.example/`, `//cdn.example/`: served from elsewhere, so no site `base` applies. */
+export function isAbsoluteUrl(value: string): boolean {
+  return /^(?:[a-z][a-z0-9+.-]*:)?\/\//i.test(value)
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}

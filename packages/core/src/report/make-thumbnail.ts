@@ -1,0 +1,27 @@
+import sharp from 'sharp'
+
+/** Thumbnails fit in a box this many pixels wide and high: sharp enough for a ~300 px card. */
+export const THUMBNAIL_MAX_SIDE = 320
+// WebP at this quality keeps a 320 px thumbnail around 5-15 KB, so a report of hundreds stays small.
+const WEBP_QUALITY = 70
+
+/** An inline image: a `data:` URI and its pixel dimensions, for `<img src width height>`. */
+export interface Thumbnail {
+  src: string
+  width: number
+  height: number
+}
+
+/**
+ * A small WebP `data:` URI of the image at `path`, fitting in `maxSide` x `maxSide`, never
+ * enlarged. Rejects when sharp cannot decode the file.
+ */
+export async function makeThumbnail(path: string, { maxSide = THUMBNAIL_MAX_SIDE } = {}): Promise<Thumbnail> {
+  // Each original is decoded once for the report: sharp's cache would only hold memory.
+  sharp.cache(false)
+  const { data, info } = await sharp(path, { failOn: 'error' })
+    .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: WEBP_QUALITY })
+    .toBuffer({ resolveWithObject: true })
+  return { src: `data:image/webp;base64,${data.toString('base64')}`, width: info.width, height: info.height }
+}
