@@ -91,6 +91,8 @@ export interface Flux {
    * defaults to the prompt.
    */
   image(input: ResolveInput, options?: { signal?: AbortSignal; alt?: string }): Promise<ImageResult>
+  /** Whether the image is in the cache, without generating anything (`cached`, `missing`, `placeholder`...). */
+  status(input: ResolveInput): Promise<CacheStatus>
   /** Removes cache entries no directive references. */
   prune(options?: { dryRun?: boolean }): Promise<{ removed: string[] }>
   close(): Promise<void>
@@ -118,6 +120,7 @@ export function createFlux(
   let provider: Provider | undefined = context.provider
   let paidThisRun = 0
   let optimizer: Optimizer | undefined
+  let closing: Promise<void> | undefined
   const getOptimizer = () => {
     optimizer ??= createOptimizer({
       cacheDir: options.cacheDir,
@@ -382,6 +385,11 @@ export function createFlux(
     }
   }
 
+  async function status(input: ResolveInput): Promise<CacheStatus> {
+    const request = 'request' in input ? input.request : resolveRequest({ params: {}, ...input }, options)
+    return cache.check(requestKey(request))
+  }
+
   async function prune({ dryRun = false }: { dryRun?: boolean } = {}) {
     const report = await scan()
     if (report.errors.some((e) => e.code === 'FLUX_READ_FAILED' || e.code === 'FLUX_FRONTMATTER')) {
@@ -406,9 +414,12 @@ export function createFlux(
     generate,
     resolve,
     image,
+    status,
     prune,
-    async close() {
-      await provider?.close?.()
+    close() {
+      // Idempotent: hosts such as Vite may close twice.
+      closing ??= Promise.resolve(provider?.close?.())
+      return closing
     },
   }
 }

@@ -19,6 +19,7 @@ export {
 export {
   formatDirective,
   parseDirective,
+  replaceHtmlImages,
   scanCode,
   scanFrontmatter,
   scanHtml,

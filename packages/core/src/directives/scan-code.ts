@@ -45,6 +45,8 @@ export function scanCodeRange(ctx: ScanContext, start: number, end: number): voi
   }
   // One entry per open `{`: true when it is a template literal's `${`.
   const braces: boolean[] = []
+  // Inside `import type ...` / `export type ...`: TypeScript erases it, so it names no image.
+  let typeOnly = false
   let i = start
   while (i < end) {
     const c = text.charCodeAt(i)
@@ -65,7 +67,10 @@ export function scanCodeRange(ctx: ScanContext, start: number, end: number): voi
         // Unterminated: a JS string cannot span lines, so resume on the next one.
         i = lineEnd(text, i, end)
       } else {
-        considerLiteral(ctx, i + 1, close - 1, recent)
+        // `import type from 'x'` is a default import named `type`, not a type-only one.
+        if (!typeOnly || (recent[1] === 'type' && recent[2] === 'from'))
+          considerLiteral(ctx, i + 1, close - 1, recent)
+        typeOnly = false
         i = close
       }
       push('0')
@@ -79,10 +84,13 @@ export function scanCodeRange(ctx: ScanContext, start: number, end: number): voi
     } else if (isIdentifierChar(c)) {
       const from = i
       while (i < end && isIdentifierChar(text.charCodeAt(i))) i++
-      push(text.slice(from, i))
+      const word = text.slice(from, i)
+      if (word === 'type' && (recent[2] === 'import' || recent[2] === 'export')) typeOnly = true
+      push(word)
     } else {
       if (c === 123) braces.push(false)
       else if (c === 125) braces.pop()
+      else if (c === 59) typeOnly = false
       push(text[i] as string)
       i++
     }

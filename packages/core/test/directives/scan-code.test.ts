@@ -30,7 +30,6 @@ describe('scanCode: valid', () => {
       'const lazy = await import(`flux:dynamic`)',
       "export { default as x } from 'flux:re-exported'",
       "export * from 'flux:star'",
-      'import type T from "flux:typed"',
       "import img from 'flux:with attributes' with { type: 'json' }",
       "const opts = import('flux:with options', { with: {} })",
     ].join('\n')
@@ -40,9 +39,8 @@ describe('scanCode: valid', () => {
       ['import', 3, 28, 'dynamic', {}],
       ['import', 4, 31, 're-exported', {}],
       ['import', 5, 16, 'star', {}],
-      ['import', 6, 21, 'typed', {}],
-      ['import', 7, 18, 'with attributes', {}],
-      ['import', 8, 22, 'with options', {}],
+      ['import', 6, 18, 'with attributes', {}],
+      ['import', 7, 22, 'with options', {}],
     ])
   })
 
@@ -99,5 +97,15 @@ describe('scanCode: invalid', () => {
     expect(code("import a from 'flux:a").directives).toEqual([])
     expect(code('/* never closed import a from "flux:a"').directives).toEqual([])
     expect(code('`never closed import a from "flux:a"').directives).toEqual([])
+  })
+  it('skips type-only imports, which TypeScript erases (regression: `import type` of the ambient module)', () => {
+    const text = [
+      "import type { FluxImage } from 'flux:*'",
+      "export type { X } from 'flux:also erased'",
+      "import type from 'flux:a default import named type'",
+      "import hero from 'flux:a real one'",
+    ].join('\n')
+    const { directives } = scanCode(text, 'a.ts')
+    expect(directives.map((d) => d.prompt)).toEqual(['a default import named type', 'a real one'])
   })
 })
