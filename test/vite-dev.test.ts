@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -77,5 +77,29 @@ describe('vite dev with flux()', () => {
     expect(realSrc).not.toBe(placeholderSrc)
     expect((await get(realSrc)).headers.get('content-type')).toMatch(/^image\//)
     expect(gateway.requests).toBe(3)
+
+    // Editing a prompt in a module generates the new image and reloads the page.
+    const mainPath = join(root, 'src/main.ts')
+    await writeFile(
+      mainPath,
+      (await readFile(mainPath, 'utf8')).replace('asleep on a windowsill', 'awake on a fence'),
+    )
+    let edited = ''
+    await expect
+      .poll(
+        async () => {
+          edited = await (await get('/src/main.ts')).text()
+          return edited.match(/"(\/@id\/__x00__flux:[0-9a-f]+)"/)?.[1] ?? catId
+        },
+        { timeout: 8000 },
+      )
+      .not.toBe(catId)
+    const newId = edited.match(/"(\/@id\/__x00__flux:[0-9a-f]+)"/)?.[1] ?? ''
+    expect(await (await get(newId)).text()).toContain('export default')
+    await expect
+      .poll(() => gateway.generatedByPrompt.get('A cat awake on a fence'), { timeout: 8000 })
+      .toBe(1)
+    await expect.poll(() => reloads.length, { timeout: 8000 }).toBe(4)
+    expect(gateway.requests).toBe(4)
   })
 })
