@@ -1,15 +1,12 @@
-import { existsSync } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium } from './helpers/browser.js'
 import { cliEnv, makeProject, runCli } from './helpers/cli.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
-// Debian's `chromium` package; CI installs it. Missing, the test fails: a skipped browser test
-// would let a broken report pass unnoticed.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const KEY = 'sk-flux-report-4b8e1d-DO-NOT-LEAK'
 
 // Everything a prompt can carry that would break naive HTML: quotes, markup, entities, a line
@@ -35,25 +32,6 @@ afterAll(async () => {
   await gateway?.close()
   await cleanup?.()
 })
-
-/** Chromium, or a failure saying how to install it (thrown in the test itself: it fails, not skips). */
-async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}: install Debian's "chromium" package (apt-get install chromium) or set CHROMIUM_PATH.`,
-    )
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-gpu',
-      '--no-first-run',
-    ],
-  })
-}
 
 describe('flux-images report in Chromium', () => {
   it('opens offline with no error, decodes every thumbnail, shows each status and escapes prompts', async () => {
