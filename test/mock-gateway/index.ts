@@ -156,6 +156,12 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
 
     const fault = gateway.fault?.({ requestNumber, promptCount, body }) ?? {}
     const wait = gateway.latencyMs + (fault.delayMs ?? 0)
+    // A real gateway's latency includes making the picture: render it during the wait, not after.
+    if (fault.type === undefined) {
+      for (let index = 0; index < body.n; index++) {
+        images.make({ prompt: body.prompt, size: body.size, seed: body.seed, index }).catch(() => {})
+      }
+    }
     if (wait > 0) await sleep(wait, undefined, { signal: closing.signal })
     await respond(req, res, body, fault)
   }

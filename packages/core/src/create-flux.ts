@@ -116,6 +116,9 @@ export function createFlux(
   const logger = redactingLogger(options.logger, options.apiKey)
   const cache = createDiskCache({ dir: options.cacheDir, logger })
   const limit = pLimit(options.concurrency)
+  // Images being prepared (lock, cache checks) or stored around the requests: a little more than
+  // the requests themselves keeps the pool fed without holding a lock per image of the site.
+  const staging = pLimit(options.concurrency * 2)
   const inFlight = new Map<string, Promise<{ entry: CacheEntry; outcome: Outcome }>>()
   let provider: Provider | undefined = context.provider
   let paidThisRun = 0
@@ -164,7 +167,14 @@ export function createFlux(
   function ensure(
     key: string,
     request: CanonicalRequest,
-    ctx: { signal?: AbortSignal | undefined; force?: boolean; onRetry?: () => void; onStart?: () => void },
+    ctx: {
+      signal?: AbortSignal | undefined
+      force?: boolean
+      onRetry?: () => void
+      onStart?: () => void
+      /** An auth or quota failure: every further request would fail the same way. */
+      onFatal?: (err: FluxError) => void
+    },
   ): Promise<{ entry: CacheEntry; outcome: Outcome }> {
     const running = inFlight.get(key)
     if (running) return running
@@ -177,7 +187,7 @@ export function createFlux(
         const ph = await cache.get(key, { placeholder: true })
         if (ph) return { entry: ph, outcome: 'cached' as const }
       }
-      return limit(async () => {
+      return staging(async () => {
         ctx.signal?.throwIfAborted()
         const source = getProvider()
         if (!placeholder) {
@@ -188,7 +198,6 @@ export function createFlux(
             })
           if (ctx.force && refused === undefined) await cache.removeModeration(key)
         }
-        ctx.onStart?.()
         const generateOnce = async () => {
           const again = await cache.get(key, { placeholder })
           if (again) return { entry: again, outcome: 'cached' as const }
@@ -197,9 +206,18 @@ export function createFlux(
           }
           if (!placeholder) paidThisRun++
           try {
-            const image = await source.generate(request, {
-              signal: ctx.signal,
-              onRetry: () => ctx.onRetry?.(),
+            // The bound is on generations in flight: the cache write below does not hold a slot,
+            // so the next request starts while this image is being stored.
+            const image = await limit(async () => {
+              ctx.signal?.throwIfAborted()
+              ctx.onStart?.()
+              try {
+                return await source.generate(request, { signal: ctx.signal, onRetry: () => ctx.onRetry?.() })
+              } catch (err) {
+                // Said before the slot is released, so no queued request starts after it.
+                if (FluxError.is(err, 'FLUX_AUTH') || FluxError.is(err, 'FLUX_QUOTA')) ctx.onFatal?.(err)
+                throw err
+              }
             })
             const entry = await cache.put(key, request, image, { provider: source.name, placeholder })
             return { entry, outcome: placeholder ? ('placeholder' as const) : ('generated' as const) }
@@ -208,7 +226,7 @@ export function createFlux(
             throw err
           }
         }
-        // Placeholders are local and cheap: no cross-process lock needed.
+        // Placeholders are local and deterministic: no cross-process lock needed.
         return placeholder ? generateOnce() : cache.withLock(key, generateOnce, { signal: ctx.signal })
       })
     })().finally(() => inFlight.delete(key))
@@ -315,6 +333,7 @@ export function createFlux(
           const { outcome } = await ensure(item.key, item.request, {
             signal,
             force: run.force ?? false,
+            onFatal: () => stop.abort(),
             onStart: () => {
               started = true
               progress.counters.inFlight++
@@ -344,7 +363,6 @@ export function createFlux(
             failed.push(located)
             progress.counters.failed++
             logger.error(located.toString())
-            if (FluxError.is(err, 'FLUX_AUTH') || FluxError.is(err, 'FLUX_QUOTA')) stop.abort()
           }
         } finally {
           progress.counters.done++
