@@ -39,6 +39,7 @@ export {
   type PlaceholderKind,
   type ResolvedOptimizeOptions,
   renderPicture,
+  serveVariants,
 } from './optimize/index.js'
 export {
   DEFAULT_MODELS,

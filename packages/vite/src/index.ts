@@ -15,9 +15,9 @@ import {
   resolveOptions,
   type SourceLocation,
   scanSource,
+  serveVariants,
 } from '@flux-images/core'
 import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
-import { serveVariants } from './serve-variants.js'
 
 export const PLUGIN_NAME = 'flux-images'
 const PREFIX = '\0flux:'

@@ -28,6 +28,7 @@ export {
   resolveOptimizeOptions,
   threadpoolSize,
 } from './resolve-optimize-options.js'
+export { serveVariants } from './serve-variants.js'
 export { slugify } from './slugify.js'
 export {
   type OutputFormat,

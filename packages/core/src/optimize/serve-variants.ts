@@ -6,17 +6,19 @@ const TYPES: Readonly<Record<string, string>> = {
   '.avif': 'image/avif',
   '.webp': 'image/webp',
   '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
   '.png': 'image/png',
 }
 
 /**
- * Dev middleware: serves the variant files of the images the dev server handed out, by URL
- * (`files` maps each URL to its file in the cache). Names are content-hashed, so they never change.
+ * A Node/Connect middleware for dev servers: serves the variant files handed out so far, by URL
+ * (`files` maps each `ImageFile.url` to its `path` in the cache). Names are content-hashed, so
+ * they are served as immutable. Hosts that strip their `base` before middlewares (Astro) pass
+ * it, and both forms of the URL are tried.
  */
-export function serveVariants(files: ReadonlyMap<string, string>) {
+export function serveVariants(files: ReadonlyMap<string, string>, { base = '/' }: { base?: string } = {}) {
   return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
-    const path = files.get(decodeURI((req.url ?? '').split('?')[0] ?? ''))
+    const url = decodeURI((req.url ?? '').split('?')[0] ?? '')
+    const path = files.get(url) ?? files.get(`${base.replace(/\/?$/, '/')}${url.replace(/^\//, '')}`)
     if (path === undefined) {
       next()
       return
