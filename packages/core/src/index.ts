@@ -25,6 +25,7 @@ export {
   scanHtml,
   scanMarkdown,
   scanSource,
+  withAlt,
 } from './directives/index.js'
 export { type Plan, type PlanItem, planRequests, resolveRequest, scanProject } from './engine/index.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError, formatLocation } from './errors.js'

@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises'
+import { relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  FluxError,
+  type ImageResult,
+  parseDirective,
+  type SourceLocation,
+  scanSource,
+  withAlt,
+} from '@flux-images/core'
+import { type FluxState, track } from './flux-state.js'
+
+/** Whether a markdown image's URL is a directive (`flux:`, any case of the scheme is not one). */
+export const isDirectiveUrl = (url: string): boolean => url.startsWith('flux:')
+
+/**
+ * The image of a markdown `![alt](flux:...)`: the URL as the parser left it (escapes still encoded,
+ * parseDirective decodes them), the alt filling an empty prompt and the alt parameter, as core's
+ * scanner reads it, so the request is the one pre-generated. Errors are located in the file.
+ */
+export async function markdownImage(
+  state: FluxState,
+  url: string,
+  alt: string,
+  fileURL: URL | undefined,
+): Promise<ImageResult> {
+  const parsed = parseDirective(url)
+  if (!parsed) throw new Error(`[flux] not a directive: ${url}`)
+  const { prompt, params } = withAlt(parsed, alt)
+  try {
+    return track(state, await state.flux.image({ prompt, params }))
+  } catch (err) {
+    const location = fileURL ? await locate(state, fileURL, prompt) : undefined
+    throw location && FluxError.is(err) && !err.location ? err.at(location) : err
+  }
+}
+
+/** Where the first directive with this prompt is in the file, for messages. */
+async function locate(state: FluxState, fileURL: URL, prompt: string): Promise<SourceLocation | undefined> {
+  const path = fileURLToPath(fileURL)
+  const file = relative(state.flux.options.root, path).split('\\').join('/')
+  const text = await readFile(path, 'utf8').catch(() => '')
+  const found = scanSource(file, text).directives.find((d) => d.prompt === prompt)
+  return found?.location ?? { file, line: 1, column: 1 }
+}

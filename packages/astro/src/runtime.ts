@@ -1,0 +1,35 @@
+import { type ImageResult, type PictureAttributes, parseDirective, renderPicture } from '@flux-images/core'
+import { type FluxImageData, getFluxState, track } from './flux-state.js'
+
+/** The props of `<FluxImage>`: a prompt and its options, or an image from `fluxImage()` or a `flux:` string. */
+export interface FluxImageProps extends PictureAttributes {
+  prompt?: string
+  image?: FluxImageData | string
+  model?: string
+  size?: string
+  quality?: string
+  seed?: string | number
+}
+
+/** The `<picture>` markup of `<FluxImage>`, from the integration's engine. */
+export async function renderFluxImage(props: FluxImageProps): Promise<string> {
+  const { prompt, image, model, size, quality, seed, ...attrs } = props
+  if (image !== undefined && typeof image !== 'string') return renderPicture({ ...image, files: [] }, attrs)
+  const parsed =
+    typeof image === 'string' ? parseDirective(image) : prompt ? { prompt, params: {} } : undefined
+  if (!parsed || parsed.prompt.trim() === '') {
+    throw new Error(
+      `[flux] <FluxImage> needs a prompt="..." or an image={...} (a fluxImage() field or a "flux:" string), got ${JSON.stringify(image ?? prompt)}`,
+    )
+  }
+  const params = { ...parsed.params }
+  for (const [key, value] of Object.entries({ model, size, quality, seed })) {
+    if (value !== undefined) params[key as 'model'] = String(value)
+  }
+  if (attrs.alt !== undefined) params.alt = attrs.alt
+  const state = getFluxState()
+  const result: ImageResult = track(state, await state.flux.image({ prompt: parsed.prompt.trim(), params }))
+  return renderPicture(result, attrs)
+}
+
+export type { FluxImageData }
