@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -32,10 +32,17 @@ describe('astro build with flux() (Sätteri, MDX)', () => {
     const referenced = await checkSite(first)
 
     // Warm build under a base (without its trailing slash): no request, the same files, base-joined URLs.
+    const variants = join(root, '.flux-cache', 'variants')
+    const before = await snapshot(variants)
+    // 8 images x 2 widths x 3 formats, and one manifest per image.
+    expect(Object.keys(before).filter((f) => f.startsWith('files/'))).toHaveLength(48)
+    expect(Object.keys(before).filter((f) => f.startsWith('manifests/'))).toHaveLength(8)
     gateway.reset()
     await rm(first.dist, { recursive: true })
     const second = await buildSite(root, gateway, { base: '/docs' })
     expect(gateway.requests).toBe(0)
+    // Nothing encoded: no variant or manifest written again, none added.
+    expect(await snapshot(variants)).toEqual(before)
     expect(second.fluxFiles).toEqual(first.fluxFiles)
     expect(variantUrls(second.index + second.kites + second.gardens + second.about).sort()).toEqual(
       referenced.map((url) => `/docs${url}`).sort(),
@@ -55,6 +62,18 @@ describe('astro build with flux() (Sätteri, MDX)', () => {
     expect(gateway.requests).toBe(0)
   })
 })
+
+/** Every file under `dir` (relative path) with what a rewrite would change: inode, mtime, size. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {}
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue
+    const path = join(entry.parentPath, entry.name)
+    const { ino, mtimeMs, size } = await stat(path)
+    files[path.slice(dir.length + 1)] = `${ino} ${mtimeMs} ${size}`
+  }
+  return files
+}
 
 describe('fluxImage() in a content collection schema', () => {
   it('rejects a value that is not a directive, naming the entry and the field', async () => {
