@@ -1,12 +1,9 @@
-import { readFile } from 'node:fs/promises'
-import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   FluxError,
   type ImageResult,
+  locateDirective,
   parseDirective,
-  type SourceLocation,
-  scanSource,
   withAlt,
 } from '@flux-images/core'
 import { type FluxState, track } from './flux-state.js'
@@ -31,16 +28,9 @@ export async function markdownImage(
   try {
     return track(state, await state.flux.image({ prompt, params }))
   } catch (err) {
-    const location = fileURL ? await locate(state, fileURL, prompt) : undefined
+    const location = fileURL
+      ? await locateDirective(state.flux.options.root, fileURLToPath(fileURL), (d) => d.prompt === prompt)
+      : undefined
     throw location && FluxError.is(err) && !err.location ? err.at(location) : err
   }
-}
-
-/** Where the first directive with this prompt is in the file, for messages. */
-async function locate(state: FluxState, fileURL: URL, prompt: string): Promise<SourceLocation | undefined> {
-  const path = fileURLToPath(fileURL)
-  const file = relative(state.flux.options.root, path).split('\\').join('/')
-  const text = await readFile(path, 'utf8').catch(() => '')
-  const found = scanSource(file, text).directives.find((d) => d.prompt === prompt)
-  return found?.location ?? { file, line: 1, column: 1 }
 }

@@ -27,7 +27,14 @@ export {
   scanSource,
   withAlt,
 } from './directives/index.js'
-export { type Plan, type PlanItem, planRequests, resolveRequest, scanProject } from './engine/index.js'
+export {
+  locateDirective,
+  type Plan,
+  type PlanItem,
+  planRequests,
+  resolveRequest,
+  scanProject,
+} from './engine/index.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError, formatLocation } from './errors.js'
 export {
   escapeHtml,

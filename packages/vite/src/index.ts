@@ -9,12 +9,12 @@ import {
   type FluxOptions,
   type ImageResult,
   type Logger,
+  locateDirective,
   parseDirective,
   renderPicture,
   replaceHtmlImages,
   resolveOptions,
   type SourceLocation,
-  scanSource,
   serveVariants,
 } from '@flux-images/core'
 import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
@@ -127,7 +127,9 @@ export function flux(options: FluxOptions = {}): Plugin {
         const found = specs.get(id.slice(PREFIX.length))
         const parsed = found && parseDirective(found.spec)
         if (!found || !parsed) return undefined
-        const location = await locate(found.spec, found.importer)
+        const location = found.importer
+          ? await locateDirective(config.root, found.importer, (d) => d.raw === found.spec)
+          : { file: '(unknown importer)', line: 1, column: 1 }
         try {
           const { files: _files, ...result } = await image({ ...parsed, location }, reload(id))
           return `export default ${JSON.stringify(result)}`
@@ -156,14 +158,6 @@ export function flux(options: FluxOptions = {}): Plugin {
       await Promise.all([engine?.close(), placeholders?.close()])
     },
   }
-}
-
-/** Where `spec` is imported in `importer` (its first occurrence), for error messages. */
-async function locate(spec: string, importer: string | undefined): Promise<SourceLocation> {
-  const file = importer ?? '(unknown importer)'
-  const text = importer ? await readFile(importer, 'utf8').catch(() => '') : ''
-  const found = scanSource(file, text).directives.find((d) => d.raw === spec)
-  return found?.location ?? { file, line: 1, column: 1 }
 }
 
 export type { FluxOptions, ImageResult } from '@flux-images/core'

@@ -1,4 +1,5 @@
 export { costByModel, plannedCost } from './cost.js'
+export { locateDirective } from './locate-directive.js'
 export { type Plan, type PlanItem, planRequests } from './plan.js'
 export {
   createProgress,
