@@ -1,11 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import {
-  FluxError,
-  type ImageResult,
-  locateDirective,
-  parseDirective,
-  withAlt,
-} from '@flux-images/core'
+import { FluxError, type ImageResult, locateDirective, parseDirective, withAlt } from '@flux-images/core'
 import { type FluxState, track } from './flux-state.js'
 
 /** Whether a markdown image's URL is a directive (`flux:`, any case of the scheme is not one). */
