@@ -1,10 +1,12 @@
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import node from '@astrojs/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   buildSite,
   checkSite,
   cleanup,
+  IMAGES,
   KEY,
   project,
   variantUrls,
@@ -26,17 +28,16 @@ describe('astro build with flux() (Sätteri, MDX)', () => {
     const root = await project()
     gateway.reset()
     const first = await buildSite(root, gateway)
-    // Two covers, the component, three .md body images, one MDX body image, the about page.
-    expect(gateway.requests).toBe(8)
+    expect(gateway.requests).toBe(IMAGES)
 
     const referenced = await checkSite(first)
 
     // Warm build under a base (without its trailing slash): no request, the same files, base-joined URLs.
     const variants = join(root, '.flux-cache', 'variants')
     const before = await snapshot(variants)
-    // 8 images x 2 widths x 3 formats, and one manifest per image.
-    expect(Object.keys(before).filter((f) => f.startsWith('files/'))).toHaveLength(48)
-    expect(Object.keys(before).filter((f) => f.startsWith('manifests/'))).toHaveLength(8)
+    // Every image x 2 widths x 3 formats, and one manifest per image.
+    expect(Object.keys(before).filter((f) => f.startsWith('files/'))).toHaveLength(IMAGES * 6)
+    expect(Object.keys(before).filter((f) => f.startsWith('manifests/'))).toHaveLength(IMAGES)
     gateway.reset()
     await rm(first.dist, { recursive: true })
     const second = await buildSite(root, gateway, { base: '/docs' })
@@ -47,6 +48,40 @@ describe('astro build with flux() (Sätteri, MDX)', () => {
     expect(variantUrls(second.index + second.kites + second.gardens + second.about).sort()).toEqual(
       referenced.map((url) => `/docs${url}`).sort(),
     )
+  })
+
+  it('re-renders cached content when its images change: a build after an offline build shows the real images', async () => {
+    const root = await project()
+    gateway.reset()
+    const offline = await buildSite(root, gateway, { options: { mode: 'placeholder' } })
+    expect(gateway.requests).toBe(0)
+    const placeholderDigest = await storedDigest(root)
+    await rm(offline.dist, { recursive: true })
+    const online = await buildSite(root, gateway)
+    expect(gateway.requests).toBe(IMAGES)
+    // Every URL in the pages is a file of the real images (Astro's content store kept none of the placeholders').
+    const referenced = await checkSite(online)
+    expect(referenced.filter((url) => variantUrls(offline.kites + offline.about).includes(url))).toEqual([])
+    // The digest Astro's store is keyed on changed with the images, and stays put while they do.
+    const changed = await storedDigest(root)
+    expect(changed).not.toBe(placeholderDigest)
+    gateway.reset()
+    await rm(online.dist, { recursive: true })
+    await buildSite(root, gateway)
+    expect(gateway.requests).toBe(0)
+    expect(await storedDigest(root)).toBe(changed)
+  })
+
+  it("writes the variants of prerendered pages into a server build's client output", async () => {
+    const root = await project()
+    gateway.reset()
+    const site = await buildSite(root, gateway, { adapter: node({ mode: 'standalone' }) })
+    expect(gateway.requests).toBe(IMAGES)
+    expect(site.dist).toMatch(/dist\/client$/)
+    await checkSite(site)
+    // The server bundle carries no image and no key.
+    const server = await readdir(join(root, 'dist', 'server'), { recursive: true })
+    expect(server.filter((file) => /_flux|\.(avif|webp)$/.test(file))).toEqual([])
   })
 
   it('fails a frozen build on a missing image, naming the post and line', async () => {
@@ -62,6 +97,14 @@ describe('astro build with flux() (Sätteri, MDX)', () => {
     expect(gateway.requests).toBe(0)
   })
 })
+
+/** The flux digest in the config Astro's content store last synced with. */
+async function storedDigest(root: string): Promise<string> {
+  const store = await readFile(join(root, 'node_modules', '.astro', 'data-store.json'), 'utf8')
+  const found = store.match(/fluxImages\\?":\\?"([0-9a-f]{16})/)
+  expect(found, 'a flux digest in the content store').not.toBeNull()
+  return found?.[1] ?? ''
+}
 
 /** Every file under `dir` (relative path) with what a rewrite would change: inode, mtime, size. */
 async function snapshot(dir: string): Promise<Record<string, string>> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildSite, checkSite, cleanup, KEY, project } from './fixtures/astro-helpers/build-site.js'
+import { buildSite, checkSite, cleanup, IMAGES, KEY, project } from './fixtures/astro-helpers/build-site.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 let gateway: MockGateway
@@ -17,7 +17,7 @@ describe('astro build with flux() (unified, MDX)', () => {
     const root = await project()
     gateway.reset()
     const site = await buildSite(root, gateway, { processor: 'unified' })
-    expect(gateway.requests).toBe(8)
+    expect(gateway.requests).toBe(IMAGES)
     await checkSite(site)
   })
 })

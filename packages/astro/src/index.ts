@@ -1,9 +1,18 @@
 import { copyFile, mkdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createFlux, type FluxOptions, type Logger, resolveOptions, serveVariants } from '@flux-images/core'
+import {
+  createFlux,
+  type Flux,
+  type FluxOptions,
+  type Logger,
+  resolveOptions,
+  serveVariants,
+} from '@flux-images/core'
 import type { AstroConfig, AstroIntegration, AstroIntegrationLogger } from 'astro'
-import { type FluxState, getFluxState, setFluxState, track } from './flux-state.js'
+import { contentDigest } from './content-digest.js'
+import { devImages } from './dev-images.js'
+import { createFluxState, type FluxState, getFluxState, setFluxState } from './flux-state.js'
 import { remarkFlux } from './remark-plugin.js'
 import { satteriPlugins } from './satteri-plugins.js'
 
@@ -20,7 +29,10 @@ export const INTEGRATION_NAME = '@flux-images/astro'
 export function flux(options: FluxOptions = {}): AstroIntegration {
   resolveOptions(options)
   let state: FluxState | undefined
+  let placeholders: Flux | undefined
   let command: string | undefined
+  let markdown: AstroConfig['markdown'] | undefined
+  let refresh: ((files: string[]) => Promise<void>) | undefined
   const getState = () => state ?? getFluxState()
 
   return {
@@ -28,27 +40,56 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
     hooks: {
       'astro:config:setup'({ config, logger, command: current }) {
         command = current
-        // A dev server restart sets up again: let the previous engine finish and release its sockets.
+        markdown = config.markdown
+        // A dev server restart sets up again: let the previous engines finish and release their sockets.
         void state?.flux.close()
-        state = {
-          flux: createFlux({
+        void placeholders?.close()
+        placeholders = undefined
+        const log = options.logger ?? toLogger(logger.fork('flux'))
+        const create = (over: FluxOptions = {}) =>
+          createFlux({
             ...options,
             root: options.root ?? fileURLToPath(config.root),
-            logger: options.logger ?? toLogger(logger.fork('flux')),
+            logger: log,
             image: {
               ...options.image,
               base: options.image?.base ?? withSlash(config.base),
               publicPath: options.image?.publicPath ?? '/_flux/',
             },
-          }),
-          files: new Map(),
-        }
+            ...over,
+          })
+        const engine = create()
+        const dev =
+          command === 'dev'
+            ? devImages(engine, {
+                placeholders: () => {
+                  // Its "placeholder mode" warning would be wrong: real images are on their way.
+                  placeholders ??= create({ mode: 'placeholder', logger: { ...log, warn() {} } })
+                  return placeholders
+                },
+                refresh: (files) => refresh?.(files) ?? Promise.resolve(),
+                onError: (err) => logger.error(String(err)),
+              })
+            : undefined
+        state = createFluxState(engine, dev)
         setFluxState(state)
         registerMarkdown(config, getState, logger)
       },
-      'astro:server:setup'({ server, logger }) {
+      'astro:server:setup'({ server, logger, refreshContent }) {
         const current = getState()
         server.middlewares.use(serveVariants(current.files, { base: withSlash(server.config.base) }))
+        // Pending images arrived: content rendered with their placeholders is rendered again (the
+        // digest changed), modules compiled with them (MDX) are dropped, and the browser reloads.
+        refresh = async (files) => {
+          markContent(markdown, await contentDigest(current.flux))
+          await refreshContent?.({})
+          for (const environment of Object.values(server.environments)) {
+            const graph = environment.moduleGraph
+            for (const file of files)
+              for (const mod of graph.getModulesByFile(file) ?? []) graph.invalidateModule(mod)
+          }
+          server.environments.client.hot.send({ type: 'full-reload' })
+        }
         // In the background: pages render meanwhile, sharing the in-flight generations.
         current.flux.generate({ optimize: true }).then(
           (summary) => {
@@ -58,29 +99,32 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         )
       },
       async 'astro:server:done'() {
-        await getState().flux.close()
+        await Promise.all([getState().flux.close(), placeholders?.close()])
       },
       // Before the content sync, whose schemas (fluxImage()) and markdown plugins then only read
       // the cache: the whole project in one bounded pool, every failure located.
       async 'astro:config:done'({ logger }) {
-        if (command !== 'build') return
         const { flux: engine } = getState()
-        const summary = await engine.generate({ optimize: true })
-        if (summary.failed.length > 0) {
-          throw new Error(
-            `[flux] ${summary.failed.length} image(s) failed:\n${summary.failed.map((e) => e.toString()).join('\n')}`,
+        if (command === 'build') {
+          const summary = await engine.generate({ optimize: true })
+          if (summary.failed.length > 0) {
+            await engine.close()
+            throw new Error(
+              `[flux] ${summary.failed.length} image(s) failed:\n${summary.failed.map((e) => e.toString()).join('\n')}`,
+            )
+          }
+          logger.info(
+            `${summary.total} images: ${summary.cached} cached, ${summary.generated} generated, ${summary.placeholders} placeholders`,
           )
         }
-        logger.info(
-          `${summary.total} images: ${summary.cached} cached, ${summary.generated} generated, ${summary.placeholders} placeholders`,
-        )
+        markContent(markdown, await contentDigest(engine))
       },
       async 'astro:build:done'({ dir, logger }) {
         const current = getState()
         // Pages restored from Astro's content cache never ran the plugins: what the scan found
         // is what the content uses, whichever way it rendered.
         const report = await current.flux.scan()
-        for (const item of report.items) track(current, await current.flux.image({ request: item.request }))
+        for (const item of report.items) await current.image({ request: item.request })
         const publicDir = new URL(current.flux.options.image.publicPath, 'http://x').pathname
         const out = join(fileURLToPath(dir), publicDir)
         await mkdir(out, { recursive: true })
@@ -96,6 +140,12 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       },
     },
   }
+}
+
+/** Puts the digest where Astro's content store sees it: the store is cleared when it changes. */
+function markContent(markdown: AstroConfig['markdown'] | undefined, digest: string): void {
+  const options = (markdown?.processor as { options?: Record<string, unknown> } | undefined)?.options
+  if (options) options.fluxImages = digest
 }
 
 /** Pushes the plugins into the configured processor's own arrays (the renderer reads those). */

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { FluxError, type ImageResult, locateDirective, parseDirective, withAlt } from '@flux-images/core'
-import { type FluxState, track } from './flux-state.js'
+import type { FluxState } from './flux-state.js'
 
 /** Whether a markdown image's URL is a directive (`flux:`, any case of the scheme is not one). */
 export const isDirectiveUrl = (url: string): boolean => url.startsWith('flux:')
@@ -19,11 +19,12 @@ export async function markdownImage(
   const parsed = parseDirective(url)
   if (!parsed) throw new Error(`[flux] not a directive: ${url}`)
   const { prompt, params } = withAlt(parsed, alt)
+  const file = fileURL && fileURLToPath(fileURL)
   try {
-    return track(state, await state.flux.image({ prompt, params }))
+    return await state.image({ prompt, params }, file)
   } catch (err) {
-    const location = fileURL
-      ? await locateDirective(state.flux.options.root, fileURLToPath(fileURL), (d) => d.prompt === prompt)
+    const location = file
+      ? await locateDirective(state.flux.options.root, file, (d) => d.prompt === prompt)
       : undefined
     throw location && FluxError.is(err) && !err.location ? err.at(location) : err
   }

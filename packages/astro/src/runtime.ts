@@ -1,5 +1,5 @@
 import { type ImageResult, type PictureAttributes, parseDirective, renderPicture } from '@flux-images/core'
-import { type FluxImageData, getFluxState, track } from './flux-state.js'
+import { type FluxImageData, getFluxState } from './flux-state.js'
 
 /** The props of `<FluxImage>`: a prompt and its options, or an image from `fluxImage()` or a `flux:` string. */
 export interface FluxImageProps extends PictureAttributes {
@@ -27,8 +27,7 @@ export async function renderFluxImage(props: FluxImageProps): Promise<string> {
     if (value !== undefined) params[key as 'model'] = String(value)
   }
   if (attrs.alt !== undefined) params.alt = attrs.alt
-  const state = getFluxState()
-  const result: ImageResult = track(state, await state.flux.image({ prompt: parsed.prompt.trim(), params }))
+  const result: ImageResult = await getFluxState().image({ prompt: parsed.prompt.trim(), params })
   return renderPicture(result, attrs)
 }
 

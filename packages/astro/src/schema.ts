@@ -1,7 +1,7 @@
 import type { DirectiveParams } from '@flux-images/core'
 import { FluxError, parseDirective } from '@flux-images/core'
 import { z } from 'astro/zod'
-import { type FluxImageData, getFluxState, track, withoutFiles } from './flux-state.js'
+import { type FluxImageData, getFluxState, withoutFiles } from './flux-state.js'
 
 const KEYS = ['model', 'size', 'quality', 'seed', 'alt'] as const
 
@@ -35,9 +35,8 @@ export function fluxImage() {
     if (typeof value !== 'string') {
       for (const key of KEYS) if (value[key] !== undefined) params[key] = String(value[key])
     }
-    const state = getFluxState()
     try {
-      return withoutFiles(track(state, await state.flux.image({ prompt: parsed.prompt, params })))
+      return withoutFiles(await getFluxState().image({ prompt: parsed.prompt, params }))
     } catch (err) {
       ctx.addIssue({
         code: 'custom',

@@ -1,0 +1,21 @@
+import { createHash } from 'node:crypto'
+import type { Flux } from '@flux-images/core'
+
+/**
+ * What rendered content depends on: the image options, whether images are generated or drawn
+ * locally, and each scanned image's cache status. Astro's content store keeps rendered markdown
+ * and parsed frontmatter across builds and dev sessions, keyed on the config: stored in the
+ * markdown processor's options, this digest makes Astro render entries again when it changes (a
+ * build after an offline one, an image arriving in dev), and only then.
+ */
+export async function contentDigest(flux: Flux): Promise<string> {
+  const { options } = flux
+  const hash = createHash('sha256').update(
+    JSON.stringify([options.image, options.mode, options.apiKey !== undefined]),
+  )
+  const { items } = await flux.scan()
+  for (const item of items.toSorted((a, b) => a.key.localeCompare(b.key))) {
+    hash.update(`\n${item.key} ${item.status}`)
+  }
+  return hash.digest('hex').slice(0, 16)
+}

@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanup, IMAGES, KEY, project } from './fixtures/astro-helpers/build-site.js'
+import { launchChromium, watchPage } from './helpers/browser.js'
+import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
+
+let gateway: MockGateway
+let browser: Browser | undefined
+let server: ChildProcess | undefined
+const ASTRO = fileURLToPath(new URL('./node_modules/astro/bin/astro.mjs', import.meta.url))
+
+beforeAll(async () => {
+  gateway = await createMockGateway({ apiKey: KEY })
+})
+afterAll(async () => {
+  await browser?.close()
+  server?.kill()
+  await gateway?.close()
+  await cleanup()
+})
+
+/** The URL each image of the page shows (its `currentSrc`), once all have loaded; [] mid-reload. */
+async function shown(page: Page): Promise<string[]> {
+  try {
+    // A string: the test's TypeScript knows no DOM.
+    return await page.evaluate<string[]>(`Promise.all(
+      [...document.images].map((img) => img.decode().then(() => img, () => img)),
+    ).then((images) => images.map((img) => (img.naturalWidth > 0 ? new URL(img.currentSrc).pathname : 'broken')))`)
+  } catch {
+    return [] // The page is reloading.
+  }
+}
+
+/** This process's environment without what the test runner adds (NODE_ENV=test makes Astro's dev server serve no pages). */
+function userEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.NODE_ENV
+  for (const name of Object.keys(env)) if (name.startsWith('VITEST')) delete env[name]
+  return env
+}
+
+/** A loopback port nothing listens on. */
+async function freePort(): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done))
+  const { port } = probe.address() as { port: number }
+  await new Promise((done) => probe.close(done))
+  return port
+}
+
+describe('astro dev with flux()', () => {
+  it('serves pages at once with placeholders, then reloads them with the real images', {
+    timeout: 90_000,
+  }, async () => {
+    const root = await project()
+    const chromium = await launchChromium()
+    browser = chromium
+    // Slow enough that every page below is served before any image exists (startup takes seconds).
+    gateway.latencyMs = 20_000
+    await writeFile(
+      join(root, 'astro.config.mjs'),
+      `import mdx from '@astrojs/mdx'
+import { flux } from '@flux-images/astro'
+export default {
+  devToolbar: { enabled: false },
+  integrations: [mdx(), flux({ baseURL: process.env.GATEWAY, concurrency: 8, image: { widths: [160], maxWidth: 320 } })],
+}
+`,
+    )
+    // \`astro dev\` as a user runs it, in its own process.
+    const port = await freePort()
+    server = spawn(process.execPath, [ASTRO, 'dev', '--host', '127.0.0.1', '--port', String(port)], {
+      cwd: root,
+      env: { ...userEnv(), FLUX_API_KEY: KEY, GATEWAY: gateway.url, ASTRO_TELEMETRY_DISABLED: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    server.stdout?.on('data', (chunk) => (output += chunk))
+    server.stderr?.on('data', (chunk) => (output += chunk))
+    await expect.poll(() => output, { timeout: 30_000 }).toContain('watching for file changes')
+    const origin = `http://127.0.0.1:${port}`
+
+    // A markdown post (body images from Sätteri, the cover from the schema) and an MDX post.
+    const paths = ['/posts/kites/', '/posts/gardens/']
+    const pages = await Promise.all(paths.map(() => chromium.newPage()))
+    const problems = pages.map(watchPage)
+    await Promise.all(pages.map((page, i) => page.goto(origin + paths[i])))
+    const first = await Promise.all(pages.map(shown))
+    expect(gateway.generated, 'pages were served before any image was generated').toBe(0)
+    expect(first.map((srcs) => srcs.length)).toEqual([4, 3])
+    for (const src of first.flat()) expect(src).toMatch(/^\/_flux\/[\w.-]+\.(avif|webp)$/)
+
+    // The images arrive; the pages reload by themselves and show them, none of the placeholders left.
+    for (const [i, page] of pages.entries()) {
+      await expect
+        .poll(async () => shown(page), { timeout: 40_000, interval: 250 })
+        .toSatisfy(
+          (srcs: string[]) => srcs.length === first[i]?.length && !srcs.some((s) => first.flat().includes(s)),
+        )
+        .catch((err: Error) => {
+          throw new Error(`${paths[i]}: ${err.message}\n--- astro dev said ---\n${output}`)
+        })
+    }
+    const last = await Promise.all(pages.map(shown))
+    for (const src of last.flat()) expect(src).toMatch(/^\/_flux\/[\w.-]+\.(avif|webp)$/)
+    // A reload may cut the one before it short (Astro reloads for the content store, flux for the
+    // pages): an aborted page load is not a problem, a failed image or script is.
+    const aborted = (problem: string) => /^request failed: \S+\/posts\/\w+\/$/.test(problem)
+    expect(problems.flat().filter((problem) => !aborted(problem))).toEqual([])
+    expect(output).not.toContain(KEY)
+
+    // Each image generated once: the background pre-generation and the pages shared them.
+    expect(gateway.requests).toBe(IMAGES)
+    expect([...gateway.generatedByPrompt.values()].every((n) => n === 1)).toBe(true)
+  })
+})
