@@ -24,17 +24,34 @@ afterAll(async () => {
   await cleanup()
 })
 
-/** The URL each image of the page shows (its `currentSrc`), once all have loaded; [] mid-reload. */
+/**
+ * What each image of the page shows, once all have loaded: `<currentSrc path>#<hash of its pixels>`
+ * (a pending image keeps its URL when the real one arrives: the pixels tell them apart); [] while
+ * the page reloads.
+ */
 async function shown(page: Page): Promise<string[]> {
   try {
     // A string: the test's TypeScript knows no DOM.
-    return await page.evaluate<string[]>(`Promise.all(
-      [...document.images].map((img) => img.decode().then(() => img, () => img)),
-    ).then((images) => images.map((img) => (img.naturalWidth > 0 ? new URL(img.currentSrc).pathname : 'broken')))`)
+    return await page.evaluate<string[]>(`Promise.all([...document.images].map(async (img) => {
+      await img.decode().catch(() => {})
+      if (img.naturalWidth === 0) return 'broken'
+      const canvas = document.createElement('canvas')
+      canvas.width = img.naturalWidth
+      canvas.height = img.naturalHeight
+      const context = canvas.getContext('2d')
+      context.drawImage(img, 0, 0)
+      const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', pixels))
+      const hex = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('')
+      return new URL(img.currentSrc).pathname + '#' + hex
+    }))`)
   } catch {
     return [] // The page is reloading.
   }
 }
+
+const pixels = (shown: string) => shown.split('#')[1]
+const path = (shown: string) => shown.split('#')[0]
 
 /** This process's environment without what the test runner adds (NODE_ENV=test makes Astro's dev server serve no pages). */
 function userEnv(): NodeJS.ProcessEnv {
@@ -85,29 +102,39 @@ export default {
     await expect.poll(() => output, { timeout: 30_000 }).toContain('watching for file changes')
     const origin = `http://127.0.0.1:${port}`
 
-    // A markdown post (body images from Sätteri, the cover from the schema) and an MDX post.
-    const paths = ['/posts/kites/', '/posts/gardens/']
+    // A markdown post (body images from Sätteri, the cover from the schema), an MDX post, and a
+    // page with a component's prompt and a `flux:` import.
+    const paths = ['/posts/kites/', '/posts/gardens/', '/']
     const pages = await Promise.all(paths.map(() => chromium.newPage()))
     const problems = pages.map(watchPage)
+    const loads = pages.map((page) => {
+      const count = { n: 0 }
+      page.on('load', () => count.n++)
+      return count
+    })
     await Promise.all(pages.map((page, i) => page.goto(origin + paths[i])))
     const first = await Promise.all(pages.map(shown))
     expect(gateway.generated, 'pages were served before any image was generated').toBe(0)
-    expect(first.map((srcs) => srcs.length)).toEqual([4, 3])
-    for (const src of first.flat()) expect(src).toMatch(/^\/_flux\/[\w.-]+\.(avif|webp)$/)
+    expect(first.map((srcs) => srcs.length)).toEqual([4, 3, 2])
+    for (const src of first.flat()) expect(path(src)).toMatch(/^\/_flux\/[\w.~/-]+\.(avif|webp)$/)
 
     // The images arrive; the pages reload by themselves and show them, none of the placeholders left.
+    const before = new Set(first.flat().map(pixels))
     for (const [i, page] of pages.entries()) {
       await expect
         .poll(async () => shown(page), { timeout: 40_000, interval: 250 })
         .toSatisfy(
-          (srcs: string[]) => srcs.length === first[i]?.length && !srcs.some((s) => first.flat().includes(s)),
+          (srcs: string[]) =>
+            (loads[i]?.n ?? 0) > 1 &&
+            srcs.length === first[i]?.length &&
+            !srcs.some((s) => before.has(pixels(s))),
         )
         .catch((err: Error) => {
           throw new Error(`${paths[i]}: ${err.message}\n--- astro dev said ---\n${output}`)
         })
     }
     const last = await Promise.all(pages.map(shown))
-    for (const src of last.flat()) expect(src).toMatch(/^\/_flux\/[\w.-]+\.(avif|webp)$/)
+    for (const src of last.flat()) expect(path(src)).toMatch(/^\/_flux\/[\w.~/-]+\.(avif|webp)$/)
     // A reload may cut the one before it short (Astro reloads for the content store, flux for the
     // pages): an aborted page load is not a problem, a failed image or script is.
     const aborted = (problem: string) => /^request failed: \S+\/posts\/\w+\/$/.test(problem)

@@ -66,6 +66,11 @@ export type Fault = { delayMs?: number } & (
   /** url responses only: the file is served chunked, with no Content-Length. */
   | { type: 'chunked-url' }
   /**
+   * url responses only: the file's headers and first half are sent at once, the rest after
+   * `stallMs` (a slow image host; the download is in progress meanwhile).
+   */
+  | { type: 'slow-url'; stallMs: number }
+  /**
    * url responses only: the returned URL answers 302, `hops` times in a row (default 1), the
    * last hop pointing at `location` (default: the real file on this server).
    */

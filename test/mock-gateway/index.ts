@@ -3,10 +3,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { errorBody, type Fault, type FaultContext, type GenerationBody } from './faults.js'
-import { corrupt, createImageMaker, truncate } from './images.js'
+import { corrupt, createImageMaker, type ImageInput, type MockImage, truncate } from './images.js'
 import { validateBody } from './validate.js'
 
 export type { Fault, FaultContext, GenerationBody, OpenAIErrorBody } from './faults.js'
+export type { ImageInput, MockImage } from './images.js'
 
 export const DEFAULT_MODELS = ['flux-1.1-pro', 'flux-pro', 'flux-dev', 'flux-schnell'] as const
 export const DEFAULT_SIZES = ['1024x1024', '1536x1024', '1024x1536', '1344x768', '768x1344'] as const
@@ -24,6 +25,12 @@ export interface MockGatewayOptions {
   urlTtlMs?: number
   /** Chooses a misbehaviour per request; `undefined` answers normally. */
   fault?: FaultFunction | undefined
+  /**
+   * Where the pictures come from, instead of the built-in maker's cheap colour grids (benchmarks
+   * serve realistic photos this way). Called for every image of every answer.
+   * @default createImageMaker()
+   */
+  images?: { make(input: ImageInput): Promise<MockImage> } | undefined
 }
 
 export type FaultFunction = (ctx: FaultContext) => Fault | undefined
@@ -50,6 +57,8 @@ export interface MockGateway {
   /** `GET /files/...` requests, and how many of them carried an Authorization header. */
   readonly downloads: number
   readonly downloadsWithAuth: number
+  /** Downloads held up by a `slow-url` fault that have started (their first half is sent). */
+  readonly stalledDownloads: number
   /** `GET /r/...` redirect hops served. */
   readonly redirects: number
   /** Requests refused with 401 for a wrong or missing key. */
@@ -64,6 +73,8 @@ interface StoredFile {
   bytes: Buffer
   expiresAt: number
   chunked: boolean
+  /** Wait between the first half and the rest. */
+  stallMs: number
 }
 
 /** Starts a mock gateway on 127.0.0.1, on a free port. */
@@ -71,7 +82,8 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
   const apiKey = options.apiKey ?? 'test-key'
   const models = options.models ?? DEFAULT_MODELS
   const sizes = options.sizes ?? DEFAULT_SIZES
-  const images = createImageMaker()
+  const maker = createImageMaker()
+  const images = options.images ?? maker
   const files = new Map<string, StoredFile>()
   const redirectTargets = new Map<string, string>()
   const sockets = new Set<Socket>()
@@ -85,6 +97,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     maxInFlight: 0,
     downloads: 0,
     downloadsWithAuth: 0,
+    stalledDownloads: 0,
     redirects: 0,
     authFailures: 0,
   }
@@ -152,7 +165,15 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
 
     counts.inFlight++
     counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight)
-    res.once('close', () => counts.inFlight--)
+    // Over once the answer is written (or the connection is gone): a client can read a large
+    // answer and send its next request before this busy loop gets to the response's 'close'.
+    let over = false
+    const end = () => {
+      if (over) return
+      over = true
+      counts.inFlight--
+    }
+    res.once('close', end)
 
     const fault = gateway.fault?.({ requestNumber, promptCount, body }) ?? {}
     const wait = gateway.latencyMs + (fault.delayMs ?? 0)
@@ -164,6 +185,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     }
     if (wait > 0) await sleep(wait, undefined, { signal: closing.signal })
     await respond(req, res, body, fault)
+    if (res.writableEnded) end()
   }
 
   async function respond(req: IncomingMessage, res: ServerResponse, body: GenerationBody, fault: Fault) {
@@ -308,7 +330,12 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     const fileUrl = `${base}/files/${id}.png`
     if (fault.type === 'custom-url') return fault.url
     if (fault.type === 'expired-url') return fileUrl
-    files.set(id, { bytes, expiresAt: Date.now() + gateway.urlTtlMs, chunked: fault.type === 'chunked-url' })
+    files.set(id, {
+      bytes,
+      expiresAt: Date.now() + gateway.urlTtlMs,
+      chunked: fault.type === 'chunked-url',
+      stallMs: fault.type === 'slow-url' ? fault.stallMs : 0,
+    })
     if (fault.type !== 'redirect-url') return fileUrl
     let target = fault.location ?? fileUrl
     for (let hop = 0; hop < (fault.hops ?? 1); hop++) {
@@ -319,7 +346,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     return target
   }
 
-  function serveFile(req: IncomingMessage, res: ServerResponse, name: string): void {
+  async function serveFile(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     counts.downloads++
     if (req.headers.authorization !== undefined) counts.downloadsWithAuth++
     const file = files.get(name.replace(/\.png$/, ''))
@@ -336,6 +363,14 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
       return
     }
     res.writeHead(200, { 'content-type': 'image/png', 'content-length': file.bytes.length })
+    if (file.stallMs > 0) {
+      counts.stalledDownloads++
+      const half = file.bytes.length >> 1
+      res.write(file.bytes.subarray(0, half))
+      await sleep(file.stallMs, undefined, { signal: closing.signal })
+      res.end(file.bytes.subarray(half))
+      return
+    }
     res.end(file.bytes)
   }
 
@@ -380,6 +415,9 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     get downloadsWithAuth() {
       return counts.downloadsWithAuth
     },
+    get stalledDownloads() {
+      return counts.stalledDownloads
+    },
     get redirects() {
       return counts.redirects
     },
@@ -394,6 +432,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
       counts.maxInFlight = counts.inFlight
       counts.downloads = 0
       counts.downloadsWithAuth = 0
+      counts.stalledDownloads = 0
       counts.redirects = 0
       counts.authFailures = 0
       gateway.fault = options.fault
@@ -407,7 +446,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const socket of sockets) socket.destroy()
       server.closeAllConnections()
-      images.clear()
+      maker.clear()
       await closed
     },
   }

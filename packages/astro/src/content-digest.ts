@@ -6,7 +6,7 @@ import type { Flux } from '@flux-images/core'
  * locally, and each scanned image's cache status. Astro's content store keeps rendered markdown
  * and parsed frontmatter across builds and dev sessions, keyed on the config: stored in the
  * markdown processor's options, this digest makes Astro render entries again when it changes (a
- * build after an offline one, an image arriving in dev), and only then.
+ * build after an offline one, a dev session after images arrived), and only then.
  */
 export async function contentDigest(flux: Flux): Promise<string> {
   const { options } = flux

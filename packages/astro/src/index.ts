@@ -9,9 +9,10 @@ import {
   resolveOptions,
   serveVariants,
 } from '@flux-images/core'
+import { FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
 import type { AstroConfig, AstroIntegration, AstroIntegrationLogger } from 'astro'
 import { contentDigest } from './content-digest.js'
-import { devImages } from './dev-images.js'
+import { type DevImages, devImages } from './dev-images.js'
 import { createFluxState, type FluxState, getFluxState, setFluxState } from './flux-state.js'
 import { remarkFlux } from './remark-plugin.js'
 import { satteriPlugins } from './satteri-plugins.js'
@@ -31,16 +32,15 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
   let state: FluxState | undefined
   let placeholders: Flux | undefined
   let command: string | undefined
-  let markdown: AstroConfig['markdown'] | undefined
   let refresh: ((files: string[]) => Promise<void>) | undefined
+  let dev: DevImages | undefined
   const getState = () => state ?? getFluxState()
 
   return {
     name: INTEGRATION_NAME,
     hooks: {
-      'astro:config:setup'({ config, logger, command: current }) {
+      'astro:config:setup'({ config, logger, command: current, updateConfig }) {
         command = current
-        markdown = config.markdown
         // A dev server restart sets up again: let the previous engines finish and release their sockets.
         void state?.flux.close()
         void placeholders?.close()
@@ -59,7 +59,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
             ...over,
           })
         const engine = create()
-        const dev =
+        dev =
           command === 'dev'
             ? devImages(engine, {
                 placeholders: () => {
@@ -68,34 +68,41 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
                   return placeholders
                 },
                 refresh: (files) => refresh?.(files) ?? Promise.resolve(),
-                onError: (err) => logger.error(String(err)),
+                onError: (err) => log.error(String(err)),
               })
             : undefined
-        state = createFluxState(engine, dev)
+        state = createFluxState(engine, dev?.image)
         setFluxState(state)
         registerMarkdown(config, getState, logger)
+        // `import image from 'flux:...'` in components and scripts, from the same engine.
+        const imports = fluxImports({
+          root: () => fileURLToPath(config.root),
+          image: (input, { importer }) => getState().image(input, importer),
+        })
+        updateConfig({ vite: { plugins: [imports] } })
       },
-      'astro:server:setup'({ server, logger, refreshContent }) {
+      'astro:server:setup'({ server, logger }) {
         const current = getState()
+        if (dev) server.middlewares.use(dev.middleware)
         server.middlewares.use(serveVariants(current.files, { base: withSlash(server.config.base) }))
-        // Pending images arrived: content rendered with their placeholders is rendered again (the
-        // digest changed), modules compiled with them (MDX) are dropped, and the browser reloads.
+        // Pending images arrived: their URLs now serve them. Modules compiled with placeholders'
+        // markup (MDX, `flux:` imports) are dropped, and the browser reloads.
         refresh = async (files) => {
-          markContent(markdown, await contentDigest(current.flux))
-          await refreshContent?.({})
           for (const environment of Object.values(server.environments)) {
             const graph = environment.moduleGraph
-            for (const file of files)
-              for (const mod of graph.getModulesByFile(file) ?? []) graph.invalidateModule(mod)
+            const stale = files.flatMap((file) => [...(graph.getModulesByFile(file) ?? [])])
+            for (const [id, mod] of graph.idToModuleMap)
+              if (id.startsWith(FLUX_MODULE_PREFIX)) stale.push(mod)
+            for (const mod of stale) graph.invalidateModule(mod)
           }
           server.environments.client.hot.send({ type: 'full-reload' })
         }
         // In the background: pages render meanwhile, sharing the in-flight generations.
         current.flux.generate({ optimize: true }).then(
           (summary) => {
-            for (const failure of summary.failed) logger.error(failure.toString())
+            for (const failure of summary.failed) toLogger(logger).error(failure.toString())
           },
-          (err) => logger.error(String(err)),
+          (err) => toLogger(logger).error(String(err)),
         )
       },
       async 'astro:server:done'() {
@@ -103,13 +110,16 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       },
       // Before the content sync, whose schemas (fluxImage()) and markdown plugins then only read
       // the cache: the whole project in one bounded pool, every failure located.
-      async 'astro:config:done'({ logger }) {
+      async 'astro:config:done'({ config, logger, injectTypes }) {
+        injectTypes({ filename: 'flux-images.d.ts', content: IMPORT_TYPES })
         const { flux: engine } = getState()
         if (command === 'build') {
           const summary = await engine.generate({ optimize: true })
           if (summary.failed.length > 0) {
             await engine.close()
-            throw new Error(
+            // Each failure keeps its code and location for whoever catches the build's error.
+            throw new AggregateError(
+              summary.failed,
               `[flux] ${summary.failed.length} image(s) failed:\n${summary.failed.map((e) => e.toString()).join('\n')}`,
             )
           }
@@ -117,7 +127,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
             `${summary.total} images: ${summary.cached} cached, ${summary.generated} generated, ${summary.placeholders} placeholders`,
           )
         }
-        markContent(markdown, await contentDigest(engine))
+        markContent(config.markdown, await contentDigest(engine))
       },
       async 'astro:build:done'({ dir, logger }) {
         const current = getState()
@@ -142,9 +152,16 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
   }
 }
 
+const IMPORT_TYPES = `declare module 'flux:*' {
+  /** The optimized image: URLs, dimensions, <source> srcsets, placeholder, alt. */
+  const image: import('@flux-images/astro').FluxImageData
+  export default image
+}
+`
+
 /** Puts the digest where Astro's content store sees it: the store is cleared when it changes. */
-function markContent(markdown: AstroConfig['markdown'] | undefined, digest: string): void {
-  const options = (markdown?.processor as { options?: Record<string, unknown> } | undefined)?.options
+function markContent(markdown: AstroConfig['markdown'], digest: string): void {
+  const options = (markdown.processor as { options?: Record<string, unknown> } | undefined)?.options
   if (options) options.fluxImages = digest
 }
 
@@ -181,11 +198,13 @@ function pluginList(options: Record<string, unknown>, name: string): unknown[] {
 }
 
 function toLogger(logger: AstroIntegrationLogger): Logger {
+  // Astro labels the lines itself: core's own "[flux] " prefix would say it twice.
+  const plain = (message: string) => message.replace(/^\[flux\] /, '')
   return {
-    info: (m) => logger.info(m),
-    warn: (m) => logger.warn(m),
-    error: (m) => logger.error(m),
-    debug: (m) => logger.debug(m),
+    info: (m) => logger.info(plain(m)),
+    warn: (m) => logger.warn(plain(m)),
+    error: (m) => logger.error(plain(m)),
+    debug: (m) => logger.debug(plain(m)),
   }
 }
 

@@ -1,28 +1,20 @@
-import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import {
   createFlux,
-  type DirectiveParams,
   type Flux,
-  FluxError,
   type FluxOptions,
   type ImageResult,
   type Logger,
-  locateDirective,
-  parseDirective,
   renderPicture,
   replaceHtmlImages,
   resolveOptions,
-  type SourceLocation,
   serveVariants,
 } from '@flux-images/core'
 import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
+import { type FluxImport, fluxImports } from './flux-imports.js'
 
 export const PLUGIN_NAME = 'flux-images'
-const PREFIX = '\0flux:'
-
-type Input = { prompt: string; params: DirectiveParams; location: SourceLocation }
 
 /**
  * The Vite plugin: `import img from 'flux:...'` (the image's metadata as default export) and
@@ -30,19 +22,18 @@ type Input = { prompt: string; params: DirectiveParams; location: SourceLocation
  * the project first, in one bounded pool; the dev server serves variants from the cache and shows a
  * placeholder while a missing image is generated. Options are core's, validated here, at once.
  */
-export function flux(options: FluxOptions = {}): Plugin {
+export function flux(options: FluxOptions = {}): Plugin[] {
   resolveOptions(options)
   let config: ResolvedConfig
   let engine: Flux
   let placeholders: Flux | undefined
   let server: ViteDevServer | undefined
-  const specs = new Map<string, { spec: string; importer: string | undefined }>()
   const urls = new Map<string, string>()
   const toEmit = new Map<string, string>()
   const refreshing = new Map<string, Promise<void>>()
 
   /** The image's metadata; in dev, a placeholder at once when the real one is not cached yet. */
-  async function image(input: Input, refresh: (() => void) | undefined): Promise<ImageResult> {
+  async function image(input: FluxImport, refresh: (() => void) | undefined): Promise<ImageResult> {
     const { mode, apiKey } = engine.options
     const offline = mode === 'placeholder' || (mode === 'auto' && !apiKey)
     let result: ImageResult
@@ -90,7 +81,7 @@ export function flux(options: FluxOptions = {}): Plugin {
     server?.ws.send({ type: 'full-reload' })
   }
 
-  return {
+  const main: Plugin = {
     name: PLUGIN_NAME,
     configResolved(resolved) {
       config = resolved
@@ -113,31 +104,6 @@ export function flux(options: FluxOptions = {}): Plugin {
         `[flux] ${summary.total} images: ${summary.cached} cached, ${summary.generated} generated, ${summary.placeholders} placeholders`,
       )
     },
-    resolveId: {
-      filter: { id: /^flux:/ },
-      handler(spec, importer) {
-        const hash = createHash('sha256').update(spec).digest('hex').slice(0, 16)
-        specs.set(hash, { spec, importer: importer?.split('?')[0] })
-        return PREFIX + hash
-      },
-    },
-    load: {
-      filter: { id: /^\0flux:/ },
-      async handler(id) {
-        const found = specs.get(id.slice(PREFIX.length))
-        const parsed = found && parseDirective(found.spec)
-        if (!found || !parsed) return undefined
-        const location = found.importer
-          ? await locateDirective(config.root, found.importer, (d) => d.raw === found.spec)
-          : { file: '(unknown importer)', line: 1, column: 1 }
-        try {
-          const { files: _files, ...result } = await image({ ...parsed, location }, reload(id))
-          return `export default ${JSON.stringify(result)}`
-        } catch (err) {
-          this.error(FluxError.is(err) ? err.toString() : String(err))
-        }
-      },
-    },
     transformIndexHtml: {
       order: 'pre',
       handler(html, ctx) {
@@ -158,9 +124,11 @@ export function flux(options: FluxOptions = {}): Plugin {
       await Promise.all([engine?.close(), placeholders?.close()])
     },
   }
+  return [main, fluxImports({ root: () => config.root, image: (input, { id }) => image(input, reload(id)) })]
 }
 
 export type { FluxOptions, ImageResult } from '@flux-images/core'
+export { FLUX_MODULE_PREFIX, type FluxImport, type FluxImportsOptions, fluxImports } from './flux-imports.js'
 
 /** The default export of a `flux:` import: the image's metadata, without the cache's file paths. */
 export type FluxImage = Omit<ImageResult, 'files'>

@@ -18,7 +18,7 @@
  * check the metadata against the key and the image against its size and sha256: a corrupt entry
  * is reported and never served. The directory is created on the first write, not on a read.
  */
-import { mkdir, readdir, stat } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { FluxError, fluxError } from '../errors.js'
 import type { CanonicalRequest, GeneratedImage, Logger } from '../types.js'
@@ -38,7 +38,8 @@ import {
   previousFile,
 } from './cache-entry.js'
 import { CACHE_GITIGNORE, CACHE_LAYOUT, type CacheArea } from './cache-layout.js'
-import { readText, reasonOf, unlinkIfPresent } from './fs-util.js'
+import { cacheWriteError, disablesWrites } from './cache-write-error.js'
+import { makeDir, readText, reasonOf, unlinkIfPresent } from './fs-util.js'
 import { createKeyLock } from './key-lock.js'
 import { isRequestKey, pickCanonical } from './request-key.js'
 
@@ -105,7 +106,9 @@ export interface DiskCache {
   /**
    * Runs `fn` while holding the cross-process lock of `key`. Pattern: `get` -> miss ->
    * `withLock(key, async () => (await get(key)) ?? put(key, ...generate()))`. Not reentrant.
-   * The wait rejects with the signal's reason when `signal` aborts.
+   * The wait rejects with the signal's reason when `signal` aborts. Once a write has failed
+   * because the disk is full or read-only, it rejects at once with that FLUX_CACHE_WRITE, for
+   * the life of this cache: no image is paid for that could not be stored.
    */
   withLock<T>(key: string, fn: () => Promise<T>, opts?: { signal?: AbortSignal }): Promise<T>
   /** The metadata of every real entry, by key (not verified: use `check` or `get` for that). */
@@ -139,13 +142,18 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
   const moderationPath = (key: string) => join(areaDir('moderation'), `${key}.json`)
   const reported = new Set<string>()
 
-  const writeError = (err: unknown): FluxError =>
-    FluxError.is(err) ? err : fluxError('FLUX_CACHE_WRITE', { dir, reason: reasonOf(err) }, { cause: err })
+  /** The first write that failed for want of space or of a writable disk: later ones would too. */
+  let unwritable: FluxError | undefined
+  const writeError = (err: unknown): FluxError => {
+    const error = cacheWriteError(dir, err)
+    if (disablesWrites(err)) unwritable ??= error
+    return error
+  }
 
   /** Creates the folders a write needs and the `.gitignore`; never called by a read. */
   async function prepare(area: CacheArea): Promise<void> {
-    await mkdir(tmpDir, { recursive: true })
-    await mkdir(areaDir(area), { recursive: true })
+    await makeDir(tmpDir)
+    await makeDir(areaDir(area))
     const gitignore = join(dir, '.gitignore')
     if ((await readText(gitignore)) === undefined) await writeFileAtomic(gitignore, CACHE_GITIGNORE, tmpDir)
   }
@@ -351,7 +359,14 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
 
     async withLock(key, fn, opts) {
       assertKey(key)
-      return lock(key, fn, opts)
+      if (unwritable) throw unwritable
+      try {
+        return await lock(key, fn, opts)
+      } catch (err) {
+        // The lock file itself may be what no longer fits.
+        if (FluxError.is(err, 'FLUX_CACHE_WRITE') && disablesWrites(err)) unwritable ??= err
+        throw err
+      }
     },
 
     list: () => listStore('originals'),

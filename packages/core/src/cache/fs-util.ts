@@ -1,4 +1,4 @@
-import { readFile, unlink } from 'node:fs/promises'
+import { mkdir, readFile, unlink } from 'node:fs/promises'
 
 /** The `code` of a Node system error (ENOENT, EEXIST...), if it has one. */
 export function codeOf(err: unknown): string | undefined {
@@ -29,5 +29,27 @@ export async function unlinkIfPresent(path: string): Promise<boolean> {
     const code = codeOf(err)
     if (code === 'ENOENT' || code === 'ENOTDIR') return false
     throw err
+  }
+}
+
+/**
+ * `mkdir -p` that reports the real cause of a failure: Node's recursive mkdir says ENOENT where
+ * the disk is read-only (EROFS) or full, so the step that failed is tried again on its own.
+ */
+export async function makeDir(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true })
+  } catch (err) {
+    if (codeOf(err) !== 'ENOENT') throw err
+    const step = (err as NodeJS.ErrnoException).path ?? path
+    try {
+      await mkdir(step)
+    } catch (real) {
+      const code = codeOf(real)
+      if (code !== 'ENOENT' && code !== 'EEXIST') throw real
+      throw err
+    }
+    // Someone removed and made the folder again meanwhile: one more try.
+    await mkdir(path, { recursive: true })
   }
 }

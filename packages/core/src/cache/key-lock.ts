@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { type FileHandle, link, open, rename, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { FluxError, fluxError } from '../errors.js'
+import type { FluxError } from '../errors.js'
 import type { Logger } from '../types.js'
-import { codeOf, reasonOf } from './fs-util.js'
+import { cacheWriteError } from './cache-write-error.js'
+import { codeOf } from './fs-util.js'
 
 /** A waiter's first poll delay; it grows to POLL_MAX_MS, with jitter so waiters do not march in step. */
 const POLL_MIN_MS = 15
@@ -62,10 +63,7 @@ export function createKeyLock(opts: KeyLockOptions): WithLock {
     token: randomBytes(8).toString('hex'),
   })
 
-  const writeError = (err: unknown): FluxError =>
-    FluxError.is(err)
-      ? err
-      : fluxError('FLUX_CACHE_WRITE', { dir: opts.cacheDir, reason: reasonOf(err) }, { cause: err })
+  const writeError = (err: unknown): FluxError => cacheWriteError(opts.cacheDir, err)
 
   interface Held {
     token: string
