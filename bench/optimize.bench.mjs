@@ -16,6 +16,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { photoPixels, photoPngs } from './lib/photos.mjs'
 
 const here = fileURLToPath(import.meta.url)
 const core = new URL('../packages/core/', import.meta.url)
@@ -41,114 +42,25 @@ function peakRssMB() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Photo-like originals (same generator as packages/core/test/optimize/photo.ts): a sky gradient
-// over textured ground, soft discs and grain. Flat colour would flatter every encoder.
-
-function mulberry32(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-function valueNoise(rand, width, height, cell) {
-  const gw = Math.ceil(width / cell) + 2
-  const grid = new Float32Array(gw * (Math.ceil(height / cell) + 2))
-  for (let i = 0; i < grid.length; i++) grid[i] = rand()
-  const smooth = (f) => f * f * (3 - 2 * f)
-  return (x, y) => {
-    const gx = x / cell
-    const gy = y / cell
-    const x0 = Math.floor(gx)
-    const y0 = Math.floor(gy)
-    const fx = smooth(gx - x0)
-    const fy = smooth(gy - y0)
-    const i = y0 * gw + x0
-    const top = grid[i] + (grid[i + 1] - grid[i]) * fx
-    const bottom = grid[i + gw] + (grid[i + gw + 1] - grid[i + gw]) * fx
-    return top + (bottom - top) * fy
-  }
-}
-
-function photoPixels(width, height, seed) {
-  const rand = mulberry32(seed)
-  const [n0, n1, n2, n3] = [128, 40, 12, 3].map((cell) => valueNoise(rand, width, height, cell))
-  const hue = rand()
-  const skyTop = [60 + 120 * hue, 110 + 40 * rand(), 210 - 90 * hue]
-  const skyLow = [235, 190 - 70 * hue, 140 + 40 * rand()]
-  const near = [30 + 50 * rand(), 55 + 50 * rand(), 20 + 20 * rand()]
-  const far = [100 + 40 * rand(), 110 + 40 * rand(), 60]
-  const horizon = height * (0.4 + 0.25 * rand())
-  const discs = Array.from({ length: 7 }, () => ({
-    x: rand() * width,
-    y: rand() * height,
-    r: (0.04 + 0.14 * rand()) * Math.min(width, height),
-    c: [255 * rand(), 255 * rand(), 255 * rand()],
-  }))
-  const clamp = (v) => Math.max(0, Math.min(255, Math.round(v)))
-  const px = Buffer.alloc(width * height * 3)
-  const c = [0, 0, 0]
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const fine = n3(x, y)
-      const t = n0(x, y) * 0.5 + n1(x, y) * 0.3 + n2(x, y) * 0.15 + fine * 0.05
-      if (y < horizon + (t - 0.5) * 120) {
-        const k = y / horizon
-        for (let i = 0; i < 3; i++) c[i] = skyTop[i] + (skyLow[i] - skyTop[i]) * k + 30 * (t - 0.5)
-      } else {
-        const k = (y - horizon) / (height - horizon)
-        const shade = 0.45 + 1.1 * t + 0.5 * (fine - 0.5)
-        for (let i = 0; i < 3; i++) c[i] = (far[i] + (near[i] - far[i]) * k) * shade
-      }
-      for (const d of discs) {
-        const dx = x - d.x
-        const dy = y - d.y
-        if (Math.abs(dx) > d.r * 1.1 || Math.abs(dy) > d.r * 1.1) continue
-        const dist = Math.sqrt(dx * dx + dy * dy) / d.r
-        if (dist >= 1.1) continue
-        const a = Math.min(1, (1.1 - dist) * 6) * 0.85
-        for (let i = 0; i < 3; i++) c[i] += (d.c[i] * (0.6 + 0.6 * t) - c[i]) * a
-      }
-      const o = (y * width + x) * 3
-      for (let i = 0; i < 3; i++) px[o + i] = clamp(c[i] + (rand() - 0.5) * 14)
-    }
-  }
-  return px
-}
-
-// ---------------------------------------------------------------------------------------------
 // Child phases: each prints one JSON line.
 
 const phases = {
   /** Writes `count` originals of each size into a disk cache: a few generated bases, each varied. */
-  async prepare(dir, spec) {
+  async prepare(dir, specs) {
     const cache = createDiskCache({ dir, logger: silent })
     let n = 0
-    for (const { width, height, count, bases } of JSON.parse(spec)) {
-      for (let b = 0; b < bases; b++) {
-        const raw = sharp(photoPixels(width, height, 1000 * width + b), {
-          raw: { width, height, channels: 3 },
-        })
-        for (let v = b; v < count; v += bases) {
-          // Hue, brightness and mirroring make each original distinct and still photo-like.
-          const k = Math.floor(v / bases)
-          let image = raw.clone().modulate({ hue: k * 29, brightness: 0.9 + 0.03 * (k % 7) })
-          if (k % 2) image = image.flop()
-          const bytes = await image.png({ compressionLevel: 1 }).toBuffer()
-          const prompt = `Bench photo ${width}x${height} number ${v}`
-          const request = { model: 'flux-schnell', prompt, size: `${width}x${height}`, quality: 'standard' }
-          await cache.put(
-            requestKey(request),
-            request,
-            { bytes, format: 'png', width, height, created: 1_700_000_000 },
-            { provider: 'bench', placeholder: false },
-          )
-          n++
-        }
+    for (const spec of JSON.parse(specs)) {
+      const { width, height } = spec
+      for (const { index, bytes } of await photoPngs(spec)) {
+        const prompt = `Bench photo ${width}x${height} number ${index}`
+        const request = { model: 'flux-schnell', prompt, size: `${width}x${height}`, quality: 'standard' }
+        await cache.put(
+          requestKey(request),
+          request,
+          { bytes, format: 'png', width, height, created: 1_700_000_000 },
+          { provider: 'bench', placeholder: false },
+        )
+        n++
       }
     }
     return { originals: n }

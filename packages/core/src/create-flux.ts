@@ -17,7 +17,14 @@ import { type FluxOptions, type ResolvedOptions, resolveOptions } from './option
 import { createOpenAIImagesProvider } from './providers/openai-images.js'
 import { createPlaceholderProvider } from './providers/placeholder.js'
 import { redactingLogger } from './redact.js'
-import type { CanonicalRequest, Directive, DirectiveParams, Provider, SourceLocation } from './types.js'
+import type {
+  CanonicalRequest,
+  Directive,
+  DirectiveParams,
+  GeneratedImage,
+  Provider,
+  SourceLocation,
+} from './types.js'
 
 export interface ScannedItem extends PlanItem {
   status: CacheStatus
@@ -206,19 +213,30 @@ export function createFlux(
           }
           if (!placeholder) paidThisRun++
           try {
-            // The bound is on generations in flight: the cache write below does not hold a slot,
-            // so the next request starts while this image is being stored.
-            const image = await limit(async () => {
+            // The bound is on requests in flight: the slot is freed once the answer is received
+            // (onReceived), so the next request starts while this image is decoded and stored.
+            let generation: Promise<GeneratedImage> | undefined
+            await limit(async () => {
               ctx.signal?.throwIfAborted()
               ctx.onStart?.()
+              let onReceived = () => {}
+              const received = new Promise<void>((resolve) => {
+                onReceived = resolve
+              })
+              generation = source.generate(request, {
+                signal: ctx.signal,
+                onRetry: () => ctx.onRetry?.(),
+                onReceived,
+              })
               try {
-                return await source.generate(request, { signal: ctx.signal, onRetry: () => ctx.onRetry?.() })
+                await Promise.race([generation, received])
               } catch (err) {
                 // Said before the slot is released, so no queued request starts after it.
                 if (FluxError.is(err, 'FLUX_AUTH') || FluxError.is(err, 'FLUX_QUOTA')) ctx.onFatal?.(err)
                 throw err
               }
             })
+            const image = await (generation as Promise<GeneratedImage>)
             const entry = await cache.put(key, request, image, { provider: source.name, placeholder })
             return { entry, outcome: placeholder ? ('placeholder' as const) : ('generated' as const) }
           } catch (err) {

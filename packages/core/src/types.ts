@@ -72,6 +72,13 @@ export interface GenerateContext {
   signal?: AbortSignal
   /** Called before each retry, for progress and logs. */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void
+  /**
+   * Called at most once, when the gateway's answer is all in hand and only local work remains
+   * (decoding, checks): the engine frees the request's concurrency slot then, so the next
+   * request starts while this image is checked. Providers that never call it hold the slot
+   * until `generate` settles.
+   */
+  onReceived?: () => void
 }
 
 /** A source of images: the real gateway, or the local placeholder generator. */

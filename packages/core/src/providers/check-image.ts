@@ -22,8 +22,9 @@ export async function checkImage(bytes: Uint8Array): Promise<CheckedImage> {
   }
   try {
     const meta = await sharp(bytes, { failOn: 'truncated' }).metadata()
-    // stats() runs the full decode; failOn turns a short read into an error instead of grey pixels.
-    await sharp(bytes, { failOn: 'truncated' }).stats()
+    // The full decode to raw pixels, thrown away; failOn turns a short read into an error instead
+    // of grey pixels. (stats() decodes too but then computes statistics: 2.5x the CPU here.)
+    await sharp(bytes, { failOn: 'truncated' }).raw().toBuffer()
     if (meta.format !== format || !meta.width || !meta.height) {
       throw new Error(`the header says ${meta.format ?? 'unknown'}, the content says ${format}`)
     }

@@ -64,6 +64,9 @@ export const OPENAI_IMAGES_DEFAULTS = {
   allowPrivateDownloads: false,
 } as const
 
+/** An answer's image before it is decoded: `format` and dimensions come from the decode check. */
+type Answer = Pick<GeneratedImage, 'bytes' | 'created' | 'revisedPrompt'>
+
 const QUOTA_TAG = /quota|billing|credit|insufficient|payment/i
 const RATE_LIMIT_TAG = /rate.?limit|requests|tokens/i
 // Only for answers whose code and type say nothing: OpenAI's plain rate-limit message mentions billing.
@@ -97,7 +100,7 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
   // A b64_json answer is 4/3 of the image, plus JSON around it.
   const maxAnswerBytes = Math.ceil((o.maxDownloadBytes * 4) / 3) + 64 * 1024
 
-  async function attempt(req: CanonicalRequest, ctx: GenerateContext): Promise<GeneratedImage> {
+  async function attempt(req: CanonicalRequest, ctx: GenerateContext): Promise<Answer> {
     const deadline = AbortSignal.timeout(o.timeoutMs)
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline
     const progress = { sent: false, downloading: false }
@@ -125,7 +128,7 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
     req: CanonicalRequest,
     signal: AbortSignal,
     progress: { sent: boolean; downloading: boolean },
-  ): Promise<GeneratedImage> {
+  ): Promise<Answer> {
     const body: Record<string, unknown> = {
       model: req.model,
       prompt: req.prompt,
@@ -192,19 +195,21 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
         detail: `the image is larger than the ${o.maxDownloadBytes}-byte cap (maxDownloadBytes)`,
       })
     }
-    const image = await checkImage(bytes)
-    const generated: GeneratedImage = {
+    const created =
+      typeof json.created === 'number' && Number.isFinite(json.created)
+        ? Math.floor(json.created)
+        : Math.floor(Date.now() / 1000)
+    return {
       bytes,
-      format: image.format,
-      width: image.width,
-      height: image.height,
-      created:
-        typeof json.created === 'number' && Number.isFinite(json.created)
-          ? Math.floor(json.created)
-          : Math.floor(Date.now() / 1000),
+      created,
+      ...(typeof item.revised_prompt === 'string' && { revisedPrompt: item.revised_prompt }),
     }
-    if (typeof item.revised_prompt === 'string') generated.revisedPrompt = item.revised_prompt
-    return generated
+  }
+
+  /** The received answer, decoded by sharp: an undecodable image is fatal (retrying would pay again). */
+  async function toImage(answer: Answer): Promise<GeneratedImage> {
+    const image = await checkImage(answer.bytes)
+    return { ...answer, format: image.format, width: image.width, height: image.height }
   }
 
   function failFromStatus(status: number, headers: Dispatcher.ResponseData['headers'], text: string): never {
@@ -244,7 +249,7 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
     placeholder: false,
     async generate(req, ctx = {}) {
       try {
-        return await retry((_n) => attempt(req, ctx), {
+        const answer = await retry((_n) => attempt(req, ctx), {
           maxRetries: o.maxRetries,
           baseMs: o.retryBaseMs,
           maxMs: o.retryMaxMs,
@@ -254,6 +259,9 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
           logger: options.logger,
           redact,
         })
+        // The network part is over: the decode check below needs no request slot.
+        ctx.onReceived?.()
+        return await toImage(answer)
       } catch (err) {
         throw sanitizeError(err, redact)
       }
