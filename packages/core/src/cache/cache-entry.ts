@@ -129,8 +129,16 @@ export function parseMeta(text: string, key: string): CacheEntryMeta | string {
   return meta as unknown as CacheEntryMeta
 }
 
-/** Why the image at `path` does not match `meta`, or undefined when it does. */
-export async function checkImage(path: string, meta: CacheEntryMeta): Promise<string | undefined> {
+/**
+ * Why the image at `path` does not match `meta`, or undefined when it does. `verified` remembers
+ * the files whose content was hashed in this process, by identity (inode, size, times) and
+ * sha256: the same untouched file is not hashed again (a build reads each original several times).
+ */
+export async function checkImage(
+  path: string,
+  meta: CacheEntryMeta,
+  verified?: Map<string, string>,
+): Promise<string | undefined> {
   let handle: FileHandle
   try {
     handle = await open(path, 'r')
@@ -141,8 +149,10 @@ export async function checkImage(path: string, meta: CacheEntryMeta): Promise<st
   }
   try {
     // Size and content come through one handle: a concurrent rename cannot mix two files.
-    const { size } = await handle.stat()
+    const { size, ino, mtimeMs, ctimeMs } = await handle.stat()
     if (size !== meta.bytes) return `its image file has ${size} bytes, its metadata says ${meta.bytes}`
+    const identity = `${ino}:${size}:${mtimeMs}:${ctimeMs}:${meta.sha256}`
+    if (verified?.get(path) === identity) return undefined
     const hash = createHash('sha256')
     const chunk = Buffer.allocUnsafe(HASH_CHUNK_BYTES)
     for (;;) {
@@ -150,7 +160,9 @@ export async function checkImage(path: string, meta: CacheEntryMeta): Promise<st
       if (bytesRead === 0) break
       hash.update(chunk.subarray(0, bytesRead))
     }
-    return hash.digest('hex') === meta.sha256 ? undefined : 'its image content does not match its sha256'
+    if (hash.digest('hex') !== meta.sha256) return 'its image content does not match its sha256'
+    verified?.set(path, identity)
+    return undefined
   } catch (err) {
     return `its image file cannot be read: ${reasonOf(err)}`
   } finally {

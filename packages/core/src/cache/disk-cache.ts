@@ -141,6 +141,8 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
   const areaDir = (area: CacheArea) => join(dir, CACHE_LAYOUT[area].dir)
   const moderationPath = (key: string) => join(areaDir('moderation'), `${key}.json`)
   const reported = new Set<string>()
+  // Originals hashed in this process, by file identity: see checkImage.
+  const verified = new Map<string, string>()
 
   /** The first write that failed for want of space or of a writable disk: later ones would too. */
   let unwritable: FluxError | undefined
@@ -198,7 +200,7 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       const meta = parseMeta(text, key)
       if (typeof meta === 'string') return { corrupt: meta }
       const path = join(areaDir(store), meta.file)
-      const problem = await checkImage(path, meta)
+      const problem = await checkImage(path, meta, verified)
       if (problem === undefined) return { entry: { meta, path, placeholder: store === 'placeholders' } }
       // A writer removes the old metadata before it replaces the image: if the metadata changed
       // while we read, we saw a replacement in progress, not a corrupt entry. Look again.

@@ -129,7 +129,9 @@ async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number
       status: item.status,
     })),
   )
-  rows.sort((a, b) => a.location.localeCompare(b.location, 'en', { numeric: true }))
+  // One collator: localeCompare with options builds one per comparison.
+  const byLocation = new Intl.Collator('en', { numeric: true })
+  rows.sort((a, b) => byLocation.compare(a.location, b.location))
   if (json) {
     const errors = report.errors.map((e) => ({
       code: e.code,

@@ -37,7 +37,7 @@ export interface OptimizeOptions {
    * @default { quality: 50, effort: 3 }
    */
   avif?: { quality?: number; effort?: number }
-  /** WebP encoder. `quality` 1-100, `effort` 0-6. @default { quality: 75, effort: 4 } */
+  /** WebP encoder. `quality` 1-100, `effort` 0-6. @default { quality: 78, effort: 4 } */
   webp?: { quality?: number; effort?: number }
   /** JPEG encoder (mozjpeg). `quality` 1-100. @default { quality: 80 } */
   jpeg?: { quality?: number }
@@ -85,12 +85,18 @@ export const OPTIMIZE_DEFAULTS = {
   formats: ['avif', 'webp'],
   fallback: 'auto',
   // Effort 3, not sharp's 4, from the measured curve in BENCHMARKS.md (photo-like 1536x1024
-  // originals to 960 px, quality 50): effort 4 took 5x the time of effort 3 (1.8 s vs 0.35 s)
-  // for files 1.5% smaller at the same SSIM; effort 2 saved another third of the time but made
-  // files 11% larger at a lower SSIM. AVIF dominates encode time, so this sets a cold build's length.
+  // originals to 960 px, effort 2-6 x quality 40-70): at q50, effort 4 took 5x the CPU of effort 3
+  // (1.7 s vs 0.34 s) for files 2% smaller at the same SSIM (ssim.js); effort 2 saved another 45%
+  // of the time but made files 7-11% larger, at the edge of the 1.10x-the-peers'-bytes target.
+  // Quality 50 (sharp's): q40 was 35% smaller but lost 0.007 SSIM. AVIF dominates encode time, so
+  // this sets a cold build's length: on the 6-source set, 0.26x eleventy-img's wall at its defaults.
   avif: { quality: 50, effort: 3 },
-  // 75, not sharp's 80: ~20% smaller at 960 px for a difference hard to see on a photo.
-  webp: { quality: 75, effort: 4 },
+  // 78, not sharp's 80 nor the 75 we had: the lowest quality whose SSIM stays within 0.003 of
+  // sharp's default on the benchmark's photo-like set (6 sources, 480/960/1440 px, BENCHMARKS.md):
+  // q78 made files 10.5% smaller than q80 at -0.0022 SSIM (13% and -0.0021 on all 48 sources);
+  // q77 lost 0.0037 and q75 0.0061 (for 24% smaller). Encode time is flat across these qualities
+  // (under 100 ms at 960 px), so bytes and SSIM decide.
+  webp: { quality: 78, effort: 4 },
   // mozjpeg is always on: ~20% smaller than libjpeg at the same quality, for ~50 ms more per 960 px variant.
   jpeg: { quality: 80 },
   png: { quality: 100, compressionLevel: 9 },

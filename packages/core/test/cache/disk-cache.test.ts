@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -210,6 +210,19 @@ describe('integrity', () => {
     await writeFile(join(originals(), `${key}.png`), flipped)
     expect(await cache.get(key)).toBeUndefined()
     expect(logger.warnings()[0]).toMatch(/FLUX_CACHE_CORRUPT[\s\S]*sha256|sha256[\s\S]*FLUX_CACHE_CORRUPT/)
+    expect(await cache.check(key)).toBe('corrupt')
+  })
+
+  it('hashes a file again once it changed, even after this process verified it', async () => {
+    const bytes = await stored()
+    expect(await cache.check(key)).toBe('cached')
+    const flipped = Buffer.from(bytes)
+    flipped[7] = (flipped[7] ?? 0) ^ 0xff
+    // Rewritten in place, same size, its modification time put back: the change time still tells.
+    const path = join(originals(), `${key}.png`)
+    const { atime, mtime } = await stat(path)
+    await writeFile(path, flipped)
+    await utimes(path, atime, mtime)
     expect(await cache.check(key)).toBe('corrupt')
   })
 

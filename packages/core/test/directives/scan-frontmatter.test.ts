@@ -151,10 +151,19 @@ describe('scanFrontmatter: invalid', () => {
 
   it('refuses absurdly deep nesting instead of overflowing the stack', () => {
     for (const yaml of ['['.repeat(5000), `${'- '.repeat(3000)}x`, `a: ${'{a: '.repeat(2000)}`]) {
-      const result = fm(`---\n${yaml}\n---\n`)
+      const result = fm(`---\n${yaml}\nhero: "flux: a lighthouse"\n---\n`)
       expect(result.errors.map((e) => e.code)).toEqual(['FLUX_FRONTMATTER'])
       expect(result.errors[0]?.location?.line).toBe(2)
     }
+  })
+
+  it('leaves frontmatter without "flux" unparsed: its problems are not ours to report', () => {
+    for (const yaml of ['['.repeat(5000), 'title: [unclosed', 'a: b: c']) {
+      expect(fm(`---\n${yaml}\n---\n`)).toMatchObject({ directives: [], errors: [] })
+    }
+    expect(fm(`---\ntitle: [unclosed\nhero: "flux: x"\n---\n`).errors.map((e) => e.code)).toEqual([
+      'FLUX_FRONTMATTER',
+    ])
   })
 
   it('accepts ordinary nesting and apostrophes in plain text', () => {

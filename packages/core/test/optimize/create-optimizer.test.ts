@@ -164,6 +164,36 @@ describe('variants', () => {
     expect(widthsOf(result, 'jpeg')).toEqual([100, 200, 320])
   })
 
+  // Guards the like-for-like benchmark: resizing each size once to raw pixels and encoding every
+  // format from them must give the bytes of sharp's own one-pipeline resize + encode of the file.
+  it('encodes byte for byte what sharp makes of the file in one pipeline, at every size and format', async () => {
+    const entry = await original('A quay in the rain', { width: 320, height: 200, seed: 7 })
+    const result = await optimizer({
+      widths: [80, 160],
+      fallback: 'png',
+      avif: { quality: 50, effort: 0 },
+      webp: { quality: 80, effort: 0 },
+      png: { compressionLevel: 1 },
+    }).optimize(entry)
+    expect(result.files.map((f) => `${f.width} ${f.format}`).sort()).toEqual(
+      ['80', '160', '320'].flatMap((w) => [`${w} avif`, `${w} png`, `${w} webp`]).sort(),
+    )
+    for (const file of result.files) {
+      const pipeline = sharp(entry.path)
+      if (file.width !== 320) pipeline.resize(file.width)
+      const expected =
+        file.format === 'avif'
+          ? pipeline.avif({ quality: 50, effort: 0 })
+          : file.format === 'webp'
+            ? pipeline.webp({ quality: 80, effort: 0 })
+            : pipeline.png({ compressionLevel: 1 })
+      expect(
+        (await readFile(file.path)).equals(await expected.toBuffer()),
+        `${file.width} ${file.format}`,
+      ).toBe(true)
+    }
+  })
+
   it('names files <slug>-<hash of the bytes>-<width>.<ext>, so equal bytes get equal names', async () => {
     const entry = await original('Ünïcode & spaces: a café at night!', { width: 320, height: 200 })
     const result = await optimizer().optimize(entry)

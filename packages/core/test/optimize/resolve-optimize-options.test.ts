@@ -26,7 +26,7 @@ describe('resolveOptimizeOptions', () => {
         formats: ['avif', 'webp'],
         fallback: 'auto',
         avif: { quality: 50, effort: 3 },
-        webp: { quality: 75, effort: 4 },
+        webp: { quality: 78, effort: 4 },
         jpeg: { quality: 80 },
         png: { quality: 100, compressionLevel: 9 },
         placeholder: 'blur',
