@@ -1,11 +1,12 @@
-import { mkdir, readFile, stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import pLimit from 'p-limit'
 import sharp from 'sharp'
 import { writeFileAtomic } from '../cache/atomic-write.js'
 import { CACHE_LAYOUT } from '../cache/cache-layout.js'
+import { cacheWriteError } from '../cache/cache-write-error.js'
+import { makeDir } from '../cache/fs-util.js'
 import type { CacheEntry } from '../cache/index.js'
-import { FluxError, fluxError } from '../errors.js'
 import type { Logger } from '../types.js'
 import { type ImageResult, toImageResult } from './image-result.js'
 import { createCounters, makeVariants, type OptimizeCounters, type RunSharp } from './make-variants.js'
@@ -93,10 +94,10 @@ export function createOptimizer({ cacheDir, options, logger, counters }: Optimiz
   let prepared: Promise<void> | undefined
   const prepare = () => {
     prepared ??= (async () => {
-      for (const dir of [filesDir, manifestsDir, tmpDir]) await mkdir(dir, { recursive: true })
+      for (const dir of [filesDir, manifestsDir, tmpDir]) await makeDir(dir)
     })().catch((err: unknown) => {
       prepared = undefined
-      throw fluxError('FLUX_CACHE_WRITE', { dir: root, reason: reasonOf(err) }, { cause: err })
+      throw cacheWriteError(root, err)
     })
     return prepared
   }
@@ -149,7 +150,7 @@ export function createOptimizer({ cacheDir, options, logger, counters }: Optimiz
           tmpDir,
         )
       } catch (err) {
-        throw fluxError('FLUX_CACHE_WRITE', { dir: manifestsDir, reason: reasonOf(err) }, { cause: err })
+        throw cacheWriteError(manifestsDir, err)
       }
       logger.debug?.(
         `[flux] Optimized ${entry.meta.key}: ${manifest.files.length} files in ${Date.now() - started} ms.`,
@@ -189,8 +190,4 @@ export function createOptimizer({ cacheDir, options, logger, counters }: Optimiz
       )
     },
   }
-}
-
-function reasonOf(err: unknown): string {
-  return FluxError.is(err) ? err.detail : err instanceof Error ? err.message : String(err)
 }

@@ -3,8 +3,9 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import sharp, { type Sharp } from 'sharp'
 import { writeFileAtomic } from '../cache/atomic-write.js'
+import { cacheWriteError } from '../cache/cache-write-error.js'
 import type { CacheEntry } from '../cache/index.js'
-import { FluxError, fluxError } from '../errors.js'
+import { fluxError } from '../errors.js'
 import { planWidths, type VariantSize } from './plan-widths.js'
 import type { FallbackFormat, ResolvedOptimizeOptions } from './resolve-optimize-options.js'
 import {
@@ -185,9 +186,7 @@ async function encodeOne(
     try {
       await writeFileAtomic(path, data, ctx.tmpDir)
     } catch (err) {
-      throw FluxError.is(err)
-        ? err
-        : fluxError('FLUX_CACHE_WRITE', { dir: ctx.filesDir, reason: reasonOf(err) }, { cause: err })
+      throw cacheWriteError(ctx.filesDir, err)
     }
   }
   return { file, format, width: info.width, height: info.height, bytes: data.length }
