@@ -134,18 +134,14 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         // Pages restored from Astro's content cache never ran the plugins: what the scan found
         // is what the content uses, whichever way it rendered.
         const report = await current.flux.scan()
-        for (const item of report.items) await current.image({ request: item.request })
+        await Promise.all(report.items.map((item) => current.image({ request: item.request })))
         const publicDir = new URL(current.flux.options.image.publicPath, 'http://x').pathname
         const out = join(fileURLToPath(dir), publicDir)
         await mkdir(out, { recursive: true })
-        const copied = new Set<string>()
-        for (const path of current.files.values()) {
-          const name = basename(path)
-          if (copied.has(name)) continue
-          copied.add(name)
-          await copyFile(path, join(out, name))
-        }
-        logger.info(`${copied.size} image files written to ${publicDir}`)
+        // By name: content-hashed, so one name is one file. All at once: libuv's threadpool queues them.
+        const byName = new Map([...current.files.values()].map((path) => [basename(path), path]))
+        await Promise.all([...byName].map(([name, path]) => copyFile(path, join(out, name))))
+        logger.info(`${byName.size} image files written to ${publicDir}`)
         await current.flux.close()
       },
     },
