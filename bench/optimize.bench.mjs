@@ -173,10 +173,10 @@ const EFFORT_RUNS = 3
 
 async function effortRows(efforts = [2, 3, 4, 5, 6], seeds = EFFORT_SEEDS, runs = EFFORT_RUNS) {
   sharp.cache(false)
-  const sources = seeds.map((seed) => {
-    const raw = { width: 1536, height: 1024, channels: 3 }
-    return { pixels: photoPixels(1536, 1024, seed), raw }
-  })
+  const raw = { width: 1536, height: 1024, channels: 3 }
+  const sources = await Promise.all(
+    seeds.map(async (seed) => ({ pixels: await photoPixels(1536, 1024, seed), raw })),
+  )
   const references = await Promise.all(
     sources.map(async ({ pixels, raw }) => {
       const { data, info } = await sharp(pixels, { raw })
