@@ -1,5 +1,5 @@
 import { defineCollection } from 'astro:content'
-import { fluxImage } from '@flux-images/astro'
+import { fluxImage } from '@flux-images/astro/schema'
 import { glob } from 'astro/loaders'
 import { z } from 'astro/zod'
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Flux } from '@flux-images/core'
+import type { Flux, ScanReport } from '@flux-images/core'
 
 /**
  * What rendered content depends on: the image options, whether images are generated or drawn
@@ -8,12 +8,10 @@ import type { Flux } from '@flux-images/core'
  * markdown processor's options, this digest makes Astro render entries again when it changes (a
  * build after an offline one, a dev session after images arrived), and only then.
  */
-export async function contentDigest(flux: Flux): Promise<string> {
-  const { options } = flux
+export function contentDigest({ options }: Flux, { items }: ScanReport): string {
   const hash = createHash('sha256').update(
     JSON.stringify([options.image, options.mode, options.apiKey !== undefined]),
   )
-  const { items } = await flux.scan()
   for (const item of items.toSorted((a, b) => a.key.localeCompare(b.key))) {
     hash.update(`\n${item.key} ${item.status}`)
   }

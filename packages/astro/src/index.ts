@@ -1,3 +1,4 @@
+import { constants } from 'node:fs'
 import { copyFile, mkdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -7,6 +8,7 @@ import {
   type FluxOptions,
   type Logger,
   resolveOptions,
+  type ScanReport,
   serveVariants,
 } from '@flux-images/core'
 import { FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
@@ -34,6 +36,8 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
   let command: string | undefined
   let refresh: ((files: string[]) => Promise<void>) | undefined
   let dev: DevImages | undefined
+  // The project's images after generation: the content digest and the build's end read the same.
+  let scanned: ScanReport | undefined
   const getState = () => state ?? getFluxState()
 
   return {
@@ -127,20 +131,24 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
             `${summary.total} images: ${summary.cached} cached, ${summary.generated} generated, ${summary.placeholders} placeholders`,
           )
         }
-        markContent(config.markdown, await contentDigest(engine))
+        scanned = await engine.scan()
+        markContent(config.markdown, contentDigest(engine, scanned))
       },
       async 'astro:build:done'({ dir, logger }) {
         const current = getState()
         // Pages restored from Astro's content cache never ran the plugins: what the scan found
         // is what the content uses, whichever way it rendered.
-        const report = await current.flux.scan()
+        const report = scanned ?? (await current.flux.scan())
         await Promise.all(report.items.map((item) => current.image({ request: item.request })))
         const publicDir = new URL(current.flux.options.image.publicPath, 'http://x').pathname
         const out = join(fileURLToPath(dir), publicDir)
         await mkdir(out, { recursive: true })
-        // By name: content-hashed, so one name is one file. All at once: libuv's threadpool queues them.
+        // By name: content-hashed, so one name is one file. All at once: libuv's threadpool queues
+        // them. A copy-on-write clone where the file system has them (btrfs, XFS, APFS), else a copy.
         const byName = new Map([...current.files.values()].map((path) => [basename(path), path]))
-        await Promise.all([...byName].map(([name, path]) => copyFile(path, join(out, name))))
+        await Promise.all(
+          [...byName].map(([name, path]) => copyFile(path, join(out, name), constants.COPYFILE_FICLONE)),
+        )
         logger.info(`${byName.size} image files written to ${publicDir}`)
         await current.flux.close()
       },
@@ -208,4 +216,3 @@ const withSlash = (base: string) => (base.endsWith('/') ? base : `${base}/`)
 
 export type { FluxOptions } from '@flux-images/core'
 export type { FluxImageData } from './flux-state.js'
-export { fluxImage } from './schema.js'

@@ -1,4 +1,5 @@
-import { type ImageResult, type PictureAttributes, parseDirective, renderPicture } from '@flux-images/core'
+import type { ImageResult } from '@flux-images/core'
+import { type PictureAttributes, parseDirective, renderPicture } from '@flux-images/core/runtime'
 import { type FluxImageData, getFluxState } from './flux-state.js'
 
 /** The props of `<FluxImage>`: a prompt and its options, or an image from `fluxImage()` or a `flux:` string. */

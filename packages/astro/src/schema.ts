@@ -1,5 +1,5 @@
 import type { DirectiveParams } from '@flux-images/core'
-import { FluxError, parseDirective } from '@flux-images/core'
+import { FluxError, parseDirective } from '@flux-images/core/runtime'
 import { z } from 'astro/zod'
 import { type FluxImageData, getFluxState, withoutFiles } from './flux-state.js'
 

@@ -1,7 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import pLimit from 'p-limit'
-import sharp from 'sharp'
 import { writeFileAtomic } from '../cache/atomic-write.js'
 import { CACHE_LAYOUT } from '../cache/cache-layout.js'
 import { cacheWriteError } from '../cache/cache-write-error.js'
@@ -62,7 +61,6 @@ export interface Optimizer {
  *   for AVIF anyway. It is process-wide, shared with any other sharp user (Astro's image service).
  */
 export function createOptimizer({ cacheDir, options, logger, counters }: OptimizerOptions): Optimizer {
-  sharp.cache(false)
   const root = join(resolve(cacheDir), CACHE_LAYOUT.variants.dir)
   const filesDir = join(root, 'files')
   const manifestsDir = join(root, 'manifests')

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import sharp, { type Sharp } from 'sharp'
+import type { Sharp } from 'sharp'
 import { writeFileAtomic } from '../cache/atomic-write.js'
 import { cacheWriteError } from '../cache/cache-write-error.js'
 import type { CacheEntry } from '../cache/index.js'
 import { fluxError } from '../errors.js'
+import { loadSharp } from '../sharp.js'
 import { planWidths, type VariantSize } from './plan-widths.js'
 import type { FallbackFormat, ResolvedOptimizeOptions } from './resolve-optimize-options.js'
 import {
@@ -63,6 +64,7 @@ export interface MakeVariantsContext {
  */
 export async function makeVariants(ctx: MakeVariantsContext): Promise<VariantManifest> {
   const { entry, options, run, counters } = ctx
+  const sharp = await loadSharp()
   const decoded = await run(() =>
     sharp(entry.path, { failOn: 'error' })
       .autoOrient()

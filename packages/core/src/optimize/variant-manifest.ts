@@ -1,10 +1,10 @@
 /**
  * The variant manifest: what one optimization produced, written as JSON next to the variants so
  * a warm build returns the same result without decoding anything. Keyed by the variant key: a
- * hash of the original's content hash, the transform, the file-name slug and the encoder versions.
+ * hash of the original's content hash, the transform, the file-name slug and sharp's version.
  */
 import { createHash } from 'node:crypto'
-import sharp from 'sharp'
+import { sharpVersion } from '../sharp.js'
 import type { FallbackFormat, ModernFormat, ResolvedOptimizeOptions } from './resolve-optimize-options.js'
 
 /** Bump when the manifest's shape or the way variants are made changes: old manifests stop matching. */
@@ -56,9 +56,6 @@ export interface VariantManifest {
   files: VariantFile[]
 }
 
-/** The encoders' versions: a new sharp or libvips may encode differently, so it makes new variants. */
-const ENCODERS = JSON.stringify(sharp.versions)
-
 /** The variant key of an original under a transform: 24 hex characters. */
 export function variantKey(
   source: { sha256: string; placeholder: boolean },
@@ -78,7 +75,7 @@ export function variantKey(
   return createHash('sha256')
     .update(`flux-images/variants/v${VARIANT_MANIFEST_VERSION}\n`)
     .update(JSON.stringify({ source: source.sha256, placeholder: source.placeholder, slug, transform }))
-    .update(ENCODERS)
+    .update(`sharp ${sharpVersion()}`)
     .digest('hex')
     .slice(0, 24)
 }

@@ -1,5 +1,5 @@
-import sharp from 'sharp'
 import { fluxError } from '../errors.js'
+import { loadSharp } from '../sharp.js'
 
 /** Formats a gateway may hand back, as sharp names them. */
 export type ImageFormat = 'png' | 'jpeg' | 'webp'
@@ -20,6 +20,7 @@ export async function checkImage(bytes: Uint8Array): Promise<CheckedImage> {
   if (format === undefined) {
     throw fluxError('FLUX_BAD_IMAGE', { detail: `${describeBytes(bytes)} is not a PNG, JPEG or WebP image` })
   }
+  const sharp = await loadSharp()
   try {
     const meta = await sharp(bytes, { failOn: 'truncated' }).metadata()
     // The full decode to raw pixels, thrown away; failOn turns a short read into an error instead

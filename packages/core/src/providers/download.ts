@@ -1,7 +1,7 @@
 import { lookup as dnsLookupCallback, type LookupAddress } from 'node:dns'
 import { lookup as dnsLookup } from 'node:dns/promises'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
-import { type Dispatcher, request } from 'undici'
+import type { Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { sniffImageFormat } from './check-image.js'
 import { AttemptFailure } from './retry.js'
@@ -37,6 +37,8 @@ export interface DownloadOptions {
  */
 export async function download(url: string, options: DownloadOptions): Promise<Buffer> {
   let current = parseHttpUrl(url)
+  // Loaded by the provider's first request already: this only looks it up.
+  const { request } = await import('undici')
   for (let hop = 0; ; hop++) {
     if (!options.allowPrivate) await assertPublicHost(current, options.resolve ?? resolveAll)
     const headers: Record<string, string> = { accept: 'image/png, image/jpeg, image/webp, */*;q=0.5' }

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import { inspect } from 'node:util'
-import { Agent, type Dispatcher, request } from 'undici'
+import type { Agent, Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { redact as redactSecret } from '../redact.js'
 import type { CanonicalRequest, GenerateContext, GeneratedImage, Logger, Provider } from '../types.js'
@@ -67,6 +67,13 @@ export const OPENAI_IMAGES_DEFAULTS = {
 /** An answer's image before it is decoded: `format` and dimensions come from the decode check. */
 type Answer = Pick<GeneratedImage, 'bytes' | 'created' | 'revisedPrompt'>
 
+/** undici's `request` and the dispatchers for the API and for image downloads. */
+interface Connection {
+  request: typeof import('undici').request
+  api: Dispatcher
+  download: Dispatcher
+}
+
 const QUOTA_TAG = /quota|billing|credit|insufficient|payment/i
 const RATE_LIMIT_TAG = /rate.?limit|requests|tokens/i
 // Only for answers whose code and type say nothing: OpenAI's plain rate-limit message mentions billing.
@@ -86,17 +93,23 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
     bodyTimeout: o.timeoutMs,
     connectTimeout: Math.min(o.timeoutMs, 30_000),
   }
+  // undici is loaded with the first request: a run with every image cached sends none.
   const ownAgents: Agent[] = []
-  const own = (agent: Agent) => {
-    ownAgents.push(agent)
-    return agent
-  }
-  const apiDispatcher = options.dispatcher ?? own(new Agent(agentOptions))
-  const downloadDispatcher =
-    options.dispatcher ??
-    (o.allowPrivateDownloads
-      ? apiDispatcher
-      : own(new Agent({ ...agentOptions, connect: { lookup: guardedLookup } })))
+  let connection: Promise<Connection> | undefined
+  const connect = () =>
+    (connection ??= import('undici').then(({ Agent, request }) => {
+      const own = (agent: Agent) => {
+        ownAgents.push(agent)
+        return agent
+      }
+      const api = options.dispatcher ?? own(new Agent(agentOptions))
+      const download =
+        options.dispatcher ??
+        (o.allowPrivateDownloads
+          ? api
+          : own(new Agent({ ...agentOptions, connect: { lookup: guardedLookup } })))
+      return { request, api, download }
+    }))
   // A b64_json answer is 4/3 of the image, plus JSON around it.
   const maxAnswerBytes = Math.ceil((o.maxDownloadBytes * 4) / 3) + 64 * 1024
 
@@ -138,9 +151,10 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
       response_format: o.responseFormat,
     }
     if (req.seed !== undefined) body.seed = req.seed
+    const { request, api, download: downloadDispatcher } = await connect()
     const res = await request(endpoint, {
       method: 'POST',
-      dispatcher: apiDispatcher.compose(trackSent(progress)),
+      dispatcher: api.compose(trackSent(progress)),
       headers: { authorization, 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify(body),
       signal,
@@ -267,6 +281,7 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
       }
     },
     async close() {
+      await connection?.catch(() => {})
       await Promise.all(ownAgents.map((agent) => agent.close()))
     },
   }

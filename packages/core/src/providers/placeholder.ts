@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
-import sharp from 'sharp'
 import { pickCanonical } from '../cache/request-key.js'
 import { fluxError } from '../errors.js'
+import { loadSharp } from '../sharp.js'
 import type { CanonicalRequest, GeneratedImage, Provider } from '../types.js'
 
 /** Larger sides are refused: a placeholder this big is a typo, and sharp would allocate for it. */
@@ -70,6 +70,7 @@ async function renderPlaceholder(request: CanonicalRequest, width: number, heigh
   }
   drawLabel(pixels, w, h, ['FLUX PLACEHOLDER', `${width}x${height}`])
 
+  const sharp = await loadSharp()
   return sharp(pixels, { raw: { width: w, height: h, channels: 3 } })
     .resize(width, height, { kernel: 'nearest', fit: 'fill' })
     .png({ compressionLevel: 6, adaptiveFiltering: false })

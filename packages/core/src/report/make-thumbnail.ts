@@ -1,4 +1,4 @@
-import sharp from 'sharp'
+import { loadSharp } from '../sharp.js'
 
 /** Thumbnails fit in a box this many pixels wide and high: sharp enough for a ~300 px card. */
 export const THUMBNAIL_MAX_SIDE = 320
@@ -17,8 +17,7 @@ export interface Thumbnail {
  * enlarged. Rejects when sharp cannot decode the file.
  */
 export async function makeThumbnail(path: string, { maxSide = THUMBNAIL_MAX_SIDE } = {}): Promise<Thumbnail> {
-  // Each original is decoded once for the report: sharp's cache would only hold memory.
-  sharp.cache(false)
+  const sharp = await loadSharp()
   const { data, info } = await sharp(path, { failOn: 'error' })
     .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
     .webp({ quality: WEBP_QUALITY })

@@ -1,0 +1,9 @@
+/**
+ * `@flux-images/core/runtime`: what page code needs when it renders, reading a directive, writing
+ * a `<picture>`, recognising a FluxError, and nothing of the engine (no cache, sharp, network or
+ * YAML). Server bundles (Astro's prerender build) then take in a few small modules, not the
+ * engine and its dependencies.
+ */
+export { parseDirective } from './directives/parse-directive.js'
+export { FluxError } from './errors.js'
+export { type PictureAttributes, renderPicture } from './optimize/render-picture.js'
