@@ -4,10 +4,11 @@
  * against its size and sha256).
  */
 import { createHash } from 'node:crypto'
+import type { Stats } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
 import { fluxError } from '../errors.js'
 import type { CanonicalRequest, GeneratedImage } from '../types.js'
-import { codeOf, reasonOf } from './fs-util.js'
+import { codeOf, reasonOf, statIfPresent } from './fs-util.js'
 import { pickCanonical } from './request-key.js'
 
 /** Bump when CacheEntryMeta or ModerationRecord change shape; older files then read as corrupt. */
@@ -42,6 +43,12 @@ export interface CacheEntryMeta {
   bytes: number
   /** Hex sha256 of the image file. */
   sha256: string
+  /**
+   * The image file's identity as written (`fileStamp`): while the file still has it, nothing has
+   * written, replaced or copied it since, and it is not hashed again. Absent in a copied or
+   * restored cache (new inodes): those files are hashed, once per process.
+   */
+  stamp?: string
   /** The image's file name in its folder: `<key>.<ext>`. */
   file: string
 }
@@ -126,19 +133,25 @@ export function parseMeta(text: string, key: string): CacheEntryMeta | string {
   ) {
     return 'its metadata lacks the request, the format or the dimensions'
   }
+  if (meta.stamp !== undefined && typeof meta.stamp !== 'string') return 'its metadata has a malformed stamp'
   return meta as unknown as CacheEntryMeta
 }
 
 /**
- * Why the image at `path` does not match `meta`, or undefined when it does. `verified` remembers
- * the files whose content was hashed in this process, by identity (inode, size, times) and
- * sha256: the same untouched file is not hashed again (a build reads each original several times).
+ * Why the image at `path` does not match `meta`, or undefined when it does. Its size is always
+ * checked, its content hashed unless the file still has the identity (inode, size, times) it had
+ * when it was written (`meta.stamp`) or when it was hashed in this process (`verified`).
  */
 export async function checkImage(
   path: string,
   meta: CacheEntryMeta,
   verified?: Map<string, string>,
 ): Promise<string | undefined> {
+  // Verified before in this process and untouched since: one synchronous stat, no thread-pool trip.
+  if (verified?.has(path)) {
+    const seen = statIfPresent(path)
+    if (seen && verified.get(path) === identity(seen, meta)) return undefined
+  }
   let handle: FileHandle
   try {
     handle = await open(path, 'r')
@@ -149,10 +162,13 @@ export async function checkImage(
   }
   try {
     // Size and content come through one handle: a concurrent rename cannot mix two files.
-    const { size, ino, mtimeMs, ctimeMs } = await handle.stat()
+    const stats = await handle.stat()
+    const { size } = stats
     if (size !== meta.bytes) return `its image file has ${size} bytes, its metadata says ${meta.bytes}`
-    const identity = `${ino}:${size}:${mtimeMs}:${ctimeMs}:${meta.sha256}`
-    if (verified?.get(path) === identity) return undefined
+    if (meta.stamp !== undefined && meta.stamp === fileStamp(stats)) {
+      verified?.set(path, identity(stats, meta))
+      return undefined
+    }
     const hash = createHash('sha256')
     const chunk = Buffer.allocUnsafe(HASH_CHUNK_BYTES)
     for (;;) {
@@ -161,13 +177,26 @@ export async function checkImage(
       hash.update(chunk.subarray(0, bytesRead))
     }
     if (hash.digest('hex') !== meta.sha256) return 'its image content does not match its sha256'
-    verified?.set(path, identity)
+    verified?.set(path, identity(stats, meta))
     return undefined
   } catch (err) {
     return `its image file cannot be read: ${reasonOf(err)}`
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * A file's identity: inode, size, modification and change times. Any write to the file, a rename
+ * over it, a copy, a chmod changes it (the change time cannot be set by hand).
+ */
+export function fileStamp({ ino, size, mtimeMs, ctimeMs }: Stats): string {
+  return `${ino}:${size}:${mtimeMs}:${ctimeMs}`
+}
+
+/** What `checkImage` remembers of a file it verified: its stamp and the content hash it matched. */
+function identity(stats: Stats, meta: CacheEntryMeta): string {
+  return `${fileStamp(stats)}:${meta.sha256}`
 }
 
 /** The image file named by old metadata, so a put in another format can remove it. */

@@ -30,6 +30,7 @@ import {
   checkImage,
   describeEntry,
   entryFileName,
+  fileStamp,
   IMAGE_EXTENSIONS,
   isRecord,
   type ModerationRecord,
@@ -302,13 +303,15 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       try {
         await prepare(store)
         imageTmp = await writeTemp(tmpDir, image.bytes)
-        metaTmp = await writeTemp(tmpDir, `${JSON.stringify(meta, null, 2)}\n`)
         const previous = previousFile(await readText(metaPath).catch(() => undefined), key)
         // Metadata leaves first and comes back last: while the image is replaced the entry reads
         // as missing, never as the old metadata over the new image.
         await unlinkIfPresent(metaPath)
         await commitTemp(imageTmp, path)
         imageTmp = undefined
+        // The image's identity in place, so later runs know it untouched without hashing it.
+        meta.stamp = fileStamp(await stat(path))
+        metaTmp = await writeTemp(tmpDir, `${JSON.stringify(meta, null, 2)}\n`)
         await commitTemp(metaTmp, metaPath)
         metaTmp = undefined
         if (previous !== undefined && previous !== meta.file)

@@ -1,3 +1,4 @@
+import { type Stats, statSync } from 'node:fs'
 import { mkdir, readFile, unlink } from 'node:fs/promises'
 
 /** The `code` of a Node system error (ENOENT, EEXIST...), if it has one. */
@@ -17,6 +18,15 @@ export async function readText(path: string): Promise<string | undefined> {
     const code = codeOf(err)
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
     throw err
+  }
+}
+
+/** The file's stats (synchronously: one call, no thread-pool trip), or undefined when it cannot be read. */
+export function statIfPresent(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false })
+  } catch {
+    return undefined
   }
 }
 

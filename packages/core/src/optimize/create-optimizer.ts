@@ -1,10 +1,10 @@
-import { readFile, stat } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import pLimit from 'p-limit'
 import { writeFileAtomic } from '../cache/atomic-write.js'
 import { CACHE_LAYOUT } from '../cache/cache-layout.js'
 import { cacheWriteError } from '../cache/cache-write-error.js'
-import { makeDir } from '../cache/fs-util.js'
+import { makeDir, statIfPresent } from '../cache/fs-util.js'
 import type { CacheEntry } from '../cache/index.js'
 import type { Logger } from '../types.js'
 import { type ImageResult, toImageResult } from './image-result.js'
@@ -100,18 +100,26 @@ export function createOptimizer({ cacheDir, options, logger, counters }: Optimiz
     return prepared
   }
 
-  /** The manifest of `key` if it is well formed and every file it names is there, whole. */
-  async function readManifest(key: string): Promise<VariantManifest | undefined> {
-    const text = await readFile(join(manifestsDir, `${key}.json`), 'utf8').catch(() => undefined)
-    if (text === undefined) return undefined
+  /**
+   * The manifest of `key` if it is well formed and every file it names is there, whole. Read
+   * synchronously: a small JSON file and a `stat` per variant take microseconds each on the main
+   * thread, where each would otherwise be a thread-pool round trip (every page of a warm build
+   * asks for its images again).
+   */
+  function readManifest(key: string): VariantManifest | undefined {
+    let text: string
+    try {
+      text = readFileSync(join(manifestsDir, `${key}.json`), 'utf8')
+    } catch {
+      return undefined
+    }
     const manifest = parseManifest(text, key)
     if (!manifest) {
       logger.debug?.(`[flux] Variant manifest ${key} is malformed; making the variants again.`)
       return undefined
     }
     for (const file of manifest.files) {
-      const found = await stat(join(filesDir, file.file)).catch(() => undefined)
-      if (found?.size !== file.bytes) {
+      if (statIfPresent(join(filesDir, file.file))?.size !== file.bytes) {
         logger.debug?.(`[flux] Variant ${file.file} is missing or damaged; making the variants again.`)
         return undefined
       }
@@ -121,7 +129,7 @@ export function createOptimizer({ cacheDir, options, logger, counters }: Optimiz
 
   async function build(entry: CacheEntry, key: string, slug: string): Promise<VariantManifest> {
     // Another build sharing the cache may have finished it while this one waited for a slot.
-    const done = await readManifest(key)
+    const done = readManifest(key)
     if (done) {
       stats.hits++
       return done
@@ -164,7 +172,7 @@ export function createOptimizer({ cacheDir, options, logger, counters }: Optimiz
     const running = inFlight.get(key)
     if (running) return running
     const task = (async () => {
-      const hit = await readManifest(key)
+      const hit = readManifest(key)
       if (hit) {
         stats.hits++
         return hit

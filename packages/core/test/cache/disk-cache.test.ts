@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { fileStamp } from '../../src/cache/cache-entry.js'
 import { CACHE_GITIGNORE } from '../../src/cache/cache-layout.js'
 import { CACHE_META_VERSION, createDiskCache, type DiskCache } from '../../src/cache/disk-cache.js'
 import { requestKey } from '../../src/cache/request-key.js'
@@ -105,6 +106,7 @@ describe('put and get', () => {
       format: 'png',
       bytes: 10_000,
       sha256: sha(bytes),
+      stamp: fileStamp(await stat(join(dir, 'originals', `${key}.png`))),
       file: `${key}.png`,
     })
     const onDisk = JSON.parse(await readFile(join(dir, 'originals', `${key}.json`), 'utf8'))
@@ -224,6 +226,20 @@ describe('integrity', () => {
     await writeFile(path, flipped)
     await utimes(path, atime, mtime)
     expect(await cache.check(key)).toBe('corrupt')
+  })
+
+  it('trusts a file still as it was written (its stamp) in any process without hashing it; a copy is hashed', async () => {
+    await stored()
+    const path = join(originals(), `${key}.png`)
+    const metaPath = join(originals(), `${key}.json`)
+    const meta = JSON.parse(await readFile(metaPath, 'utf8'))
+    // A content hash that matches nothing: only a check that does not hash passes it.
+    await writeFile(metaPath, JSON.stringify({ ...meta, sha256: 'f'.repeat(64) }))
+    expect(await createDiskCache({ dir, logger }).check(key)).toBe('cached')
+    // The same bytes copied in place (a restored cache): a new inode, so hashed, and the hash is wrong.
+    await writeFile(`${path}.copy`, await readFile(path))
+    await rename(`${path}.copy`, path)
+    expect(await createDiskCache({ dir, logger }).check(key)).toBe('corrupt')
   })
 
   it('reads an image without metadata as missing, without a warning', async () => {
