@@ -147,11 +147,11 @@ export async function checkImage(
   meta: CacheEntryMeta,
   verified?: Map<string, string>,
 ): Promise<string | undefined> {
-  // Verified before in this process and untouched since: one synchronous stat, no thread-pool trip.
-  if (verified?.has(path)) {
-    const seen = statIfPresent(path)
-    if (seen && verified.get(path) === identity(seen, meta)) return undefined
-  }
+  // Untouched since it was written or verified: one synchronous stat, no thread-pool trip. (The
+  // stamp's inode and change time say the stat and the metadata describe the same file.)
+  const seen = statIfPresent(path)
+  if (seen && (meta.stamp === fileStamp(seen) || verified?.get(path) === identity(seen, meta)))
+    return undefined
   let handle: FileHandle
   try {
     handle = await open(path, 'r')
@@ -165,10 +165,6 @@ export async function checkImage(
     const stats = await handle.stat()
     const { size } = stats
     if (size !== meta.bytes) return `its image file has ${size} bytes, its metadata says ${meta.bytes}`
-    if (meta.stamp !== undefined && meta.stamp === fileStamp(stats)) {
-      verified?.set(path, identity(stats, meta))
-      return undefined
-    }
     const hash = createHash('sha256')
     const chunk = Buffer.allocUnsafe(HASH_CHUNK_BYTES)
     for (;;) {
