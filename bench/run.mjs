@@ -5,10 +5,10 @@
 //   pnpm bench generation scale     only these sections (quick unless --full)
 //   pnpm bench optimizer            the older optimizer throughput bench (optimize.bench.mjs)
 //
-// Sections: generation (1), peers (2, bench/peers.mjs), e2e (3), warm (4), scale (5), and
-// optimizer (bench/optimize.bench.mjs; only when named). Each prints its markdown when it ends,
-// and writes it with the machine, the date and the command to bench/.tmp/results/<section>-<mode>.md,
-// ready for BENCHMARKS.md. Progress goes to stderr.
+// Sections: generation (1), peers (2, bench/peers.mjs), e2e (3), warm (4), scale (5), and, only
+// when named, memory (2, bench/peers-memory.mjs) and optimizer (bench/optimize.bench.mjs). Each
+// prints its markdown when it ends, and writes it with the machine, the date and the command to
+// bench/.tmp/results/<section>-<mode>.md, ready for BENCHMARKS.md. Progress goes to stderr.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -31,6 +31,11 @@ const SECTIONS = {
       const { markdown } = await runPeers(options)
       return { md: markdown }
     },
+  },
+  memory: {
+    title: '2. Peak memory and the allocator',
+    run: async (options) => (await import('./peers-memory.mjs')).peersMemory(options),
+    onlyWhenNamed: true,
   },
   e2e: { title: '3. End to end, cold', run: e2e },
   warm: { title: '4. Warm builds', run: warm },
