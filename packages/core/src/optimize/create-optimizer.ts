@@ -53,8 +53,8 @@ export interface Optimizer {
  *   separately, the originals held decoded at once (memory: ~5 MB each for 1536x1024). A job
  *   holding an original waits for operation slots; operations never wait for jobs, so the two
  *   pools cannot deadlock.
- * - sharp's own operation cache is turned off (process-wide): it keeps recent images in memory
- *   and never helps here, where every input is read once.
+ * - sharp is loaded with the first image to encode (a warm build loads none), and its own
+ *   operation cache is then turned off, process-wide (`loadSharp`).
  * - `sharp.concurrency()` (libvips threads per operation) is left as sharp sets it: the number of
  *   cores, or 1 on glibc without jemalloc, where sharp limits it to curb memory fragmentation.
  *   Parallelism comes from running several operations at once, and libaom runs its own threads
