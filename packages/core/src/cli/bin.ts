@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-import { main } from './main.js'
+import { enableCompileCache } from 'node:module'
+
+// V8's compiled code for the modules, kept on disk (in the OS temp folder) by Node: a later run
+// skips compiling undici, yaml and the CLI again (NODE_DISABLE_COMPILE_CACHE=1 turns it off). Set
+// before the modules load, hence the dynamic import below.
+enableCompileCache()
+const { main } = await import('./main.js')
 
 // First Ctrl-C: stop starting requests, abort those in flight, keep what finished (writes are
 // atomic), print the summary. Second Ctrl-C: leave at once (temporary files are cleaned next run).
