@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cliEnv, makeProject } from './helpers/cli.js'
+import { cliEnv, makeProject, startNode } from './helpers/cli.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 const KEY = 'sk-flux-test-modules-not-a-key'
@@ -15,22 +14,10 @@ interface Loaded {
   files?: number
 }
 
-function loaded(args: string[], env: NodeJS.ProcessEnv): Promise<Loaded> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c
-    })
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c
-    })
-    child.on('error', reject)
-    child.on('close', (code) =>
-      code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`exit ${code}: ${stderr}`)),
-    )
-  })
+async function loaded(args: string[], env: NodeJS.ProcessEnv): Promise<Loaded> {
+  const run = await startNode(SCRIPT, args, { env }).done
+  if (run.code !== 0) throw new Error(`exit ${run.code}: ${run.stderr}`)
+  return JSON.parse(run.stdout)
 }
 
 let gateway: MockGateway

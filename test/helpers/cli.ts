@@ -24,13 +24,29 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
 
 export function startCli(
   args: string[],
-  { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv },
+  opts: { cwd: string; env: NodeJS.ProcessEnv },
+): {
+  child: ChildProcess
+  done: Promise<CliRun>
+} {
+  return startNode(CLI_BIN, args, opts)
+}
+
+export function runCli(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliRun> {
+  return startCli(args, opts).done
+}
+
+/** A node script in a child process (this node binary), its output collected. */
+export function startNode(
+  script: string,
+  args: string[],
+  { cwd, env }: { cwd?: string; env: NodeJS.ProcessEnv },
 ): {
   child: ChildProcess
   done: Promise<CliRun>
 } {
   const started = performance.now()
-  const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [script, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout?.on('data', (c: Buffer) => {
@@ -46,10 +62,6 @@ export function startCli(
     )
   })
   return { child, done }
-}
-
-export function runCli(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliRun> {
-  return startCli(args, opts).done
 }
 
 /** A throwaway project folder with the given files. */
