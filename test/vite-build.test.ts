@@ -137,9 +137,13 @@ describe('vite build with flux()', () => {
     )
   })
 
-  it('validates its options when created, listing every problem', () => {
-    expect(() => flux({ concurrency: 0, mode: 'lazy' as 'auto' })).toThrow(
-      /mode:.*\n.*concurrency:|concurrency:.*\n.*mode:/s,
+  it('validates its options (with flux.config.mjs) when Vite resolves its config, listing every problem', async () => {
+    gateway.reset()
+    const root = await project()
+    await writeFile(join(root, 'flux.config.mjs'), "export default { size: '999x1' }\n")
+    await expect(buildSite(root, 'dist', { concurrency: 0, mode: 'lazy' as 'auto' })).rejects.toThrow(
+      /mode:.*\n.*concurrency:.*\n.*size: .*"999x1"/s,
     )
+    expect(gateway.requests).toBe(0)
   })
 })

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit'
 import { type CacheEntry, type CacheStatus, createDiskCache, requestKey } from './cache/index.js'
-import { describeUnknownParams } from './directives/index.js'
+import { describeUnknownParams, parseDirective } from './directives/index.js'
 import {
   createProgress,
   type Plan,
@@ -80,6 +80,21 @@ export type ResolveInput =
   | { prompt: string; params?: DirectiveParams; location?: SourceLocation }
   | { request: CanonicalRequest }
 
+/** What `image()`, `resolve()` and `status()` take: the directive string as written (`flux:...`), or its parsed form. */
+export type ImageInput = string | ResolveInput
+
+/** The parsed form of an input; a string that is not a directive is FLUX_INVALID_DIRECTIVE. */
+export function directiveInput(input: ImageInput): ResolveInput {
+  if (typeof input !== 'string') return input
+  const parsed = parseDirective(input)
+  if (!parsed) {
+    throw fluxError('FLUX_INVALID_DIRECTIVE', {
+      reason: `Expected a directive such as "flux:A lighthouse at dawn?size=1536x1024", got ${JSON.stringify(input.length > 80 ? `${input.slice(0, 80)}…` : input)}.`,
+    })
+  }
+  return parsed
+}
+
 export interface Flux {
   readonly options: ResolvedOptions
   scan(): Promise<ScanReport>
@@ -89,7 +104,7 @@ export interface Flux {
    * everything else. Used by the adapters for what a scan could not see.
    */
   resolve(
-    input: ResolveInput,
+    input: ImageInput,
     options?: { signal?: AbortSignal },
   ): Promise<{ key: string; request: CanonicalRequest; entry: CacheEntry }>
   /**
@@ -97,9 +112,9 @@ export interface Flux {
    * metadata markup needs (`renderPicture(image)`) and the files an adapter emits. The alt text
    * defaults to the prompt.
    */
-  image(input: ResolveInput, options?: { signal?: AbortSignal; alt?: string }): Promise<ImageResult>
+  image(input: ImageInput, options?: { signal?: AbortSignal; alt?: string }): Promise<ImageResult>
   /** Whether the image is in the cache, without generating anything (`cached`, `missing`, `placeholder`...). */
-  status(input: ResolveInput): Promise<CacheStatus>
+  status(input: ImageInput): Promise<CacheStatus>
   /** Removes cache entries no directive references. */
   prune(options?: { dryRun?: boolean }): Promise<{ removed: string[] }>
   close(): Promise<void>
@@ -107,19 +122,30 @@ export interface Flux {
 
 type Outcome = 'cached' | 'generated' | 'placeholder'
 
-/** The core's programmatic entry point: one engine (one concurrency bound, one cache) per build. */
+interface EngineContext {
+  /** Replaces the provider chosen from the options (tests, custom gateways). */
+  provider?: Provider
+  /** Counts the optimizer's decodes and encodes (tests, benchmarks). */
+  optimizeCounters?: OptimizeCounters
+}
+
+/**
+ * One engine (one concurrency bound, one cache) over options exactly as given (and the process
+ * environment): no `.env` or `flux.config.*` file is read. Hosts go through `createSession`, which
+ * reads them, so that every entry point computes the same keys.
+ */
 export function createFlux(
   userOptions: FluxOptions = {},
-  context: {
+  context: EngineContext & {
     env?: Readonly<Record<string, string | undefined>>
     fileConfig?: FluxOptions
-    /** Replaces the provider chosen from the options (tests, custom gateways). */
-    provider?: Provider
-    /** Counts the optimizer's decodes and encodes (tests, benchmarks). */
-    optimizeCounters?: OptimizeCounters
   } = {},
 ): Flux {
-  const options = resolveOptions(userOptions, context)
+  return createEngine(resolveOptions(userOptions, context), context)
+}
+
+/** The engine over resolved options (the session resolves them once). */
+export function createEngine(options: ResolvedOptions, context: EngineContext = {}): Flux {
   const logger = redactingLogger(options.logger, options.apiKey)
   const cache = createDiskCache({ dir: options.cacheDir, logger })
   const limit = pLimit(options.concurrency)
@@ -394,7 +420,8 @@ export function createFlux(
     return finish()
   }
 
-  async function resolve(input: ResolveInput, { signal }: { signal?: AbortSignal } = {}) {
+  async function resolve(given: ImageInput, { signal }: { signal?: AbortSignal } = {}) {
+    const input = directiveInput(given)
     const location = 'location' in input ? input.location : undefined
     const request = 'request' in input ? input.request : resolveRequest({ params: {}, ...input }, options)
     const key = requestKey(request)
@@ -406,7 +433,8 @@ export function createFlux(
     }
   }
 
-  async function image(input: ResolveInput, { signal, alt }: { signal?: AbortSignal; alt?: string } = {}) {
+  async function image(given: ImageInput, { signal, alt }: { signal?: AbortSignal; alt?: string } = {}) {
+    const input = directiveInput(given)
     const { key, request, entry } = await resolve(input, signal ? { signal } : {})
     const location = 'location' in input ? input.location : undefined
     const params = 'params' in input ? input.params : undefined
@@ -421,7 +449,8 @@ export function createFlux(
     }
   }
 
-  async function status(input: ResolveInput): Promise<CacheStatus> {
+  async function status(given: ImageInput): Promise<CacheStatus> {
+    const input = directiveInput(given)
     const request = 'request' in input ? input.request : resolveRequest({ params: {}, ...input }, options)
     return cache.check(requestKey(request))
   }

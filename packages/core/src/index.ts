@@ -12,6 +12,7 @@ export {
   type Flux,
   type GenerateOptions,
   type GenerateSummary,
+  type ImageInput,
   type ResolveInput,
   type ScannedItem,
   type ScanReport,
@@ -73,6 +74,7 @@ export {
   type WriteReportOptions,
   writeReport,
 } from './report/index.js'
+export { buildError, createSession, formatSummary, type Session, type SessionHost } from './session/index.js'
 export type {
   CanonicalRequest,
   Directive,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { isAbsolute, join } from 'node:path'
 import {
   type DirectiveParams,
   FluxError,
@@ -7,7 +8,7 @@ import {
   parseDirective,
   type SourceLocation,
 } from '@flux-images/core'
-import type { Plugin } from 'vite'
+import type { Plugin, Rollup } from 'vite'
 
 /** The virtual module id of a `flux:` import: hashed, since a prompt makes an awkward URL in dev. */
 export const FLUX_MODULE_PREFIX = '\0flux:'
@@ -19,21 +20,26 @@ export interface FluxImport {
 }
 
 export interface FluxImportsOptions {
-  /** The project root, for locating an import in its file. */
-  root: () => string
-  /** The image of an import; `id` is its module, `importer` the file that imports it. */
-  image: (input: FluxImport, module: { id: string; importer: string | undefined }) => Promise<ImageResult>
+  /** The project root, for naming the importer in messages. @default the Vite root */
+  root?: () => string
+  /** The image of an import; `importer` is the file that imports it. */
+  image: (input: FluxImport, importer: string | undefined) => Promise<ImageResult>
 }
 
 /**
  * `import image from 'flux:...'`: a virtual module whose default export is the image's metadata
  * (without the cache's file paths). Shared by the Vite plugin and the Astro integration, each
- * answering `image` from its own engine.
+ * answering `image` from its session. A failure is a Rollup error at the import, so Vite prints
+ * where it is and the dev overlay shows it.
  */
 export function fluxImports({ root, image }: FluxImportsOptions): Plugin {
   const specs = new Map<string, { spec: string; importer: string | undefined }>()
+  let viteRoot = process.cwd()
   return {
     name: 'flux-images:imports',
+    configResolved(config) {
+      viteRoot = config.root
+    },
     resolveId: {
       filter: { id: /^flux:/ },
       handler(spec, importer) {
@@ -48,19 +54,37 @@ export function fluxImports({ root, image }: FluxImportsOptions): Plugin {
         const found = specs.get(id.slice(FLUX_MODULE_PREFIX.length))
         const parsed = found && parseDirective(found.spec)
         if (!found || !parsed) return undefined
+        const base = root?.() ?? viteRoot
         const location = found.importer
-          ? await locateDirective(root(), found.importer, (d) => d.raw === found.spec)
+          ? await locateDirective(base, found.importer, (d) => d.raw === found.spec)
           : { file: '(unknown importer)', line: 1, column: 1 }
         try {
-          const { files: _files, ...result } = await image(
-            { ...parsed, location },
-            { id, importer: found.importer },
-          )
+          const { files: _files, ...result } = await image({ ...parsed, location }, found.importer)
           return `export default ${JSON.stringify(result)}`
         } catch (err) {
-          this.error(FluxError.is(err) ? err.toString() : String(err))
+          this.error(hostError(err, base))
         }
       },
     },
   }
+}
+
+/**
+ * A failure in Rollup's form: the message with its hint, and the first located directive as `id`
+ * and `loc` (Rollup's columns count from 0), so Vite prints the place and its overlay points at it.
+ * A build's aggregate keeps every failure in `errors`.
+ */
+export function hostError(err: unknown, root: string): Rollup.RollupError {
+  const failures = err instanceof AggregateError ? err.errors : [err]
+  const first = failures.find((e): e is FluxError => FluxError.is(e) && e.location !== undefined)
+  const message =
+    err instanceof AggregateError ? err.message : FluxError.is(err) ? err.toString() : String(err)
+  const result: Rollup.RollupError = Object.assign(new Error(message), { errors: failures })
+  if (first?.location) {
+    const { file, line, column } = first.location
+    const id = isAbsolute(file) ? file : join(root, file)
+    result.id = id
+    result.loc = { file: id, line, column: column - 1 }
+  }
+  return result
 }

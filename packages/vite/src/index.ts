@@ -1,131 +1,99 @@
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import {
-  createFlux,
-  type Flux,
+  createSession,
   type FluxOptions,
   type ImageResult,
-  type Logger,
   renderPicture,
   replaceHtmlImages,
-  resolveOptions,
-  serveVariants,
+  type Session,
 } from '@flux-images/core'
 import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
-import { type FluxImport, fluxImports } from './flux-imports.js'
+import { FLUX_MODULE_PREFIX, fluxImports, hostError } from './flux-imports.js'
 
 export const PLUGIN_NAME = 'flux-images'
 
 /**
  * The Vite plugin: `import img from 'flux:...'` (the image's metadata as default export) and
- * `<img src="flux:...">` in HTML entry points (a `<picture>`). A build generates every directive of
- * the project first, in one bounded pool; the dev server serves variants from the cache and shows a
- * placeholder while a missing image is generated. Options are core's, validated here, at once.
+ * `<img src="flux:...">` in HTML entry points (a `<picture>`). It translates Vite's hooks into
+ * core's session, which reads the configuration (these options, the environment, `.env`,
+ * `flux.config.*`), generates every directive before a build, and owns the dev policy.
  */
 export function flux(options: FluxOptions = {}): Plugin[] {
-  resolveOptions(options)
   let config: ResolvedConfig
-  let engine: Flux
-  let placeholders: Flux | undefined
+  let session: Session
   let server: ViteDevServer | undefined
-  const urls = new Map<string, string>()
-  const toEmit = new Map<string, string>()
-  const refreshing = new Map<string, Promise<void>>()
 
-  /** The image's metadata; in dev, a placeholder at once when the real one is not cached yet. */
-  async function image(input: FluxImport, refresh: (() => void) | undefined): Promise<ImageResult> {
-    const { mode, apiKey } = engine.options
-    const offline = mode === 'placeholder' || (mode === 'auto' && !apiKey)
-    let result: ImageResult
-    if (server && refresh && !offline && (await engine.status(input)) !== 'cached') {
-      const key = JSON.stringify([input.prompt, Object.entries(input.params).sort()])
-      if (!refreshing.has(key)) {
-        const job = engine.image(input).then(refresh, (err) => config.logger.error(String(err)))
-        refreshing.set(
-          key,
-          job.finally(() => refreshing.delete(key)),
-        )
-      }
-      placeholders ??= create({ mode: 'placeholder', logger: { ...logger(), warn() {} } })
-      result = await placeholders.image(input)
-    } else result = await engine.image(input)
-    for (const file of result.files) {
-      urls.set(file.url, file.path)
-      if (!server) toEmit.set(`${publicDir()}${basename(file.path)}`, file.path)
-    }
-    return result
-  }
-
-  const publicDir = () => new URL(engine.options.image.publicPath, 'http://x').pathname.slice(1)
-  const logger = (): Logger => ({
-    info: (m) => config.logger.info(m),
-    warn: (m) => config.logger.warn(m),
-    error: (m) => config.logger.error(m),
-  })
-  const create = (over: FluxOptions = {}) =>
-    createFlux({
-      ...options,
-      root: options.root ?? config.root,
-      logger: options.logger ?? logger(),
-      image: {
-        ...options.image,
-        base: options.image?.base ?? config.base,
-        publicPath: options.image?.publicPath ?? `/${config.build.assetsDir}/_flux/`,
-      },
-      ...over,
-    })
-  const reload = (id?: string) => () => {
-    const graph = server?.environments.client.moduleGraph
-    const mod = id ? graph?.getModuleById(id) : undefined
-    if (mod) graph?.invalidateModule(mod)
-    server?.ws.send({ type: 'full-reload' })
+  /** Pending images arrived: modules compiled with placeholders' data are dropped, the page reloads. */
+  const refresh = (files: string[]) => {
+    if (!server) return
+    const graph = server.environments.client.moduleGraph
+    const stale = files.flatMap((file) => [...(graph.getModulesByFile(file) ?? [])])
+    for (const [id, mod] of graph.idToModuleMap) if (id.startsWith(FLUX_MODULE_PREFIX)) stale.push(mod)
+    for (const mod of stale) graph.invalidateModule(mod)
+    server.ws.send({ type: 'full-reload' })
   }
 
   const main: Plugin = {
     name: PLUGIN_NAME,
-    configResolved(resolved) {
+    async configResolved(resolved) {
       config = resolved
-      engine = create()
+      session = await createSession(options, {
+        command: resolved.command === 'serve' ? 'dev' : 'build',
+        root: resolved.root,
+        envMode: resolved.mode,
+        logger: {
+          info: (m) => resolved.logger.info(m),
+          warn: (m) => resolved.logger.warn(m),
+          error: (m) => resolved.logger.error(m),
+        },
+        image: { base: resolved.base, publicPath: `/${resolved.build.assetsDir}/_flux/` },
+        onRefresh: refresh,
+      })
     },
     configureServer(devServer) {
       server = devServer
-      devServer.middlewares.use(serveVariants(urls))
+      devServer.middlewares.use(session.middleware)
+      // Vite restarts for its own `.env` files; a change to `flux.config.*` means a new session too.
+      const configs = session.watchFiles.filter((file) => basename(file).startsWith('flux.config.'))
+      devServer.watcher.add(configs)
+      devServer.watcher.on('all', (_event, file) => {
+        if (configs.includes(file)) void devServer.restart()
+      })
     },
     async buildStart() {
       if (config.command !== 'build') return
-      toEmit.clear()
-      const summary = await engine.generate({ optimize: true })
-      if (summary.failed.length > 0) {
-        this.error(
-          `${summary.failed.length} image(s) failed:\n${summary.failed.map((e) => e.toString()).join('\n')}`,
-        )
+      try {
+        await session.build()
+      } catch (err) {
+        this.error(hostError(err, config.root))
       }
-      config.logger.info(
-        `[flux] ${summary.total} images: ${summary.cached} cached, ${summary.generated} generated, ${summary.placeholders} placeholders`,
-      )
     },
     transformIndexHtml: {
       order: 'pre',
       handler(html, ctx) {
-        return replaceHtmlImages(html, ctx.filename, async (directive, attrs) => {
-          const { prompt, params, location } = directive
-          const picture = renderPicture(await image({ prompt, params, location }, reload()), attrs)
+        return replaceHtmlImages(html, ctx.filename, async ({ prompt, params, location }, attrs) => {
+          const image = await session.image({ prompt, params, location }, ctx.filename)
           // The URLs are final: Vite must not try to resolve them as source assets.
-          return picture.replace(/<(source|img) /g, '<$1 vite-ignore ')
+          return renderPicture(image, attrs).replace(/<(source|img) /g, '<$1 vite-ignore ')
         })
       },
     },
     async generateBundle() {
-      for (const [fileName, path] of toEmit) {
-        this.emitFile({ type: 'asset', fileName, source: await readFile(path) })
+      if (config.command !== 'build') return
+      const folder = new URL(session.options.image.publicPath, 'http://x').pathname.slice(1)
+      for (const path of new Set(session.files.values())) {
+        this.emitFile({ type: 'asset', fileName: `${folder}${basename(path)}`, source: await readFile(path) })
       }
     },
     async closeBundle() {
-      await Promise.all([engine?.close(), placeholders?.close()])
+      await session?.close()
     },
   }
-  return [main, fluxImports({ root: () => config.root, image: (input, { id }) => image(input, reload(id)) })]
+  return [main, fluxImports({ image: (input, importer) => session.image(input, importer) })]
 }
+
+export default flux
 
 export type { FluxOptions, ImageResult } from '@flux-images/core'
 export { FLUX_MODULE_PREFIX, type FluxImport, type FluxImportsOptions, fluxImports } from './flux-imports.js'

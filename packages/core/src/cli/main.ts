@@ -1,14 +1,14 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createFlux, type Flux, type GenerateSummary } from '../create-flux.js'
+import type { Flux } from '../create-flux.js'
 import { costByModel, formatDuration } from '../engine/index.js'
 import { FluxError, formatLocation } from '../errors.js'
 import type { FluxOptions } from '../options.js'
 import { redact } from '../redact.js'
 import { writeReport } from '../report/index.js'
+import { countBy, createSession, formatSummary, type Session } from '../session/create-session.js'
 import type { Logger } from '../types.js'
 import { createConsoleLogger } from './console-logger.js'
-import { loadConfig } from './load-config.js'
 
 const USAGE = `Usage: flux-images <command> [options]
 
@@ -30,7 +30,8 @@ Options:
   -h, --help            Show this help
 
 Environment: FLUX_API_KEY (secret), FLUX_BASE_URL, FLUX_MODE, FLUX_CONCURRENCY.
-Configuration: flags, then environment, then flux.config.mjs at the root, then defaults.`
+Configuration: flags, then the environment, then FLUX_ variables of .env, .env.local,
+.env.production and .env.production.local at the root, then flux.config.{mjs,js,ts}, then defaults.`
 
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean }
@@ -56,7 +57,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return command || values.help ? 0 : 2
   }
   const logger = createConsoleLogger(io.stderr)
-  let flux: Flux | undefined
+  let session: Session | undefined
   try {
     const root = resolve(io.cwd, values.root ?? '.')
     const flags: FluxOptions = {
@@ -66,7 +67,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       ...(values.mode !== undefined && { mode: values.mode as FluxOptions['mode'] }),
       ...(values.max !== undefined && { maxGenerations: values.max as unknown as number }),
     }
-    flux = createFlux(flags, { env: io.env, fileConfig: await loadConfig(root) })
+    session = await createSession(flags, { command: 'cli', root, env: io.env })
+    const { flux } = session
     switch (command) {
       case 'scan':
         return await scanCommand(flux, io, values.json ?? false)
@@ -87,10 +89,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     const text = FluxError.is(err)
       ? err.toString()
       : `[flux] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`
-    io.stderr.write(`${redact(text, io.env.FLUX_API_KEY)}\n`)
+    io.stderr.write(`${redact(redact(text, io.env.FLUX_API_KEY), session?.options.apiKey)}\n`)
     return 1
   } finally {
-    await flux?.close()
+    await session?.close()
   }
 }
 
@@ -211,23 +213,4 @@ async function reportCommand(
   )
   io.stdout.write(`${path}\n`)
   return 0
-}
-
-export function formatSummary(s: GenerateSummary): string {
-  const failures = countBy(s.failed.map((e) => e.code))
-  const failedText = s.failed.length ? ` (${[...failures].map(([c, n]) => `${c} ${n}`).join(', ')})` : ''
-  const counts = [
-    `${s.generated} generated`,
-    `${s.cached} cached`,
-    `${s.placeholders} placeholder(s)`,
-    `${s.failed.length} failed${failedText}`,
-    ...(s.skipped ? [`${s.skipped} skipped`] : []),
-  ]
-  return `${s.total} image(s) from ${s.directives} directive(s): ${counts.join(', ')} · ${s.retries} retries · ${formatDuration(s.wallMs)} · est. $${s.estimatedCost.toFixed(3)}`
-}
-
-function countBy(values: string[]): Map<string, number> {
-  const counts = new Map<string, number>()
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1)
-  return counts
 }

@@ -1,0 +1,1 @@
+export { buildError, createSession, formatSummary, type Session, type SessionHost } from './create-session.js'
