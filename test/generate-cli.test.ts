@@ -308,6 +308,22 @@ describe('flux-images generate against the mock gateway', () => {
     expect(invalid.stderr).toContain('concurrency: Expected a whole number from 1 and up, got 0')
   })
 
+  it('reads the key from .env and the options from flux.config.ts: real images, under the keys the file asks for', async () => {
+    const root = await project({
+      'a.md': '![x](flux:a key kept in dotenv)\n',
+      '.env': `FLUX_API_KEY=${KEY}\nFLUX_BASE_URL=${gateway.url}\nOTHER_SECRET=not-read\n`,
+      'flux.config.ts': "const model: string = 'flux-schnell'\nexport default { model, size: '1344x768' }\n",
+    })
+    gateway.reset()
+    const run = await runCli(['generate'], { cwd: root, env: cliEnv() })
+    expect(run.stderr).not.toMatch(/PLACEHOLDER/)
+    expect(run.code).toBe(0)
+    expect(gateway.generated).toBe(1)
+    const scan = JSON.parse((await runCli(['scan', '--json'], { cwd: root, env: cliEnv() })).stdout)
+    expect(scan.directives).toMatchObject([{ model: 'flux-schnell', size: '1344x768', status: 'cached' }])
+    expect(run.stderr + run.stdout).not.toContain(KEY)
+  })
+
   it('prune removes only entries nothing references', async () => {
     const root = await project({ 'a.md': '![x](flux:keep me)\n![y](flux:drop me)\n' })
     await runCli(['generate'], { cwd: root, env: env() })

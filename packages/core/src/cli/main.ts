@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Flux } from '../create-flux.js'
-import { costByModel, formatDuration } from '../engine/index.js'
+import { costByModel } from '../engine/index.js'
 import { FluxError, formatLocation } from '../errors.js'
 import type { FluxOptions } from '../options.js'
 import { redact } from '../redact.js'

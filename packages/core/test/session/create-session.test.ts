@@ -1,0 +1,200 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import sharp from 'sharp'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { requestKey } from '../../src/cache/index.js'
+import { FluxError } from '../../src/errors.js'
+import { createSession } from '../../src/session/index.js'
+import type { GeneratedImage, Provider } from '../../src/types.js'
+
+let root: string
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'flux-session-'))
+})
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+const write = (name: string, text: string) => writeFile(join(root, name), text)
+
+/** A provider that answers every request with a small PNG and counts them. */
+function countingProvider() {
+  const prompts: string[] = []
+  const provider: Provider = {
+    name: 'counting',
+    placeholder: false,
+    async generate(request) {
+      prompts.push(request.prompt)
+      const [width, height] = request.size.split('x').map(Number) as [number, number]
+      const bytes = await sharp({ create: { width, height, channels: 3, background: '#336699' } })
+        .png()
+        .toBuffer()
+      return { bytes, format: 'png', width, height, created: 1_700_000_000 } satisfies GeneratedImage
+    },
+  }
+  return { provider, prompts }
+}
+
+describe('createSession: where the configuration comes from', () => {
+  it('reads nothing but the defaults in an empty project', async () => {
+    const session = await createSession({}, { root, env: {} })
+    expect(session.options).toMatchObject({ root, mode: 'auto', model: 'flux-1.1-pro', apiKey: undefined })
+    await session.close()
+  })
+
+  it('takes options, then the real environment, then .env files, then flux.config.mjs, then defaults', async () => {
+    await write(
+      'flux.config.mjs',
+      "export default { model: 'flux-schnell', size: '1536x1024', quality: 'hd', concurrency: 2, mode: 'placeholder', maxGenerations: 9 }\n",
+    )
+    await write(
+      '.env',
+      'FLUX_API_KEY=sk-from-dotenv\nFLUX_BASE_URL=http://gw.test\nFLUX_MODE=frozen\nFLUX_CONCURRENCY=3\n',
+    )
+    const session = await createSession({ maxGenerations: 7 }, { root, env: { FLUX_CONCURRENCY: '5' } })
+    expect(session.options).toMatchObject({
+      maxGenerations: 7, // option over the file
+      concurrency: 5, // real environment over .env and the file
+      mode: 'frozen', // .env over the file
+      apiKey: 'sk-from-dotenv',
+      baseURL: 'http://gw.test',
+      model: 'flux-schnell', // the file over the default
+      size: '1536x1024',
+      quality: 'hd',
+    })
+    await session.close()
+  })
+
+  it("reads .env, .env.local, .env.[mode], .env.[mode].local in Vite's order, FLUX_ variables only", async () => {
+    await write('.env', 'FLUX_MODE=auto\nFLUX_CONCURRENCY=1\nFLUX_BASE_URL=http://one.test\n')
+    await write('.env.local', 'FLUX_CONCURRENCY=2\n')
+    await write('.env.development', 'FLUX_CONCURRENCY=3\nFLUX_BASE_URL=http://dev.test\n')
+    await write('.env.development.local', 'FLUX_MODE=placeholder\n')
+    await write('.env.production', 'FLUX_CONCURRENCY=6\n')
+    const env: Record<string, string | undefined> = {}
+    const dev = await createSession({}, { root, command: 'dev', env })
+    expect(dev.options).toMatchObject({ concurrency: 3, mode: 'placeholder', baseURL: 'http://dev.test' })
+    const build = await createSession({}, { root, command: 'build', env })
+    expect(build.options).toMatchObject({ concurrency: 6, mode: 'auto', baseURL: 'http://one.test' })
+    // The real environment is read, never written to.
+    expect(env).toEqual({})
+    await Promise.all([dev.close(), build.close()])
+  })
+
+  it('ignores variables without the FLUX_ prefix in .env files', async () => {
+    await write('.env', 'API_KEY=not-ours\nfluxApiKey=nope\nFLUX_API_KEY=\n')
+    const session = await createSession({}, { root, env: {} })
+    expect(session.options.apiKey).toBeUndefined()
+    await session.close()
+  })
+
+  // flux.config.ts is read by Node's type stripping: tested through the CLI (test/generate-cli.test.ts).
+  it('reads flux.config.js as well, and mjs first when both exist', async () => {
+    await write('flux.config.js', "export default { size: '1344x768' }\n")
+    expect((await createSession({}, { root, env: {} })).options.size).toBe('1344x768')
+    await write('flux.config.mjs', "export default { size: '768x1344' }\n")
+    expect((await createSession({}, { root, env: {} })).options.size).toBe('768x1344')
+  })
+
+  it('reads an edited config file anew', async () => {
+    await write('flux.config.mjs', "export default { model: 'flux-dev' }\n")
+    expect((await createSession({}, { root, env: {} })).options.model).toBe('flux-dev')
+    // A different mtime than the first write, whatever the file system's resolution.
+    await new Promise((done) => setTimeout(done, 20))
+    await write('flux.config.mjs', "export default { model: 'flux-pro' }\n")
+    expect((await createSession({}, { root, env: {} })).options.model).toBe('flux-pro')
+  })
+
+  it("merges the host's image defaults under the file's and the options' image settings", async () => {
+    await write('flux.config.mjs', 'export default { image: { widths: [320], placeholder: "color" } }\n')
+    const session = await createSession(
+      { image: { placeholder: 'none' } },
+      { root, env: {}, image: { base: '/docs/', publicPath: '/assets/_flux/' } },
+    )
+    expect(session.options.image).toMatchObject({
+      widths: [320],
+      placeholder: 'none',
+      base: '/docs/',
+      publicPath: '/assets/_flux/',
+    })
+  })
+
+  it('lists every problem of options and file together, and names a config file that fails to load', async () => {
+    await write('flux.config.mjs', "export default { size: '999x1' }\n")
+    const err = await createSession({ concurrency: 0 }, { root, env: {} }).catch((e: unknown) => e)
+    expect(FluxError.is(err, 'FLUX_INVALID_OPTIONS')).toBe(true)
+    expect(String((err as Error).message)).toMatch(/concurrency:.*\n.*size: .*"999x1"/s)
+
+    await write('flux.config.mjs', 'export default [1, 2]\n')
+    const bad = await createSession({}, { root, env: {} }).catch((e: unknown) => e)
+    expect(FluxError.is(bad, 'FLUX_INVALID_OPTIONS')).toBe(true)
+    expect((bad as FluxError).message).toContain('flux.config.mjs')
+  })
+
+  it('watches the config files and the .env files of its mode, present or not', async () => {
+    const session = await createSession({}, { root, command: 'dev', env: {} })
+    expect(session.watchFiles.map((f) => f.slice(root.length + 1)).sort()).toEqual(
+      [
+        '.env',
+        '.env.development',
+        '.env.development.local',
+        '.env.local',
+        'flux.config.js',
+        'flux.config.mjs',
+        'flux.config.ts',
+      ].sort(),
+    )
+  })
+})
+
+describe('createSession: one key for one image, whichever way it is asked', () => {
+  it('the directive string, its parsed form and the file config give one key: 1 request', async () => {
+    await write('flux.config.mjs', "export default { model: 'flux-schnell', quality: 'hd' }\n")
+    await write('.env', 'FLUX_API_KEY=sk-test\nFLUX_BASE_URL=http://gw.test\n')
+    const { provider, prompts } = countingProvider()
+    const session = await createSession({ image: { widths: [64], formats: [] } }, { root, env: {}, provider })
+    const fromString = await session.image('flux:A lighthouse?size=1536x1024')
+    const fromParsed = await session.image({ prompt: 'A lighthouse', params: { size: '1536x1024' } })
+    expect(fromString.key).toBe(fromParsed.key)
+    expect(fromString.key).toBe(
+      requestKey({ model: 'flux-schnell', prompt: 'A lighthouse', size: '1536x1024', quality: 'hd' }),
+    )
+    expect(prompts).toEqual(['A lighthouse'])
+    expect(await session.flux.status('flux:A lighthouse?size=1536x1024')).toBe('cached')
+    expect([...session.files.values()].length).toBeGreaterThan(0)
+    await session.close()
+  })
+
+  it('a string that is not a directive is a clear FLUX_INVALID_DIRECTIVE, not a TypeError', async () => {
+    const session = await createSession({}, { root, env: {} })
+    const err = await session.image('A lighthouse').catch((e: unknown) => e)
+    expect(FluxError.is(err, 'FLUX_INVALID_DIRECTIVE')).toBe(true)
+    expect((err as FluxError).message).toContain('flux:A lighthouse at dawn?size=1536x1024')
+    await expect(session.flux.status('nope')).rejects.toThrow(/Expected a directive/)
+  })
+
+  it('build() fails with every located failure in one error and logs one summary line', async () => {
+    await write('post.md', '![a](flux:A cat?model=nope)\n\n![b](flux:A dog?size=1x1)\n\n![c](flux:A bird)\n')
+    const lines: string[] = []
+    const logger = { info: (m: string) => lines.push(m), warn() {}, error() {} }
+    const session = await createSession(
+      { logger, mode: 'placeholder', image: { widths: [32], formats: [] } },
+      { root, env: {} },
+    )
+    const err = await session.build().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(AggregateError)
+    const errors = (err as AggregateError).errors as FluxError[]
+    expect(errors.map((e) => [e.code, e.location?.file, e.location?.line])).toEqual([
+      ['FLUX_UNKNOWN_MODEL', 'post.md', 1],
+      ['FLUX_UNKNOWN_SIZE', 'post.md', 3],
+    ])
+    await write('post.md', '![c](flux:A bird)\n')
+    const summary = await session.build()
+    expect(summary).toMatchObject({ total: 1, placeholders: 0, cached: 1 })
+    expect(lines.filter((l) => l.includes('image(s) from'))).toEqual([
+      expect.stringMatching(/^\[flux\] 1 image\(s\) from 1 directive\(s\): 0 generated, 1 cached/),
+    ])
+    await session.close()
+  })
+})
