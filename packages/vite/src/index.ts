@@ -60,6 +60,7 @@ export function flux(options: FluxOptions = {}): Plugin[] {
       devServer.watcher.on('all', (_event, file) => {
         if (configs.includes(file)) void devServer.restart()
       })
+      session.prepare()
     },
     async buildStart() {
       if (config.command !== 'build') return
