@@ -2,13 +2,18 @@ import { constants } from 'node:fs'
 import { copyFile, mkdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createSession, type FluxOptions, type Logger, type ScanReport } from '@flux-images/core'
+import {
+  createSession,
+  type FluxOptions,
+  type Logger,
+  type ScanReport,
+  type Session,
+} from '@flux-images/core'
 import { FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
-import type { AstroConfig, AstroIntegration, AstroIntegrationLogger } from 'astro'
+import type { AstroIntegration, AstroIntegrationLogger } from 'astro'
 import { contentDigest } from './content-digest.js'
-import { type FluxState, getFluxState, lastFluxState, setFluxState } from './flux-state.js'
-import { remarkFlux } from './remark-plugin.js'
-import { satteriPlugins } from './satteri-plugins.js'
+import { getFluxState, lastFluxState, setFluxState } from './flux-state.js'
+import { markContent, registerMarkdown } from './markdown-processor.js'
 
 export const INTEGRATION_NAME = '@flux-images/astro'
 
@@ -22,9 +27,13 @@ export const INTEGRATION_NAME = '@flux-images/astro'
  */
 export function flux(options: FluxOptions = {}): AstroIntegration {
   let command: string | undefined
+  // This instance's session (a dev restart makes a new instance); pages' code reaches it through getFluxState().
+  let session: Session | undefined
   let refresh: ((files: string[]) => void) | undefined
   // The project's images after generation: the content digest and the build's end read the same.
   let scanned: ScanReport | undefined
+
+  const current = (): Session => session ?? getFluxState()
 
   return {
     name: INTEGRATION_NAME,
@@ -34,7 +43,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         // A dev server restart sets up again: let the previous session finish and release its sockets.
         void lastFluxState()?.close()
         const root = fileURLToPath(config.root)
-        const session = await createSession(options, {
+        session = await createSession(options, {
           command: command === 'dev' ? 'dev' : 'build',
           root,
           logger: toLogger(logger.fork('flux')),
@@ -53,8 +62,8 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         updateConfig({ vite: { plugins: [imports] } })
       },
       'astro:server:setup'({ server }) {
-        const session = getFluxState()
-        server.middlewares.use(session.middleware)
+        const own = current()
+        server.middlewares.use(own.middleware)
         // Pending images arrived: modules compiled with placeholders' markup (MDX, `flux:` imports)
         // are dropped, and the browser reloads.
         refresh = (files) => {
@@ -67,16 +76,16 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
           }
           server.environments.client.hot.send({ type: 'full-reload' })
         }
-        session.prepare()
+        own.prepare()
       },
       async 'astro:server:done'() {
-        await getFluxState().close()
+        await current().close()
       },
       // Before the content sync, whose schemas (fluxImage()) and markdown plugins then only read
       // the cache.
       async 'astro:config:done'({ config, injectTypes }) {
         injectTypes({ filename: 'flux-images.d.ts', content: IMPORT_TYPES })
-        const session = getFluxState()
+        const session = current()
         if (command === 'build') {
           await session.build().catch(async (err: unknown) => {
             await session.close()
@@ -87,7 +96,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         markContent(config.markdown, contentDigest(session.flux, scanned))
       },
       async 'astro:build:done'({ dir, logger }) {
-        const session = getFluxState()
+        const session = current()
         // Pages restored from Astro's content cache never ran the plugins: what the scan found
         // is what the content uses, whichever way it rendered.
         const report = scanned ?? (await session.flux.scan())
@@ -116,44 +125,6 @@ const IMPORT_TYPES = `declare module 'flux:*' {
   export default image
 }
 `
-
-/** Puts the digest where Astro's content store sees it: the store is cleared when it changes. */
-function markContent(markdown: AstroConfig['markdown'], digest: string): void {
-  const options = (markdown.processor as { options?: Record<string, unknown> } | undefined)?.options
-  if (options) options.fluxImages = digest
-}
-
-/** Pushes the plugins into the configured processor's own arrays (the renderer reads those). */
-function registerMarkdown(
-  config: AstroConfig,
-  getState: () => FluxState,
-  logger: AstroIntegrationLogger,
-): void {
-  const processor = config.markdown.processor as
-    | { name?: string; options?: Record<string, unknown> }
-    | undefined
-  const options = processor?.options
-  if (processor?.name === 'satteri' && options) {
-    const plugins = satteriPlugins(getState)
-    pluginList(options, 'mdastPlugins').push(...plugins.mdast)
-    pluginList(options, 'hastPlugins').push(...plugins.hast)
-  } else if (processor?.name === 'unified' && options) {
-    pluginList(options, 'remarkPlugins').push(remarkFlux(getState))
-  } else {
-    logger.warn(
-      `Markdown processor "${processor?.name ?? 'unknown'}" is not supported: flux: images in markdown bodies stay as written.`,
-    )
-  }
-}
-
-/** The processor's own array (created when absent): the renderer's closure reads this object. */
-function pluginList(options: Record<string, unknown>, name: string): unknown[] {
-  const list = options[name]
-  if (Array.isArray(list)) return list
-  const created: unknown[] = []
-  options[name] = created
-  return created
-}
 
 function toLogger(logger: AstroIntegrationLogger): Logger {
   // Astro labels the lines itself: core's own "[flux] " prefix would say it twice.

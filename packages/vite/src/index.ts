@@ -38,6 +38,8 @@ export function flux(options: FluxOptions = {}): Plugin[] {
     name: PLUGIN_NAME,
     async configResolved(resolved) {
       config = resolved
+      // A dev server restart resolves the config again: the previous session stops its background run.
+      void session?.close()
       session = await createSession(options, {
         command: resolved.command === 'serve' ? 'dev' : 'build',
         root: resolved.root,
@@ -53,14 +55,19 @@ export function flux(options: FluxOptions = {}): Plugin[] {
     },
     configureServer(devServer) {
       server = devServer
-      devServer.middlewares.use(session.middleware)
-      // Vite restarts for its own `.env` files; a change to `flux.config.*` means a new session too.
-      const configs = session.watchFiles.filter((file) => basename(file).startsWith('flux.config.'))
-      devServer.watcher.add(configs)
+      const own = session
+      devServer.middlewares.use(own.middleware)
+      devServer.httpServer?.once('close', () => void own.close())
+      // A change to `flux.config.*` or a `.env` file means a new session. (Vite also restarts for
+      // its own `.env` files while HMR is on: it coalesces restarts asked for at once.)
+      const restartOn = new Set(own.watchFiles)
+      devServer.watcher.add([...restartOn])
+      // The cache is written while pages load: none of it is source.
+      devServer.watcher.unwatch(own.options.cacheDir)
       devServer.watcher.on('all', (_event, file) => {
-        if (configs.includes(file)) void devServer.restart()
+        if (restartOn.has(file)) void devServer.restart()
       })
-      session.prepare()
+      own.prepare()
     },
     async buildStart() {
       if (config.command !== 'build') return
@@ -88,7 +95,8 @@ export function flux(options: FluxOptions = {}): Plugin[] {
       }
     },
     async closeBundle() {
-      await session?.close()
+      // A dev server's session is closed with its HTTP server (a restart makes the next one first).
+      if (config.command === 'build') await session.close()
     },
   }
   return [main, fluxImports({ image: (input, importer) => session.image(input, importer) })]

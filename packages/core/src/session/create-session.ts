@@ -64,6 +64,7 @@ export interface Session {
   prepare(): void
   /** Dev servers' middleware: pending images and the variants handed out. */
   middleware(req: IncomingMessage, res: ServerResponse, next: () => void): void
+  /** Stops the background run and releases the gateway's connections; idempotent. */
   close(): Promise<void>
 }
 
@@ -90,6 +91,8 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
   const logger = redactingLogger(resolved.logger, resolved.apiKey)
   const flux = createEngine({ ...resolved, logger }, host.provider ? { provider: host.provider } : {})
   const files = new Map<string, string>()
+  // Closing stops the background run: a dev server restarting must not keep paying for a stale config.
+  const closing = new AbortController()
   let placeholders: Flux | undefined
 
   const dev =
@@ -127,7 +130,7 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       return summary
     },
     prepare() {
-      flux.generate({ optimize: true }).then(
+      flux.generate({ optimize: true, signal: closing.signal }).then(
         (summary) => {
           for (const failure of summary.failed) logger.error(failure.toString())
         },
@@ -139,6 +142,7 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       else variants(req, res, next)
     },
     async close() {
+      closing.abort()
       await Promise.all([flux.close(), placeholders?.close()])
     },
   }

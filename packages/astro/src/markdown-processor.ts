@@ -1,0 +1,42 @@
+import type { AstroConfig, AstroIntegrationLogger } from 'astro'
+import type { FluxState } from './flux-state.js'
+import { remarkFlux } from './remark-plugin.js'
+import { satteriPlugins } from './satteri-plugins.js'
+
+/** Puts the digest where Astro's content store sees it: the store is cleared when it changes. */
+export function markContent(markdown: AstroConfig['markdown'], digest: string): void {
+  const options = (markdown.processor as { options?: Record<string, unknown> } | undefined)?.options
+  if (options) options.fluxImages = digest
+}
+
+/** Pushes the plugins into the configured processor's own arrays (the renderer reads those). */
+export function registerMarkdown(
+  config: AstroConfig,
+  getState: () => FluxState,
+  logger: AstroIntegrationLogger,
+): void {
+  const processor = config.markdown.processor as
+    | { name?: string; options?: Record<string, unknown> }
+    | undefined
+  const options = processor?.options
+  if (processor?.name === 'satteri' && options) {
+    const plugins = satteriPlugins(getState)
+    pluginList(options, 'mdastPlugins').push(...plugins.mdast)
+    pluginList(options, 'hastPlugins').push(...plugins.hast)
+  } else if (processor?.name === 'unified' && options) {
+    pluginList(options, 'remarkPlugins').push(remarkFlux(getState))
+  } else {
+    logger.warn(
+      `Markdown processor "${processor?.name ?? 'unknown'}" is not supported: flux: images in markdown bodies stay as written.`,
+    )
+  }
+}
+
+/** The processor's own array (created when absent): the renderer's closure reads this object. */
+function pluginList(options: Record<string, unknown>, name: string): unknown[] {
+  const list = options[name]
+  if (Array.isArray(list)) return list
+  const created: unknown[] = []
+  options[name] = created
+  return created
+}
