@@ -1,4 +1,4 @@
-import { decodeEntities } from './entities.js'
+import { decodeMarkdownReference, MARKDOWN_REFERENCE } from './entities.js'
 import { FLUX_SCHEME } from './grammar.js'
 
 /** A directive's destination in `![alt](...)`. */
@@ -113,15 +113,14 @@ function joinLines(text: string): string {
 }
 
 // One left-to-right pass, as CommonMark reads them: `\&amp;` is a literal `&` then `amp;`.
-const ESCAPE_OR_ENTITY =
-  /\\([!-/:-@[-`{-~])|(&(?:#\d{1,8}|#[xX][0-9a-fA-F]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});)/g
+const ESCAPE_OR_ENTITY = new RegExp(`\\\\([!-/:-@[-\`{-~])|(${MARKDOWN_REFERENCE.source})`, 'g')
 
 /** Resolves backslash escapes and character references. */
 function resolveEscapes(text: string): string {
   if (!text.includes('\\') && !text.includes('&')) return text
   return text.replace(
     ESCAPE_OR_ENTITY,
-    (_, escaped: string | undefined, entity: string | undefined) => escaped ?? decodeEntities(entity ?? ''),
+    (whole: string, escaped: string | undefined) => escaped ?? decodeMarkdownReference(whole),
   )
 }
 
