@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url'
 import { type ImageResult, renderPicture, scanMarkdown } from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
 import { isDirectiveUrl, markdownImage } from './markdown-image.js'
+import { altPromptUrl } from './typed-images.js'
 
 interface Node {
   type: string
@@ -9,6 +10,7 @@ interface Node {
   alt?: string | null
   value?: string
   children?: Node[]
+  position?: { start: { offset?: number }; end: { offset?: number } }
 }
 
 /**
@@ -19,17 +21,24 @@ interface Node {
  */
 export function remarkFlux(getState: () => FluxState) {
   return () =>
-    async (tree: Node, file: { path?: string }): Promise<void> => {
+    async (tree: Node, file: { path?: string; value?: unknown; extname?: string }): Promise<void> => {
       const fileURL = file.path ? pathToFileURL(file.path) : undefined
+      const source = typeof file.value === 'string' ? file.value : undefined
+      const mdx = file.extname === '.mdx'
+      const urlOf = ({ url = '', position }: Node) => {
+        const start = position?.start.offset
+        const end = position?.end.offset
+        if (source === undefined || start === undefined || end === undefined) return url
+        return altPromptUrl(url, source, start, end, mdx) ?? url
+      }
       const jobs: Promise<void>[] = []
       const html = (image: ImageResult): Node => ({ type: 'html', value: renderPicture(image) })
       const walk = (node: Node) => {
         const children = node.children ?? []
         for (const [index, child] of children.entries()) {
           if (child.type === 'image' && child.url && isDirectiveUrl(child.url)) {
-            const { url, alt } = child
             jobs.push(
-              markdownImage(getState(), url, alt ?? '', fileURL).then((image) => {
+              markdownImage(getState(), urlOf(child), child.alt ?? '', fileURL).then((image) => {
                 children[index] = html(image)
               }),
             )

@@ -33,3 +33,26 @@ function lineStarts(text: string): number[] {
   for (const m of text.matchAll(/\r\n|\r|\n/g)) starts.push((m.index ?? 0) + m[0].length)
   return starts
 }
+
+/**
+ * The URL to resolve for a markdown image whose directive has an empty prompt (the alt fills it):
+ * the alt as core's scanner reads it in the source at [start, end), since each processor changes
+ * its own alt (Sätteri's smart punctuation curls typed quotes, remark-smartypants curls quotes
+ * from `&quot;`), and a different prompt is a second key, paid twice. Undefined when the source
+ * there holds no such image (the processor's own alt is used then).
+ */
+export function altPromptUrl(
+  url: string,
+  source: string,
+  start: number,
+  end: number,
+  mdx: boolean,
+): string | undefined {
+  const parsed = parseDirective(url)
+  if (parsed === undefined || parsed.prompt !== '') return undefined
+  const found = scanMarkdown(source.slice(start, end), 'image', 1, { mdx }).directives.find(
+    (d) => d.kind === 'markdown' && d.location.line === 1 && d.location.column > 1,
+  )
+  if (found === undefined || found.prompt === '') return undefined
+  return formatDirective({ prompt: found.prompt, params: parsed.params })
+}
