@@ -1,4 +1,4 @@
-import { formatDirective, parseDirective, scanMarkdown } from '@flux-images/core'
+import { type Directive, formatDirective, parseDirective, scanMarkdown } from '@flux-images/core'
 
 /**
  * `![alt](flux:A lighthouse at dawn)` is text to CommonMark (a destination has no spaces). Core's
@@ -14,18 +14,39 @@ export function rewriteTypedImages(paragraph: string, mdx: boolean): string | un
   let from = 0
   let rewritten = 0
   for (const directive of found) {
-    if (directive.kind !== 'markdown' || !/\s/.test(directive.raw)) continue
+    if (directive.kind !== 'markdown') continue
+    const typed = /\s/.test(directive.raw)
+    // An empty prompt is rewritten too: the alt the processor gives it is not the source's
+    // (smart punctuation), and positions no longer point into the source once rewritten.
+    if (!typed && parseDirective(directive.raw)?.prompt !== '') continue
     const { line, column } = directive.location
     const at = (lines[line - 1] ?? 0) + column - 1
-    if (at < from || !paragraph.startsWith(directive.raw, at) || paragraph[at - 1] !== '(') continue
-    const written = parseDirective(directive.raw)
-    if (!written) continue
-    const destination = `<${formatDirective(written).replace(/[\s<>\\]/g, encodeURIComponent)}>`
-    source += paragraph.slice(from, at) + destination
+    const angle = paragraph[at - 1] === '<'
+    if (at < from || !paragraph.startsWith(directive.raw, at) || !(angle || paragraph[at - 1] === '('))
+      continue
+    const url = scannedUrl(directive)
+    if (url === undefined) continue
+    // `&` escaped too: the parser would read `&amp;` in the destination as a reference again.
+    const encoded = url.replace(/[\s<>\\]/g, encodeURIComponent).replace(/&/g, '\\&')
+    source += paragraph.slice(from, at) + (angle ? encoded : `<${encoded}>`)
     from = at + directive.raw.length
-    rewritten++
+    if (typed) rewritten++
   }
   return rewritten === 0 ? undefined : source + paragraph.slice(from)
+}
+
+/**
+ * A scanned directive as a URL: the scanner's prompt and options (escapes and character references
+ * resolved), and the alt only when the query sets it (the page keeps the processor's alt).
+ */
+export function scannedUrl(directive: Directive): string | undefined {
+  const written = parseDirective(directive.raw)
+  if (!written) return undefined
+  const { alt: _alt, ...params } = directive.params
+  return formatDirective({
+    prompt: directive.prompt,
+    params: written.params.alt === undefined ? params : directive.params,
+  })
 }
 
 function lineStarts(text: string): number[] {
