@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url'
 import { type ImageResult, renderPicture, scanMarkdown } from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
 import { isDirectiveUrl, markdownImage } from './markdown-image.js'
+import { altPromptUrl, scannedUrl } from './typed-images.js'
 
 interface Node {
   type: string
@@ -9,6 +10,7 @@ interface Node {
   alt?: string | null
   value?: string
   children?: Node[]
+  position?: { start: { offset?: number }; end: { offset?: number } }
 }
 
 /**
@@ -19,29 +21,50 @@ interface Node {
  */
 export function remarkFlux(getState: () => FluxState) {
   return () =>
-    async (tree: Node, file: { path?: string }): Promise<void> => {
+    async (tree: Node, file: { path?: string; value?: unknown; extname?: string }): Promise<void> => {
       const fileURL = file.path ? pathToFileURL(file.path) : undefined
+      const source = typeof file.value === 'string' ? file.value : undefined
+      const mdx = file.extname === '.mdx'
+      const urlOf = ({ url = '', position }: Node) => {
+        const start = position?.start.offset
+        const end = position?.end.offset
+        if (source === undefined || start === undefined || end === undefined) return url
+        return altPromptUrl(url, source, start, end, mdx) ?? url
+      }
+      // The typed images of a text node as the scanner reads its source, when it finds as many.
+      const sourceUrls = ({ position }: Node, count: number) => {
+        const start = position?.start.offset
+        const end = position?.end.offset
+        if (source === undefined || start === undefined || end === undefined) return undefined
+        const found = scanMarkdown(source.slice(start, end), 'text', 1, { mdx }).directives
+        const urls = found.filter((d) => d.kind === 'markdown').map(scannedUrl)
+        // The decoded text shows an image the source does not hold (`flux:\)` unescaped): none.
+        return urls.length === count && urls.every((u) => u !== undefined) ? urls : null
+      }
       const jobs: Promise<void>[] = []
       const html = (image: ImageResult): Node => ({ type: 'html', value: renderPicture(image) })
       const walk = (node: Node) => {
         const children = node.children ?? []
         for (const [index, child] of children.entries()) {
           if (child.type === 'image' && child.url && isDirectiveUrl(child.url)) {
-            const { url, alt } = child
             jobs.push(
-              markdownImage(getState(), url, alt ?? '', fileURL).then((image) => {
+              markdownImage(getState(), urlOf(child), child.alt ?? '', fileURL).then((image) => {
                 children[index] = html(image)
               }),
             )
           } else if (child.type === 'text' && child.value?.includes('](flux:')) {
             const parts = typedImages(child.value)
             if (parts.every((part) => typeof part === 'string')) continue
+            // The text was decoded and smartened by then: the requests are read from the source.
+            const urls = sourceUrls(child, parts.length - parts.filter((p) => typeof p === 'string').length)
+            if (urls === null) continue
+            let k = 0
             jobs.push(
               Promise.all(
                 parts.map(async (part) =>
                   typeof part === 'string'
                     ? { type: 'text', value: part }
-                    : html(await markdownImage(getState(), part.url, part.alt, fileURL)),
+                    : html(await markdownImage(getState(), urls?.[k++] ?? part.url, part.alt, fileURL)),
                 ),
               ).then((nodes) => {
                 // Spliced in as one parent, so sibling indexes stay valid for the other jobs.

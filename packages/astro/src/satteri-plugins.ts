@@ -2,7 +2,7 @@ import { renderPicture } from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
 import { isDirectiveUrl, markdownImage } from './markdown-image.js'
 import { type HastElement, pictureHast } from './picture-hast.js'
-import { rewriteTypedImages } from './typed-images.js'
+import { altPromptUrl, rewriteTypedImages } from './typed-images.js'
 
 // The few shapes of Sätteri's plugin API used here (satteri is Astro's dependency, not ours).
 interface Point {
@@ -66,9 +66,16 @@ export function satteriPlugins(getState: () => FluxState): {
   }
   const images: SatteriMdastPlugin = {
     name: 'flux-images',
+    options: { position: true },
     async image(node, ctx) {
       if (!node.url || !isDirectiveUrl(node.url)) return undefined
-      const image = await markdownImage(getState(), node.url, node.alt ?? '', ctx.fileURL)
+      const { start, end } = node.position ?? {}
+      const url =
+        (start?.offset !== undefined &&
+          end?.offset !== undefined &&
+          altPromptUrl(node.url, ctx.source, start.offset, end.offset, ctx.sourceFormat === 'mdx')) ||
+        node.url
+      const image = await markdownImage(getState(), url, node.alt ?? '', ctx.fileURL)
       const pictures = (ctx.data[PICTURES] as Map<string, string> | undefined) ?? new Map<string, string>()
       ctx.data[PICTURES] = pictures
       const id = String(pictures.size)

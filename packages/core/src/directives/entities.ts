@@ -1,40 +1,51 @@
-// The named references people actually type in attribute values and markdown; others stay as written.
-const NAMED: Readonly<Record<string, string>> = {
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  nbsp: '\u00a0',
-  copy: '\u00a9',
-  reg: '\u00ae',
-  hellip: '\u2026',
-  mdash: '\u2014',
-  ndash: '\u2013',
-  lsquo: '\u2018',
-  rsquo: '\u2019',
-  ldquo: '\u201c',
-  rdquo: '\u201d',
-  laquo: '\u00ab',
-  raquo: '\u00bb',
-  times: '\u00d7',
-  deg: '\u00b0',
+import { decodeHTMLAttribute, decodeHTMLStrict } from 'entities'
+
+/**
+ * A CommonMark character reference: a name of the HTML5 table (the longest has 31 characters),
+ * 1 to 7 decimal digits or 1 to 6 hex digits, always closed by `;`. Bounded repetitions: no
+ * backtracking blow-up on long runs of `&#` or letters.
+ */
+export const MARKDOWN_REFERENCE = /&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([A-Za-z][A-Za-z0-9]{1,31}));/g
+
+/**
+ * One markdown character reference (`&eacute;`, `&#233;`, `&#xE9;`) as CommonMark parsers read
+ * it: the full HTML5 named table (by `entities`, the library of markdown-it, parse5 and
+ * htmlparser2), and numeric ones by micromark's rule, which Sätteri, remark and MDX share (NUL,
+ * controls, surrogates and noncharacters become U+FFFD, no Windows-1252 remap as in HTML).
+ * An unknown name is kept as written.
+ */
+export function decodeMarkdownReference(reference: string): string {
+  if (reference.charCodeAt(1) !== 35) return decodeHTMLStrict(reference)
+  const hex = reference.charCodeAt(2) === 120 || reference.charCodeAt(2) === 88
+  const code = Number.parseInt(reference.slice(hex ? 3 : 2, -1), hex ? 16 : 10)
+  return isReplacedCodePoint(code) ? '\ufffd' : String.fromCodePoint(code)
 }
 
-// Bounded repetitions: no backtracking blow-up on long runs of `&#` or letters.
-const REFERENCE = /&(?:#(\d{1,8})|#[xX]([0-9a-fA-F]{1,7})|([A-Za-z][A-Za-z0-9]{1,31}));/g
-
-/** Decodes HTML character references (`&amp;`, `&#39;`, `&#x27;`, ...); unknown ones are kept. */
-export function decodeEntities(text: string): string {
+/** Decodes the character references of markdown text (no backslash escapes: see the callers). */
+export function decodeMarkdownEntities(text: string): string {
   if (!text.includes('&')) return text
-  return text.replace(
-    REFERENCE,
-    (whole, dec: string | undefined, hex: string | undefined, name: string | undefined) => {
-      if (name !== undefined) return NAMED[name] ?? whole
-      const code = dec !== undefined ? Number.parseInt(dec, 10) : Number.parseInt(hex ?? '', 16)
-      // As browsers do: NUL, surrogates and out-of-range code points become U+FFFD.
-      if (code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return '\ufffd'
-      return String.fromCodePoint(code)
-    },
+  return text.replace(MARKDOWN_REFERENCE, decodeMarkdownReference)
+}
+
+/**
+ * An HTML attribute value as the browser reads it: the full named table, legacy names without
+ * `;` unless followed by an alphanumeric or `=`, numeric references with HTML's replacements.
+ */
+export function decodeAttributeEntities(value: string): string {
+  return value.includes('&') ? decodeHTMLAttribute(value) : value
+}
+
+// micromark-util-decode-numeric-character-reference, the rule of every processor Astro runs.
+function isReplacedCodePoint(code: number): boolean {
+  return (
+    code < 9 ||
+    code === 11 ||
+    (code > 13 && code < 32) ||
+    (code > 126 && code < 160) ||
+    (code > 0xd7ff && code < 0xe000) ||
+    (code > 0xfdcf && code < 0xfdf0) ||
+    (code & 0xffff) === 0xffff ||
+    (code & 0xffff) === 0xfffe ||
+    code > 0x10ffff
   )
 }

@@ -1,4 +1,4 @@
-import { decodeEntities } from './entities.js'
+import { decodeMarkdownReference, MARKDOWN_REFERENCE } from './entities.js'
 import { FLUX_SCHEME } from './grammar.js'
 
 /** A directive's destination in `![alt](...)`. */
@@ -113,19 +113,46 @@ function joinLines(text: string): string {
 }
 
 // One left-to-right pass, as CommonMark reads them: `\&amp;` is a literal `&` then `amp;`.
-const ESCAPE_OR_ENTITY =
-  /\\([!-/:-@[-`{-~])|(&(?:#\d{1,8}|#[xX][0-9a-fA-F]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});)/g
+const ESCAPE_OR_ENTITY = new RegExp(`\\\\([!-/:-@[-\`{-~])|(${MARKDOWN_REFERENCE.source})`, 'g')
 
 /** Resolves backslash escapes and character references. */
 function resolveEscapes(text: string): string {
   if (!text.includes('\\') && !text.includes('&')) return text
   return text.replace(
     ESCAPE_OR_ENTITY,
-    (_, escaped: string | undefined, entity: string | undefined) => escaped ?? decodeEntities(entity ?? ''),
+    (whole: string, escaped: string | undefined) => escaped ?? decodeMarkdownReference(whole),
   )
 }
 
-/** Alt text as a reader sees it: escapes and entities resolved, whitespace collapsed. */
+/**
+ * Alt text as the processors give it (mdast's text of the alt): escapes and character references
+ * resolved, spaces kept, a soft line break read as `\n` without the spaces around it, a hard break
+ * (two spaces or a backslash before the line ending) dropped.
+ */
 export function plainText(alt: string): string {
-  return resolveEscapes(alt).split(/\s+/).filter(Boolean).join(' ')
+  const lines = alt.split(/\r\n|\r|\n/)
+  return lines
+    .map((line, k) => {
+      // Measured by hand: an anchored regex would rescan long runs of blanks (quadratic).
+      const text = k === 0 ? line : line.slice(blanks(line, 0, 1))
+      if (k === lines.length - 1) return resolveEscapes(text)
+      const backslash = trailing(text, 92) % 2 === 1
+      const hard = backslash || trailing(text, 32) >= 2
+      const kept = backslash ? text.slice(0, -1) : text.slice(0, blanks(text, text.length - 1, -1) + 1)
+      return resolveEscapes(kept) + (hard ? '' : '\n')
+    })
+    .join('')
+}
+
+/** From `at`, stepping by `step`, the first offset that is not a space or a tab. */
+function blanks(text: string, at: number, step: 1 | -1): number {
+  let i = at
+  while (i >= 0 && i < text.length && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i += step
+  return i
+}
+
+function trailing(text: string, char: number): number {
+  let i = text.length
+  while (i > 0 && text.charCodeAt(i - 1) === char) i--
+  return text.length - i
 }

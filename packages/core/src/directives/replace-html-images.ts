@@ -1,6 +1,6 @@
 import type { PictureAttributes } from '../optimize/index.js'
 import type { Directive } from '../types.js'
-import { decodeEntities } from './entities.js'
+import { decodeAttributeEntities } from './entities.js'
 import { attribute, readTag, type Tag } from './html-tag.js'
 import { createLineIndex } from './line-index.js'
 import { scanHtml } from './scan-html.js'
@@ -42,7 +42,7 @@ function tagAround(html: string, offset: number): Tag | undefined {
 function keptAttributes(tag: Tag): PictureAttributes {
   const value = (name: string) => {
     const raw = attribute(tag, name)?.value
-    return raw === undefined ? undefined : decodeEntities(raw)
+    return raw === undefined ? undefined : decodeAttributeEntities(raw)
   }
   const attrs: PictureAttributes = {}
   for (const name of ['sizes', 'class', 'style'] as const) {

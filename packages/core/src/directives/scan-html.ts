@@ -1,5 +1,5 @@
 import type { DirectiveParams } from '../types.js'
-import { decodeEntities } from './entities.js'
+import { decodeAttributeEntities } from './entities.js'
 import { DIRECTIVE_KEYS } from './grammar.js'
 import { attribute, readTag, type Tag, type TagAttribute } from './html-tag.js'
 import { parseDirective } from './parse-directive.js'
@@ -138,7 +138,7 @@ export function componentTag(ctx: ScanContext, tag: Tag): void {
 function staticText(attr: TagAttribute | undefined): string | undefined {
   if (attr === undefined || attr.value === undefined) return undefined
   if (attr.quote === '`') return attr.value.includes('${') ? undefined : cookEscapes(attr.value)
-  if (attr.quote !== '{') return decodeEntities(attr.value)
+  if (attr.quote !== '{') return decodeAttributeEntities(attr.value)
   const inner = attr.value.trim()
   if (/^-?\d+$/.test(inner)) return inner
   const q = inner[0]

@@ -100,8 +100,12 @@ describe('scanMarkdown: titles and alt text', () => {
     expect(rows(md('![](flux:)'))).toEqual([['markdown', 1, 5, '', {}]])
   })
 
-  it('resolves escapes and entities in alt text and collapses its whitespace', () => {
-    expect(rows(md('![A \\[b\\] &amp;\n  c [d]](flux:p)'))[0]?.[4]).toEqual({ alt: 'A [b] & c [d]' })
+  it('resolves escapes and entities in alt text, and keeps its whitespace as the processors do', () => {
+    expect(rows(md('![A \\[b\\] &amp;\n  c [d]](flux:p)'))[0]?.[4]).toEqual({ alt: 'A [b] &\nc [d]' })
+  })
+
+  it("regression: a multi-line alt filling the prompt is the processors' text (hard breaks dropped)", () => {
+    expect(prompts(md('![A  b &#9; c\n   d   \ne\\\nf](flux:)'))).toEqual(['A  b \t c\nde' + 'f'])
   })
 
   it('resolves backslash escapes and entities in the destination', () => {

@@ -1,0 +1,183 @@
+import { realpathSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { unified } from '@astrojs/markdown-remark'
+import {
+  DEFAULT_MODELS,
+  DEFAULT_SIZES,
+  type DirectiveParams,
+  type Flux,
+  FluxError,
+  type ImageResult,
+  parseDirective,
+  type ResolveInput,
+  requestKey,
+  resolveRequest,
+  scanHtml,
+  scanMarkdown,
+} from '@flux-images/core'
+import type { FluxState } from '../../packages/astro/src/flux-state.js'
+import { remarkFlux } from '../../packages/astro/src/remark-plugin.js'
+import { satteriPlugins } from '../../packages/astro/src/satteri-plugins.js'
+
+/**
+ * Astro's markdown processors run directly (no site build), as Astro runs them: the processor
+ * objects of `@astrojs/markdown-satteri` (Astro 7's default) and `@astrojs/markdown-remark`
+ * (unified), each for `.md` (`createRenderer`) and `.mdx` (`createMdxRenderer`, what @astrojs/mdx
+ * calls), with the integration's own plugins pushed into their option arrays as its
+ * `registerMarkdown` does, over a fake engine that records each request instead of paying it.
+ */
+export interface Pipeline {
+  name: string
+  mdx: boolean
+  /** The requests the page would make, or undefined when the processor rejects the source. */
+  run(source: string): Promise<string[] | undefined>
+}
+
+const DEFAULTS = {
+  model: 'flux-1.1-pro',
+  size: '1024x1024',
+  quality: 'standard',
+  models: DEFAULT_MODELS,
+  sizes: DEFAULT_SIZES,
+} as const
+
+/** A request as the cache sees it (its key's fields), or the error a build would report. */
+export function requestOf(input: { prompt: string; params: DirectiveParams }): string {
+  try {
+    const request = resolveRequest(input, {
+      ...DEFAULTS,
+      models: [...DEFAULTS.models],
+      sizes: [...DEFAULTS.sizes],
+    })
+    return `${requestKey(request)} ${JSON.stringify(request)}`
+  } catch (err) {
+    if (FluxError.is(err)) return `error ${err.code} ${JSON.stringify(input.prompt)}`
+    throw err
+  }
+}
+
+/** What the pre-build scan would generate for a body (core's scanner, then the request). */
+export function scanRequests(source: string, mdx: boolean): string[] {
+  return scanMarkdown(source, mdx ? 'page.mdx' : 'page.md', 1, { mdx })
+    .directives.map(requestOf)
+    .sort()
+}
+
+const FILE = fileURLToPath(new URL('../fixtures/page.md', import.meta.url))
+
+// Not a direct dependency of the tests: Astro's and @astrojs/mdx's, next to it in pnpm's store.
+async function loadSatteri(): Promise<{ satteri: () => AstroProcessor }> {
+  const mdx = realpathSync(fileURLToPath(new URL('../node_modules/@astrojs/mdx', import.meta.url)))
+  return import(pathToFileURL(join(dirname(mdx), 'markdown-satteri/dist/index.js')).href)
+}
+
+interface AstroProcessor {
+  name: string
+  options: Record<string, unknown[]>
+  createRenderer(
+    shared: object,
+  ): Promise<{ render(content: string, opts?: object): Promise<{ code: string }> }>
+  createMdxRenderer(
+    shared: object,
+    mdx: object,
+  ): Promise<{ process(content: string, file: string, frontmatter: object): Promise<{ code: string }> }>
+}
+
+// Astro's markdown defaults, without syntax highlighting (code holds no images either way).
+const SHARED = { syntaxHighlight: false, gfm: true, smartypants: true }
+
+export async function createPipelines(): Promise<Pipeline[]> {
+  const { satteri } = await loadSatteri()
+  let seen: string[] = []
+  const state: FluxState = {
+    flux: { options: { root: dirname(FILE) } } as unknown as Flux,
+    files: new Map(),
+    async image(input: ResolveInput) {
+      const { prompt, params } = input as { prompt: string; params: DirectiveParams }
+      const request = requestOf({ prompt, params })
+      seen.push(request)
+      return fakeImage(prompt, params.alt ?? '', request.slice(0, 16))
+    },
+  }
+  const pipelines: Pipeline[] = []
+  for (const make of [satteri, unified as unknown as () => AstroProcessor]) {
+    const processor = make()
+    if (processor.name === 'satteri') {
+      const plugins = satteriPlugins(() => state)
+      processor.options.mdastPlugins?.push(...plugins.mdast)
+      processor.options.hastPlugins?.push(...plugins.hast)
+    } else processor.options.remarkPlugins?.push(remarkFlux(() => state))
+    const md = await processor.createRenderer(SHARED)
+    const mdx = await processor.createMdxRenderer(SHARED, {
+      optimize: false,
+      srcDir: pathToFileURL(dirname(FILE)),
+    })
+    const run = async (source: string, format: 'md' | 'mdx') => {
+      seen = []
+      let code: string
+      try {
+        code =
+          format === 'md'
+            ? (await md.render(source, { fileURL: pathToFileURL(FILE) })).code
+            : (await mdx.process(source, FILE.replace(/\.md$/, '.mdx'), {})).code
+      } catch (err) {
+        // A source the processor refuses fails the build: nothing is paid behind its back.
+        if (format === 'mdx') return undefined
+        throw err
+      }
+      return [...seen, ...leftovers(code, format)].sort()
+    }
+    pipelines.push(
+      { name: `${processor.name} .md`, mdx: false, run: (source) => run(source, 'md') },
+      { name: `${processor.name} .mdx`, mdx: true, run: (source) => run(source, 'mdx') },
+    )
+  }
+  return pipelines
+}
+
+/**
+ * `flux:` images that reach the output unresolved (raw HTML `<img>`, or an image no plugin saw):
+ * the page would show them, so they count as found by the processor.
+ */
+function leftovers(code: string, format: 'md' | 'mdx'): string[] {
+  if (format === 'md') return scanHtml(code, 'out.html').directives.map(requestOf)
+  const found: string[] = []
+  for (const m of code.matchAll(/\bsrc: ("(?:[^"\\]|\\.)*")/g)) {
+    const url = JSON.parse(m[1] as string) as string
+    const parsed = url.startsWith('flux:') ? parseDirective(url) : undefined
+    if (parsed) found.push(requestOf(parsed))
+  }
+  return found
+}
+
+function fakeImage(prompt: string, alt: string, key: string): ImageResult {
+  return {
+    src: `/_flux/${key}.jpg`,
+    width: 16,
+    height: 16,
+    alt,
+    prompt,
+    key,
+    placeholder: undefined,
+    dominantColor: '#000000',
+    hasAlpha: false,
+    sources: [],
+    srcset: `/_flux/${key}.jpg 16w`,
+    files: [],
+  }
+}
+
+/** The requests only the scan makes and those only the processor makes (multisets). */
+export function differences(scanned: readonly string[], seen: readonly string[]) {
+  const minus = (a: readonly string[], b: readonly string[]) => {
+    const rest = [...b]
+    return a.filter((x) => {
+      const at = rest.indexOf(x)
+      if (at < 0) return true
+      rest.splice(at, 1)
+      return false
+    })
+  }
+  return { onlyScan: minus(scanned, seen), onlyProcessor: minus(seen, scanned) }
+}

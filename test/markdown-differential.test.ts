@@ -1,0 +1,228 @@
+import fc from 'fast-check'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { createPipelines, differences, type Pipeline, scanRequests } from './helpers/markdown-processors.js'
+
+/**
+ * The pre-build scan and what each processor renders must ask for the same images: an image
+ * found by one and missed or changed by the other is paid twice, or shown unresolved. Generated
+ * `.md` and `.mdx` bodies put directives in the awkward places of CommonMark and MDX.
+ */
+
+let pipelines: Pipeline[]
+beforeAll(async () => {
+  pipelines = await createPipelines()
+})
+
+// Pieces of prompts and alt texts; `mdx` leaves out `<`, `>`, `{` (MDX syntax, checked apart).
+const piece = (mdx: boolean) =>
+  fc.constantFrom(
+    'lighthouse',
+    'at dawn',
+    'Café',
+    'What if?',
+    '&amp;',
+    '&eacute;',
+    '&frac12;',
+    '&#233;',
+    '&#x27;',
+    '&amp',
+    '\\)',
+    '\\]',
+    '\\*',
+    '\\&amp;',
+    '[b]',
+    '(c)',
+    '50%',
+    '%20',
+    '"q"',
+    '?size=1536x1024',
+    '?model=flux-schnell&size=1344x768',
+    ...(mdx ? [] : ['<x>', '&lt;']),
+  )
+
+const text = (mdx: boolean, max: number) =>
+  fc.array(piece(mdx), { minLength: 1, maxLength: max }).map((pieces) => pieces.join(' '))
+
+const image = (mdx: boolean) =>
+  fc
+    .tuple(
+      text(mdx, 3),
+      text(mdx, 4),
+      fc.constantFrom('angle', 'encoded', 'empty', 'plain', 'typed'),
+      fc.constantFrom('', ' "title"', " 'title'", ' (title)'),
+    )
+    .map(([alt, prompt, form, title]) => {
+      if (form === 'angle') return `![${alt}](<flux:${prompt}>${title})`
+      if (form === 'encoded') return `![${alt}](flux:${encodeURIComponent(prompt)}${title})`
+      // Typed form: no inline HTML in it (a known gap of the unified adapter, below).
+      if (form === 'typed')
+        return `![${alt.replace(/<x>|\\\]/g, 'x')}](flux:${prompt.replace(/[()]|<x>|\\[\])]/g, '')})`
+      if (form === 'empty') return `![${alt.replace(/\?/g, '')}](flux:${title})`
+      // One word, no space: what CommonMark itself reads as a destination.
+      return `![${alt}](flux:${prompt.replace(/[\s()<>\\]/g, '-')}${title})`
+    })
+
+// The typed form where the Sätteri adapter misses it (known gaps, below): another image there.
+const notTyped = (image: string) => (/\]\(flux:[^)]*\s/.test(image) ? '![h](<flux:a heading>)' : image)
+
+/** A block holding an image (or two) in one of the places markdown treats specially. */
+const block = (mdx: boolean) =>
+  fc
+    .tuple(
+      image(mdx),
+      image(mdx),
+      fc.constantFrom(
+        'paragraph',
+        'two',
+        'list',
+        'ordered',
+        'quote',
+        'heading',
+        'fence',
+        'tilde',
+        'span',
+        'reference',
+        'emphasis',
+        'link',
+        ...(mdx ? ['expression', 'comment', 'esm'] : ['indented', 'html', 'htmlcomment']),
+      ),
+    )
+    .map(([a, b, place]) => {
+      switch (place) {
+        case 'two':
+          return `${a} and ${b}`
+        case 'list':
+          return `- ${a}\n- ${b}`
+        case 'ordered':
+          return `1. ${a}\n\n   ${b}`
+        case 'quote':
+          return `> ${a}\n> ${notTyped(b)}`
+        case 'heading':
+          return `## ${notTyped(a)}`
+        case 'fence':
+          return `\`\`\`md\n${a}\n\`\`\``
+        case 'tilde':
+          return `~~~\n${a}\n~~~\n\n${b}`
+        case 'span':
+          return `\`${a}\` ${b}`
+        case 'reference':
+          // An unused definition; images that use one are a known gap (below).
+          return `[r]: <flux:a reference>\n\n${a} [r]`
+        case 'emphasis':
+          return `*${a}* **${b}**`
+        case 'link':
+          return `[${a}](https://example.com "t")`
+        case 'expression':
+          return `{1 + 1} ${a}`
+        case 'comment':
+          return `{/* ${a} */} ${b}`
+        case 'esm':
+          return `export const x = 1\n\n${a}`
+        case 'indented':
+          return `    ${a}\n\n${b}`
+        case 'html':
+          return `<div>\n${a}\n</div>\n\n${b}`
+        case 'htmlcomment':
+          return `<!-- ${a} -->\n\n${b}`
+        default:
+          return a
+      }
+    })
+
+const document = (mdx: boolean) =>
+  fc.array(block(mdx), { minLength: 1, maxLength: 4 }).map((b) => b.join('\n\n'))
+
+// Each run renders one document through two processors; 60 runs per format keep the file near 10 s.
+const RUNS = 60
+
+describe('the pre-build scan asks for what each processor renders (fast-check)', () => {
+  for (const mdx of [false, true]) {
+    it(`.${mdx ? 'mdx' : 'md'}: the same requests from the scan and from Sätteri and unified`, async () => {
+      let compared = 0
+      await fc.assert(
+        fc.asyncProperty(document(mdx), async (source) => {
+          const scanned = scanRequests(source, mdx)
+          for (const pipeline of pipelines.filter((p) => p.mdx === mdx)) {
+            const seen = await pipeline.run(source)
+            // An MDX source the processor refuses fails the build: nothing to compare.
+            if (seen === undefined) continue
+            compared++
+            expect({ pipeline: pipeline.name, source, ...differences(scanned, seen) }).toEqual({
+              pipeline: pipeline.name,
+              source,
+              onlyScan: [],
+              onlyProcessor: [],
+            })
+          }
+        }),
+        { numRuns: RUNS },
+      )
+      // Most generated documents are valid for both processors: the comparison did happen.
+      expect(compared).toBeGreaterThan(RUNS)
+    })
+  }
+})
+
+describe('known gaps, found by the differential test and left to the adapters', () => {
+  // Reference-style images: every processor renders `![x][r]` with `[r]: <flux:...>` as an
+  // unresolved `<img src="flux:...">`, and neither core's scanner nor the adapters' image hooks
+  // (Sätteri's `image`, remark's `image` nodes) read them. Needs definitions in the scanner and
+  // `imageReference` in both adapters. Flips to passing when fixed.
+  it.fails('reference-style images with a flux: definition', async () => {
+    const source = '[r]: <flux:a reference>\n\n![x][r]'
+    for (const pipeline of pipelines) {
+      expect(differences(scanRequests(source, pipeline.mdx), (await pipeline.run(source)) ?? [])).toEqual({
+        onlyScan: [],
+        onlyProcessor: [],
+      })
+    }
+  })
+
+  // The typed form `![alt](flux:words with spaces)` is text to CommonMark; the unified adapter
+  // finds it in one text node, so inline markup inside it (an HTML tag, emphasis, a code span)
+  // splits it and it is missed. Sätteri's adapter rewrites the paragraph's source and sees it.
+  // Sätteri's adapter rewrites the typed form in paragraphs only: not in headings (nor table
+  // cells).
+  it.fails('Sätteri: the typed form in a heading', async () => {
+    const source = '## ![x](flux:a lighthouse at dawn)'
+    for (const pipeline of pipelines.filter((p) => p.name.startsWith('satteri'))) {
+      expect(differences(scanRequests(source, pipeline.mdx), (await pipeline.run(source)) ?? [])).toEqual({
+        onlyScan: [],
+        onlyProcessor: [],
+      })
+    }
+  })
+
+  // It also scans the text already unescaped, so `\\]` in the alt closes the brackets early.
+  it.fails('unified: the typed form holding inline HTML', async () => {
+    const source = '![<x>](flux:a lighthouse at dawn)'
+    for (const pipeline of pipelines.filter((p) => p.name.startsWith('unified'))) {
+      expect(differences(scanRequests(source, pipeline.mdx), (await pipeline.run(source)) ?? [])).toEqual({
+        onlyScan: [],
+        onlyProcessor: [],
+      })
+    }
+  })
+
+  // And when the unescaped text shows more images than the source (`flux:\\)` reads `flux:)`),
+  // the adapter, unable to pair them, leaves the text node alone, typed image included.
+  it.fails('unified: a typed image after an escaped parenthesis in the same text', async () => {
+    const source = '![x](flux:\\) and ![x](flux:a lighthouse at dawn)'
+    for (const pipeline of pipelines.filter((p) => p.name.startsWith('unified'))) {
+      expect(differences(scanRequests(source, pipeline.mdx), (await pipeline.run(source)) ?? [])).toEqual({
+        onlyScan: [],
+        onlyProcessor: [],
+      })
+    }
+  })
+
+  it.fails('unified: the typed form with an escaped bracket in its alt', async () => {
+    const source = '![\\]](flux:a lighthouse at dawn)'
+    for (const pipeline of pipelines.filter((p) => p.name.startsWith('unified'))) {
+      expect(differences(scanRequests(source, pipeline.mdx), (await pipeline.run(source)) ?? [])).toEqual({
+        onlyScan: [],
+        onlyProcessor: [],
+      })
+    }
+  })
+})
