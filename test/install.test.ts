@@ -70,6 +70,8 @@ const VITE_APP = {
 }
 
 type Project = typeof ASTRO_SITE | typeof VITE_APP
+// A guard against a hung build, not a speed check: real builds on a CI machine busy with other test files.
+const BUILD_TIMEOUT = 240_000
 
 let work: string
 let gateway: MockGateway
@@ -159,62 +161,74 @@ describe.each([
   ['an Astro site like the blog starter, with @astrojs/mdx 7', ASTRO_SITE],
   ['a plain Vite app', VITE_APP],
 ] as const)('%s', (_, project) => {
-  it('`flux-images generate` pays for each image once, with the key only in .env and the options only in flux.config.mjs', async () => {
-    const root = rootOf(project)
-    const before = requestsFor(project.prompts)
-    const run = await exec(join(root, 'node_modules', '.bin', 'flux-images'), ['generate'], {
-      cwd: root,
-      env: userEnv(),
-    })
-    expect(run.code, run.stderr).toBe(0)
-    // Real images, each paid once: one request per distinct prompt, none a placeholder.
-    expect(requestsFor(project.prompts) - before).toBe(project.prompts.length)
-    for (const prompt of project.prompts) expect(gateway.requestsByPrompt.get(prompt), prompt).toBe(1)
-    const originals = await originalsOf(root)
-    expect(originals.map((o) => o.request.prompt).sort()).toEqual([...project.prompts].sort())
-    for (const { request } of originals) expect(request).toMatchObject(CONFIGURED)
-    expect(await placeholdersOf(root)).toEqual([])
-  })
+  it(
+    '`flux-images generate` pays for each image once, with the key only in .env and the options only in flux.config.mjs',
+    async () => {
+      const root = rootOf(project)
+      const before = requestsFor(project.prompts)
+      const run = await exec(join(root, 'node_modules', '.bin', 'flux-images'), ['generate'], {
+        cwd: root,
+        env: userEnv(),
+      })
+      expect(run.code, run.stderr).toBe(0)
+      // Real images, each paid once: one request per distinct prompt, none a placeholder.
+      expect(requestsFor(project.prompts) - before).toBe(project.prompts.length)
+      for (const prompt of project.prompts) expect(gateway.requestsByPrompt.get(prompt), prompt).toBe(1)
+      const originals = await originalsOf(root)
+      expect(originals.map((o) => o.request.prompt).sort()).toEqual([...project.prompts].sort())
+      for (const { request } of originals) expect(request).toMatchObject(CONFIGURED)
+      expect(await placeholdersOf(root)).toEqual([])
+    },
+    BUILD_TIMEOUT,
+  )
 
-  it('then a frozen build sends 0 requests and fails nothing: it computes the same keys', async () => {
-    const root = rootOf(project)
-    const requests = gateway.requests
-    const run = await build(project, { FLUX_MODE: 'frozen' })
-    expect(run.code, run.stdout + run.stderr).toBe(0)
-    expect(gateway.requests - requests).toBe(0)
-    const html = await builtHtml(root)
-    expect(html).not.toContain('flux:')
-    expect(html).toMatch(/<picture|<img[^>]+src="\/[^"]*_flux\//)
-  })
+  it(
+    'then a frozen build sends 0 requests and fails nothing: it computes the same keys',
+    async () => {
+      const root = rootOf(project)
+      const requests = gateway.requests
+      const run = await build(project, { FLUX_MODE: 'frozen' })
+      expect(run.code, run.stdout + run.stderr).toBe(0)
+      expect(gateway.requests - requests).toBe(0)
+      const html = await builtHtml(root)
+      expect(html).not.toContain('flux:')
+      expect(html).toMatch(/<picture|<img[^>]+src="\/[^"]*_flux\//)
+    },
+    BUILD_TIMEOUT,
+  )
 
-  it('a build in auto mode generates a new image itself (real, key from .env), which the CLI then reuses', async () => {
-    const root = rootOf(project)
-    await writeFile(join(root, project.added.file), project.added.text)
-    if (project === VITE_APP) {
-      await writeFile(
-        join(root, 'src', 'main.js'),
-        `${await readFile(join(root, 'src', 'main.js'), 'utf8')}\nimport owl from './extra.js'\nconsole.log(owl.src)\n`,
-      )
-    }
-    const requests = gateway.requests
-    const run = await build(project, {})
-    expect(run.code, run.stdout + run.stderr).toBe(0)
-    expect(gateway.requests - requests).toBe(1)
-    expect(gateway.requestsByPrompt.get(project.added.prompt)).toBe(1)
-    expect(await placeholdersOf(root)).toEqual([])
-    const added = (await originalsOf(root)).find((o) => o.request.prompt === project.added.prompt)
-    expect(added?.request).toMatchObject(CONFIGURED)
+  it(
+    'a build in auto mode generates a new image itself (real, key from .env), which the CLI then reuses',
+    async () => {
+      const root = rootOf(project)
+      await writeFile(join(root, project.added.file), project.added.text)
+      if (project === VITE_APP) {
+        await writeFile(
+          join(root, 'src', 'main.js'),
+          `${await readFile(join(root, 'src', 'main.js'), 'utf8')}\nimport owl from './extra.js'\nconsole.log(owl.src)\n`,
+        )
+      }
+      const requests = gateway.requests
+      const run = await build(project, {})
+      expect(run.code, run.stdout + run.stderr).toBe(0)
+      expect(gateway.requests - requests).toBe(1)
+      expect(gateway.requestsByPrompt.get(project.added.prompt)).toBe(1)
+      expect(await placeholdersOf(root)).toEqual([])
+      const added = (await originalsOf(root)).find((o) => o.request.prompt === project.added.prompt)
+      expect(added?.request).toMatchObject(CONFIGURED)
 
-    const again = await exec(join(root, 'node_modules', '.bin', 'flux-images'), ['generate'], {
-      cwd: root,
-      env: userEnv(),
-    })
-    expect(again.code, again.stderr).toBe(0)
-    expect(gateway.requests - requests).toBe(1)
-    // Across every entry point of this project: each image paid exactly once.
-    for (const prompt of [...project.prompts, project.added.prompt])
-      expect(gateway.requestsByPrompt.get(prompt), prompt).toBe(1)
-  })
+      const again = await exec(join(root, 'node_modules', '.bin', 'flux-images'), ['generate'], {
+        cwd: root,
+        env: userEnv(),
+      })
+      expect(again.code, again.stderr).toBe(0)
+      expect(gateway.requests - requests).toBe(1)
+      // Across every entry point of this project: each image paid exactly once.
+      for (const prompt of [...project.prompts, project.added.prompt])
+        expect(gateway.requestsByPrompt.get(prompt), prompt).toBe(1)
+    },
+    BUILD_TIMEOUT,
+  )
 })
 
 // --- helpers ---------------------------------------------------------------------------------
