@@ -102,7 +102,7 @@ afterAll(async () => {
 })
 
 describe('the packed packages', () => {
-  it('rewrite workspace ranges, and ship every export, the bin and the components', async () => {
+  it("rewrite workspace ranges, and ship every export, the bin, the components and the maps' sources", async () => {
     for (const name of PACKAGES) {
       const dir = installedPackage(name)
       const manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8'))
@@ -114,9 +114,19 @@ describe('the packed packages', () => {
       for (const bin of Object.values<string>(manifest.bin ?? {})) {
         await expect(access(join(dir, bin), constants.X_OK), `${name}: ${bin}`).resolves.toBeUndefined()
       }
-      // Nothing of the workspace's own: sources, tests, build state.
+      // Nothing of the workspace's own (tests, build state), and no source map pointing outside the package.
       const files = await readdir(dir, { recursive: true })
-      expect(files.filter((f) => /^(src|test)\/|tsbuildinfo|tsconfig/.test(f))).toEqual([])
+      expect(files.filter((f) => /^test\/|tsbuildinfo|tsconfig/.test(f))).toEqual([])
+      const maps = files.filter((f) => f.endsWith('.map'))
+      for (const map of maps) {
+        const { sources } = JSON.parse(await readFile(join(dir, map), 'utf8')) as { sources: string[] }
+        for (const source of sources) {
+          await expect(
+            access(join(dir, dirname(map), source)),
+            `${name}: ${map} -> ${source}`,
+          ).resolves.toBeUndefined()
+        }
+      }
     }
   })
 
