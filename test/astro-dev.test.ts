@@ -1,18 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanup, IMAGES, KEY, project } from './fixtures/astro-helpers/build-site.js'
 import { launchChromium, watchPage } from './helpers/browser.js'
+import { ASTRO, freePort, userEnv } from './helpers/dev-server.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 let gateway: MockGateway
 let browser: Browser | undefined
 let server: ChildProcess | undefined
-const ASTRO = fileURLToPath(new URL('./node_modules/astro/bin/astro.mjs', import.meta.url))
 
 beforeAll(async () => {
   gateway = await createMockGateway({ apiKey: KEY })
@@ -52,23 +50,6 @@ async function shown(page: Page): Promise<string[]> {
 
 const pixels = (shown: string) => shown.split('#')[1]
 const path = (shown: string) => shown.split('#')[0]
-
-/** This process's environment without what the test runner adds (NODE_ENV=test makes Astro's dev server serve no pages). */
-function userEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  delete env.NODE_ENV
-  for (const name of Object.keys(env)) if (name.startsWith('VITEST')) delete env[name]
-  return env
-}
-
-/** A loopback port nothing listens on. */
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done))
-  const { port } = probe.address() as { port: number }
-  await new Promise((done) => probe.close(done))
-  return port
-}
 
 describe('astro dev with flux()', () => {
   it('serves pages at once with placeholders, then reloads them with the real images', {

@@ -63,6 +63,11 @@ export interface MockGateway {
   readonly redirects: number
   /** Requests refused with 401 for a wrong or missing key. */
   readonly authFailures: number
+  /**
+   * Holds every generation request, counted but unanswered, until the returned function runs (or
+   * `close()`): a test sees what a client does before any image exists, without timing it.
+   */
+  hold(): () => void
   /** Zeroes the counters, forgets issued URLs, and restores the fault, latency and URL lifetime given at creation. */
   reset(): void
   /** Stops the server, destroying open (even hanging) connections. */
@@ -102,6 +107,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     authFailures: 0,
   }
   let base = ''
+  let gate: { promise: Promise<void>; open: () => void } | undefined
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -183,6 +189,8 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
         images.make({ prompt: body.prompt, size: body.size, seed: body.seed, index }).catch(() => {})
       }
     }
+    if (gate) await gate.promise
+    if (closing.signal.aborted) return
     if (wait > 0) await sleep(wait, undefined, { signal: closing.signal })
     await respond(req, res, body, fault)
     if (res.writableEnded) end()
@@ -424,6 +432,15 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     get authFailures() {
       return counts.authFailures
     },
+    hold() {
+      let open = () => {}
+      const held = { promise: new Promise<void>((resolve) => (open = resolve)), open: () => open() }
+      gate = held
+      return () => {
+        if (gate === held) gate = undefined
+        held.open()
+      }
+    },
     reset() {
       counts.requests = 0
       counts.byPrompt = new Map()
@@ -443,6 +460,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     },
     async close() {
       closing.abort()
+      gate?.open()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const socket of sockets) socket.destroy()
       server.closeAllConnections()
