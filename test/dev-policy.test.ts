@@ -49,11 +49,6 @@ interface Running {
 
 interface Host {
   name: string
-  /**
-   * A known difference, reported and asserted as such so that fixing it shows: the overlay's error
-   * carries no `loc`, so it names the directive in its message but does not point at it.
-   */
-  overlayWithoutLoc?: string
   /** Writes a fresh project whose one source shows `directive`; `file` and `line` say where it is written. */
   project(directive: string): Promise<{ root: string; file: string; line: number }>
   start(root: string, options: FluxOptions): Promise<Running>
@@ -192,9 +187,6 @@ const vite: Host = {
 
 const astro: Host = {
   name: 'astro dev',
-  // The markdown plugins throw core's FluxError (`location`), which Astro's overlay does not read
-  // (it reads `loc`); Vite's gets Rollup's `loc` from the plugin's `this.error`.
-  overlayWithoutLoc: "known gap: a markdown directive's error reaches Astro's overlay without `loc`",
   async project(directive) {
     const root = await tempProject('dev-policy-astro-')
     await write(root, 'package.json', '{ "name": "dev-policy-fixture", "private": true, "type": "module" }\n')
@@ -271,10 +263,10 @@ describe.for([vite, astro])('$name: the dev policy', (host) => {
         // At the directive: in the message, and where the overlay points.
         expect(first.error?.message).toContain(`${file}:${line}:`)
         expect(first.error?.message).toMatch(c.expected.message)
-        const points = first.error?.loc?.file === join(root, file) && first.error.loc.line === line
-        expect(points, host.overlayWithoutLoc ?? 'the overlay points at the directive').toBe(
-          host.overlayWithoutLoc === undefined,
-        )
+        expect(first.error?.loc, 'the overlay points at the directive').toMatchObject({
+          file: join(root, file),
+          line,
+        })
         // Asked again, the same error: nothing is retried behind the page's back.
         const again = await show()
         expect(again.status).toBe(500)

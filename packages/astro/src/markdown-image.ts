@@ -8,7 +8,8 @@ export const isDirectiveUrl = (url: string): boolean => url.startsWith('flux:')
 /**
  * The image of a markdown `![alt](flux:...)`: the URL as the parser left it (escapes still encoded,
  * parseDirective decodes them), the alt filling an empty prompt and the alt parameter, as core's
- * scanner reads it, so the request is the one pre-generated. Errors are located in the file.
+ * scanner reads it, so the request is the one pre-generated. Errors are located in the file, for
+ * the message and for Astro's overlay.
  */
 export async function markdownImage(
   state: FluxState,
@@ -26,6 +27,9 @@ export async function markdownImage(
     const location = file
       ? await locateDirective(state.flux.options.root, file, (d) => d.prompt === prompt)
       : undefined
-    throw location && FluxError.is(err) && !err.location ? err.at(location) : err
+    if (!location || !file || !FluxError.is(err) || err.location) throw err
+    // `loc` (absolute file) is what Astro's overlay reads to point at the directive.
+    const { line, column } = location
+    throw Object.assign(err.at(location), { loc: { file, line, column } })
   }
 }
