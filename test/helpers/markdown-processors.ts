@@ -8,9 +8,9 @@ import {
   type DirectiveParams,
   type Flux,
   FluxError,
+  type ImageInput,
   type ImageResult,
   parseDirective,
-  type ResolveInput,
   requestKey,
   resolveRequest,
   scanHtml,
@@ -90,16 +90,17 @@ const SHARED = { syntaxHighlight: false, gfm: true, smartypants: true }
 export async function createPipelines(): Promise<Pipeline[]> {
   const { satteri } = await loadSatteri()
   let seen: string[] = []
-  const state: FluxState = {
+  // What the markdown plugins use of the session: the root and `image`.
+  const state = {
     flux: { options: { root: dirname(FILE) } } as unknown as Flux,
     files: new Map(),
-    async image(input: ResolveInput) {
+    async image(input: ImageInput) {
       const { prompt, params } = input as { prompt: string; params: DirectiveParams }
       const request = requestOf({ prompt, params })
       seen.push(request)
       return fakeImage(prompt, params.alt ?? '', request.slice(0, 16))
     },
-  }
+  } as unknown as FluxState
   const pipelines: Pipeline[] = []
   for (const make of [satteri, unified as unknown as () => AstroProcessor]) {
     const processor = make()
