@@ -31,6 +31,8 @@ export interface MockGatewayOptions {
    * @default createImageMaker()
    */
   images?: { make(input: ImageInput): Promise<MockImage> } | undefined
+  /** The clock that `url` lifetimes are counted on, in milliseconds. @default Date.now */
+  now?: () => number
 }
 
 export type FaultFunction = (ctx: FaultContext) => Fault | undefined
@@ -63,7 +65,22 @@ export interface MockGateway {
   readonly redirects: number
   /** Requests refused with 401 for a wrong or missing key. */
   readonly authFailures: number
-  /** Zeroes the counters, forgets issued URLs, and restores the fault, latency and URL lifetime given at creation. */
+  /** Generation requests held by `hold()` now, waiting for `release()`. */
+  readonly held: number
+  /**
+   * Holds every generation request from now on, after it is counted (`requests`, `inFlight`) and
+   * before it is answered, until `release()`: while held, no image exists, however slow the
+   * machine, so "answered before the gateway" is a fact a test can assert rather than a race.
+   */
+  hold(): void
+  /**
+   * Lets `count` held requests go on (the oldest first) and keeps holding the later ones; without
+   * `count`, lets every held request go and stops holding.
+   */
+  release(count?: number): void
+  /** Resolves once `count` requests are held at the same time (at once if they already are). */
+  whenHeld(count: number): Promise<void>
+  /** Zeroes the counters, forgets issued URLs, releases held requests, and restores the fault, latency and URL lifetime given at creation. */
   reset(): void
   /** Stops the server, destroying open (even hanging) connections. */
   close(): Promise<void>
@@ -82,6 +99,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
   const apiKey = options.apiKey ?? 'test-key'
   const models = options.models ?? DEFAULT_MODELS
   const sizes = options.sizes ?? DEFAULT_SIZES
+  const clock = options.now ?? Date.now
   const maker = createImageMaker()
   const images = options.images ?? maker
   const files = new Map<string, StoredFile>()
@@ -102,6 +120,27 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     authFailures: 0,
   }
   let base = ''
+  let holding = false
+  const gate: Array<() => void> = []
+  const heldWatchers = new Set<{ count: number; resolve: () => void }>()
+  const held = () =>
+    new Promise<void>((resolve, reject) => {
+      const abort = () => reject(closing.signal.reason)
+      closing.signal.addEventListener('abort', abort, { once: true })
+      gate.push(() => {
+        closing.signal.removeEventListener('abort', abort)
+        resolve()
+      })
+      for (const watcher of heldWatchers) {
+        if (gate.length < watcher.count) continue
+        heldWatchers.delete(watcher)
+        watcher.resolve()
+      }
+    })
+  const release = (count = Number.POSITIVE_INFINITY) => {
+    if (count === Number.POSITIVE_INFINITY) holding = false
+    for (const go of gate.splice(0, count)) go()
+  }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -175,6 +214,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     }
     res.once('close', end)
 
+    if (holding) await held()
     const fault = gateway.fault?.({ requestNumber, promptCount, body }) ?? {}
     const wait = gateway.latencyMs + (fault.delayMs ?? 0)
     // A real gateway's latency includes making the picture: render it during the wait, not after.
@@ -332,7 +372,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     if (fault.type === 'expired-url') return fileUrl
     files.set(id, {
       bytes,
-      expiresAt: Date.now() + gateway.urlTtlMs,
+      expiresAt: clock() + gateway.urlTtlMs,
       chunked: fault.type === 'chunked-url',
       stallMs: fault.type === 'slow-url' ? fault.stallMs : 0,
     })
@@ -350,7 +390,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     counts.downloads++
     if (req.headers.authorization !== undefined) counts.downloadsWithAuth++
     const file = files.get(name.replace(/\.png$/, ''))
-    if (!file || file.expiresAt <= Date.now()) {
+    if (!file || file.expiresAt <= clock()) {
       res.writeHead(404, { 'content-type': 'text/plain' })
       res.end('Not Found: the URL has expired')
       return
@@ -424,7 +464,19 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     get authFailures() {
       return counts.authFailures
     },
+    get held() {
+      return gate.length
+    },
+    hold() {
+      holding = true
+    },
+    release,
+    whenHeld(count) {
+      if (gate.length >= count) return Promise.resolve()
+      return new Promise((resolve) => heldWatchers.add({ count, resolve }))
+    },
     reset() {
+      release()
       counts.requests = 0
       counts.byPrompt = new Map()
       counts.generatedByPrompt = new Map()
