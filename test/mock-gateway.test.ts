@@ -190,13 +190,15 @@ describe('faults and counters', () => {
     expect(mock.requests).toBe(5)
   })
 
-  it('reset() lets held requests go', async () => {
+  it('reset() drops held requests: they never count after it', async () => {
     mock.hold()
     const answer = post(ok)
     await mock.whenHeld(1)
     mock.reset()
-    expect((await answer).status).toBe(200)
+    await expect(answer).rejects.toThrow()
+    expect([mock.requests, mock.generated, mock.held]).toEqual([0, 0, 0])
     expect((await post(ok)).status).toBe(200)
+    expect([mock.requests, mock.generated]).toEqual([1, 1])
   })
 
   it('resets the connection and counts work done after it', async () => {

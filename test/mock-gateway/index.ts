@@ -80,7 +80,7 @@ export interface MockGateway {
   release(count?: number): void
   /** Resolves once `count` requests are held at the same time (at once if they already are). */
   whenHeld(count: number): Promise<void>
-  /** Zeroes the counters, forgets issued URLs, releases held requests, and restores the fault, latency and URL lifetime given at creation. */
+  /** Zeroes the counters, forgets issued URLs, drops held requests (closing their connections: they never count after the reset), and restores the fault, latency and URL lifetime given at creation. */
   reset(): void
   /** Stops the server, destroying open (even hanging) connections. */
   close(): Promise<void>
@@ -121,15 +121,16 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
   }
   let base = ''
   let holding = false
-  const gate: Array<() => void> = []
+  const gate: Array<(go: boolean) => void> = []
   const heldWatchers = new Set<{ count: number; resolve: () => void }>()
+  /** Resolves true when released, false when dropped by `reset()`. */
   const held = () =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<boolean>((resolve, reject) => {
       const abort = () => reject(closing.signal.reason)
       closing.signal.addEventListener('abort', abort, { once: true })
-      gate.push(() => {
+      gate.push((go) => {
         closing.signal.removeEventListener('abort', abort)
-        resolve()
+        resolve(go)
       })
       for (const watcher of heldWatchers) {
         if (gate.length < watcher.count) continue
@@ -139,7 +140,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     })
   const release = (count = Number.POSITIVE_INFINITY) => {
     if (count === Number.POSITIVE_INFINITY) holding = false
-    for (const go of gate.splice(0, count)) go()
+    for (const go of gate.splice(0, count)) go(true)
   }
 
   const server = createServer((req, res) => {
@@ -214,7 +215,11 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     }
     res.once('close', end)
 
-    if (holding) await held()
+    if (holding && !(await held())) {
+      // Dropped by reset(): an earlier test's request, which must not count in the next one.
+      req.socket.destroy()
+      return
+    }
     const fault = gateway.fault?.({ requestNumber, promptCount, body }) ?? {}
     const wait = gateway.latencyMs + (fault.delayMs ?? 0)
     // A real gateway's latency includes making the picture: render it during the wait, not after.
@@ -476,7 +481,9 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
       return new Promise((resolve) => heldWatchers.add({ count, resolve }))
     },
     reset() {
-      release()
+      holding = false
+      for (const drop of gate.splice(0)) drop(false)
+      heldWatchers.clear()
       counts.requests = 0
       counts.byPrompt = new Map()
       counts.generatedByPrompt = new Map()
