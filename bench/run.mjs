@@ -5,7 +5,7 @@
 //   pnpm bench generation scale     only these sections (quick unless --full)
 //   pnpm bench optimizer            the older optimizer throughput bench (optimize.bench.mjs)
 //
-// Sections: generation (1), peers (2, bench/peers.mjs), e2e (3), warm (4), scale (5), and, only
+// Sections: generation (1), peers (2, bench/peers.mjs), e2e (3), warm (4), scale (5), scanners (6), and, only
 // when named, memory (2, bench/peers-memory.mjs) and optimizer (bench/optimize.bench.mjs). Each
 // prints its markdown when it ends, and writes it with the machine, the date and the command to
 // bench/.tmp/results/<section>-<mode>.md, ready for BENCHMARKS.md. Progress goes to stderr.
@@ -20,6 +20,7 @@ import { machineInfo, machineMarkdown } from './lib/machine.mjs'
 import { BENCH_TMP, CLI_BIN } from './lib/projects.mjs'
 import { formatMs } from './lib/stats.mjs'
 import { scale } from './scale.mjs'
+import { scanners } from './scanners.mjs'
 import { warm } from './warm.mjs'
 
 const SECTIONS = {
@@ -40,6 +41,7 @@ const SECTIONS = {
   e2e: { title: '3. End to end, cold', run: e2e },
   warm: { title: '4. Warm builds', run: warm },
   scale: { title: '5. Scale', run: scale },
+  scanners: { title: '6. Scanners and placeholders', run: scanners },
   optimizer: { title: 'Optimizer (sharp)', run: optimizerBench, onlyWhenNamed: true },
 }
 

@@ -228,7 +228,8 @@ describe.for([vite, astro])('$name: the dev policy', (host) => {
     await c.arrange?.({ root, options, directive })
     gateway.reset()
     // Nothing the gateway makes exists before the release: what the page got first did not wait for it.
-    const release = gateway.hold()
+    gateway.hold()
+    const release = () => gateway.release()
     const server = await host.start(root, options)
     const hmr = await watchHmr(server.origin).catch(async (err) => {
       await server.close()

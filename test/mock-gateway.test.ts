@@ -63,18 +63,29 @@ describe('generations', () => {
   })
 
   it('answers url with a same-server file that expires', async () => {
-    mock.urlTtlMs = 150
-    const res = await post({ ...ok, response_format: 'url', size: '768x1344' })
-    const url = ((await res.json()) as Success).data[0]?.url ?? ''
-    expect(url.startsWith(`${mock.url}/files/`)).toBe(true)
-    const file = await fetch(url)
-    expect(file.headers.get('content-type')).toBe('image/png')
-    const meta = await sharp(Buffer.from(await file.arrayBuffer())).metadata()
-    expect([meta.width, meta.height]).toEqual([768, 1344])
-    await new Promise((r) => setTimeout(r, 200))
-    expect((await fetch(url)).status).toBe(404)
-    expect(mock.downloads).toBe(2)
-    expect(mock.downloadsWithAuth).toBe(0)
+    // The mock's own clock: an expiry a slow machine cannot reach early or late.
+    let now = 1_000_000
+    const timed = await createMockGateway({ apiKey: KEY, urlTtlMs: 150, now: () => now })
+    try {
+      const res = await fetch(`${timed.url}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ ...ok, response_format: 'url', size: '768x1344' }),
+      })
+      const url = ((await res.json()) as Success).data[0]?.url ?? ''
+      expect(url.startsWith(`${timed.url}/files/`)).toBe(true)
+      now += 149
+      const file = await fetch(url)
+      expect(file.headers.get('content-type')).toBe('image/png')
+      const meta = await sharp(Buffer.from(await file.arrayBuffer())).metadata()
+      expect([meta.width, meta.height]).toEqual([768, 1344])
+      now += 1
+      expect((await fetch(url)).status).toBe(404)
+      expect(timed.downloads).toBe(2)
+      expect(timed.downloadsWithAuth).toBe(0)
+    } finally {
+      await timed.close()
+    }
   })
 })
 
@@ -146,11 +157,48 @@ describe('faults and counters', () => {
     expect(mock.generatedByPrompt.get(ok.prompt)).toBe(1)
   })
 
-  it('tracks in-flight generations under latency', async () => {
-    mock.latencyMs = 80
-    await Promise.all([1, 2, 3].map((i) => post({ ...ok, prompt: `p${i}` })))
+  it('tracks in-flight generations', async () => {
+    mock.hold()
+    const answers = Promise.all([1, 2, 3].map((i) => post({ ...ok, prompt: `p${i}` })))
+    await mock.whenHeld(3)
+    expect([mock.inFlight, mock.generated]).toEqual([3, 0])
+    mock.release()
+    expect((await answers).map((res) => res.status)).toEqual([200, 200, 200])
     expect(mock.maxInFlight).toBe(3)
     expect(mock.inFlight).toBe(0)
+  })
+
+  it('holds requests until released, one by one or all at once', async () => {
+    mock.hold()
+    const statuses: number[] = []
+    const answers = [1, 2, 3].map((i) =>
+      post({ ...ok, prompt: `held ${i}` }).then((res) => statuses.push(res.status)),
+    )
+    await mock.whenHeld(3)
+    expect([mock.requests, mock.held, mock.generated]).toEqual([3, 3, 0])
+    mock.release(1)
+    await Promise.race(answers)
+    expect([statuses, mock.held, mock.generated]).toEqual([[200], 2, 1])
+    // Still holding: a new request waits with the two left.
+    const fourth = post({ ...ok, prompt: 'held 4' })
+    await mock.whenHeld(3)
+    mock.release()
+    await Promise.all([...answers, fourth])
+    expect([mock.held, mock.generated]).toEqual([0, 4])
+    // Released for good: the next request is answered at once.
+    expect((await post({ ...ok, prompt: 'not held' })).status).toBe(200)
+    expect(mock.requests).toBe(5)
+  })
+
+  it('reset() drops held requests: they never count after it', async () => {
+    mock.hold()
+    const answer = post(ok)
+    await mock.whenHeld(1)
+    mock.reset()
+    await expect(answer).rejects.toThrow()
+    expect([mock.requests, mock.generated, mock.held]).toEqual([0, 0, 0])
+    expect((await post(ok)).status).toBe(200)
+    expect([mock.requests, mock.generated]).toEqual([1, 1])
   })
 
   it('resets the connection and counts work done after it', async () => {
@@ -182,8 +230,8 @@ describe('faults and counters', () => {
       headers: { authorization: `Bearer ${KEY}` },
       body: JSON.stringify(ok),
     })
-    await new Promise((r) => setTimeout(r, 50))
-    expect(hanging.inFlight).toBe(1)
+    // A hang guard, not a time limit: the request reaches the mock whenever the machine gets to it.
+    await expect.poll(() => hanging.inFlight, { timeout: 10_000, interval: 10 }).toBe(1)
     await hanging.close()
     await expect(pending).rejects.toThrow()
   })

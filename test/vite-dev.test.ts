@@ -18,18 +18,32 @@ beforeAll(async () => {
   gateway = await createMockGateway({ apiKey: KEY })
 })
 afterAll(async () => {
+  // A failed test may leave requests held: the dev server would wait for them as it closes.
+  gateway?.release()
   await server?.close()
   await gateway?.close()
   if (temp) await rm(temp, { recursive: true, force: true, maxRetries: 3 })
 })
 
+/** The image metadata a `flux:` module exports. */
+function exported(code: string): { src: string } {
+  expect(code).toContain('export default')
+  return JSON.parse(code.slice(code.indexOf('{'), code.lastIndexOf('}') + 1))
+}
+
+const moduleId = (code: string) => code.match(/"(\/@id\/__x00__flux:[0-9a-f]+)"/)?.[1]
+
 describe('vite dev with flux()', () => {
-  it('answers at once with a placeholder, serves its variants, then reloads with the real image', async () => {
+  // A hang guard for a dev server on a busy machine, not a time limit.
+  it('answers before the gateway with a placeholder, serves its variants, then reloads with the real image', {
+    timeout: 120_000,
+  }, async () => {
     temp = await mkdtemp(join(tmpdir(), 'flux-vite-dev-'))
     const root = join(temp, 'site')
     await cp(FIXTURE, root, { recursive: true })
-    // A slow gateway: the page must not wait for it.
-    gateway.latencyMs = 1500
+    // The gateway answers nothing until the test lets it: whatever the dev server serves meanwhile
+    // was served before any image existed, however slow the machine.
+    gateway.hold()
     server = await createServer({
       root,
       configFile: false,
@@ -37,69 +51,96 @@ describe('vite dev with flux()', () => {
       server: { port: 0, host: '127.0.0.1', ws: false },
       plugins: [flux({ apiKey: KEY, baseURL: gateway.url, image: { widths: [160], maxWidth: 320 } })],
     })
-    const reloads: unknown[] = []
+    // What the dev server tells the page: flux's reloads for arrived images, and Vite's own for a
+    // file edited (those name the file in `triggeredBy`).
+    const reloads: Array<{ type?: string; triggeredBy?: string }> = []
+    const edits: typeof reloads = []
+    let sent = () => {}
     const send = server.ws.send.bind(server.ws) as (payload: unknown) => void
-    server.ws.send = ((payload: unknown) => {
-      reloads.push(payload)
+    server.ws.send = ((payload: { type?: string; triggeredBy?: string }) => {
+      ;(payload.triggeredBy === undefined ? reloads : edits).push(payload)
+      sent()
       send(payload)
     }) as typeof server.ws.send
+    /** Resolves once `list` holds `count` messages. */
+    const whenSent = (list: typeof reloads, count: number) =>
+      new Promise<void>((resolve) => {
+        sent = () => list.length >= count && resolve()
+        sent()
+      })
+    const whenReloads = (count: number) => whenSent(reloads, count)
     await server.listen()
     const origin = `http://127.0.0.1:${(server.httpServer?.address() as AddressInfo | null)?.port}`
     const get = async (path: string) => {
-      const res = await fetch(origin + path)
+      // A hang guard with a wide margin, not a time limit: a dev server that waits for the held
+      // gateway never answers, and this says so rather than the test's own timeout.
+      const res = await fetch(origin + path, { signal: AbortSignal.timeout(60_000) }).catch((err) => {
+        const held = gateway.held > 0 ? ` while the gateway held ${gateway.held} request(s)` : ''
+        throw new Error(`GET ${path}: no answer${held}: does the dev server wait for the gateway?`, {
+          cause: err,
+        })
+      })
       expect(res.status, path).toBe(200)
       return res
     }
 
-    const started = Date.now()
     const html = await (await get('/')).text()
     const main = await (await get('/src/main.ts')).text()
-    const catId = main.match(/"(\/@id\/__x00__flux:[0-9a-f]+)"/)?.[1] ?? ''
-    const before = await (await get(catId)).text()
-    expect(Date.now() - started).toBeLessThan(1500)
+    const catId = moduleId(main) ?? ''
+    const placeholder = exported(await (await get(catId)).text())
     expect(html).toMatch(/<picture><source\s[^>]*type="image\/avif"/)
-    expect(before).toContain('export default')
-    const placeholderSrc = JSON.parse(before.slice(before.indexOf('{'), before.lastIndexOf('}') + 1)).src
 
-    // The variants are served from the cache, immutable, with their type.
-    const variant = await get(placeholderSrc)
+    // Served while the gateway held every request: the page did not wait for the images.
+    const variant = await get(placeholder.src)
     expect(variant.headers.get('content-type')).toMatch(/^image\/(jpeg|png)$/)
-    expect(variant.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
-    expect((await variant.arrayBuffer()).byteLength).toBeGreaterThan(0)
+    const placeholderBytes = Buffer.from(await variant.arrayBuffer())
+    expect(placeholderBytes.byteLength).toBeGreaterThan(0)
+    // The page, its two imports: one request each, none answered yet, no reload yet.
+    await gateway.whenHeld(3)
+    expect([gateway.requests, gateway.generated, reloads.length]).toEqual([3, 0, 0])
 
-    // Once the gateway answers, the module is invalidated and the page told to reload.
-    await expect.poll(() => gateway.generated, { timeout: 8000 }).toBe(3)
-    // One reload per image: the page's and the two modules'.
-    await expect.poll(() => reloads.length, { timeout: 8000 }).toBe(3)
-    expect(reloads).toEqual(Array(3).fill({ type: 'full-reload' }))
-    const after = await (await get(catId)).text()
-    const realSrc = JSON.parse(after.slice(after.indexOf('{'), after.lastIndexOf('}') + 1)).src
-    expect(realSrc).not.toBe(placeholderSrc)
-    expect((await get(realSrc)).headers.get('content-type')).toMatch(/^image\//)
-    expect(gateway.requests).toBe(3)
+    // Each image that arrives reloads the page (let go one at a time, so no two share a reload).
+    for (let arrived = 1; arrived <= 3; arrived++) {
+      gateway.release(1)
+      await whenReloads(arrived)
+      expect(gateway.generated).toBe(arrived)
+    }
+    gateway.release()
+    expect(reloads).toMatchObject(Array(3).fill({ type: 'full-reload' }))
 
-    // Editing a prompt in a module generates the new image and reloads the page.
+    // After the reload the module shows the real image: other bytes (at the same URL, or another).
+    const real = exported(await (await get(catId)).text())
+    const realVariant = await get(real.src)
+    expect(realVariant.headers.get('content-type')).toMatch(/^image\/(jpeg|png)$/)
+    expect(Buffer.from(await realVariant.arrayBuffer()).equals(placeholderBytes)).toBe(false)
+    // A real image's file never changes: cached for good; a pending URL (`~<key>/`) serves the
+    // placeholder, then the real image: never cached.
+    const caching = (src: string) =>
+      /~[0-9a-f]+\//.test(src) ? 'no-store' : 'public, max-age=31536000, immutable'
+    expect(variant.headers.get('cache-control')).toBe(caching(placeholder.src))
+    expect(realVariant.headers.get('cache-control')).toBe(caching(real.src))
+    expect([gateway.requests, gateway.generated]).toEqual([3, 3])
+
+    // Editing a prompt in a module: Vite reloads the page for the edit; the module answers before
+    // the new image exists; once it arrives, flux reloads the page again.
+    gateway.hold()
     const mainPath = join(root, 'src/main.ts')
     await writeFile(
       mainPath,
       (await readFile(mainPath, 'utf8')).replace('asleep on a windowsill', 'awake on a fence'),
     )
-    let edited = ''
-    await expect
-      .poll(
-        async () => {
-          edited = await (await get('/src/main.ts')).text()
-          return edited.match(/"(\/@id\/__x00__flux:[0-9a-f]+)"/)?.[1] ?? catId
-        },
-        { timeout: 8000 },
-      )
-      .not.toBe(catId)
-    const newId = edited.match(/"(\/@id\/__x00__flux:[0-9a-f]+)"/)?.[1] ?? ''
-    expect(await (await get(newId)).text()).toContain('export default')
-    await expect
-      .poll(() => gateway.generatedByPrompt.get('A cat awake on a fence'), { timeout: 8000 })
-      .toBe(1)
-    await expect.poll(() => reloads.length, { timeout: 8000 }).toBe(4)
-    expect(gateway.requests).toBe(4)
+    await whenSent(edits, 1)
+    expect(edits[0]).toMatchObject({ type: 'full-reload', triggeredBy: mainPath })
+    const newId = moduleId(await (await get('/src/main.ts')).text())
+    expect(newId).toBeDefined()
+    expect(newId).not.toBe(catId)
+    exported(await (await get(newId ?? '')).text())
+    await gateway.whenHeld(1)
+    expect([gateway.requests, gateway.generated, reloads.length]).toEqual([4, 3, 3])
+    gateway.release()
+    await whenReloads(4)
+    expect(reloads[3]).toMatchObject({ type: 'full-reload' })
+    expect(gateway.generatedByPrompt.get('A cat awake on a fence')).toBe(1)
+    expect([gateway.requests, gateway.generated, reloads.length]).toEqual([4, 4, 4])
   })
 })

@@ -29,14 +29,18 @@ export async function launchChromium(): Promise<Browser> {
   })
 }
 
-/** Collects console errors, page errors, failed requests and HTTP errors of a page. */
+/**
+ * Collects console errors, page errors, failed requests and HTTP errors of a page. A failed request
+ * reads `request failed: <url> <Chromium's reason>`: `net::ERR_ABORTED` for one that a navigation
+ * (a reload) cut short.
+ */
 export function watchPage(page: Page): string[] {
   const problems: string[] = []
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console: ${m.text()}`)
   })
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`))
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`))
   page.on('response', (r) => {
     if (r.status() >= 400) problems.push(`${r.status()}: ${r.url()}`)
   })

@@ -31,6 +31,8 @@ export interface MockGatewayOptions {
    * @default createImageMaker()
    */
   images?: { make(input: ImageInput): Promise<MockImage> } | undefined
+  /** The clock that `url` lifetimes are counted on, in milliseconds. @default Date.now */
+  now?: () => number
 }
 
 export type FaultFunction = (ctx: FaultContext) => Fault | undefined
@@ -63,12 +65,22 @@ export interface MockGateway {
   readonly redirects: number
   /** Requests refused with 401 for a wrong or missing key. */
   readonly authFailures: number
+  /** Generation requests held by `hold()` now, waiting for `release()`. */
+  readonly held: number
   /**
-   * Holds every generation request, counted but unanswered, until the returned function runs (or
-   * `close()`): a test sees what a client does before any image exists, without timing it.
+   * Holds every generation request from now on, after it is counted (`requests`, `inFlight`) and
+   * before it is answered, until `release()`: while held, no image exists, however slow the
+   * machine, so "answered before the gateway" is a fact a test can assert rather than a race.
    */
-  hold(): () => void
-  /** Zeroes the counters, forgets issued URLs, and restores the fault, latency and URL lifetime given at creation. */
+  hold(): void
+  /**
+   * Lets `count` held requests go on (the oldest first) and keeps holding the later ones; without
+   * `count`, lets every held request go and stops holding.
+   */
+  release(count?: number): void
+  /** Resolves once `count` requests are held at the same time (at once if they already are). */
+  whenHeld(count: number): Promise<void>
+  /** Zeroes the counters, forgets issued URLs, drops held requests (closing their connections: they never count after the reset), and restores the fault, latency and URL lifetime given at creation. */
   reset(): void
   /** Stops the server, destroying open (even hanging) connections. */
   close(): Promise<void>
@@ -87,6 +99,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
   const apiKey = options.apiKey ?? 'test-key'
   const models = options.models ?? DEFAULT_MODELS
   const sizes = options.sizes ?? DEFAULT_SIZES
+  const clock = options.now ?? Date.now
   const maker = createImageMaker()
   const images = options.images ?? maker
   const files = new Map<string, StoredFile>()
@@ -107,7 +120,28 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     authFailures: 0,
   }
   let base = ''
-  let gate: { promise: Promise<void>; open: () => void } | undefined
+  let holding = false
+  const gate: Array<(go: boolean) => void> = []
+  const heldWatchers = new Set<{ count: number; resolve: () => void }>()
+  /** Resolves true when released, false when dropped by `reset()`. */
+  const held = () =>
+    new Promise<boolean>((resolve, reject) => {
+      const abort = () => reject(closing.signal.reason)
+      closing.signal.addEventListener('abort', abort, { once: true })
+      gate.push((go) => {
+        closing.signal.removeEventListener('abort', abort)
+        resolve(go)
+      })
+      for (const watcher of heldWatchers) {
+        if (gate.length < watcher.count) continue
+        heldWatchers.delete(watcher)
+        watcher.resolve()
+      }
+    })
+  const release = (count = Number.POSITIVE_INFINITY) => {
+    if (count === Number.POSITIVE_INFINITY) holding = false
+    for (const go of gate.splice(0, count)) go(true)
+  }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -181,6 +215,11 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     }
     res.once('close', end)
 
+    if (holding && !(await held())) {
+      // Dropped by reset(): an earlier test's request, which must not count in the next one.
+      req.socket.destroy()
+      return
+    }
     const fault = gateway.fault?.({ requestNumber, promptCount, body }) ?? {}
     const wait = gateway.latencyMs + (fault.delayMs ?? 0)
     // A real gateway's latency includes making the picture: render it during the wait, not after.
@@ -189,8 +228,6 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
         images.make({ prompt: body.prompt, size: body.size, seed: body.seed, index }).catch(() => {})
       }
     }
-    if (gate) await gate.promise
-    if (closing.signal.aborted) return
     if (wait > 0) await sleep(wait, undefined, { signal: closing.signal })
     await respond(req, res, body, fault)
     if (res.writableEnded) end()
@@ -340,7 +377,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     if (fault.type === 'expired-url') return fileUrl
     files.set(id, {
       bytes,
-      expiresAt: Date.now() + gateway.urlTtlMs,
+      expiresAt: clock() + gateway.urlTtlMs,
       chunked: fault.type === 'chunked-url',
       stallMs: fault.type === 'slow-url' ? fault.stallMs : 0,
     })
@@ -358,7 +395,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     counts.downloads++
     if (req.headers.authorization !== undefined) counts.downloadsWithAuth++
     const file = files.get(name.replace(/\.png$/, ''))
-    if (!file || file.expiresAt <= Date.now()) {
+    if (!file || file.expiresAt <= clock()) {
       res.writeHead(404, { 'content-type': 'text/plain' })
       res.end('Not Found: the URL has expired')
       return
@@ -432,16 +469,21 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     get authFailures() {
       return counts.authFailures
     },
+    get held() {
+      return gate.length
+    },
     hold() {
-      let open = () => {}
-      const held = { promise: new Promise<void>((resolve) => (open = resolve)), open: () => open() }
-      gate = held
-      return () => {
-        if (gate === held) gate = undefined
-        held.open()
-      }
+      holding = true
+    },
+    release,
+    whenHeld(count) {
+      if (gate.length >= count) return Promise.resolve()
+      return new Promise((resolve) => heldWatchers.add({ count, resolve }))
     },
     reset() {
+      holding = false
+      for (const drop of gate.splice(0)) drop(false)
+      heldWatchers.clear()
       counts.requests = 0
       counts.byPrompt = new Map()
       counts.generatedByPrompt = new Map()
@@ -460,7 +502,6 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     },
     async close() {
       closing.abort()
-      gate?.open()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const socket of sockets) socket.destroy()
       server.closeAllConnections()

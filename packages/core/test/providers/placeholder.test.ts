@@ -86,18 +86,8 @@ describe('createPlaceholderProvider', () => {
     expect(dark).toBeGreaterThan(500)
   })
 
-  it('is fast: 1536x1024 well under the limit', async () => {
-    await provider.generate(request) // warm sharp up
-    const times: number[] = []
-    for (let i = 0; i < 7; i++) {
-      const started = performance.now()
-      await provider.generate({ ...request, prompt: `${request.prompt} ${i}` })
-      times.push(performance.now() - started)
-    }
-    times.sort((a, b) => a - b)
-    // The goal is well under 100 ms (about 10 ms here); 500 ms leaves room for a loaded CI box.
-    expect(times[3]).toBeLessThan(500)
-  })
+  // How fast it is (well under 100 ms for 1536x1024) is measured by `pnpm bench scanners`
+  // (BENCHMARKS.md, section 6), not here: a test that fails on a busy machine is a bug.
 
   it('has no time in its bytes: generated a second later, still identical', async () => {
     const a = await provider.generate(request)
