@@ -30,7 +30,7 @@ export function rewriteTypedImages(paragraph: string, mdx: boolean): string | un
     const encoded = url.replace(/[\s<>\\]/g, encodeURIComponent).replace(/&/g, '\\&')
     source += paragraph.slice(from, at) + (angle ? encoded : `<${encoded}>`)
     from = at + directive.raw.length
-    if (typed) rewritten++
+    if (typed && !angle) rewritten++
   }
   return rewritten === 0 ? undefined : source + paragraph.slice(from)
 }
