@@ -325,8 +325,11 @@ describe('flux-images generate against the mock gateway', () => {
     expect(gateway.generated).toBe(1)
     await writeFile(join(root, 'flux.config.mjs'), 'export default { concurrency: 0 }\n')
     const invalid = await runCli(['scan'], { cwd: root, env: env() })
-    expect(invalid.code).toBe(1)
-    expect(invalid.stderr).toContain('concurrency: Expected a whole number from 1 and up, got 0')
+    // A usage error (README: exit code 2), and the message says where the value came from.
+    expect(invalid.code).toBe(2)
+    expect(invalid.stderr).toContain(
+      'concurrency: Expected a whole number from 1 to 64, got 0 (from the config file)',
+    )
   })
 
   it('reads the key from .env and the options from flux.config.ts: real images, under the keys the file asks for', async () => {

@@ -1,10 +1,19 @@
 import { isAbsolute, resolve } from 'node:path'
-import { FluxError, fluxError } from './errors.js'
+import { fluxError } from './errors.js'
+import type { OptimizeOptions, ResolvedOptimizeOptions } from './optimize/index.js'
+import { checkOptimizeOptions } from './optimize/resolve-optimize-options.js'
 import {
-  type OptimizeOptions,
-  type ResolvedOptimizeOptions,
-  resolveOptimizeOptions,
-} from './optimize/index.js'
+  boolean,
+  type Check,
+  integer,
+  isRecord,
+  list,
+  oneOf,
+  record,
+  show,
+  text,
+  unknownKeys,
+} from './schema.js'
 import type { Logger } from './types.js'
 
 export type FluxMode = 'auto' | 'frozen' | 'placeholder'
@@ -131,101 +140,209 @@ export const ENV = {
   concurrency: 'FLUX_CONCURRENCY',
 } as const
 
+/** Node's timers take at most 2^31-1 ms: a longer delay overflows and fires after 1 ms. */
+export const MAX_TIMEOUT_MS = 2_147_483_647
+/** Each request slot holds a gateway connection and an image in memory; gateways rate-limit far below this. */
+export const MAX_CONCURRENCY = 64
+/** Backoff grows to its cap within a few retries; more retries only prolong an outage. */
+export const MAX_RETRIES = 20
+
 type Env = Readonly<Record<string, string | undefined>>
 
 const SILENT: Logger = { info() {}, warn() {}, error() {} }
 
+const size: Check<string> = (value, path, problems) => {
+  if (typeof value === 'string' && /^\d{1,5}x\d{1,5}$/.test(value)) return value
+  problems.push(`${path}: Expected a size written as WIDTHxHEIGHT (e.g. 1536x1024), got ${show(value)}`)
+  return undefined
+}
+
+/** A glob under the root: an absolute or `..` glob would scan outside the project (and may crawl the disk). */
+const globUnderRoot: Check<string> = (value, path, problems) => {
+  const glob = text()(value, path, problems)
+  if (glob === undefined) return undefined
+  if (isAbsolute(glob) || /^[a-z]:/i.test(glob) || glob.split(/[\\/]/).includes('..')) {
+    problems.push(
+      `${path}: Expected a glob relative to the root, got ${show(glob)} (to scan another folder, set \`root\`)`,
+    )
+    return undefined
+  }
+  return glob
+}
+
+const price: Check<number> = (value, path, problems) => {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value
+  problems.push(`${path}: Expected a price in USD from 0 and up, got ${show(value)}`)
+  return undefined
+}
+
+const logger: Check<Logger> = (value, path, problems) => {
+  const given = value as Partial<Record<keyof Logger, unknown>>
+  if (isRecord(value) && (['info', 'warn', 'error'] as const).every((m) => typeof given[m] === 'function'))
+    return value as unknown as Logger
+  problems.push(`${path}: Expected a logger with info, warn and error functions, got ${show(value)}`)
+  return undefined
+}
+
+/**
+ * An http(s) URL without credentials, query or fragment. Credentials are refused, not used: the key
+ * goes in the Authorization header, and a password in a URL ends up in logs. A value that is not a
+ * URL is shown with anything before an `@` hidden.
+ */
+const baseURL: Check<string> = (value, path, problems) => {
+  const expected = 'Expected an http(s) URL such as https://gateway.example or https://gateway.example/v1'
+  if (typeof value !== 'string') {
+    problems.push(`${path}: ${expected}, got a ${typeof value}`)
+    return undefined
+  }
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    problems.push(`${path}: ${expected}, got ${show(hideCredentials(value))}`)
+    return undefined
+  }
+  const before = problems.length
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    problems.push(`${path}: ${expected}, got a ${url.protocol} URL`)
+  } else if (url.username || url.password) {
+    problems.push(
+      `${path}: Credentials in the URL (${url.protocol}//***@${url.host}) are not used: remove them and set FLUX_API_KEY, which is sent as a bearer token`,
+    )
+  } else if (url.search || url.hash) {
+    problems.push(
+      `${path}: A query or fragment (${url.search ? '?...' : '#...'}) is not sent to the gateway: remove it from ${url.protocol}//${url.host}${url.pathname}`,
+    )
+  }
+  return problems.length === before ? value : undefined
+}
+
+/** `https://user:pass@host` -> `https://***@host`; also in a value that is not a valid URL. */
+export function hideCredentials(value: string): string {
+  return value.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i,
+    (_, scheme: string | undefined) => `${scheme ?? ''}***@`,
+  )
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return (
+    hostname === 'localhost' ||
+    hostname.endsWith('.localhost') ||
+    hostname === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+  )
+}
+
+/**
+ * The options' schema: one check per option of FluxOptions (`satisfies` keeps the two in step), the
+ * environment variable that may give it, its default. An option name not in here is reported.
+ */
+const SCHEMA = {
+  root: { check: text() },
+  cacheDir: { check: text() },
+  apiKey: { check: text({ secret: true }), env: ENV.apiKey },
+  baseURL: { check: baseURL, env: ENV.baseURL },
+  mode: { check: oneOf(MODES), env: ENV.mode, default: DEFAULTS.mode },
+  concurrency: { check: integer(1, MAX_CONCURRENCY), env: ENV.concurrency, default: DEFAULTS.concurrency },
+  maxGenerations: { check: integer(0, 1_000_000), default: DEFAULTS.maxGenerations },
+  model: { check: text(), default: DEFAULTS.model },
+  size: { check: size, default: DEFAULTS.size },
+  quality: { check: oneOf(QUALITIES), default: DEFAULTS.quality },
+  models: { check: list(text(), 'a list of model names'), default: [] as string[] },
+  sizes: { check: list(size, 'a list of sizes'), default: [] as string[] },
+  include: { check: list(globUnderRoot, 'a list of globs'), default: DEFAULTS.include },
+  exclude: { check: list(text(), 'a list of globs'), default: [] as string[] },
+  prices: { check: record(price), default: {} as Record<string, number> },
+  responseFormat: { check: oneOf(['b64_json', 'url'] as const), default: DEFAULTS.responseFormat },
+  timeoutMs: { check: integer(1, MAX_TIMEOUT_MS), default: DEFAULTS.timeoutMs },
+  maxRetries: { check: integer(0, MAX_RETRIES), default: DEFAULTS.maxRetries },
+  allowPrivateDownloads: { check: boolean(), default: false },
+  progress: { check: oneOf(PROGRESS_STYLES), default: DEFAULTS.progress },
+  // Checked by resolveOptimizeOptions, with its own schema.
+  image: { check: (value: unknown) => value as OptimizeOptions },
+  logger: { check: logger, default: SILENT },
+} satisfies { [K in keyof Required<FluxOptions>]: { check: Check<unknown>; env?: string; default?: unknown } }
+
+type Schema = typeof SCHEMA
+type Value<K extends keyof Schema> = Schema[K]['check'] extends Check<infer T> ? T : never
+
+/** The option names, for messages and unknown-name checks. */
+export const OPTION_NAMES = Object.keys(SCHEMA) as (keyof FluxOptions)[]
+
 /**
  * Resolves every option as: the given value, then the environment, then the config file's value,
- * then the default. Validates once and throws FLUX_INVALID_OPTIONS listing every problem with its path.
+ * then the default. Validates once and throws FLUX_INVALID_OPTIONS listing every problem with its
+ * path (and where a wrong value came from, when not from the given options), unknown names included.
  */
 export function resolveOptions(
   options: FluxOptions = {},
   { env = process.env, fileConfig = {} }: { env?: Env; fileConfig?: FluxOptions } = {},
 ): ResolvedOptions {
   const problems: string[] = []
-  const pick = <K extends keyof FluxOptions>(key: K): FluxOptions[K] =>
-    options[key] !== undefined ? options[key] : fileConfig[key]
-  const fromEnv = (key: keyof typeof ENV): string | undefined => {
-    const value = env[ENV[key]]?.trim()
-    return value ? value : undefined
-  }
-  const givenFirst = <K extends keyof typeof ENV>(key: K): FluxOptions[K] | string | undefined =>
-    options[key] !== undefined ? options[key] : (fromEnv(key) ?? fileConfig[key])
-
-  const root = resolve(pick('root') ?? process.cwd())
-  const cacheDirOption = pick('cacheDir')
-  const cacheDir = cacheDirOption
-    ? isAbsolute(cacheDirOption)
-      ? cacheDirOption
-      : resolve(root, cacheDirOption)
-    : resolve(root, DEFAULTS.cacheDirName)
-
-  const mode = oneOf('mode', givenFirst('mode') ?? DEFAULTS.mode, MODES, problems)
-  const concurrency = wholeNumber(
-    'concurrency',
-    givenFirst('concurrency') ?? DEFAULTS.concurrency,
-    1,
-    problems,
-  )
-  const maxGenerations = wholeNumber(
-    'maxGenerations',
-    pick('maxGenerations') ?? DEFAULTS.maxGenerations,
-    0,
-    problems,
-  )
-  const timeoutMs = wholeNumber('timeoutMs', pick('timeoutMs') ?? DEFAULTS.timeoutMs, 1, problems)
-  const maxRetries = wholeNumber('maxRetries', pick('maxRetries') ?? DEFAULTS.maxRetries, 0, problems)
-
-  const models = [...DEFAULT_MODELS, ...stringList('models', pick('models'), problems)]
-  const sizes = [...DEFAULT_SIZES, ...stringList('sizes', pick('sizes'), problems)]
-  for (const size of sizes) {
-    if (!/^\d+x\d+$/.test(size))
-      problems.push(`sizes: Expected sizes written as WIDTHxHEIGHT (e.g. 1536x1024), got "${size}"`)
-  }
-  const model = oneOf('model', pick('model') ?? DEFAULTS.model, models, problems, 'add it with `models`')
-  const size = oneOf('size', pick('size') ?? DEFAULTS.size, sizes, problems, 'add it with `sizes`')
-  const quality = oneOf('quality', pick('quality') ?? DEFAULTS.quality, QUALITIES, problems)
-  const responseFormat = oneOf(
-    'responseFormat',
-    pick('responseFormat') ?? DEFAULTS.responseFormat,
-    ['b64_json', 'url'] as const,
-    problems,
-  )
-  const progress = oneOf('progress', pick('progress') ?? DEFAULTS.progress, PROGRESS_STYLES, problems)
-
-  const prices: Record<string, number> = { ...DEFAULT_PRICES }
-  for (const [name, price] of Object.entries(pick('prices') ?? {})) {
-    if (typeof price !== 'number' || !(price >= 0)) {
-      problems.push(`prices.${name}: Expected a price in USD from 0 and up, got ${JSON.stringify(price)}`)
-    } else prices[name] = price
+  unknownKeys(options as Record<string, unknown>, OPTION_NAMES, (key) => key, problems)
+  if (isRecord(fileConfig)) {
+    unknownKeys(fileConfig, OPTION_NAMES, (key) => `${key} (in the config file)`, problems)
   }
 
-  const baseURL = givenFirst('baseURL')
-  if (baseURL !== undefined && !/^https?:\/\/[^/\s]+/i.test(String(baseURL))) {
-    problems.push(
-      `baseURL: Expected an http(s) URL such as https://gateway.example or https://gateway.example/v1, got "${baseURL}"`,
-    )
+  /** The first layer that gives `key` a value, checked; the default (or undefined) otherwise. */
+  const read = <K extends keyof Schema>(key: K): Value<K> | undefined => {
+    const field: { check: Check<unknown>; env?: string; default?: unknown } = SCHEMA[key]
+    let value: unknown = options[key]
+    let from = ''
+    if (value === undefined && field.env) {
+      value = env[field.env]?.trim() || undefined
+      from = ` (from ${field.env})`
+    }
+    if (value === undefined) {
+      value = fileConfig[key]
+      from = ' (from the config file)'
+    }
+    if (value === undefined) return field.default as Value<K> | undefined
+    const found: string[] = []
+    const checked = field.check(value, key, found)
+    problems.push(...found.map((p) => `${p}${from}`))
+    return (checked ?? field.default) as Value<K> | undefined
   }
 
+  // Read in the schema's order, so problems are listed in it.
+  const root = resolve(read('root') ?? process.cwd())
+  const cacheDirOption = read('cacheDir')
+  const cacheDir = cacheDirOption ? resolve(root, cacheDirOption) : resolve(root, DEFAULTS.cacheDirName)
+  const apiKey = options.apiKey === '' ? undefined : read('apiKey')
+  const resolvedBaseURL = read('baseURL')
+  const mode = read('mode') ?? DEFAULTS.mode
+  const concurrency = read('concurrency') ?? DEFAULTS.concurrency
+  const maxGenerations = read('maxGenerations') ?? DEFAULTS.maxGenerations
+  const givenModel = read('model')
+  const givenSize = read('size')
+  const quality = read('quality') ?? DEFAULTS.quality
+  const models = [...DEFAULT_MODELS, ...(read('models') ?? [])]
+  const sizes = [...DEFAULT_SIZES, ...(read('sizes') ?? [])]
+  const model = oneOf(models, 'add it with `models`')(givenModel, 'model', problems) ?? DEFAULTS.model
+  const size = oneOf(sizes, 'add it with `sizes`')(givenSize, 'size', problems) ?? DEFAULTS.size
+  const include = read('include') ?? DEFAULTS.include
+  const exclude = read('exclude') ?? []
+  const prices = { ...DEFAULT_PRICES, ...read('prices') }
+  const responseFormat = read('responseFormat') ?? DEFAULTS.responseFormat
+  const timeoutMs = read('timeoutMs') ?? DEFAULTS.timeoutMs
+  const maxRetries = read('maxRetries') ?? DEFAULTS.maxRetries
+  const allowPrivateDownloads = read('allowPrivateDownloads') ?? false
+  const progress = read('progress') ?? DEFAULTS.progress
   let image: ResolvedOptimizeOptions | undefined
-  try {
-    image = resolveOptimizeOptions(pick('image'), { path: 'image' })
-  } catch (err) {
-    if (!FluxError.is(err, 'FLUX_INVALID_OPTIONS')) throw err
-    problems.push(
-      ...err.detail.split('\n').flatMap((line) => (line.startsWith('  - ') ? [line.slice(4)] : [])),
-    )
+  if (fileConfig.image !== undefined && !isRecord(fileConfig.image)) {
+    // The session spreads it into the merged `image`; a string would show as `image.0`, `image.1`...
+    problems.push(`image: Expected an object, got ${show(fileConfig.image)} (from the config file)`)
+  } else {
+    image = checkOptimizeOptions(read('image'), 'image', problems)
   }
+  const log = read('logger') ?? SILENT
 
-  if (problems.length > 0 || !image) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
-
-  const cacheGlob = relativeGlob(root, cacheDir)
-  return {
+  const resolved = {
     root,
     cacheDir,
-    apiKey: (givenFirst('apiKey') as string | undefined) || undefined,
-    baseURL: baseURL as string | undefined,
+    apiKey,
+    baseURL: resolvedBaseURL,
     mode,
     concurrency,
     maxGenerations,
@@ -234,48 +351,30 @@ export function resolveOptions(
     quality,
     models,
     sizes,
-    include: pick('include') ?? DEFAULTS.include,
-    exclude: [...DEFAULTS.exclude, ...(cacheGlob ? [cacheGlob] : []), ...(pick('exclude') ?? [])],
+    include,
+    exclude: [...DEFAULTS.exclude, ...[cacheGlob(root, cacheDir) ?? []].flat(), ...exclude],
     prices,
     responseFormat,
     timeoutMs,
     maxRetries,
-    allowPrivateDownloads: pick('allowPrivateDownloads') ?? false,
+    allowPrivateDownloads,
     progress,
-    image,
-    logger: pick('logger') ?? SILENT,
+    logger: log,
   }
+  if (problems.length > 0 || !image) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
+
+  if (apiKey && resolvedBaseURL) {
+    const url = new URL(resolvedBaseURL)
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      log.warn(
+        `[flux] baseURL ${url.protocol}//${url.host} is plain http on another machine: the API key and prompts would cross the network unencrypted. Use https://, or a gateway on this machine.`,
+      )
+    }
+  }
+  return { ...resolved, image }
 }
 
-function oneOf<T extends string>(
-  path: string,
-  value: unknown,
-  accepted: readonly T[],
-  problems: string[],
-  extend?: string,
-): T {
-  if (typeof value === 'string' && (accepted as readonly string[]).includes(value)) return value as T
-  problems.push(
-    `${path}: Expected one of ${accepted.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(value)}${extend ? ` (${extend})` : ''}`,
-  )
-  return accepted[0] as T
-}
-
-function wholeNumber(path: string, value: unknown, min: number, problems: string[]): number {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
-  if (typeof n === 'number' && Number.isInteger(n) && n >= min) return n
-  problems.push(`${path}: Expected a whole number from ${min} and up, got ${JSON.stringify(value)}`)
-  return min
-}
-
-function stringList(path: string, value: unknown, problems: string[]): string[] {
-  if (value === undefined) return []
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string' && v.length > 0)) return value
-  problems.push(`${path}: Expected a list of non-empty strings, got ${JSON.stringify(value)}`)
-  return []
-}
-
-function relativeGlob(root: string, dir: string): string | undefined {
+function cacheGlob(root: string, dir: string): string | undefined {
   const rel = dir.startsWith(`${root}/`) ? dir.slice(root.length + 1) : undefined
   return rel ? `${rel}/**` : undefined
 }

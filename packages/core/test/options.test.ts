@@ -1,6 +1,29 @@
 import { describe, expect, it } from 'vitest'
 import { FluxError } from '../src/errors.js'
-import { DEFAULTS, resolveOptions } from '../src/options.js'
+import { DEFAULTS, type FluxOptions, MAX_TIMEOUT_MS, resolveOptions } from '../src/options.js'
+import type { Logger } from '../src/types.js'
+
+/** The problem lines of the FLUX_INVALID_OPTIONS that resolving these layers throws. */
+function problemsOf(
+  options: Record<string, unknown>,
+  layers: { env?: Record<string, string>; fileConfig?: Record<string, unknown> } = {},
+): string[] {
+  try {
+    resolveOptions(options as FluxOptions, {
+      env: layers.env ?? {},
+      fileConfig: (layers.fileConfig ?? {}) as FluxOptions,
+    })
+  } catch (err) {
+    if (FluxError.is(err, 'FLUX_INVALID_OPTIONS')) return err.detail.split('\n').slice(1)
+    throw err
+  }
+  throw new Error('expected FLUX_INVALID_OPTIONS')
+}
+
+function recordingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = []
+  return { warnings, info() {}, warn: (m: string) => warnings.push(m), error() {} }
+}
 
 describe('resolveOptions', () => {
   describe('missing', () => {
@@ -77,14 +100,14 @@ describe('resolveOptions', () => {
       }
       expect(FluxError.is(err, 'FLUX_INVALID_OPTIONS')).toBe(true)
       const lines = (err as FluxError).message.split('\n')
-      expect(lines).toContain('  - concurrency: Expected a whole number from 1 and up, got 0')
+      expect(lines).toContain('  - concurrency: Expected a whole number from 1 to 64, got 0')
       expect(
         lines.some((l) =>
           l.startsWith('  - mode: Expected one of "auto", "frozen", "placeholder", got "fast"'),
         ),
       ).toBe(true)
       expect(lines.some((l) => l.startsWith('  - size:') && l.includes('add it with `sizes`'))).toBe(true)
-      expect(lines.some((l) => l.startsWith('  - sizes:'))).toBe(true)
+      expect(lines.some((l) => l.startsWith('  - sizes[0]:'))).toBe(true)
       expect(lines.some((l) => l.startsWith('  - prices.flux-pro:'))).toBe(true)
       expect(lines.some((l) => l.startsWith('  - baseURL:'))).toBe(true)
     })
@@ -93,6 +116,125 @@ describe('resolveOptions', () => {
       expect(() => resolveOptions({}, { env: { FLUX_CONCURRENCY: 'lots' } })).toThrow(
         /concurrency: Expected a whole number/,
       )
+    })
+  })
+
+  describe('unknown names (issue 16, item 12)', () => {
+    it('reports a misspelt option with the nearest name, given or in the config file', () => {
+      expect(problemsOf({ concurency: 8 }, { fileConfig: { maxGeneration: 3 } })).toEqual([
+        '  - concurency: Unknown option; did you mean "concurrency"?',
+        '  - maxGeneration (in the config file): Unknown option; did you mean "maxGenerations"?',
+      ])
+    })
+
+    it('reports an unknown image option', () => {
+      expect(problemsOf({ image: { widht: [480] } })).toEqual([
+        '  - image.widht: Unknown option; did you mean "widths"?',
+      ])
+    })
+  })
+
+  describe('wrong types that used to pass (issue 16, items 2, 5, 12)', () => {
+    it('refuses a string allowPrivateDownloads: "false" would turn the download guard off', () => {
+      expect(problemsOf({ allowPrivateDownloads: 'false' })).toEqual([
+        '  - allowPrivateDownloads: Expected true or false, got "false" (a string, not a boolean)',
+      ])
+      expect(problemsOf({}, { fileConfig: { allowPrivateDownloads: 1 } })).toEqual([
+        '  - allowPrivateDownloads: Expected true or false, got 1 (from the config file)',
+      ])
+    })
+
+    it('refuses include as a string: its characters would be globs, one of them "/"', () => {
+      expect(problemsOf({ include: '**/*.md' })).toEqual([
+        '  - include: Expected a list of globs, got "**/*.md" (write ["**/*.md"])',
+      ])
+    })
+
+    it('refuses include globs outside the root', () => {
+      expect(problemsOf({ include: ['/', '../**/*.md', 'docs/**/*.md'] })).toEqual([
+        '  - include[0]: Expected a glob relative to the root, got "/" (to scan another folder, set `root`)',
+        '  - include[1]: Expected a glob relative to the root, got "../**/*.md" (to scan another folder, set `root`)',
+      ])
+    })
+
+    it('lists a non-string cacheDir and exclude instead of throwing a TypeError', () => {
+      expect(problemsOf({ cacheDir: 5, exclude: 'dist' })).toEqual([
+        '  - cacheDir: Expected a non-empty string, got 5',
+        '  - exclude: Expected a list of globs, got "dist" (write ["dist"])',
+      ])
+    })
+
+    it('never shows a non-string apiKey', () => {
+      expect(problemsOf({ apiKey: 12345678 })).toEqual([
+        '  - apiKey: Expected a non-empty string, got a number',
+      ])
+    })
+  })
+
+  describe('bounds (issue 16, items 6, 12)', () => {
+    it('bounds timeoutMs to what Node timers accept (2^31 - 1 ms)', () => {
+      expect(resolveOptions({ timeoutMs: MAX_TIMEOUT_MS }, { env: {} }).timeoutMs).toBe(2 ** 31 - 1)
+      expect(problemsOf({ timeoutMs: 2 ** 31 })).toEqual([
+        '  - timeoutMs: Expected a whole number from 1 to 2147483647, got 2147483648',
+      ])
+    })
+
+    it('bounds concurrency and reads only decimal digits from strings', () => {
+      expect(resolveOptions({}, { env: { FLUX_CONCURRENCY: '16' } }).concurrency).toBe(16)
+      expect(problemsOf({}, { env: { FLUX_CONCURRENCY: '0x10' } })).toEqual([
+        '  - concurrency: Expected a whole number from 1 to 64, got "0x10" (from FLUX_CONCURRENCY)',
+      ])
+      expect(problemsOf({ concurrency: '1e3' })).toEqual([
+        '  - concurrency: Expected a whole number from 1 to 64, got "1e3"',
+      ])
+      expect(problemsOf({ concurrency: 65 })).toEqual([
+        '  - concurrency: Expected a whole number from 1 to 64, got 65',
+      ])
+    })
+  })
+
+  describe('baseURL (issue 16, item 11)', () => {
+    it('refuses credentials in the URL and never shows the password', () => {
+      const problems = problemsOf({ baseURL: 'https://user:hunter2@gw.example/v1' })
+      expect(problems).toEqual([
+        '  - baseURL: Credentials in the URL (https://***@gw.example) are not used: remove them and set FLUX_API_KEY, which is sent as a bearer token',
+      ])
+    })
+
+    it('shows an invalid URL without what stands before its "@"', () => {
+      const problems = problemsOf({}, { env: { FLUX_BASE_URL: 'https://user:hunter2@gw example' } })
+      expect(problems).toEqual([
+        '  - baseURL: Expected an http(s) URL such as https://gateway.example or https://gateway.example/v1, got "https://***@gw example" (from FLUX_BASE_URL)',
+      ])
+      expect(problems.join('\n')).not.toContain('hunter2')
+    })
+
+    it('refuses a query or fragment, which would be dropped', () => {
+      expect(problemsOf({ baseURL: 'https://gw.example/v1?key=secret' })).toEqual([
+        '  - baseURL: A query or fragment (?...) is not sent to the gateway: remove it from https://gw.example/v1',
+      ])
+    })
+
+    it('warns once when a key would travel over plain http to another machine', () => {
+      const logger = recordingLogger()
+      resolveOptions({ apiKey: 'k', baseURL: 'http://gw.example/v1', logger }, { env: {} })
+      expect(logger.warnings).toEqual([
+        '[flux] baseURL http://gw.example is plain http on another machine: the API key and prompts would cross the network unencrypted. Use https://, or a gateway on this machine.',
+      ])
+    })
+
+    it('does not warn for https, loopback, or without a key', () => {
+      const logger = recordingLogger()
+      for (const baseURL of [
+        'https://gw.example',
+        'http://127.0.0.1:8080',
+        'http://localhost:3000',
+        'http://[::1]:80',
+      ]) {
+        resolveOptions({ apiKey: 'k', baseURL, logger }, { env: {} })
+      }
+      resolveOptions({ baseURL: 'http://gw.example', logger }, { env: {} })
+      expect(logger.warnings).toEqual([])
     })
   })
 })

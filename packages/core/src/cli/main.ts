@@ -90,7 +90,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       ? err.toString()
       : `[flux] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`
     io.stderr.write(`${redact(redact(text, io.env.FLUX_API_KEY), session?.options.apiKey)}\n`)
-    return 1
+    // Options that cannot be used are a usage error (README: exit code 2), wherever they were set.
+    return FluxError.is(err, 'FLUX_INVALID_OPTIONS') ? 2 : 1
   } finally {
     await session?.close()
   }

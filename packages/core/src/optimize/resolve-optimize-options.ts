@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { fluxError } from '../errors.js'
+import { integer, isRecord, list, oneOf, show, unknownKeys } from '../schema.js'
 
 /** Formats offered in `<source>` elements, best first. */
 export type ModernFormat = 'avif' | 'webp'
@@ -121,6 +122,21 @@ export function defaultOptimizeConcurrency(): number {
   return Math.max(1, Math.min(availableParallelism(), threadpoolSize() - 1))
 }
 
+const KNOWN = [
+  'widths',
+  'maxWidth',
+  'formats',
+  'fallback',
+  'avif',
+  'webp',
+  'jpeg',
+  'png',
+  'placeholder',
+  'concurrency',
+  'publicPath',
+  'base',
+] as const satisfies readonly (keyof OptimizeOptions)[]
+
 /**
  * Fills in the defaults and validates once. Throws FLUX_INVALID_OPTIONS listing every problem
  * with its path (prefixed with `path`, e.g. `image`).
@@ -130,126 +146,87 @@ export function resolveOptimizeOptions(
   { path = '' }: { path?: string } = {},
 ): ResolvedOptimizeOptions {
   const problems: string[] = []
+  const resolved = checkOptimizeOptions(user, path, problems)
+  if (!resolved) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
+  return resolved
+}
+
+/** The schema of `image`: the resolved options, or undefined with every problem pushed to `problems`. */
+export function checkOptimizeOptions(
+  user: unknown = {},
+  path: string,
+  problems: string[],
+): ResolvedOptimizeOptions | undefined {
+  const before = problems.length
   const at = (name: string) => (path ? `${path}.${name}` : name)
   if (!isRecord(user)) {
-    throw fluxError('FLUX_INVALID_OPTIONS', {
-      problems: [`${path || 'options'}: Expected an object, got ${JSON.stringify(user)}`],
-    })
+    problems.push(`${path || 'options'}: Expected an object, got ${show(user)}`)
+    return undefined
   }
-
-  const widths = list(at('widths'), user.widths ?? OPTIMIZE_DEFAULTS.widths, problems)
-    .map((w, i) => whole(`${at('widths')}[${i}]`, w, 1, MAX_VARIANT_WIDTH, problems, 1))
+  unknownKeys(user, KNOWN, at, problems)
+  const u = user as OptimizeOptions
+  const d = OPTIMIZE_DEFAULTS
+  const width = integer(1, MAX_VARIANT_WIDTH)
+  const widths = (list(width)(u.widths ?? d.widths, at('widths'), problems) ?? [])
     .filter((w, i, all) => all.indexOf(w) === i)
     .sort((a, b) => a - b)
-  const maxWidth =
-    user.maxWidth === undefined
-      ? undefined
-      : whole(at('maxWidth'), user.maxWidth, 1, MAX_VARIANT_WIDTH, problems, MAX_VARIANT_WIDTH)
-
-  const formats = list(at('formats'), user.formats ?? OPTIMIZE_DEFAULTS.formats, problems)
-    .map((f, i) => oneOf(`${at('formats')}[${i}]`, f, MODERN_FORMATS, problems))
-    .filter((f, i, all) => all.indexOf(f) === i)
-  const fallback = oneOf(
-    at('fallback'),
-    user.fallback ?? OPTIMIZE_DEFAULTS.fallback,
-    FALLBACK_FORMATS,
-    problems,
+  const maxWidth = u.maxWidth === undefined ? undefined : width(u.maxWidth, at('maxWidth'), problems)
+  const formats = (list(oneOf(MODERN_FORMATS))(u.formats ?? d.formats, at('formats'), problems) ?? []).filter(
+    (f, i, all) => all.indexOf(f) === i,
   )
+  const fallback = oneOf(FALLBACK_FORMATS)(u.fallback ?? d.fallback, at('fallback'), problems)
 
-  const encoder = <K extends 'avif' | 'webp' | 'jpeg' | 'png'>(name: K) => {
-    const given = user[name] ?? {}
-    if (!isRecord(given)) problems.push(`${at(name)}: Expected an object, got ${JSON.stringify(given)}`)
-    return (isRecord(given) ? given : {}) as Record<string, unknown>
-  }
-  const avifIn = encoder('avif')
-  const webpIn = encoder('webp')
-  const jpegIn = encoder('jpeg')
-  const pngIn = encoder('png')
-  const d = OPTIMIZE_DEFAULTS
-  const avif = {
-    quality: whole(at('avif.quality'), avifIn.quality ?? d.avif.quality, 1, 100, problems),
-    effort: whole(at('avif.effort'), avifIn.effort ?? d.avif.effort, 0, 9, problems),
-  }
-  const webp = {
-    quality: whole(at('webp.quality'), webpIn.quality ?? d.webp.quality, 1, 100, problems),
-    effort: whole(at('webp.effort'), webpIn.effort ?? d.webp.effort, 0, 6, problems),
-  }
-  const jpeg = { quality: whole(at('jpeg.quality'), jpegIn.quality ?? d.jpeg.quality, 1, 100, problems) }
-  const png = {
-    quality: whole(at('png.quality'), pngIn.quality ?? d.png.quality, 1, 100, problems),
-    compressionLevel: whole(
-      at('png.compressionLevel'),
-      pngIn.compressionLevel ?? d.png.compressionLevel,
-      0,
-      9,
-      problems,
-    ),
-  }
-  for (const [name, given, known] of [
-    ['avif', avifIn, ['quality', 'effort']],
-    ['webp', webpIn, ['quality', 'effort']],
-    ['jpeg', jpegIn, ['quality']],
-    ['png', pngIn, ['quality', 'compressionLevel']],
-  ] as const) {
+  /** One encoder's settings: each member a whole number in its range, unknown members reported. */
+  const encoder = <K extends 'avif' | 'webp' | 'jpeg' | 'png'>(
+    name: K,
+    ranges: { [M in keyof (typeof d)[K]]: [number, number] },
+  ): (typeof d)[K] => {
+    const given = u[name] ?? {}
+    if (!isRecord(given)) {
+      problems.push(`${at(name)}: Expected an object, got ${show(given)}`)
+      return d[name]
+    }
+    const out: Record<string, number> = {}
+    for (const [member, [min, max]] of Object.entries(ranges) as [string, [number, number]][]) {
+      const fallbackValue = (d[name] as Record<string, number>)[member] as number
+      out[member] =
+        integer(min, max)(given[member] ?? fallbackValue, at(`${name}.${member}`), problems) ?? fallbackValue
+    }
+    const known = Object.keys(ranges)
     for (const key of Object.keys(given)) {
-      if (!(known as readonly string[]).includes(key))
+      if (!known.includes(key))
         problems.push(`${at(`${name}.${key}`)}: Unknown option (accepted: ${known.join(', ')})`)
     }
+    return out as (typeof d)[K]
   }
+  const avif = encoder('avif', { quality: [1, 100], effort: [0, 9] })
+  const webp = encoder('webp', { quality: [1, 100], effort: [0, 6] })
+  const jpeg = encoder('jpeg', { quality: [1, 100] })
+  const png = encoder('png', { quality: [1, 100], compressionLevel: [0, 9] })
 
-  const placeholder = oneOf(
-    at('placeholder'),
-    user.placeholder ?? OPTIMIZE_DEFAULTS.placeholder,
-    PLACEHOLDER_KINDS,
-    problems,
-  )
+  const placeholder = oneOf(PLACEHOLDER_KINDS)(u.placeholder ?? d.placeholder, at('placeholder'), problems)
   const concurrency =
-    user.concurrency === undefined
+    u.concurrency === undefined
       ? defaultOptimizeConcurrency()
-      : whole(at('concurrency'), user.concurrency, 1, 1024, problems)
-  const publicPath = urlPrefix(at('publicPath'), user.publicPath ?? OPTIMIZE_DEFAULTS.publicPath, problems)
-  const base = urlPrefix(at('base'), user.base ?? OPTIMIZE_DEFAULTS.base, problems)
+      : integer(1, 1024)(u.concurrency, at('concurrency'), problems)
+  const publicPath = urlPrefix(at('publicPath'), u.publicPath ?? d.publicPath, problems)
+  const base = urlPrefix(at('base'), u.base ?? d.base, problems)
 
-  if (problems.length > 0) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
+  if (problems.length > before) return undefined
   return {
     widths,
     maxWidth,
     formats,
-    fallback,
+    fallback: fallback ?? d.fallback,
     avif,
     webp,
     jpeg,
     png,
-    placeholder,
-    concurrency,
+    placeholder: placeholder ?? d.placeholder,
+    concurrency: concurrency ?? 1,
     publicPath,
     base,
   }
-}
-
-function whole(path: string, value: unknown, min: number, max: number, problems: string[], or = min): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value
-  problems.push(`${path}: Expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`)
-  return or
-}
-
-function oneOf<T extends string>(
-  path: string,
-  value: unknown,
-  accepted: readonly T[],
-  problems: string[],
-): T {
-  if (typeof value === 'string' && (accepted as readonly string[]).includes(value)) return value as T
-  problems.push(
-    `${path}: Expected one of ${accepted.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(value)}`,
-  )
-  return accepted[0] as T
-}
-
-function list(path: string, value: unknown, problems: string[]): readonly unknown[] {
-  if (Array.isArray(value)) return value
-  problems.push(`${path}: Expected a list, got ${JSON.stringify(value)}`)
-  return []
 }
 
 /**
@@ -259,7 +236,7 @@ function list(path: string, value: unknown, problems: string[]): readonly unknow
 function urlPrefix(path: string, value: unknown, problems: string[]): string {
   if (typeof value !== 'string' || /[\s?#"'<>\\]/.test(value)) {
     problems.push(
-      `${path}: Expected a URL path such as "/_flux/" or an absolute URL, without spaces, quotes, "?" or "#", got ${JSON.stringify(value)}`,
+      `${path}: Expected a URL path such as "/_flux/" or an absolute URL, without spaces, quotes, "?" or "#", got ${show(value)}`,
     )
     return '/'
   }
@@ -271,8 +248,4 @@ function urlPrefix(path: string, value: unknown, problems: string[]): string {
 /** `https://cdn.example/`, `//cdn.example/`: served from elsewhere, so no site `base` applies. */
 export function isAbsoluteUrl(value: string): boolean {
   return /^(?:[a-z][a-z0-9+.-]*:)?\/\//i.test(value)
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
