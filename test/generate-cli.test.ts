@@ -362,9 +362,74 @@ describe('flux-images generate against the mock gateway', () => {
     await runCli(['generate'], { cwd: root, env: env() })
     expect(gateway.requests).toBe(requests)
   })
+  it('prune removes nothing when every entry would go (a typo in include), lists them, and removes them with --yes', async () => {
+    const root = await project({ 'a.md': '![x](flux:paid one)\n![y](flux:paid two)\n' })
+    expect((await runCli(['generate'], { cwd: root, env: env() })).code).toBe(0)
+    const originals = async () =>
+      (await readdir(join(root, '.flux-cache/originals'))).filter((f) => f.endsWith('.png')).length
+    expect(await originals()).toBe(2)
+    // The typo: no file matches, so the scan finds no directive and both paid originals look unused.
+    await writeFile(join(root, 'flux.config.mjs'), "export default { include: ['**/*.mdx'] }\n")
+    const refused = await runCli(['prune'], { cwd: root, env: env() })
+    expect(refused.code).toBe(1)
+    expect(refused.stdout.match(/^would remove {2}\S+$/gm)).toHaveLength(2)
+    expect(refused.stderr).toContain(
+      '[flux] Nothing was removed: prune would remove every one of the 2 cache entries (listed above)',
+    )
+    expect(refused.stderr).toContain('`flux-images prune --yes`')
+    expect(await originals()).toBe(2)
+    const confirmed = await runCli(['prune', '--yes'], { cwd: root, env: env() })
+    expect(confirmed.code).toBe(0)
+    expect(confirmed.stdout).toContain('2 unreferenced entries removed.')
+    expect(await originals()).toBe(0)
+    expect(gateway.requests).toBe(2)
+  })
+
+  it('invalid options in a flag exit 2 (usage) and name the option', async () => {
+    const root = await project({ 'a.md': '![x](flux:one)\n' })
+    const run = await runCli(['generate', '--concurrency', '0x10'], { cwd: root, env: env() })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('  - concurrency: Expected a whole number from 1 to 64, got "0x10"')
+    expect(gateway.requests).toBe(0)
+  })
+
+  it('a syntax error in flux.config.mjs is shown at its line and column, exit 2', async () => {
+    const root = await project({
+      'a.md': '![x](flux:one)\n',
+      'flux.config.mjs': 'export default {\n  concurrency: 4,,\n}\n',
+    })
+    const run = await runCli(['scan'], { cwd: root, env: env() })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain(
+      "[flux] flux.config.mjs:2:18: Could not load flux.config.mjs: Unexpected token ','",
+    )
+  })
 })
 
 describe('flux-images without a key', () => {
+  it('prune asks for --yes before removing more than 10 entries, and a dry run only lists them', async () => {
+    const files: Record<string, string> = {}
+    const lines = Array.from({ length: 12 }, (_, i) => `![p${i}](flux:placeholder number ${i})`)
+    files['a.md'] = `${lines.join('\n')}\n`
+    const root = await project(files)
+    expect((await runCli(['generate'], { cwd: root, env: cliEnv() })).code).toBe(0)
+    const placeholders = async () =>
+      (await readTree(join(root, '.flux-cache'))).filter((f) => f.path.endsWith('.png')).length
+    const before = await placeholders()
+    await writeFile(join(root, 'a.md'), `${lines[0]}\n`)
+    const dry = await runCli(['prune', '--dry-run'], { cwd: root, env: cliEnv() })
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toContain('11 unreferenced entries would be removed.')
+    const refused = await runCli(['prune'], { cwd: root, env: cliEnv() })
+    expect(refused.code).toBe(1)
+    expect(refused.stdout.match(/^would remove {2}\S+$/gm)).toHaveLength(11)
+    expect(refused.stderr).toContain('prune would remove 11 of the 12 cache entries')
+    expect(await placeholders()).toBe(before)
+    const confirmed = await runCli(['prune', '--yes'], { cwd: root, env: cliEnv() })
+    expect(confirmed.stdout).toContain('11 unreferenced entries removed.')
+    expect(await placeholders()).toBe(before - 11)
+  })
+
   it('builds offline with placeholders, says so, and the placeholders do not count as cached', async () => {
     const root = await project({ 'a.md': '![x](flux:offline image?size=1344x768)\n' })
     const run = await runCli(['generate'], { cwd: root, env: cliEnv() })

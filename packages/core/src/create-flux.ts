@@ -95,6 +95,27 @@ export function directiveInput(input: ImageInput): ResolveInput {
   return parsed
 }
 
+/**
+ * Above this many entries to remove, `prune` asks for confirmation (as it does for every entry):
+ * after editing a few prompts a prune removes a handful, so dozens at once point to a scan that
+ * missed files.
+ */
+export const PRUNE_CONFIRM_ABOVE = 10
+
+export interface PruneOptions {
+  /** List what would be removed, remove nothing. @default false */
+  dryRun?: boolean
+  /** Remove even when that is every entry, or more than PRUNE_CONFIRM_ABOVE (the CLI's `--yes`). @default false */
+  confirmed?: boolean
+}
+
+export interface PruneResult {
+  /** The keys removed (or, in a dry run, that would be). */
+  removed: string[]
+  /** Set when nothing was removed for want of confirmation: the keys that would go, of how many. */
+  unconfirmed?: { wouldRemove: string[]; total: number }
+}
+
 export interface Flux {
   readonly options: ResolvedOptions
   scan(): Promise<ScanReport>
@@ -115,8 +136,11 @@ export interface Flux {
   image(input: ImageInput, options?: { signal?: AbortSignal; alt?: string }): Promise<ImageResult>
   /** Whether the image is in the cache, without generating anything (`cached`, `missing`, `placeholder`...). */
   status(input: ImageInput): Promise<CacheStatus>
-  /** Removes cache entries no directive references. */
-  prune(options?: { dryRun?: boolean }): Promise<{ removed: string[] }>
+  /**
+   * Removes the cache entries no directive references. Removes nothing, and returns `unconfirmed`,
+   * when that would be every entry or more than PRUNE_CONFIRM_ABOVE of them, unless `confirmed`.
+   */
+  prune(options?: PruneOptions): Promise<PruneResult>
   close(): Promise<void>
 }
 
@@ -455,7 +479,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     return cache.check(requestKey(request))
   }
 
-  async function prune({ dryRun = false }: { dryRun?: boolean } = {}) {
+  async function prune({ dryRun = false, confirmed = false }: PruneOptions = {}): Promise<PruneResult> {
     const report = await scan()
     if (report.errors.some((e) => e.code === 'FLUX_READ_FAILED' || e.code === 'FLUX_FRONTMATTER')) {
       // A file we could not read may reference entries: deleting them could destroy paid images.
@@ -469,6 +493,12 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
       ...(await cache.listPlaceholders()).map((m) => m.key),
     ])
     const removed = [...keys].filter((key) => !used.has(key)).sort()
+    // A typo in include/exclude/root makes the scan find nothing, and every paid original looks unused.
+    const sweeping =
+      removed.length > 0 && (removed.length === keys.size || removed.length > PRUNE_CONFIRM_ABOVE)
+    if (sweeping && !confirmed && !dryRun) {
+      return { removed: [], unconfirmed: { wouldRemove: removed, total: keys.size } }
+    }
     if (!dryRun) for (const key of removed) await cache.remove(key)
     return { removed }
   }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Flux } from '../create-flux.js'
+import { PRUNE_CONFIRM_ABOVE } from '../create-flux.js'
 import { costByModel } from '../engine/index.js'
 import { FluxError, formatLocation } from '../errors.js'
 import type { FluxOptions } from '../options.js'
@@ -26,6 +27,7 @@ Options:
   --max N               generate: cap on new paid generations this run (default 50)
   --dry-run             generate: list what would be generated and its cost; prune: list only
   --force               generate: retry prompts the gateway refused before
+  --yes                 prune: remove even when that is every entry, or more than ${PRUNE_CONFIRM_ABOVE}
   --out FILE            report: where to write it (default: flux-report.html in the root)
   -h, --help            Show this help
 
@@ -78,7 +80,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
           force: values.force ?? false,
         })
       case 'prune':
-        return await pruneCommand(flux, io, values['dry-run'] ?? false)
+        return await pruneCommand(flux, io, { dryRun: values['dry-run'] ?? false, yes: values.yes ?? false })
       case 'report':
         return await reportCommand(flux, io, logger, values.out && resolve(io.cwd, values.out))
       default:
@@ -109,6 +111,7 @@ function parse(argv: string[]) {
       max: { type: 'string' },
       'dry-run': { type: 'boolean' },
       force: { type: 'boolean' },
+      yes: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -191,9 +194,23 @@ async function generateCommand(
   return summary.failed.length > 0 ? 1 : 0
 }
 
-async function pruneCommand(flux: Flux, io: CliIO, dryRun: boolean): Promise<number> {
-  const { removed } = await flux.prune({ dryRun })
-  for (const key of removed) io.stdout.write(`${dryRun ? 'would remove' : 'removed'}  ${key}\n`)
+async function pruneCommand(
+  flux: Flux,
+  io: CliIO,
+  { dryRun, yes }: { dryRun: boolean; yes: boolean },
+): Promise<number> {
+  const { removed, unconfirmed } = await flux.prune({ dryRun, confirmed: yes })
+  const listed = unconfirmed?.wouldRemove ?? removed
+  const verb = dryRun || unconfirmed ? 'would remove' : 'removed'
+  for (const key of listed) io.stdout.write(`${verb}  ${key}\n`)
+  if (unconfirmed) {
+    const { wouldRemove, total } = unconfirmed
+    io.stderr.write(
+      `[flux] Nothing was removed: prune would remove ${wouldRemove.length === total ? `every one of the ${total}` : `${wouldRemove.length} of the ${total}`} cache entries (listed above), and originals cost money to make again.\n` +
+        `  hint: If a typo in \`include\`, \`exclude\` or --root hides directives, fix it and check with \`flux-images scan\`; to remove them anyway, run \`flux-images prune --yes\`.\n`,
+    )
+    return 1
+  }
   io.stdout.write(
     `${removed.length} unreferenced entr${removed.length === 1 ? 'y' : 'ies'} ${dryRun ? 'would be removed' : 'removed'}.\n`,
   )
