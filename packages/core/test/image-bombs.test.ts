@@ -19,7 +19,7 @@ import { createCounters } from '../src/optimize/make-variants.js'
 import { resolveOptimizeOptions } from '../src/optimize/resolve-optimize-options.js'
 import { checkImage, sizeWarning } from '../src/providers/check-image.js'
 import { makeThumbnail } from '../src/report/make-thumbnail.js'
-import { MAX_INPUT_PIXELS, readImageHeader } from '../src/sharp.js'
+import { decodeOptions, MAX_INPUT_PIXELS, readImageHeader } from '../src/sharp.js'
 import type { CanonicalRequest, GeneratedImage, Logger, Provider } from '../src/types.js'
 
 const silent: Logger = { info() {}, warn() {}, error() {} }
@@ -87,6 +87,12 @@ describe('the pixel budget', () => {
     })
     const err = await caught(readImageHeader(pngClaiming(4096, 4097)))
     expect(String(err)).toContain('4096x4097 pixels (16.8 MP), over the budget of 16.8 MP (4096x4096)')
+  })
+
+  it('is in the options of every decode: sharp refuses a header over it before reading pixels', async () => {
+    // The second lock, for a file changed between its header check and its decode.
+    const err = await caught(sharp(pngClaiming(16000, 16000), decodeOptions('error')).raw().toBuffer())
+    expect(String(err)).toContain('Input image exceeds pixel limit')
   })
 })
 
@@ -265,6 +271,22 @@ describe('an answer of the wrong size', () => {
       expect(warned[0]).toContain('(also used at posts/a.md:5:6)')
       await flux.generate()
       expect(lines.filter((l) => l.includes('for size 1024x1024'))).toHaveLength(1)
+    })
+
+    it("image() of a located directive warns at its location (the adapters' path)", async () => {
+      const bytes = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#000' } })
+        .png()
+        .toBuffer()
+      const provider = answering(async () => ({ bytes, format: 'png', width: 768, height: 1024, created: 1 }))
+      const lines: string[] = []
+      const logger: Logger = { ...silent, warn: (m) => lines.push(m) }
+      const flux = createFlux({ root, progress: 'off', logger }, { env, provider })
+      const location = { file: 'src/pages/index.astro', line: 12, column: 9 }
+      await flux.resolve({ prompt: 'a green fox', location })
+      await flux.resolve({ prompt: 'a green fox', location })
+      const warned = lines.filter((l) => l.includes('for size 1024x1024'))
+      expect(warned).toHaveLength(1)
+      expect(warned[0]).toContain('[flux] src/pages/index.astro:12:9: the gateway returned a 768x1024 image')
     })
 
     it('an SVG answer cached as PNG fails its directive, located, when optimized', async () => {
