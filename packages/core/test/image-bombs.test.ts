@@ -273,7 +273,7 @@ describe('an answer of the wrong size', () => {
       expect(lines.filter((l) => l.includes('for size 1024x1024'))).toHaveLength(1)
     })
 
-    it("image() of a located directive warns at its location (the adapters' path)", async () => {
+    it("resolve() of a located directive warns at its location (the adapters' path)", async () => {
       const bytes = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#000' } })
         .png()
         .toBuffer()
