@@ -11,11 +11,14 @@ import type { FailOnOptions } from 'sharp'
 
 export type SharpFn = typeof SharpModule
 
+/** The side of the square the pixel budget is named by in messages. */
+const BUDGET_SIDE = 3072
+
 /**
- * The pixel budget of every decode: 4096 x 4096, four times the largest FLUX output (~4.2 MP).
- * At the budget a decode holds ~67 MB of RGBA; a 16000 x 16000 PNG (746 KB) would hold 1 GB.
+ * The pixel budget of every decode: 3072 x 3072 (9.4 MP), over twice the largest FLUX output
+ * (2752 x 1536, 4.2 MP); making the variants of an original at the budget peaks near 0.8 GB.
  */
-export const MAX_INPUT_PIXELS = 4096 * 4096
+export const MAX_INPUT_PIXELS = BUDGET_SIDE * BUDGET_SIDE
 
 /** Formats an original may have, as sharp names them. */
 export type ImageFormat = 'png' | 'jpeg' | 'webp'
@@ -117,7 +120,7 @@ export async function readImageHeader(input: Uint8Array | string): Promise<Image
     throw new ImageRefusal(
       'pixels',
       `the ${format} image is ${width}x${height} pixels (${megapixels(width * height)}), over the budget of ` +
-        `${megapixels(MAX_INPUT_PIXELS)} (4096x4096) that any image is decoded at`,
+        `${megapixels(MAX_INPUT_PIXELS)} (${BUDGET_SIDE}x${BUDGET_SIDE}) that any image is decoded at`,
     )
   }
   return { format, width, height }

@@ -78,15 +78,15 @@ const sideways = () =>
     .toBuffer()
 
 describe('the pixel budget', () => {
-  it('is 4096x4096: a header at the budget reads, one pixel row over it is refused', async () => {
-    expect(MAX_INPUT_PIXELS).toBe(4096 * 4096)
-    expect(await readImageHeader(pngClaiming(4096, 4096))).toEqual({
+  it('is 3072x3072: a header at the budget reads, one pixel row over it is refused', async () => {
+    expect(MAX_INPUT_PIXELS).toBe(3072 * 3072)
+    expect(await readImageHeader(pngClaiming(3072, 3072))).toEqual({
       format: 'png',
-      width: 4096,
-      height: 4096,
+      width: 3072,
+      height: 3072,
     })
-    const err = await caught(readImageHeader(pngClaiming(4096, 4097)))
-    expect(String(err)).toContain('4096x4097 pixels (16.8 MP), over the budget of 16.8 MP (4096x4096)')
+    const err = await caught(readImageHeader(pngClaiming(3072, 3073)))
+    expect(String(err)).toContain('3072x3073 pixels (9.4 MP), over the budget of 9.4 MP (3072x3072)')
   })
 
   it('is in the options of every decode: sharp refuses a header over it before reading pixels', async () => {
@@ -106,12 +106,12 @@ describe('a gateway answer (checkImage)', () => {
   })
 
   it('a whole, decodable image just over the budget is refused too', async () => {
-    const bytes = await sharp({ create: { width: 4097, height: 4096, channels: 3, background: '#000' } })
+    const bytes = await sharp({ create: { width: 3073, height: 3072, channels: 3, background: '#000' } })
       .png({ compressionLevel: 1 })
       .toBuffer()
     const err = await caught(checkImage(bytes))
     expect(FluxError.is(err, 'FLUX_BAD_IMAGE')).toBe(true)
-    expect(String(err)).toContain('4097x4096 pixels')
+    expect(String(err)).toContain('3073x3072 pixels')
   })
 
   it('an SVG is refused before any parser sees it', async () => {
