@@ -4,7 +4,10 @@
  * cached original is decoded, EXIF orientation in the recorded dimensions, and a warning naming
  * the directive when the gateway ignores the size asked for.
  */
+import { once } from 'node:events'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { deflateSync } from 'node:zlib'
@@ -122,6 +125,50 @@ describe('a gateway answer (checkImage)', () => {
 
   it('an EXIF-rotated JPEG is recorded with its displayed dimensions', async () => {
     expect(await checkImage(await sideways())).toEqual({ format: 'jpeg', width: 30, height: 40 })
+  })
+})
+
+describe('a gateway answering a bomb, over HTTP', () => {
+  let root: string
+  let server: Server
+  let requests = 0
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'flux-bombs-http-'))
+    requests = 0
+    const bomb = pngClaiming(16000, 16000).toString('base64')
+    server = createServer((req, res) => {
+      requests++
+      req.resume().on('end', () => {
+        res.setHeader('content-type', 'application/json')
+        res.end(JSON.stringify({ created: 1_700_000_000, data: [{ b64_json: bomb }] }))
+      })
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+  })
+  afterEach(async () => {
+    server.close()
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it('generate: FLUX_BAD_IMAGE at the directive after 1 request, no retry, nothing cached', async () => {
+    await mkdir(join(root, 'posts'), { recursive: true })
+    await writeFile(join(root, 'posts/a.md'), '# Title\n\n![a](flux:a huge fox)\n')
+    const env = {
+      FLUX_API_KEY: 'sk-test-bombs',
+      FLUX_BASE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    }
+    const flux = createFlux({ root, progress: 'off', logger: silent, maxRetries: 3 }, { env })
+    const summary = await flux.generate()
+    expect(requests).toBe(1)
+    expect(summary.generated).toBe(0)
+    expect(summary.failed).toHaveLength(1)
+    const err = summary.failed[0] as FluxError
+    expect(err.code).toBe('FLUX_BAD_IMAGE')
+    expect(err.location).toMatchObject({ file: 'posts/a.md', line: 3, column: 6 })
+    expect(err.message).toContain('16000x16000 pixels (256.0 MP), over the budget of 9.4 MP')
+    expect((await flux.scan()).items.map((item) => item.status)).toEqual(['missing'])
+    await flux.close()
   })
 })
 
