@@ -494,11 +494,12 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
   }
 }
 
-/** The error, located at the first directive that asks for the image, naming the others. */
+/** Where the image's directives are, in the order they were found. */
 function locationsOf(item: PlanItem): SourceLocation[] {
   return item.directives.map((d) => d.location)
 }
 
+/** The error, located at the first directive that asks for the image, naming the others. */
 function locate(err: unknown, item: PlanItem): FluxError {
   const first = item.directives[0]
   const base = FluxError.is(err)
