@@ -14,6 +14,7 @@ import {
 import { FluxError, fluxError, formatLocation } from './errors.js'
 import { createOptimizer, type ImageResult, type OptimizeCounters, type Optimizer } from './optimize/index.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { sizeWarning } from './providers/check-image.js'
 import { createOpenAIImagesProvider } from './providers/openai-images.js'
 import { createPlaceholderProvider } from './providers/placeholder.js'
 import { redactingLogger } from './redact.js'
@@ -398,7 +399,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
       missing.map(async (item) => {
         let started = false
         try {
-          const { outcome } = await ensure(item.key, item.request, {
+          const { entry, outcome } = await ensure(item.key, item.request, {
             signal,
             force: run.force ?? false,
             onFatal: () => stop.abort(),
@@ -414,6 +415,8 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
             },
           })
           if (run.optimize) optimizing.push(optimizeItem(item))
+          const resized = outcome === 'generated' && sizeWarning(entry.meta, locationsOf(item))
+          if (resized) logger.warn(resized)
           if (outcome === 'generated') {
             summary.generated++
             summary.estimatedCost += options.prices[item.request.model] ?? 0
@@ -450,7 +453,9 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     const request = 'request' in input ? input.request : resolveRequest({ params: {}, ...input }, options)
     const key = requestKey(request)
     try {
-      const { entry } = await ensure(key, request, { signal })
+      const { entry, outcome } = await ensure(key, request, { signal })
+      const resized = outcome === 'generated' && sizeWarning(entry.meta, location ? [location] : [])
+      if (resized) logger.warn(resized)
       return { key, request, entry }
     } catch (err) {
       throw location && FluxError.is(err) && !err.location ? err.at(location) : err
@@ -517,6 +522,11 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
       return closing
     },
   }
+}
+
+/** Where the image's directives are, in the order they were found. */
+function locationsOf(item: PlanItem): SourceLocation[] {
+  return item.directives.map((d) => d.location)
 }
 
 /** The error, located at the first directive that asks for the image, naming the others. */

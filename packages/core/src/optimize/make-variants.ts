@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../cache/atomic-write.js'
 import { cacheWriteError } from '../cache/cache-write-error.js'
 import type { CacheEntry } from '../cache/index.js'
 import { fluxError } from '../errors.js'
-import { loadSharp } from '../sharp.js'
+import { decodeOptions, loadSharp, readImageHeader } from '../sharp.js'
 import { planWidths, type VariantSize } from './plan-widths.js'
 import type { FallbackFormat, ResolvedOptimizeOptions } from './resolve-optimize-options.js'
 import {
@@ -58,21 +58,30 @@ export interface MakeVariantsContext {
 }
 
 /**
- * Decodes the original once into raw pixels and makes every variant from that one buffer (sharp
- * `clone()`s of a raw input share it: no variant reads or decodes the file again). Files are
- * written atomically under content-hashed names. The pixels are released when this returns.
+ * Checks the original's header (its real format against its metadata's, its pixels against
+ * MAX_INPUT_PIXELS: `readImageHeader`), then decodes it once into raw pixels, upright, and makes
+ * every variant from that one buffer (sharp `clone()`s of a raw input share it: no variant reads
+ * or decodes the file again). Files are written atomically under content-hashed names. The pixels are released when this returns.
  */
 export async function makeVariants(ctx: MakeVariantsContext): Promise<VariantManifest> {
   const { entry, options, run, counters } = ctx
   const sharp = await loadSharp()
-  const decoded = await run(() =>
-    sharp(entry.path, { failOn: 'error' })
-      .autoOrient()
-      // Raw pixels carry no profile: convert to sRGB now, as every output is served in sRGB.
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true }),
-  ).catch((err: unknown) => {
+  const decoded = await run(async () => {
+    // The cache may hold files nobody here wrote (a committed cache, a copied folder): the real
+    // format and the pixel count are checked from the header before anything is decoded.
+    const header = await readImageHeader(entry.path)
+    if (header.format !== entry.meta.format) {
+      throw new Error(`it is a ${header.format} image, its metadata says ${entry.meta.format}`)
+    }
+    return (
+      sharp(entry.path, decodeOptions('error'))
+        .autoOrient()
+        // Raw pixels carry no profile: convert to sRGB now, as every output is served in sRGB.
+        .toColourspace('srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true })
+    )
+  }).catch((err: unknown) => {
     throw fluxError(
       'FLUX_BAD_ORIGINAL',
       { key: entry.meta.key, path: entry.path, reason: reasonOf(err) },

@@ -1,19 +1,29 @@
-import { fluxError } from '../errors.js'
-import { loadSharp } from '../sharp.js'
+import { fluxError, formatLocation } from '../errors.js'
+import {
+  decodeOptions,
+  describeBytes,
+  type ImageFormat,
+  ImageRefusal,
+  loadSharp,
+  readImageHeader,
+  sniffImageFormat,
+} from '../sharp.js'
+import type { SourceLocation } from '../types.js'
 
-/** Formats a gateway may hand back, as sharp names them. */
-export type ImageFormat = 'png' | 'jpeg' | 'webp'
+export { type ImageFormat, sniffImageFormat }
 
 export interface CheckedImage {
   format: ImageFormat
+  /** As displayed: EXIF orientation applied. */
   width: number
   height: number
 }
 
 /**
- * Decodes the whole image once, so a truncated or corrupt file is caught before it is cached:
- * `metadata()` alone reads only the header, which survives truncation. Throws FLUX_BAD_IMAGE
- * for anything that is not a complete PNG, JPEG or WebP.
+ * Checks the header (format, pixel budget: `readImageHeader`) and then decodes the whole image
+ * once, so a truncated or corrupt file is caught before it is cached: `metadata()` alone reads
+ * only the header, which survives truncation. Throws FLUX_BAD_IMAGE for anything that is not a
+ * complete PNG, JPEG or WebP within MAX_INPUT_PIXELS; an image over it is never decoded.
  */
 export async function checkImage(bytes: Uint8Array): Promise<CheckedImage> {
   const format = sniffImageFormat(bytes)
@@ -22,16 +32,23 @@ export async function checkImage(bytes: Uint8Array): Promise<CheckedImage> {
   }
   const sharp = await loadSharp()
   try {
-    const meta = await sharp(bytes, { failOn: 'truncated' }).metadata()
+    const header = await readImageHeader(bytes)
     // The full decode to raw pixels, thrown away; failOn turns a short read into an error instead
     // of grey pixels. (stats() decodes too but then computes statistics: 2.5x the CPU here.)
-    await sharp(bytes, { failOn: 'truncated' }).raw().toBuffer()
-    if (meta.format !== format || !meta.width || !meta.height) {
-      throw new Error(`the header says ${meta.format ?? 'unknown'}, the content says ${format}`)
-    }
-    return { format, width: meta.width, height: meta.height }
+    await sharp(bytes, decodeOptions('truncated')).raw().toBuffer()
+    return header
   } catch (err) {
     const reason = err instanceof Error ? err.message.trim() : String(err)
+    if (err instanceof ImageRefusal && err.kind === 'pixels') {
+      throw fluxError(
+        'FLUX_BAD_IMAGE',
+        { detail: reason },
+        {
+          cause: err,
+          hint: 'Nothing was decoded or cached. Check the size your gateway was asked for; if it persists, report it to your gateway.',
+        },
+      )
+    }
     throw fluxError(
       'FLUX_BAD_IMAGE',
       { detail: `the ${format} image could not be decoded (${reason})` },
@@ -40,20 +57,24 @@ export async function checkImage(bytes: Uint8Array): Promise<CheckedImage> {
   }
 }
 
-/** The format announced by the first bytes (magic numbers), or undefined. */
-export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
-  const starts = (sig: number[], at = 0) => sig.every((b, i) => bytes[at + i] === b)
-  if (starts([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png'
-  if (starts([0xff, 0xd8, 0xff])) return 'jpeg'
-  // "RIFF" <size> "WEBP"
-  if (starts([0x52, 0x49, 0x46, 0x46]) && starts([0x57, 0x45, 0x42, 0x50], 8)) return 'webp'
-  return undefined
-}
-
-function describeBytes(bytes: Uint8Array): string {
-  if (bytes.length === 0) return 'an empty answer'
-  const head = Buffer.from(bytes.subarray(0, 16))
-    .toString('latin1')
-    .replace(/[^\x20-\x7e]/g, '.')
-  return `${bytes.length} bytes starting "${head}"`
+/**
+ * The warning for an image that is not the size its directives asked for (`requestedSize`, as
+ * `WxH`), located at the first directive and naming the others; undefined when the size matches.
+ * The image is kept: its real dimensions are recorded and used in the markup.
+ */
+export function sizeWarning(
+  meta: { key: string; file: string; requestedSize: string; width: number; height: number },
+  locations: readonly SourceLocation[],
+): string | undefined {
+  const match = /^(\d+)x(\d+)$/.exec(meta.requestedSize)
+  if (!match || (Number(match[1]) === meta.width && Number(match[2]) === meta.height)) return undefined
+  const [first, ...others] = locations
+  const where = first ? `${formatLocation(first)}: ` : ''
+  const also = others.length ? ` (also used at ${others.map(formatLocation).join(', ')})` : ''
+  return (
+    `[flux] ${where}the gateway returned a ${meta.width}x${meta.height} image for size ${meta.requestedSize}` +
+    `${also}; it is kept (${meta.key}), with its real dimensions in the markup.\n` +
+    `  hint: Check that your gateway and model support this size. To ask again, delete ${meta.file} and ` +
+    `${meta.key}.json from the cache's originals and build again (a new, paid request).`
+  )
 }

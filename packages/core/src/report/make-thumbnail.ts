@@ -1,4 +1,4 @@
-import { loadSharp } from '../sharp.js'
+import { decodeOptions, loadSharp, readImageHeader } from '../sharp.js'
 
 /** Thumbnails fit in a box this many pixels wide and high: sharp enough for a ~300 px card. */
 export const THUMBNAIL_MAX_SIDE = 320
@@ -14,11 +14,14 @@ export interface Thumbnail {
 
 /**
  * A small WebP `data:` URI of the image at `path`, fitting in `maxSide` x `maxSide`, never
- * enlarged. Rejects when sharp cannot decode the file.
+ * enlarged, upright (EXIF orientation applied). Rejects, without decoding, a file that is not a PNG,
+ * JPEG or WebP or is over MAX_INPUT_PIXELS (`readImageHeader`), and when sharp cannot decode it.
  */
 export async function makeThumbnail(path: string, { maxSide = THUMBNAIL_MAX_SIDE } = {}): Promise<Thumbnail> {
   const sharp = await loadSharp()
-  const { data, info } = await sharp(path, { failOn: 'error' })
+  await readImageHeader(path)
+  const { data, info } = await sharp(path, decodeOptions('error'))
+    .autoOrient()
     .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
     .webp({ quality: WEBP_QUALITY })
     .toBuffer({ resolveWithObject: true })
