@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { fileStamp } from '../../src/cache/cache-entry.js'
+import { fileStamp, MAX_REVISED_PROMPT_CHARS } from '../../src/cache/cache-entry.js'
 import { CACHE_GITIGNORE } from '../../src/cache/cache-layout.js'
 import { CACHE_META_VERSION, createDiskCache, type DiskCache } from '../../src/cache/disk-cache.js'
 import { requestKey } from '../../src/cache/request-key.js'
@@ -176,6 +176,39 @@ describe('put and get', () => {
       .catch((e) => e)
     expect(FluxError.is(err, 'FLUX_BAD_IMAGE')).toBe(true)
     expect(existsSync(dir)).toBe(false)
+  })
+})
+
+// Regression (issue 16, items 4 and 8): a 40 MB revised prompt was stored as is, and a `created`
+// no Date can hold threw after the image was paid for.
+describe('what the metadata keeps of an odd answer', () => {
+  const put = (overrides: Partial<GeneratedImage>) =>
+    cache.put(key, request, { ...image(), ...overrides }, { provider: 'openai-images', placeholder: false })
+
+  it(`cuts a revised prompt to ${MAX_REVISED_PROMPT_CHARS} characters and a trailing …`, async () => {
+    const stored = await put({ revisedPrompt: 'r'.repeat(1_000_000) })
+    expect(stored.meta.revisedPrompt).toBe(`${'r'.repeat(MAX_REVISED_PROMPT_CHARS)}…`)
+    const onDisk = await readFile(join(dir, 'originals', `${key}.json`), 'utf8')
+    expect(onDisk.length).toBeLessThan(MAX_REVISED_PROMPT_CHARS + 2_000)
+    expect((await cache.get(key))?.meta.revisedPrompt).toBe(stored.meta.revisedPrompt)
+  })
+
+  it('never cuts inside a surrogate pair, and keeps a revision at the cap whole', async () => {
+    const pairAtCut = `${'r'.repeat(MAX_REVISED_PROMPT_CHARS - 1)}🌅🌅`
+    expect((await put({ revisedPrompt: pairAtCut })).meta.revisedPrompt).toBe(
+      `${'r'.repeat(MAX_REVISED_PROMPT_CHARS - 1)}…`,
+    )
+    const atCap = 'r'.repeat(MAX_REVISED_PROMPT_CHARS)
+    expect((await put({ revisedPrompt: atCap })).meta.revisedPrompt).toBe(atCap)
+  })
+
+  it.each([1e20, Number.MAX_VALUE])('stores the image of created: %s, dated now', async (created) => {
+    const before = Date.now()
+    const stored = await put({ created })
+    const at = Date.parse(stored.meta.created)
+    expect(at).toBeGreaterThanOrEqual(before - 1_000)
+    expect(at).toBeLessThanOrEqual(Date.now())
+    expect(await cache.check(key)).toBe('cached')
   })
 })
 
