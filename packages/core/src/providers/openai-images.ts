@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import { inspect } from 'node:util'
 import type { Agent, Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
-import { redact as redactSecret } from '../redact.js'
+import { printable, redact as redactSecret } from '../redact.js'
 import type { CanonicalRequest, GenerateContext, GeneratedImage, Logger, Provider } from '../types.js'
 import { checkImage } from './check-image.js'
 import { download, guardedLookup } from './download.js'
@@ -87,7 +87,8 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
   const endpoint = imagesEndpoint(options.baseURL)
   const where = `[POST] "${endpoint.origin}${endpoint.pathname}"`
   const authorization = `Bearer ${options.apiKey}`
-  const redact = (text: string) => redactSecret(text, options.apiKey)
+  // Every text from the gateway (errors, revised prompts) without the key and as plain text.
+  const redact = (text: string) => printable(redactSecret(text, options.apiKey))
   const agentOptions = {
     headersTimeout: o.timeoutMs,
     bodyTimeout: o.timeoutMs,

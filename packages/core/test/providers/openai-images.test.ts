@@ -483,6 +483,21 @@ describe('secrets', () => {
     expect(leaks(image.revisedPrompt ?? '')).toBe(false)
   })
 
+  // Regression (issue 16, item 10): a gateway's text reached the terminal with its escape sequences.
+  it("writes out control characters in the gateway's error text", async () => {
+    mock.fault = () => ({
+      type: 'error',
+      status: 400,
+      message: 'bad \u001b[2J\u009b31m prompt',
+      code: '\u001b]0;x',
+    })
+    const err = await failure(make().generate(req()))
+    expect(err.code).toBe('FLUX_BAD_REQUEST')
+    expect(err.message).toContain('bad \\x1b[2J\\x9b31m prompt')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose.
+    expect(String(err)).not.toMatch(/[\u001b\u009b]/)
+  })
+
   it.each([
     [{ apiKey: KEY, baseURL: 'not a url' }, 'baseURL'],
     [{ apiKey: `${KEY}\n`, baseURL: 'https://gw.example' }, 'trailing newline'],
