@@ -77,6 +77,12 @@ export type Fault = { delayMs?: number } & (
   | { type: 'redirect-url'; location?: string; hops?: number }
   /** url responses only: the returned URL is this one (e.g. another host). */
   | { type: 'custom-url'; url: string }
+  /**
+   * 200 with a good image whose answer carries odd fields: `created` as given (any JSON value,
+   * e.g. 1e20), and `revised_prompt` as given, with the received Authorization value appended
+   * when `echoKey` is set (a gateway that logs the request into the revision).
+   */
+  | { type: 'odd-answer'; created?: unknown; revisedPrompt?: string; echoKey?: boolean }
 )
 
 /** OpenAI's error shape. */

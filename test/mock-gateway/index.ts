@@ -331,7 +331,12 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     }
 
     const data = await generate(body, fault)
-    const text = JSON.stringify({ created: now(), data })
+    if (fault.type === 'odd-answer') {
+      const echo = fault.echoKey ? ` (received Authorization: ${req.headers.authorization ?? 'none'})` : ''
+      for (const item of data) item.revised_prompt = `${fault.revisedPrompt ?? item.revised_prompt}${echo}`
+    }
+    const created = fault.type === 'odd-answer' && 'created' in fault ? fault.created : now()
+    const text = JSON.stringify({ created, data })
     if (fault.type === 'reset') {
       if (fault.when === 'after-work') {
         req.socket.destroy()

@@ -144,6 +144,17 @@ export const ERRORS = {
     message: (a: { path: string; reason: string }) => `Could not write the report to ${a.path}: ${a.reason}`,
     hint: 'Choose another file with `--out FILE`, or check that its folder is writable.',
   },
+  FLUX_INVALID_PROMPT: {
+    title: 'Invalid prompt',
+    message: (a: { reason: string }) => `The prompt ${a.reason}, which a gateway would receive as it is.`,
+    hint: 'Remove the character from the prompt; if the file is not UTF-8, save it as UTF-8.',
+  },
+  FLUX_PROMPT_TOO_LONG: {
+    title: 'Prompt too long',
+    message: (a: { length: number; max: number }) =>
+      `The prompt has ${a.length} characters; at most ${a.max} are sent to a gateway.`,
+    hint: 'Shorten the prompt to 4000 characters or fewer (the OpenAI Images API refuses longer ones for dall-e-3; FLUX models read only the first ~500 tokens).',
+  },
 } as const
 
 export type FluxErrorCode = keyof typeof ERRORS

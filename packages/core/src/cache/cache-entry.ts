@@ -14,6 +14,13 @@ import { pickCanonical } from './request-key.js'
 /** Bump when CacheEntryMeta or ModerationRecord change shape; older files then read as corrupt. */
 export const CACHE_META_VERSION = 1
 
+/**
+ * A revised prompt longer than this is cut (with a trailing `…`) before it is stored: OpenAI's
+ * longest prompt (dall-e-3) is 4,000 characters, and the metadata is committed and read on every
+ * scan. A gateway once sent 40 MB.
+ */
+export const MAX_REVISED_PROMPT_CHARS = 4_000
+
 /** Image files are hashed through one buffer of this size rather than read whole. */
 const HASH_CHUNK_BYTES = 256 * 1024
 
@@ -31,6 +38,7 @@ export interface CacheEntryMeta {
   /** The provider's name, e.g. `openai-images` or `placeholder`. */
   provider: string
   model: string
+  /** The gateway's revision of the prompt, at most MAX_REVISED_PROMPT_CHARS (cut with `…`). */
   revisedPrompt?: string
   /** ISO time the image was generated. */
   created: string
@@ -89,15 +97,18 @@ export function describeEntry(
     throw fluxError('FLUX_BAD_IMAGE', { detail: 'the image has no bytes or no valid dimensions' })
   }
   const canonical = pickCanonical(request)
-  const created =
-    Number.isFinite(image.created) && image.created > 0 ? new Date(image.created * 1000) : new Date()
+  // A date no Date can hold (created: 1e20) is not worth losing a paid image over: now instead.
+  const given =
+    Number.isFinite(image.created) && image.created > 0 ? new Date(image.created * 1000) : undefined
+  const created = given && Number.isFinite(given.getTime()) ? given : new Date()
+  const revised = typeof image.revisedPrompt === 'string' ? capText(image.revisedPrompt) : undefined
   return {
     version: CACHE_META_VERSION,
     key,
     request: canonical,
     provider,
     model: canonical.model,
-    ...(image.revisedPrompt === undefined ? {} : { revisedPrompt: image.revisedPrompt }),
+    ...(revised === undefined ? {} : { revisedPrompt: revised }),
     created: created.toISOString(),
     requestedSize: canonical.size,
     width: image.width,
@@ -217,6 +228,13 @@ export function parseJson(text: string): Record<string, unknown> | undefined {
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** `text` cut to MAX_REVISED_PROMPT_CHARS UTF-16 units plus `…`, never inside a surrogate pair. */
+function capText(text: string): string {
+  if (text.length <= MAX_REVISED_PROMPT_CHARS) return text
+  const cut = text.slice(0, MAX_REVISED_PROMPT_CHARS)
+  return `${/[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut}…`
 }
 
 function isPositiveInt(value: unknown): value is number {

@@ -22,7 +22,15 @@ import { readdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { FluxError, fluxError } from '../errors.js'
 import type { CanonicalRequest, GeneratedImage, Logger } from '../types.js'
-import { commitTemp, discardTemp, syncDir, writeFileAtomic, writeTemp } from './atomic-write.js'
+import {
+  commitTemp,
+  discardTemp,
+  removeLeftovers,
+  syncDir,
+  TEMP_FILE_NAME,
+  writeFileAtomic,
+  writeTemp,
+} from './atomic-write.js'
 import {
   CACHE_META_VERSION,
   type CacheEntry,
@@ -50,6 +58,8 @@ export { CACHE_META_VERSION, type CacheEntry, type CacheEntryMeta, type Moderati
 const DEFAULT_STALE_MS = 30_000
 /** Temp files older than this were left by a crash: a live write takes milliseconds. */
 const DEFAULT_TEMP_MAX_AGE_MS = 10 * 60_000
+/** A lock draft or a lock set aside by key-lock.ts: `<key>.lock.<12 hex>.new|stale`. */
+const LOCK_LEFTOVER = /^[0-9a-f]{24}\.lock\.[0-9a-f]{12}\.(?:new|stale)$/
 
 /** What `check` reports: a real entry wins over a refusal, a refusal over a placeholder. */
 export type CacheStatus = 'cached' | 'missing' | 'placeholder' | 'moderated' | 'corrupt'
@@ -164,23 +174,25 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
   let cleaning: Promise<void> | undefined
   /**
    * Removes what a crash leaves behind, once per cache instance: temp files, and lock drafts or
-   * stale locks set aside. Only files older than `tempMaxAgeMs`; never reads them.
+   * stale locks set aside. Only files this cache names (TEMP_FILE_NAME, LOCK_LEFTOVER), older than
+   * `tempMaxAgeMs`, and never through a symbolic link: a `tmp/` that links elsewhere, or a
+   * `cacheDir: '.'` whose `tmp/` is the project's own, keeps every file it did not write.
    */
   function ready(): Promise<void> {
     cleaning ??= (async () => {
       const cutoff = Date.now() - tempMaxAgeMs
       let removed = 0
       for (const [folder, leftover] of [
-        [tmpDir, /./],
-        [areaDir('locks'), /\.(?:new|stale)$/],
+        [tmpDir, TEMP_FILE_NAME],
+        [areaDir('locks'), LOCK_LEFTOVER],
       ] as const) {
-        for (const name of await readdir(folder).catch(() => [] as string[])) {
-          if (!leftover.test(name)) continue
-          const path = join(folder, name)
-          const st = await stat(path).catch(() => undefined)
-          if (st?.isFile() && st.mtimeMs < cutoff && (await unlinkIfPresent(path).catch(() => false)))
-            removed++
-        }
+        const sweep = await removeLeftovers(folder, leftover, cutoff)
+        removed += sweep.removed
+        if (sweep.skipped !== undefined)
+          logger.warn(
+            `[flux] Left ${folder} alone when cleaning up after interrupted runs: ${sweep.skipped}. ` +
+              'Cache files are written and cleaned only inside the cache directory.',
+          )
       }
       if (removed > 0)
         logger.debug?.(`[flux] Removed ${removed} file(s) left in ${dir} by an interrupted run.`)

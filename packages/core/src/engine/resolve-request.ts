@@ -1,8 +1,22 @@
 import { fluxError } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
+import { printable } from '../redact.js'
 import type { CanonicalRequest, DirectiveParams, SourceLocation } from '../types.js'
 
 type Defaults = Pick<ResolvedOptions, 'model' | 'size' | 'quality' | 'models' | 'sizes'>
+
+/**
+ * Longest prompt sent, in characters (code points): the OpenAI Images API's limit for dall-e-3
+ * (4000), which the gateways that speak it accept; FLUX's text encoder reads ~500 tokens of it.
+ */
+export const MAX_PROMPT_CHARS = 4_000
+
+/** Half of a UTF-16 pair without its other half: no UTF-8 encodes it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/** Controls no prompt needs (tab, newline and CR are kept: a prompt may span lines). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose.
+const PROMPT_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/
 
 /**
  * Turns a directive's prompt and params into the canonical request (every default filled in),
@@ -16,20 +30,22 @@ export function resolveRequest(
   // One prompt, one key: composed and decomposed forms of the same text must not be paid twice.
   const prompt = directive.prompt.normalize('NFC').trim()
   if (!prompt) throw fluxError('FLUX_EMPTY_PROMPT', {}, { location })
+  checkPrompt(prompt, location)
 
+  // Values echoed in an error reach a terminal: written out, never acted on.
   const model = params.model?.trim() || options.model
   if (!options.models.includes(model)) {
-    throw fluxError('FLUX_UNKNOWN_MODEL', { model, accepted: options.models }, { location })
+    throw fluxError('FLUX_UNKNOWN_MODEL', { model: printable(model), accepted: options.models }, { location })
   }
   const size = params.size?.trim().toLowerCase() || options.size
   if (!options.sizes.includes(size)) {
-    throw fluxError('FLUX_UNKNOWN_SIZE', { size, accepted: options.sizes }, { location })
+    throw fluxError('FLUX_UNKNOWN_SIZE', { size: printable(size), accepted: options.sizes }, { location })
   }
   const quality = params.quality?.trim() || options.quality
   if (quality !== 'standard' && quality !== 'hd') {
     throw fluxError(
       'FLUX_INVALID_OPTION_VALUE',
-      { key: 'quality', value: quality, expected: '"standard" or "hd"' },
+      { key: 'quality', value: printable(quality), expected: '"standard" or "hd"' },
       { location },
     )
   }
@@ -40,11 +56,42 @@ export function resolveRequest(
     if (!/^\d+$/.test(seedText) || !Number.isSafeInteger(seed)) {
       throw fluxError(
         'FLUX_INVALID_OPTION_VALUE',
-        { key: 'seed', value: seedText, expected: 'a whole number from 0 and up' },
+        { key: 'seed', value: printable(seedText), expected: 'a whole number from 0 and up' },
         { location },
       )
     }
     request.seed = seed
   }
   return request
+}
+
+/**
+ * Refuses what a gateway would be sent as is and no author meant: control characters (NUL, ESC,
+ * C1), the replacement character a decoder leaves for invalid UTF-8, lone surrogates (not
+ * encodable as UTF-8), and prompts past MAX_PROMPT_CHARS.
+ */
+function checkPrompt(prompt: string, location: SourceLocation | undefined): void {
+  const control = PROMPT_CONTROL.exec(prompt)
+  if (control) {
+    const code = (control[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')
+    const reason = `contains the control character U+${code} at character ${[...prompt.slice(0, control.index)].length + 1}`
+    throw fluxError('FLUX_INVALID_PROMPT', { reason }, { location })
+  }
+  const replacement = prompt.indexOf('\ufffd')
+  if (replacement !== -1) {
+    const at = [...prompt.slice(0, replacement)].length + 1
+    const reason = `contains U+FFFD at character ${at}, what a decoder writes for bytes that are not UTF-8`
+    throw fluxError('FLUX_INVALID_PROMPT', { reason }, { location })
+  }
+  if (LONE_SURROGATE.test(prompt)) {
+    throw fluxError('FLUX_INVALID_PROMPT', { reason: 'contains a lone UTF-16 surrogate' }, { location })
+  }
+  // Counted only when the UTF-16 length could be over: a short prompt costs no array.
+  if (prompt.length > MAX_PROMPT_CHARS) {
+    let length = 0
+    for (const _ of prompt) length++
+    if (length > MAX_PROMPT_CHARS) {
+      throw fluxError('FLUX_PROMPT_TOO_LONG', { length, max: MAX_PROMPT_CHARS }, { location })
+    }
+  }
 }

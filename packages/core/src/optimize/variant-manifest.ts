@@ -23,6 +23,13 @@ export const EXTENSIONS: Readonly<Record<OutputFormat, string>> = {
 /** `<slug>-<hash of the bytes>-<width>.<ext>`: nothing else is ever read from or written to the folder. */
 export const VARIANT_FILE_PATTERN = /^[a-z0-9-]{1,40}-[0-9a-f]{12}-[1-9][0-9]{0,4}\.(?:avif|webp|jpg|png)$/
 
+/**
+ * What a manifest's `placeholder` may hold: the dominant colour (`color`) or a small WebP data URI
+ * (`blur`, ~200 characters; 4 KiB leaves room). It is written into every `<picture>`'s `style`, so
+ * anything else (a tampered manifest's `red;background:url(...)`) reads as a malformed manifest.
+ */
+export const PLACEHOLDER_PATTERN = /^(?:#[0-9a-f]{6}|data:image\/webp;base64,[A-Za-z0-9+/]{1,4096}={0,2})$/
+
 /** Hex characters of the content hash in a variant's file name (48 bits). */
 export const FILE_HASH_LENGTH = 12
 
@@ -99,7 +106,8 @@ export function parseManifest(text: string, key: string): VariantManifest | unde
     typeof value.hasAlpha === 'boolean' &&
     typeof value.dominantColor === 'string' &&
     /^#[0-9a-f]{6}$/.test(value.dominantColor) &&
-    (value.placeholder === undefined || typeof value.placeholder === 'string') &&
+    (value.placeholder === undefined ||
+      (typeof value.placeholder === 'string' && PLACEHOLDER_PATTERN.test(value.placeholder))) &&
     Array.isArray(formats) &&
     formats.every((f) => f === 'avif' || f === 'webp') &&
     (value.fallback === 'jpeg' || value.fallback === 'png') &&

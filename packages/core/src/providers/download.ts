@@ -129,16 +129,74 @@ const PRIVATE_RANGES: Array<[string, number, 'ipv4' | 'ipv6']> = [
   ['::1', 128, 'ipv6'],
   ['fc00::', 7, 'ipv6'],
   ['fe80::', 10, 'ipv6'],
+  // Site-local (deprecated, RFC 3879): still routed inside some networks.
+  ['fec0::', 10, 'ipv6'],
   ['ff00::', 8, 'ipv6'],
+  // Teredo: the IPv4 it reaches is obfuscated in the address and relayed by a third party.
+  ['2001::', 32, 'ipv6'],
+  // Local-use NAT64 (RFC 8215): translated to IPv4 by the local network's own gateway.
+  ['64:ff9b:1::', 48, 'ipv6'],
 ]
 const PRIVATE = new BlockList()
 for (const [network, prefix, family] of PRIVATE_RANGES) PRIVATE.addSubnet(network, prefix, family)
 
-/** True for private, loopback, link-local, unique-local, multicast and reserved addresses (IPv4, IPv6, and IPv4-mapped IPv6). */
+/**
+ * IPv6 forms that carry an IPv4 address the packet ends up reaching, and where it sits: the
+ * address is judged by that IPv4. Well-known NAT64 (64:ff9b::/96) must not be refused as a
+ * whole: on an IPv6-only network with DNS64 every public IPv4 host resolves into it.
+ */
+const EMBEDDED_IPV4: Array<{ prefix: number[]; at: number }> = [
+  // IPv4-mapped ::ffff:0:0/96 and IPv4-compatible ::/96 (deprecated): the last 32 bits.
+  { prefix: [0, 0, 0, 0, 0, 0xffff], at: 6 },
+  { prefix: [0, 0, 0, 0, 0, 0], at: 6 },
+  // SIIT ::ffff:0:0:0/96 (RFC 2765).
+  { prefix: [0, 0, 0, 0, 0xffff, 0], at: 6 },
+  // Well-known NAT64 64:ff9b::/96 (RFC 6052).
+  { prefix: [0x64, 0xff9b, 0, 0, 0, 0], at: 6 },
+  // 6to4 2002::/16 (RFC 3056): bits 16-47.
+  { prefix: [0x2002], at: 1 },
+]
+
+/**
+ * True for private, loopback, link-local, unique-local, multicast and reserved addresses: IPv4,
+ * IPv6, and every IPv6 form that reaches an IPv4 (mapped, compatible, NAT64, 6to4, Teredo).
+ */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address)
   if (family === 0) return true
-  return PRIVATE.check(address, family === 4 ? 'ipv4' : 'ipv6')
+  if (family === 4) return PRIVATE.check(address, 'ipv4')
+  if (PRIVATE.check(address, 'ipv6')) return true
+  const words = ipv6Words(address)
+  if (words === undefined) return true
+  for (const { prefix, at } of EMBEDDED_IPV4) {
+    if (prefix.every((word, i) => words[i] === word)) {
+      const high = words[at] as number
+      const low = words[at + 1] as number
+      const ipv4 = `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`
+      return PRIVATE.check(ipv4, 'ipv4')
+    }
+  }
+  return false
+}
+
+/** The eight 16-bit words of an IPv6 address (`::` expanded, a trailing dotted IPv4 read, a zone dropped). */
+function ipv6Words(address: string): number[] | undefined {
+  let text = address.replace(/%.*$/, '').toLowerCase()
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number]
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const halves = text.split('::')
+  if (halves.length > 2) return undefined
+  const part = (s: string | undefined) => (s ? s.split(':') : [])
+  const head = part(halves[0])
+  const tail = part(halves[1])
+  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0
+  const words = [...head, ...Array<string>(Math.max(fill, 0)).fill('0'), ...tail].map((w) =>
+    /^[0-9a-f]{1,4}$/.test(w) ? Number.parseInt(w, 16) : Number.NaN,
+  )
+  return words.length === 8 && words.every((w) => !Number.isNaN(w)) ? words : undefined
 }
 
 /**

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import { inspect } from 'node:util'
 import type { Agent, Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
-import { redact as redactSecret } from '../redact.js'
+import { printable, redact as redactSecret } from '../redact.js'
 import type { CanonicalRequest, GenerateContext, GeneratedImage, Logger, Provider } from '../types.js'
 import { checkImage } from './check-image.js'
 import { download, guardedLookup } from './download.js'
@@ -87,7 +87,8 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
   const endpoint = imagesEndpoint(options.baseURL)
   const where = `[POST] "${endpoint.origin}${endpoint.pathname}"`
   const authorization = `Bearer ${options.apiKey}`
-  const redact = (text: string) => redactSecret(text, options.apiKey)
+  // Every text from the gateway (errors, revised prompts) without the key and as plain text.
+  const redact = (text: string) => printable(redactSecret(text, options.apiKey))
   const agentOptions = {
     headersTimeout: o.timeoutMs,
     bodyTimeout: o.timeoutMs,
@@ -209,14 +210,13 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
         detail: `the image is larger than the ${o.maxDownloadBytes}-byte cap (maxDownloadBytes)`,
       })
     }
-    const created =
-      typeof json.created === 'number' && Number.isFinite(json.created)
-        ? Math.floor(json.created)
-        : Math.floor(Date.now() / 1000)
+    // The image is received and paid for: an odd field of the answer must not lose it.
+    const created = answerTime(json.created, options.logger)
     return {
       bytes,
       created,
-      ...(typeof item.revised_prompt === 'string' && { revisedPrompt: item.revised_prompt }),
+      // The cache stores it in committed metadata: the key must not travel with it.
+      ...(typeof item.revised_prompt === 'string' && { revisedPrompt: redact(item.revised_prompt) }),
     }
   }
 
@@ -285,6 +285,32 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
       await Promise.all(ownAgents.map((agent) => agent.close()))
     },
   }
+}
+
+/** How far ahead of this machine's clock an answer's `created` may be: clocks drift, not by a day. */
+const MAX_CLOCK_AHEAD_S = 86_400
+
+/**
+ * The answer's `created` (Unix seconds) when it is a time up to now (give or take a drifting
+ * clock), else now. An unusable value is warned about, never fatal: the image is already paid for.
+ */
+export function answerTime(created: unknown, logger?: Logger, nowMs = Date.now()): number {
+  const now = Math.floor(nowMs / 1000)
+  if (created === undefined || created === null) return now
+  if (
+    typeof created === 'number' &&
+    Number.isFinite(created) &&
+    created > 0 &&
+    created <= now + MAX_CLOCK_AHEAD_S
+  )
+    return Math.floor(created)
+  const shown =
+    typeof created === 'string' ? JSON.stringify(created.slice(0, 40)) : String(created).slice(0, 40)
+  logger?.warn(
+    `[flux] The gateway's answer has \`created: ${shown}\`, which is not a time up to now; ` +
+      'the image is kept and dated now.',
+  )
+  return now
 }
 
 /** `https://host`, `https://host/`, `https://host/v1`, `https://host/v1/` -> `https://host/v1/images/generations`. */

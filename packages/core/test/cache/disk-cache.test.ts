@@ -1,10 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { fileStamp } from '../../src/cache/cache-entry.js'
+import { fileStamp, MAX_REVISED_PROMPT_CHARS } from '../../src/cache/cache-entry.js'
 import { CACHE_GITIGNORE } from '../../src/cache/cache-layout.js'
 import { CACHE_META_VERSION, createDiskCache, type DiskCache } from '../../src/cache/disk-cache.js'
 import { requestKey } from '../../src/cache/request-key.js'
@@ -168,6 +179,39 @@ describe('put and get', () => {
   })
 })
 
+// Regression (issue 16, items 4 and 8): a 40 MB revised prompt was stored as is, and a `created`
+// no Date can hold threw after the image was paid for.
+describe('what the metadata keeps of an odd answer', () => {
+  const put = (overrides: Partial<GeneratedImage>) =>
+    cache.put(key, request, { ...image(), ...overrides }, { provider: 'openai-images', placeholder: false })
+
+  it(`cuts a revised prompt to ${MAX_REVISED_PROMPT_CHARS} characters and a trailing …`, async () => {
+    const stored = await put({ revisedPrompt: 'r'.repeat(1_000_000) })
+    expect(stored.meta.revisedPrompt).toBe(`${'r'.repeat(MAX_REVISED_PROMPT_CHARS)}…`)
+    const onDisk = await readFile(join(dir, 'originals', `${key}.json`), 'utf8')
+    expect(onDisk.length).toBeLessThan(MAX_REVISED_PROMPT_CHARS + 2_000)
+    expect((await cache.get(key))?.meta.revisedPrompt).toBe(stored.meta.revisedPrompt)
+  })
+
+  it('never cuts inside a surrogate pair, and keeps a revision at the cap whole', async () => {
+    const pairAtCut = `${'r'.repeat(MAX_REVISED_PROMPT_CHARS - 1)}🌅🌅`
+    expect((await put({ revisedPrompt: pairAtCut })).meta.revisedPrompt).toBe(
+      `${'r'.repeat(MAX_REVISED_PROMPT_CHARS - 1)}…`,
+    )
+    const atCap = 'r'.repeat(MAX_REVISED_PROMPT_CHARS)
+    expect((await put({ revisedPrompt: atCap })).meta.revisedPrompt).toBe(atCap)
+  })
+
+  it.each([1e20, Number.MAX_VALUE])('stores the image of created: %s, dated now', async (created) => {
+    const before = Date.now()
+    const stored = await put({ created })
+    const at = Date.parse(stored.meta.created)
+    expect(at).toBeGreaterThanOrEqual(before - 1_000)
+    expect(at).toBeLessThanOrEqual(Date.now())
+    expect(await cache.check(key)).toBe('cached')
+  })
+})
+
 describe('keys', () => {
   it.each(['', '../../../etc/passwd', 'A lighthouse at dawn', key.toUpperCase(), `${key}0`])(
     'refuses %j before building any path',
@@ -313,12 +357,56 @@ describe('temp files', () => {
   it('removes temp files left by a crash on first use and keeps recent ones', async () => {
     const tmp = join(dir, 'tmp')
     await mkdir(tmp, { recursive: true })
-    await writeFile(join(tmp, 'old.tmp'), 'partial')
+    await writeFile(join(tmp, '0123456789abcdef.tmp'), 'partial')
     const anHourAgo = new Date(Date.now() - 3_600_000)
-    await utimes(join(tmp, 'old.tmp'), anHourAgo, anHourAgo)
-    await writeFile(join(tmp, 'recent.tmp'), 'being written')
+    await utimes(join(tmp, '0123456789abcdef.tmp'), anHourAgo, anHourAgo)
+    await writeFile(join(tmp, 'fedcba9876543210.tmp'), 'being written')
     expect(await cache.get(key)).toBeUndefined()
-    expect(await readdir(tmp)).toEqual(['recent.tmp'])
+    expect(await readdir(tmp)).toEqual(['fedcba9876543210.tmp'])
+  })
+
+  // Regression (issue 16, item 3): cleanup followed a symlinked tmp/ out of the cache, and
+  // `cacheDir: '.'` emptied the project's own tmp/.
+  it('never removes through a tmp/ that is a symbolic link, and says so once', async () => {
+    const outside = join(root, 'outside')
+    await mkdir(outside)
+    await mkdir(dir, { recursive: true })
+    const anHourAgo = new Date(Date.now() - 3_600_000)
+    for (const name of ['0123456789abcdef.tmp', 'precious.txt']) {
+      await writeFile(join(outside, name), 'not the cache')
+      await utimes(join(outside, name), anHourAgo, anHourAgo)
+    }
+    await symlink(outside, join(dir, 'tmp'))
+    expect(await cache.check(key)).toBe('missing')
+    expect(await cache.get(key)).toBeUndefined()
+    expect((await readdir(outside)).sort()).toEqual(['0123456789abcdef.tmp', 'precious.txt'])
+    expect(logger.warnings()).toHaveLength(1)
+    expect(logger.warnings()[0]).toContain(`${join(dir, 'tmp')} alone`)
+    expect(logger.warnings()[0]).toContain('symbolic link')
+  })
+
+  it("with cacheDir '.', removes from the project's tmp/ only old files named as the cache names them", async () => {
+    const project = createDiskCache({ dir: root, logger })
+    const tmp = join(root, 'tmp')
+    const outside = join(root, 'elsewhere.txt')
+    await mkdir(join(tmp, 'nested'), { recursive: true })
+    await writeFile(outside, 'kept')
+    const anHourAgo = new Date(Date.now() - 3_600_000)
+    const names = ['build.log', 'session.tmp', 'ABCDEF0123456789.tmp', '0123456789abcdef.tmp', 'nested']
+    for (const name of names.slice(0, 4)) await writeFile(join(tmp, name), 'project file')
+    // A link named like a temp file: the link may go, never what it points to.
+    await symlink(outside, join(tmp, 'fedcba9876543210.tmp'))
+    for (const name of [...names, 'fedcba9876543210.tmp']) await utimes(join(tmp, name), anHourAgo, anHourAgo)
+    expect(await project.check(key)).toBe('missing')
+    expect((await readdir(tmp)).sort()).toEqual([
+      'ABCDEF0123456789.tmp',
+      'build.log',
+      'fedcba9876543210.tmp',
+      'nested',
+      'session.tmp',
+    ])
+    expect(await readFile(outside, 'utf8')).toBe('kept')
+    expect(logger.warnings()).toEqual([])
   })
 
   it('removes old lock drafts and set-aside locks, and leaves locks alone', async () => {

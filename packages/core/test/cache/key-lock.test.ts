@@ -216,8 +216,18 @@ describe('aborting', () => {
   it('stops waiting behind a holder in the same process, and the queue goes on', async () => {
     const cache = createDiskCache({ dir, logger })
     let release!: () => void
-    const holder = cache.withLock(key, () => new Promise<void>((resolve) => (release = resolve)))
-    await sleep(20)
+    let held!: () => void
+    const holding = new Promise<void>((resolve) => (held = resolve))
+    const holder = cache.withLock(
+      key,
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve
+          held()
+        }),
+    )
+    // Wait for the lock itself, not for a time: on a busy machine 20 ms was not always enough.
+    await holding
     const controller = new AbortController()
     const aborted = cache.withLock(key, async () => 'never', { signal: controller.signal })
     const third = cache.withLock(key, async () => 'third')

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { requestKey } from '../../src/cache/index.js'
 import { planRequests } from '../../src/engine/plan.js'
-import { resolveRequest } from '../../src/engine/resolve-request.js'
+import { MAX_PROMPT_CHARS, resolveRequest } from '../../src/engine/resolve-request.js'
 import { FluxError } from '../../src/errors.js'
 import { resolveOptions } from '../../src/options.js'
 import type { Directive } from '../../src/types.js'
@@ -88,6 +88,70 @@ describe('resolveRequest', () => {
       } catch (e) {
         expect((e as FluxError).hint).toMatch(/`models` option/)
       }
+    })
+  })
+
+  // Regression (issue 16, items 10 and 12): NUL bytes, escape sequences, invalid UTF-8 and 100 KB
+  // prompts were sent as they are, and control sequences in prompts and model names reached the
+  // terminal through error messages.
+  describe('prompts a gateway would receive as they are', () => {
+    const refused = (prompt: string, params: Directive['params'] = {}) => {
+      try {
+        resolveRequest({ prompt, params, location: at }, options)
+      } catch (err) {
+        if (FluxError.is(err)) return err
+        throw err
+      }
+      throw new Error('expected a FluxError')
+    }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose.
+    const TERMINAL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
+
+    it.each([
+      ['a NUL byte', 'a lighthouse\u0000 at dawn', 'U+0000 at character 13'],
+      ['an escape sequence', 'a \u001b[2J\u001b]0;pwned\u0007 lighthouse', 'U+001B at character 3'],
+      ['a C1 control (CSI)', 'a \u009b31m lighthouse', 'U+009B at character 3'],
+      ['DEL', 'a\u007f', 'U+007F at character 2'],
+      ['a control after an astral character', '🌅\u0001', 'U+0001 at character 2'],
+      ['invalid UTF-8 (decoded to U+FFFD)', 'caf\ufffd at dawn', 'U+FFFD at character 4'],
+      ['a lone surrogate', 'a \ud83c lighthouse', 'lone UTF-16 surrogate'],
+    ])('%s: FLUX_INVALID_PROMPT, located, with a hint, printable', (_kind, prompt, reason) => {
+      const err = refused(prompt)
+      expect(err.code).toBe('FLUX_INVALID_PROMPT')
+      expect(err.message).toContain(reason)
+      expect(err.message).toContain('posts/a.md:4:7')
+      expect(err.hint).toMatch(/UTF-8/)
+      expect(String(err)).not.toMatch(TERMINAL)
+    })
+
+    it(`over ${MAX_PROMPT_CHARS} characters: FLUX_PROMPT_TOO_LONG, with the limit in the hint`, () => {
+      const err = refused('a'.repeat(100_000))
+      expect(err.code).toBe('FLUX_PROMPT_TOO_LONG')
+      expect(err.message).toContain('posts/a.md:4:7')
+      expect(err.message).toContain(`has 100000 characters; at most ${MAX_PROMPT_CHARS}`)
+      expect(err.hint).toContain(`${MAX_PROMPT_CHARS} characters or fewer`)
+      expect(refused('a'.repeat(MAX_PROMPT_CHARS + 1)).code).toBe('FLUX_PROMPT_TOO_LONG')
+    })
+
+    it(`accepts ${MAX_PROMPT_CHARS} characters (not UTF-16 units), tabs and newlines`, () => {
+      const plain = 'a'.repeat(MAX_PROMPT_CHARS)
+      expect(resolveRequest({ prompt: plain, params: {} }, options).prompt).toBe(plain)
+      const astral = '🌅'.repeat(MAX_PROMPT_CHARS)
+      expect(resolveRequest({ prompt: astral, params: {} }, options).prompt).toBe(astral)
+      const lines = 'a\tlighthouse\r\nat dawn'
+      expect(resolveRequest({ prompt: lines, params: {} }, options).prompt).toBe(lines)
+    })
+
+    it.each([
+      ['model', { model: 'flux\u001b[31m-pwned' }, 'FLUX_UNKNOWN_MODEL', 'flux\\x1b[31m-pwned'],
+      ['size', { size: '1x1\u009b2J' }, 'FLUX_UNKNOWN_SIZE', '1x1\\x9b2j'],
+      ['quality', { quality: 'hd\u0007' }, 'FLUX_INVALID_OPTION_VALUE', 'hd\\x07'],
+      ['seed', { seed: '4\u001b2' }, 'FLUX_INVALID_OPTION_VALUE', '4\\x1b2'],
+    ])('a %s with control characters is echoed written out', (_param, params, code, shown) => {
+      const err = refused('a lighthouse', params)
+      expect(err.code).toBe(code)
+      expect(err.message).toContain(shown)
+      expect(String(err)).not.toMatch(TERMINAL)
     })
   })
 })

@@ -47,16 +47,38 @@ describe('isPrivateAddress', () => {
     '::ffff:127.0.0.1',
     '::ffff:10.0.0.1',
     'not-an-address',
+    // Regression (issue 16, item 12): IPv6 forms that reach an IPv4 are judged by that IPv4.
+    '64:ff9b::7f00:1', // NAT64 of 127.0.0.1
+    '64:ff9b::10.0.0.1', // NAT64 of 10.0.0.1, dotted
+    '64:ff9b::a9fe:a9fe', // NAT64 of 169.254.169.254 (cloud metadata)
+    '64:ff9b:1::a00:1', // local-use NAT64
+    '::127.0.0.1', // IPv4-compatible
+    '::a9fe:a9fe', // IPv4-compatible 169.254.169.254
+    '::ffff:7f00:1', // IPv4-mapped, hex
+    '::ffff:0:a00:1', // SIIT of 10.0.0.1
+    '2002:7f00:1::', // 6to4 of 127.0.0.1
+    '2002:c0a8:101::1', // 6to4 of 192.168.1.1
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2', // Teredo
+    'fec0::1', // site-local
+    'fe80::1%eth0', // link-local with a zone
   ])('refuses %s', (address) => {
     expect(isPrivateAddress(address)).toBe(true)
   })
 
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '192.169.0.1', '2606:4700::1111', '::ffff:8.8.8.8'])(
-    'allows %s',
-    (address) => {
-      expect(isPrivateAddress(address)).toBe(false)
-    },
-  )
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '192.169.0.1',
+    '2606:4700::1111',
+    '::ffff:8.8.8.8',
+    // DNS64 answers on IPv6-only networks: public IPv4 hosts through well-known NAT64 stay reachable.
+    '64:ff9b::808:808',
+    '64:ff9b::1.1.1.1',
+    '2002:808:808::1', // 6to4 of 8.8.8.8
+  ])('allows %s', (address) => {
+    expect(isPrivateAddress(address)).toBe(false)
+  })
 })
 
 describe('download address checks', () => {
@@ -74,9 +96,18 @@ describe('download address checks', () => {
     const resolve = async () => {
       throw new Error('must not resolve')
     }
-    for (const url of ['http://[::1]:8080/a.png', 'http://169.254.169.254/latest/meta-data']) {
+    for (const url of [
+      'http://[::1]:8080/a.png',
+      'http://169.254.169.254/latest/meta-data',
+      // Regression (issue 16, item 12): IPv6 literals that reach a private IPv4.
+      'http://[64:ff9b::a9fe:a9fe]/latest/meta-data',
+      'http://[::127.0.0.1]:8080/a.png',
+      'http://[2002:7f00:1::1]:8080/a.png',
+      'http://[fec0::1]/a.png',
+    ]) {
       const err = await caught(download(url, { ...base, resolve }))
       expect(FluxError.is(err, 'FLUX_DOWNLOAD')).toBe(true)
+      expect(String(err)).toContain('private address')
     }
   })
 

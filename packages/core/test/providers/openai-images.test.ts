@@ -474,6 +474,30 @@ describe('secrets', () => {
     for (const text of texts) expect(leaks(text)).toBe(false)
   })
 
+  // Regression (issue 16, item 4): the echoed key was stored in clear in committed metadata.
+  it('redacts a key the gateway echoes in revised_prompt: 1 request, the image kept', async () => {
+    mock.fault = () => ({ type: 'odd-answer', revisedPrompt: 'a lighthouse', echoKey: true })
+    const image = await make().generate(req())
+    expect(mock.requests).toBe(1)
+    expect(image.revisedPrompt).toMatch(/^a lighthouse \(received Authorization: Bearer \[redacted\]/)
+    expect(leaks(image.revisedPrompt ?? '')).toBe(false)
+  })
+
+  // Regression (issue 16, item 10): a gateway's text reached the terminal with its escape sequences.
+  it("writes out control characters in the gateway's error text", async () => {
+    mock.fault = () => ({
+      type: 'error',
+      status: 400,
+      message: 'bad \u001b[2J\u009b31m prompt',
+      code: '\u001b]0;x',
+    })
+    const err = await failure(make().generate(req()))
+    expect(err.code).toBe('FLUX_BAD_REQUEST')
+    expect(err.message).toContain('bad \\x1b[2J\\x9b31m prompt')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose.
+    expect(String(err)).not.toMatch(/[\u001b\u009b]/)
+  })
+
   it.each([
     [{ apiKey: KEY, baseURL: 'not a url' }, 'baseURL'],
     [{ apiKey: `${KEY}\n`, baseURL: 'https://gw.example' }, 'trailing newline'],
@@ -488,6 +512,41 @@ describe('secrets', () => {
     expect(FluxError.is(err, 'FLUX_INVALID_OPTIONS')).toBe(true)
     expect(String(err)).toContain(problem)
     expect(String(err)).not.toContain(KEY)
+  })
+})
+
+// Regression (issue 16, item 8): `created: 1e20` threw after the image was received, and the paid
+// image was thrown away as "gateway overloaded".
+describe("an answer's created time", () => {
+  it.each([
+    [1e20, 'created: 100000000000000000000'],
+    [-5, 'created: -5'],
+    ['yesterday', 'created: "yesterday"'],
+    [Number.MAX_VALUE, 'created: 1.7976931348623157e+308'],
+  ])(
+    '%s keeps the image (1 request, 1 image generated), dated now, with one warning',
+    async (created, shown) => {
+      mock.fault = () => ({ type: 'odd-answer', created })
+      const before = Math.floor(Date.now() / 1000)
+      const image = await make().generate(req(), ctx())
+      const after = Math.floor(Date.now() / 1000)
+      expect(mock.requests).toBe(1)
+      expect(mock.generated).toBe(1)
+      expect(retries).toEqual([])
+      expect(image.width).toBe(64)
+      expect(image.created).toBeGreaterThanOrEqual(before)
+      expect(image.created).toBeLessThanOrEqual(after)
+      expect(warnings()).toHaveLength(1)
+      expect(warnings()[0]).toContain(shown)
+      expect(warnings()[0]).toContain('the image is kept')
+    },
+  )
+
+  it('a time in the past is kept as sent, without a warning', async () => {
+    mock.fault = () => ({ type: 'odd-answer', created: 1_700_000_000.7 })
+    const image = await make().generate(req())
+    expect(image.created).toBe(1_700_000_000)
+    expect(warnings()).toEqual([])
   })
 })
 
