@@ -328,7 +328,7 @@ describe('flux-images generate against the mock gateway', () => {
     // A usage error (README: exit code 2), and the message says where the value came from.
     expect(invalid.code).toBe(2)
     expect(invalid.stderr).toContain(
-      'concurrency: Expected a whole number from 1 to 64, got 0 (from the config file)',
+      'concurrency: Expected a whole number from 1 to 64, got 0 (from flux.config.mjs)',
     )
   })
 

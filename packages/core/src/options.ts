@@ -277,12 +277,16 @@ export const OPTION_NAMES = Object.keys(SCHEMA) as (keyof FluxOptions)[]
  */
 export function resolveOptions(
   options: FluxOptions = {},
-  { env = process.env, fileConfig = {} }: { env?: Env; fileConfig?: FluxOptions } = {},
+  {
+    env = process.env,
+    fileConfig = {},
+    fileName = 'the config file',
+  }: { env?: Env; fileConfig?: FluxOptions /** For messages: `flux.config.mjs`. */; fileName?: string } = {},
 ): ResolvedOptions {
   const problems: string[] = []
   unknownKeys(options as Record<string, unknown>, OPTION_NAMES, (key) => key, problems)
   if (isRecord(fileConfig)) {
-    unknownKeys(fileConfig, OPTION_NAMES, (key) => `${key} (in the config file)`, problems)
+    unknownKeys(fileConfig, OPTION_NAMES, (key) => `${key} (in ${fileName})`, problems)
   }
 
   /** The first layer that gives `key` a value, checked; the default (or undefined) otherwise. */
@@ -296,7 +300,7 @@ export function resolveOptions(
     }
     if (value === undefined) {
       value = fileConfig[key]
-      from = ' (from the config file)'
+      from = ` (from ${fileName})`
     }
     if (value === undefined) return field.default as Value<K> | undefined
     const found: string[] = []
@@ -332,7 +336,7 @@ export function resolveOptions(
   let image: ResolvedOptimizeOptions | undefined
   if (fileConfig.image !== undefined && !isRecord(fileConfig.image)) {
     // The session spreads it into the merged `image`; a string would show as `image.0`, `image.1`...
-    problems.push(`image: Expected an object, got ${show(fileConfig.image)} (from the config file)`)
+    problems.push(`image: Expected an object, got ${show(fileConfig.image)} (from ${fileName})`)
   } else {
     image = checkOptimizeOptions(read('image'), 'image', problems)
   }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import {
   createEngine,
   directiveInput,
@@ -79,14 +79,18 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
   const command = host.command ?? 'build'
   const root = resolve(options.root ?? host.root ?? process.cwd())
   const envMode = host.envMode ?? (command === 'dev' ? 'development' : 'production')
-  const [{ config }, env] = await Promise.all([
+  const [{ config, file }, env] = await Promise.all([
     loadConfig(root),
     loadEnv(root, envMode, host.env ?? process.env),
   ])
-  const image = { ...host.image, ...config.image, ...options.image }
+  // The host's defaults under the file's and the options' settings; what is not an object is left
+  // for the options' check to name.
+  const image = isObject(options.image)
+    ? { ...host.image, ...(isObject(config.image) ? config.image : {}), ...options.image }
+    : (options.image ?? { ...host.image, ...(isObject(config.image) ? config.image : {}) })
   const resolved = resolveOptions(
     { ...options, root, logger: options.logger ?? config.logger ?? host.logger, image },
-    { env, fileConfig: config },
+    { env, fileConfig: config, ...(file && { fileName: basename(file) }) },
   )
   const logger = redactingLogger(resolved.logger, resolved.apiKey)
   const flux = createEngine({ ...resolved, logger }, host.provider ? { provider: host.provider } : {})
@@ -147,6 +151,9 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     },
   }
 }
+
+const isObject = (value: unknown): value is object =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** The build's one error: every failure, located, in `errors`, and listed in the message. */
 export function buildError(failed: readonly FluxError[]): AggregateError {

@@ -20,8 +20,12 @@ export interface DevImages {
   middleware(req: IncomingMessage, res: ServerResponse, next: () => void): void
 }
 
-// Arrivals close together make one refresh (one page reload).
+// Arrivals close together make one refresh (one page reload)...
 const BATCH_MS = 150
+// ...and while other pending images are still on their way, the refresh waits for them, up to
+// this long after the first arrival it holds: a reload sent while a page is still loading from
+// the previous one can be lost (its HMR socket is not connected yet), so fewer is safer.
+const HOLD_MS = 2000
 // `<publicPath>~<key>/<placeholder file name>`: a URL that stays right when the image arrives.
 const PENDING = /~([0-9a-f]{24})\/[^/]*-(\d+)\.(\w+)$/
 const FALLBACKS = new Set(['jpeg', 'png'])
@@ -51,9 +55,16 @@ export function devImages(engine: Flux, { placeholders, refresh, onError }: DevI
     waiting.clear()
     Promise.resolve(refresh(files)).catch((err) => onError(asFluxError(err)))
   }
+  let holdingSince: number | undefined
   const settled = () => {
     clearTimeout(timer)
-    timer = setTimeout(flush, BATCH_MS)
+    holdingSince ??= Date.now()
+    const others = [...pending.values()].some((entry) => entry.real === undefined)
+    const wait = others ? Math.max(0, holdingSince + HOLD_MS - Date.now()) : BATCH_MS
+    timer = setTimeout(() => {
+      holdingSince = undefined
+      flush()
+    }, wait)
   }
 
   return {
