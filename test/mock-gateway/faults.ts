@@ -77,6 +77,11 @@ export type Fault = { delayMs?: number } & (
   | { type: 'redirect-url'; location?: string; hops?: number }
   /** url responses only: the returned URL is this one (e.g. another host). */
   | { type: 'custom-url'; url: string }
+  /**
+   * 200 with the headers at once, then the body in `pieces` parts, one every `everyMs`: never
+   * idle for long (no idle timeout fires), yet complete only after `pieces * everyMs`.
+   */
+  | { type: 'trickle'; pieces: number; everyMs: number }
 )
 
 /** OpenAI's error shape. */

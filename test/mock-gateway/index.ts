@@ -341,6 +341,17 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
       res.write(text.slice(0, text.length >> 1), () => req.socket.destroy())
       return
     }
+    if (fault.type === 'trickle') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+      const size = Math.ceil(text.length / fault.pieces)
+      for (let start = 0; start < text.length; start += size) {
+        await sleep(fault.everyMs, undefined, { signal: closing.signal })
+        if (res.destroyed) return
+        res.write(text.slice(start, start + size))
+      }
+      res.end()
+      return
+    }
     if (fault.type === 'malformed-json') {
       const garbled = `${text.slice(0, Math.min(text.length, 64))}<html>502 Bad Gateway</html>`
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(garbled) })
