@@ -298,7 +298,7 @@ describe('never pay twice: an answer lost after sending is retried at most once'
 // no idle timeout can be what cuts it) never is. The gateway's timers and the client's run on one
 // event loop, so a busy machine delays both alike and cannot swap their order.
 describe('the per-attempt deadline is timeoutMs', () => {
-  const T = 400
+  const T = 1_000
 
   it('an answer at timeoutMs / 2 is received: 1 request, no retry', async () => {
     mock.fault = () => ({ delayMs: T / 2 })
@@ -459,6 +459,8 @@ describe('downloads', () => {
 
   describe('the default maxDownloadBytes is 50 MiB', () => {
     const CAP = 50 * 1024 * 1024
+    // Moving 50 MiB takes a while on a busy machine: no deadline may end these tests.
+    const LONG = 10 * 60_000
     let host: Server
     let hostUrl = ''
     const served: string[] = []
@@ -466,12 +468,12 @@ describe('downloads', () => {
       const png = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#654321' } })
         .png()
         .toBuffer()
-      // A real PNG, then zeros after its end (decoders stop at IEND): `size` bytes in all.
-      const padded = (size: number) => Buffer.concat([png, Buffer.alloc(size - png.length)])
+      // A real PNG, then zeros after its end (decoders stop at IEND): CAP + 1 bytes in all.
+      const over = Buffer.concat([png, Buffer.alloc(CAP + 1 - png.length)])
       host = createServer((request, res) => {
         served.push(request.url ?? '')
-        const size = request.url?.startsWith('/exact') ? CAP : CAP + 1
-        const body = padded(size)
+        const body = request.url?.startsWith('/exact') ? over.subarray(0, CAP) : over
+        const size = body.length
         if (request.url?.startsWith('/streamed')) {
           res.writeHead(200, { 'content-type': 'image/png' })
           // No Content-Length: only counting the bytes as they come can stop it.
@@ -493,7 +495,7 @@ describe('downloads', () => {
 
     it('accepts an image of exactly 50 MiB', async () => {
       mock.fault = () => ({ type: 'custom-url', url: `${hostUrl}/exact.png` })
-      const image = await make({ responseFormat: 'url' }).generate(req())
+      const image = await make({ responseFormat: 'url', timeoutMs: LONG }).generate(req())
       expect([image.width, image.height, image.bytes.length]).toEqual([8, 6, CAP])
       expect([mock.requests, served.length]).toEqual([1, 1])
     })
@@ -502,7 +504,7 @@ describe('downloads', () => {
       'refuses one byte more (%s), after 1 request and 1 download, without retrying',
       async (how) => {
         mock.fault = () => ({ type: 'custom-url', url: `${hostUrl}/${how}.png` })
-        const err = await failure(make({ responseFormat: 'url' }).generate(req(), ctx()))
+        const err = await failure(make({ responseFormat: 'url', timeoutMs: LONG }).generate(req(), ctx()))
         expect(err.code).toBe('FLUX_DOWNLOAD')
         expect(err.message).toContain(`larger than the ${CAP}-byte cap`)
         expect([mock.requests, served.length, retries.length]).toEqual([1, 1, 0])
