@@ -388,6 +388,70 @@ describe('flux-images generate against the mock gateway', () => {
   })
 })
 
+describe('flux-images prune and --force', () => {
+  it('prune deletes nothing when a file could not be scanned, and says which', async () => {
+    const root = await project({
+      'a.md': '![x](flux:kept by a readable page)\n',
+      'b.md': '---\ntitle: B\ncover: "flux: kept by a page whose frontmatter breaks"\n---\nText.\n',
+    })
+    expect((await runCli(['generate'], { cwd: root, env: env() })).code).toBe(0)
+    expect(gateway.generated).toBe(2)
+    const originals = join(root, '.flux-cache', 'originals')
+    const before = (await readdir(originals)).sort()
+    expect(before).toHaveLength(4)
+    // The cover's directive is still in b.md, but its YAML no longer parses: its entry looks unreferenced.
+    await writeFile(
+      join(root, 'b.md'),
+      '---\ntitle: [oops\ncover: "flux: kept by a page whose frontmatter breaks"\n---\n',
+    )
+    for (const args of [['prune', '--dry-run'], ['prune']]) {
+      const run = await runCli(args, { cwd: root, env: env() })
+      expect(run.code, args.join(' ')).toBe(1)
+      expect(run.stderr).toContain('Some files could not be scanned, so nothing was pruned.')
+      expect(run.stderr).toMatch(/b\.md:\d+/)
+      expect(run.stdout).not.toMatch(/remove/)
+    }
+    expect((await readdir(originals)).sort()).toEqual(before)
+    // Fixed, the page references its entry again, and prune has nothing to remove.
+    await writeFile(
+      join(root, 'b.md'),
+      '---\ntitle: B\ncover: "flux: kept by a page whose frontmatter breaks"\n---\n',
+    )
+    const fixed = await runCli(['prune'], { cwd: root, env: env() })
+    expect(fixed.code).toBe(0)
+    expect((await readdir(originals)).sort()).toEqual(before)
+    expect(gateway.requests).toBe(2)
+  })
+
+  it('generate --force asks again for a prompt the gateway refused; without it the refusal is remembered', async () => {
+    const root = await project({ 'a.md': '![x](flux:a prompt refused once)\n![y](flux:a fine prompt)\n' })
+    gateway.fault = ({ body }) =>
+      body.prompt === 'a prompt refused once' ? { type: 'moderation' } : undefined
+    const first = await runCli(['generate'], { cwd: root, env: env() })
+    expect(first.code).toBe(1)
+    expect(first.stderr).toMatch(/a\.md:1:\d+: .*refused/i)
+    expect([gateway.requests, gateway.generated]).toEqual([2, 1])
+
+    gateway.fault = undefined
+    const remembered = await runCli(['generate'], { cwd: root, env: env() })
+    expect(remembered.code).toBe(1)
+    expect(remembered.stderr).toContain('remembered from an earlier run')
+    expect(remembered.stderr).toContain('--force')
+    expect([gateway.requests, gateway.generated]).toEqual([2, 1])
+
+    const forced = await runCli(['generate', '--force'], { cwd: root, env: env() })
+    expect(forced.code, forced.stderr).toBe(0)
+    expect(forced.stderr).toContain('1 generated, 1 cached')
+    expect([gateway.requests, gateway.generated]).toEqual([3, 2])
+    expect(gateway.requestsByPrompt.get('a prompt refused once')).toBe(2)
+
+    const after = await runCli(['generate'], { cwd: root, env: env() })
+    expect(after.code).toBe(0)
+    expect(after.stderr).toContain('0 generated, 2 cached')
+    expect(gateway.requests).toBe(3)
+  })
+})
+
 describe('flux-images without a key', () => {
   it('builds offline with placeholders, says so, and the placeholders do not count as cached', async () => {
     const root = await project({ 'a.md': '![x](flux:offline image?size=1344x768)\n' })
