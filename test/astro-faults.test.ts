@@ -217,6 +217,15 @@ const FAULTS: Record<string, Expected> = {
     args: { attempts: 2 },
     detail: /after the request was sent/,
   },
+  'A connection reset mid-body': {
+    fault: () => ({ type: 'reset', when: 'mid-body' }),
+    // Headers and half the answer arrived, then the connection died: lost, retried once.
+    requests: 2,
+    generated: 2,
+    code: 'FLUX_TRANSIENT',
+    args: { attempts: 2 },
+    detail: /after the request was sent/,
+  },
   'A gateway that hangs': {
     fault: () => ({ type: 'hang' }),
     requests: 2,
@@ -306,12 +315,17 @@ describe('gateway faults through a real astro build', () => {
     // Only the lost answers were retried in a way that may bill twice, and each said so once.
     const billedTwice = Object.entries(FAULTS).filter(([, e]) => e.generated > 1)
     expect(billedTwice.map(([p]) => p).sort()).toEqual(
-      ['A connection reset after the work', 'A garbled answer once', 'An expired image URL'].sort(),
+      [
+        'A connection reset after the work',
+        'A connection reset mid-body',
+        'A garbled answer once',
+        'An expired image URL',
+      ].sort(),
     )
     expect(first.logs.filter((l) => l.includes('retrying once: the gateway may bill twice'))).toHaveLength(
       // Each reset (the client cannot tell whether the gateway read the request), the hang (sent, then
       // no answer), the garbled answer, the expired URL.
-      5,
+      6,
     )
 
     // Every success is cached and verifies; refusals are remembered; nothing is corrupt or half-written.

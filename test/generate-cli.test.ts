@@ -1,7 +1,9 @@
+import { existsSync, readdirSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { cliEnv, makeProject, readTree, runCli, startCli } from './helpers/cli.js'
+import { type CliRun, cliEnv, makeProject, readTree, runCli, startCli } from './helpers/cli.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 // A fake key with a distinctive shape, so a leak anywhere is easy to grep for.
@@ -78,6 +80,24 @@ async function letThrough(count: number, next: number): Promise<void> {
   }
   await gateway.whenHeld(next)
   expect(gateway.generated).toBe(count)
+}
+
+/** Waits for `ready()`, failing early if the process ends first. */
+async function until(ready: () => boolean, run: Promise<CliRun>): Promise<void> {
+  let ended: CliRun | undefined
+  void run.then((r) => {
+    ended = r
+  })
+  while (!ready()) {
+    if (ended) throw new Error(`the CLI ended first: ${ended.stderr}`)
+    await sleep(5)
+  }
+}
+
+/** How many cache entries have their metadata written (the last step of a cache write). */
+function metadataFiles(root: string): number {
+  const originals = join(root, '.flux-cache', 'originals')
+  return existsSync(originals) ? readdirSync(originals).filter((n) => n.endsWith('.json')).length : 0
 }
 
 describe('flux-images generate against the mock gateway', () => {
@@ -190,33 +210,33 @@ describe('flux-images generate against the mock gateway', () => {
     const files: Record<string, string> = {}
     for (let i = 0; i < 12; i++) files[`p${i}.md`] = `![x](flux:killed run image ${i})\n`
     const root = await project(files)
-    // Five requests answered one by one, the next two held: the kill lands when five answers are
-    // in, at most two of them still being written (the run's two slots).
+    // Five requests answered one by one, the next two held; the kill lands once those five are
+    // stored (their metadata, the last step of a write, is in place) and two requests are in flight.
     gateway.hold()
     const { child, done } = startCli(['generate', '--concurrency', '2'], { cwd: root, env: env() })
     await letThrough(5, 2)
+    await until(() => metadataFiles(root) === 5, done)
     child.kill('SIGKILL')
     const killed = await done
     expect(killed.signal).toBe('SIGKILL')
+    expect([gateway.requests, gateway.generated, gateway.held]).toEqual([7, 5, 2])
 
     const scan = JSON.parse((await runCli(['scan', '--json'], { cwd: root, env: env() })).stdout) as {
       directives: { status: string }[]
     }
     const statuses = scan.directives.map((d) => d.status)
-    expect(statuses).not.toContain('corrupt')
-    const cached = statuses.filter((s) => s === 'cached').length
-    expect(cached).toBeGreaterThanOrEqual(3)
-    expect(cached).toBeLessThanOrEqual(5)
+    expect(statuses.filter((s) => s === 'cached')).toHaveLength(5)
+    expect(statuses.filter((s) => s === 'missing')).toHaveLength(7)
 
     gateway.reset()
     gateway.latencyMs = 0
     const rerun = await runCli(['generate'], { cwd: root, env: env() })
     expect(rerun.code).toBe(0)
-    expect(gateway.requests).toBe(12 - cached)
-    expect(rerun.stderr).toContain(`${12 - cached} generated, ${cached} cached`)
+    expect([gateway.requests, gateway.generated]).toEqual([7, 7])
+    expect(rerun.stderr).toContain('7 generated, 5 cached')
   })
 
-  it('Ctrl-C stops new requests, exits non-zero, and leaves nothing half-written', async () => {
+  it('Ctrl-C aborts the requests in flight, starts no new one, exits 130, and leaves nothing half-written', async () => {
     const files: Record<string, string> = {}
     for (let i = 0; i < 10; i++) files[`p${i}.md`] = `![x](flux:interrupted image ${i})\n`
     const root = await project(files)
@@ -224,19 +244,26 @@ describe('flux-images generate against the mock gateway', () => {
     gateway.hold()
     const { child, done } = startCli(['generate', '--concurrency', '2'], { cwd: root, env: env() })
     await letThrough(3, 2)
+    await until(() => metadataFiles(root) === 3, done)
     child.kill('SIGINT')
+    // The gateway never answers the two held requests: only the CLI aborting them closes them,
+    // and a CLI that waited for them would never exit (the test would time out here).
+    await gateway.whenAbandoned(2)
     const run = await done
     expect(run.code).toBe(130)
     expect(run.stderr).toMatch(/Interrupted/)
-    expect(gateway.requests).toBe(5)
+    // The summary is printed after the aborts, so the run ended on its own rather than quitting.
+    expect(run.stderr).toMatch(/3 generated, 0 cached/)
+    expect(run.stderr).toMatch(/7 skipped/)
+    expect([gateway.requests, gateway.generated, gateway.abandoned]).toEqual([5, 3, 2])
     const tmp = join(root, '.flux-cache', 'tmp')
     expect(await readdir(tmp).catch(() => [])).toEqual([])
     gateway.reset()
     gateway.latencyMs = 0
     const rerun = await runCli(['generate'], { cwd: root, env: env() })
     expect(rerun.code).toBe(0)
-    const cached = Number(/(\d+) cached/.exec(rerun.stderr)?.[1])
-    expect(gateway.requests).toBe(10 - cached)
+    expect(rerun.stderr).toContain('7 generated, 3 cached')
+    expect(gateway.requests).toBe(7)
   })
 
   it('two generate processes on one cache generate each key once', async () => {
@@ -403,6 +430,70 @@ describe('flux-images generate against the mock gateway', () => {
     expect(run.stderr).toContain(
       "[flux] flux.config.mjs:2:18: Could not load flux.config.mjs: Unexpected token ','",
     )
+  })
+})
+
+describe('flux-images prune and --force', () => {
+  it('prune deletes nothing when a file could not be scanned, and says which', async () => {
+    const root = await project({
+      'a.md': '![x](flux:kept by a readable page)\n',
+      'b.md': '---\ntitle: B\ncover: "flux: kept by a page whose frontmatter breaks"\n---\nText.\n',
+    })
+    expect((await runCli(['generate'], { cwd: root, env: env() })).code).toBe(0)
+    expect(gateway.generated).toBe(2)
+    const originals = join(root, '.flux-cache', 'originals')
+    const before = (await readdir(originals)).sort()
+    expect(before).toHaveLength(4)
+    // The cover's directive is still in b.md, but its YAML no longer parses: its entry looks unreferenced.
+    await writeFile(
+      join(root, 'b.md'),
+      '---\ntitle: [oops\ncover: "flux: kept by a page whose frontmatter breaks"\n---\n',
+    )
+    for (const args of [['prune', '--dry-run'], ['prune']]) {
+      const run = await runCli(args, { cwd: root, env: env() })
+      expect(run.code, args.join(' ')).toBe(1)
+      expect(run.stderr).toContain('Some files could not be scanned, so nothing was pruned.')
+      expect(run.stderr).toMatch(/b\.md:\d+/)
+      expect(run.stdout).not.toMatch(/remove/)
+    }
+    expect((await readdir(originals)).sort()).toEqual(before)
+    // Fixed, the page references its entry again, and prune has nothing to remove.
+    await writeFile(
+      join(root, 'b.md'),
+      '---\ntitle: B\ncover: "flux: kept by a page whose frontmatter breaks"\n---\n',
+    )
+    const fixed = await runCli(['prune'], { cwd: root, env: env() })
+    expect(fixed.code).toBe(0)
+    expect((await readdir(originals)).sort()).toEqual(before)
+    expect(gateway.requests).toBe(2)
+  })
+
+  it('generate --force asks again for a prompt the gateway refused; without it the refusal is remembered', async () => {
+    const root = await project({ 'a.md': '![x](flux:a prompt refused once)\n![y](flux:a fine prompt)\n' })
+    gateway.fault = ({ body }) =>
+      body.prompt === 'a prompt refused once' ? { type: 'moderation' } : undefined
+    const first = await runCli(['generate'], { cwd: root, env: env() })
+    expect(first.code).toBe(1)
+    expect(first.stderr).toMatch(/a\.md:1:\d+: .*refused/i)
+    expect([gateway.requests, gateway.generated]).toEqual([2, 1])
+
+    gateway.fault = undefined
+    const remembered = await runCli(['generate'], { cwd: root, env: env() })
+    expect(remembered.code).toBe(1)
+    expect(remembered.stderr).toContain('remembered from an earlier run')
+    expect(remembered.stderr).toContain('--force')
+    expect([gateway.requests, gateway.generated]).toEqual([2, 1])
+
+    const forced = await runCli(['generate', '--force'], { cwd: root, env: env() })
+    expect(forced.code, forced.stderr).toBe(0)
+    expect(forced.stderr).toContain('1 generated, 1 cached')
+    expect([gateway.requests, gateway.generated]).toEqual([3, 2])
+    expect(gateway.requestsByPrompt.get('a prompt refused once')).toBe(2)
+
+    const after = await runCli(['generate'], { cwd: root, env: env() })
+    expect(after.code).toBe(0)
+    expect(after.stderr).toContain('0 generated, 2 cached')
+    expect(gateway.requests).toBe(3)
   })
 })
 

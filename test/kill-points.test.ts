@@ -62,8 +62,14 @@ function metadataFiles(root: string): number {
   return existsSync(originals) ? readdirSync(originals).filter((n) => n.endsWith('.json')).length : 0
 }
 
+/** The lock files in the cache's locks/ folder. */
+function lockFiles(root: string): string[] {
+  const locks = join(root, '.flux-cache', 'locks')
+  return existsSync(locks) ? readdirSync(locks).filter((n) => n.endsWith('.lock')) : []
+}
+
 /** The state after the kill, then the rerun: nothing corrupt, only the missing paid, all cached after. */
-async function rerun(root: string): Promise<{ cached: number }> {
+async function rerun(root: string): Promise<{ cached: number; stderr: string }> {
   const scan = await runCli(['scan', '--json'], { cwd: root, env: env() })
   const statuses = (JSON.parse(scan.stdout) as { directives: { status: string }[] }).directives.map(
     (d) => d.status,
@@ -87,7 +93,7 @@ async function rerun(root: string): Promise<{ cached: number }> {
     const { file } = JSON.parse(await readFile(join(originals, meta), 'utf8')) as { file: string }
     expect(names).toContain(file)
   }
-  return { cached }
+  return { cached, stderr: again.stderr }
 }
 
 describe('SIGKILL of flux-images generate, then a rerun', () => {
@@ -111,32 +117,54 @@ describe('SIGKILL of flux-images generate, then a rerun', () => {
   })
 
   it.each([
-    ['after the image, before its metadata', 'originals/[0-9a-f]{24}\\.json$'],
-    ['before the image', 'originals/[0-9a-f]{24}\\.png$'],
-  ])('during a cache write, %s: that entry reads as missing, never corrupt', async (_point, match) => {
-    const root = await project({ concurrency: 1 })
-    const fault = { stallRename: { match, ms: 30_000, after: 2 } }
-    const { child, done } = startCli(['generate'], {
-      cwd: root,
-      env: env({ NODE_OPTIONS: `--import=${FS_FAULTS}`, FLUX_TEST_FS_FAULT: JSON.stringify(fault) }),
-    })
-    let stderr = ''
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString()
-    })
-    await until(() => stderr.includes('fs-faults: stalled rename to'), done)
-    // The two writes let through may still be finishing beside the stalled one.
-    await until(() => metadataFiles(root) === 2, done)
-    child.kill('SIGKILL')
-    expect((await done).signal).toBe('SIGKILL')
-    // What the kill left: a complete image without metadata, or only temp files (git-ignored, swept later).
-    const originals = await readdir(join(root, '.flux-cache', 'originals'))
-    expect(originals.filter((n) => n.endsWith('.json'))).toHaveLength(2)
-    const images = originals.filter((n) => n.endsWith('.png')).length
-    if (match.includes('json')) expect(images).toBeGreaterThanOrEqual(3)
-    else expect(images).toBe(2)
-    expect((await readdir(join(root, '.flux-cache', 'tmp'))).length).toBeGreaterThan(0)
-    const { cached } = await rerun(root)
-    expect(cached).toBe(2)
-  })
+    ['after the image, before its metadata', 'originals/[0-9a-f]{24}\\.json$', 3],
+    ['before the image', 'originals/[0-9a-f]{24}\\.png$', 2],
+  ])(
+    'during a cache write, %s: that entry reads as missing, never corrupt; its lock is taken over',
+    async (_point, match, images) => {
+      const root = await project({ concurrency: 1 })
+      // The third write stalls at that rename; the gateway answers three requests and holds the
+      // fourth, so nothing else is written beside the stalled one.
+      const fault = { stallRename: { match, ms: 30_000, after: 2 } }
+      gateway.hold()
+      const { child, done } = startCli(['generate'], {
+        cwd: root,
+        env: env({ NODE_OPTIONS: `--import=${FS_FAULTS}`, FLUX_TEST_FS_FAULT: JSON.stringify(fault) }),
+      })
+      let stderr = ''
+      child.stderr?.on('data', (c: Buffer) => {
+        stderr += c.toString()
+      })
+      for (let answered = 0; answered < 3; answered++) {
+        await gateway.whenHeld(1)
+        gateway.release(1)
+      }
+      await gateway.whenHeld(1)
+      await until(() => stderr.includes('fs-faults: stalled rename to'), done)
+      // Two entries stored (their locks released); the stalled write and the held request each
+      // hold their entry's lock.
+      await until(() => metadataFiles(root) === 2 && lockFiles(root).length === 2, done)
+      child.kill('SIGKILL')
+      expect((await done).signal).toBe('SIGKILL')
+      expect([gateway.requests, gateway.generated, gateway.held]).toEqual([4, 3, 1])
+      // What the kill left: a complete image without metadata, or only temp files (git-ignored,
+      // swept later), and the dead process's lock on that entry.
+      const originals = await readdir(join(root, '.flux-cache', 'originals'))
+      expect(originals.filter((n) => n.endsWith('.json'))).toHaveLength(2)
+      expect(originals.filter((n) => n.endsWith('.png'))).toHaveLength(images)
+      expect((await readdir(join(root, '.flux-cache', 'tmp'))).length).toBeGreaterThan(0)
+      const locks = lockFiles(root)
+      expect(locks).toHaveLength(2)
+      const { cached, stderr: rerunErr } = await rerun(root)
+      expect(cached).toBe(2)
+      // The rerun takes over both locks of the dead process, and leaves none.
+      for (const lock of locks) {
+        const key = lock.replace(/\.lock$/, '')
+        expect(rerunErr).toMatch(
+          new RegExp(`Took over the stale lock of cache entry ${key}: its process \\d+ is gone`),
+        )
+      }
+      expect(lockFiles(root)).toEqual([])
+    },
+  )
 })

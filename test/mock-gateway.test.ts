@@ -201,6 +201,35 @@ describe('faults and counters', () => {
     expect([mock.requests, mock.generated]).toEqual([1, 1])
   })
 
+  it('counts held requests whose client went away, not those reset() drops', async () => {
+    mock.hold()
+    const controller = new AbortController()
+    const aborted = fetch(`${mock.url}/v1/images/generations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify(ok),
+      signal: controller.signal,
+    })
+    const dropped = post({ ...ok, prompt: 'dropped by reset' })
+    await mock.whenHeld(2)
+    controller.abort()
+    await expect(aborted).rejects.toThrow()
+    await mock.whenAbandoned(1)
+    expect([mock.abandoned, mock.generated]).toEqual([1, 0])
+    mock.reset()
+    await expect(dropped).rejects.toThrow()
+    expect(mock.abandoned).toBe(0)
+  })
+
+  it('trickles an answer in pieces', async () => {
+    mock.fault = () => ({ type: 'trickle', pieces: 4, everyMs: 10 })
+    const res = await post(ok)
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as Success
+    expect(body.data).toHaveLength(1)
+    expect(mock.generated).toBe(1)
+  })
+
   it('resets the connection and counts work done after it', async () => {
     mock.fault = ({ promptCount }) => ({
       type: 'reset',

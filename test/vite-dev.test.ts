@@ -142,5 +142,12 @@ describe('vite dev with flux()', () => {
     expect(reloads[3]).toMatchObject({ type: 'full-reload' })
     expect(gateway.generatedByPrompt.get('A cat awake on a fence')).toBe(1)
     expect([gateway.requests, gateway.generated, reloads.length]).toEqual([4, 4, 4])
+
+    // A malformed percent-encoding under flux's path names no file of ours: passed on to Vite (a 404),
+    // never a 500 from flux's middleware with a URIError stack.
+    const malformed = await fetch(`${origin}${placeholder.src.replace(/[^/]*$/, '%E0%A4%A.png')}`)
+    const text = await malformed.text()
+    expect(malformed.status).toBe(404)
+    expect(text).not.toContain('URIError')
   })
 })

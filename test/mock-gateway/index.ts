@@ -68,6 +68,13 @@ export interface MockGateway {
   /** Generation requests held by `hold()` now, waiting for `release()`. */
   readonly held: number
   /**
+   * Held generation requests whose client closed the connection while they were held: aborts the
+   * gateway saw (requests dropped by `reset()` are not counted).
+   */
+  readonly abandoned: number
+  /** Resolves once `abandoned` reaches `count`. */
+  whenAbandoned(count: number): Promise<void>
+  /**
    * Holds every generation request from now on, after it is counted (`requests`, `inFlight`) and
    * before it is answered, until `release()`: while held, no image exists, however slow the
    * machine, so "answered before the gateway" is a fact a test can assert rather than a race.
@@ -118,7 +125,9 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     stalledDownloads: 0,
     redirects: 0,
     authFailures: 0,
+    abandoned: 0,
   }
+  const abandonedWatchers = new Set<{ count: number; resolve: () => void }>()
   let base = ''
   let holding = false
   const gate: Array<(go: boolean) => void> = []
@@ -215,10 +224,26 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     }
     res.once('close', end)
 
-    if (holding && !(await held())) {
-      // Dropped by reset(): an earlier test's request, which must not count in the next one.
-      req.socket.destroy()
-      return
+    if (holding) {
+      let settled = false
+      const abandoned = () => {
+        if (settled) return
+        counts.abandoned++
+        for (const watcher of abandonedWatchers) {
+          if (counts.abandoned < watcher.count) continue
+          abandonedWatchers.delete(watcher)
+          watcher.resolve()
+        }
+      }
+      res.once('close', abandoned)
+      const go = await held()
+      settled = true
+      res.off('close', abandoned)
+      if (!go) {
+        // Dropped by reset(): an earlier test's request, which must not count in the next one.
+        req.socket.destroy()
+        return
+      }
     }
     const fault = gateway.fault?.({ requestNumber, promptCount, body }) ?? {}
     const wait = gateway.latencyMs + (fault.delayMs ?? 0)
@@ -344,6 +369,17 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
       }
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
       res.write(text.slice(0, text.length >> 1), () => req.socket.destroy())
+      return
+    }
+    if (fault.type === 'trickle') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+      const size = Math.ceil(text.length / fault.pieces)
+      for (let start = 0; start < text.length; start += size) {
+        await sleep(fault.everyMs, undefined, { signal: closing.signal })
+        if (res.destroyed) return
+        res.write(text.slice(start, start + size))
+      }
+      res.end()
       return
     }
     if (fault.type === 'malformed-json') {
@@ -477,6 +513,13 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     get held() {
       return gate.length
     },
+    get abandoned() {
+      return counts.abandoned
+    },
+    whenAbandoned(count) {
+      if (counts.abandoned >= count) return Promise.resolve()
+      return new Promise((resolve) => abandonedWatchers.add({ count, resolve }))
+    },
     hold() {
       holding = true
     },
@@ -499,6 +542,8 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
       counts.stalledDownloads = 0
       counts.redirects = 0
       counts.authFailures = 0
+      counts.abandoned = 0
+      abandonedWatchers.clear()
       gateway.fault = options.fault
       gateway.latencyMs = options.latencyMs ?? 0
       gateway.urlTtlMs = options.urlTtlMs ?? 60_000

@@ -17,8 +17,12 @@ const TYPES: Readonly<Record<string, string>> = {
  */
 export function serveVariants(files: ReadonlyMap<string, string>, { base = '/' }: { base?: string } = {}) {
   return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
-    const url = decodeURI((req.url ?? '').split('?')[0] ?? '')
-    const path = files.get(url) ?? files.get(`${base.replace(/\/?$/, '/')}${url.replace(/^\//, '')}`)
+    const url = safeDecode((req.url ?? '').split('?')[0] ?? '')
+    // A malformed percent-encoding names none of our files (they are all well formed): the host answers it.
+    const path =
+      url === undefined
+        ? undefined
+        : (files.get(url) ?? files.get(`${base.replace(/\/?$/, '/')}${url.replace(/^\//, '')}`))
     if (path === undefined) {
       next()
       return
@@ -31,5 +35,13 @@ export function serveVariants(files: ReadonlyMap<string, string>, { base = '/' }
         res.end()
       })
       .pipe(res)
+  }
+}
+
+function safeDecode(url: string): string | undefined {
+  try {
+    return decodeURI(url)
+  } catch {
+    return undefined
   }
 }

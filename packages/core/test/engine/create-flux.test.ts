@@ -196,6 +196,30 @@ describe('createFlux().resolve()', () => {
     expect(resolved.entry.meta.key).toBe(resolved.key)
   })
 
+  // An image() or resolve() call (a component, a script) is one the pre-scan cannot see: frozen
+  // mode must refuse it too, not pay for it.
+  it.each(['resolve', 'image'] as const)(
+    'frozen mode: %s() of a missing image calls nothing and fails located; a cached one is served',
+    async (method) => {
+      const fake = fakeProvider()
+      const auto = createFlux({ root, progress: 'off' }, { env, provider: fake.provider })
+      await auto.resolve({ prompt: 'cached before freezing' })
+      expect(fake.total).toBe(1)
+
+      const flux = createFlux({ root, mode: 'frozen', progress: 'off' }, { env, provider: fake.provider })
+      const location = { file: 'src/page.ts', line: 7, column: 3 }
+      const err = await flux[method]({ prompt: 'never scanned', location }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(FluxError.is(err, 'FLUX_MISSING_FROZEN')).toBe(true)
+      expect(String((err as FluxError).message)).toContain('src/page.ts:7:3')
+      const served = await flux[method]({ prompt: 'cached before freezing' })
+      expect(served).toBeDefined()
+      expect(fake.total).toBe(1)
+    },
+  )
+
   it('throws a located error for a bad directive', async () => {
     const flux = createFlux({ root, progress: 'off' }, { env, provider: fakeProvider().provider })
     await expect(

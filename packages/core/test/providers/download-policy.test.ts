@@ -1,9 +1,9 @@
 import { once } from 'node:events'
-import { createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import sharp from 'sharp'
 import { Agent } from 'undici'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FluxError } from '../../src/errors.js'
 import { checkImage, sniffImageFormat } from '../../src/providers/check-image.js'
 import { download, guardedLookup, isPrivateAddress } from '../../src/providers/download.js'
@@ -145,6 +145,72 @@ describe('download address checks', () => {
       await guarded.close()
       server.close()
     }
+  })
+})
+
+// The connect-time guard (guardedLookup) never runs for an IP literal: for a redirect to one, the
+// check made on every hop is the only protection.
+describe('every redirect hop is checked', () => {
+  let server: Server
+  let port = 0
+  const hits: string[] = []
+  let png: Buffer
+  beforeAll(async () => {
+    png = await sharp({ create: { width: 4, height: 3, channels: 3, background: '#abcdef' } })
+      .png()
+      .toBuffer()
+    server = createServer((req, res) => {
+      hits.push(req.url ?? '')
+      const to = req.url?.startsWith('/to-literal')
+        ? '127.0.0.1'
+        : req.url?.startsWith('/to-name')
+          ? 'images.example'
+          : undefined
+      if (to) {
+        res.writeHead(302, { location: `http://${to}:${port}/image.png` })
+        return res.end()
+      }
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length })
+      res.end(png)
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    port = (server.address() as AddressInfo).port
+  })
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+  // images.example "resolves" to a public address for the check, and reaches the local server
+  // when connecting: a public image host whose redirect points into the local network.
+  const resolve = async () => [{ address: '93.184.216.34', family: 4 }]
+  const toLocal = new Agent({
+    connect: {
+      lookup: (_host, options, cb) =>
+        options.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4),
+    },
+  })
+  afterAll(() => toLocal.close())
+
+  it('follows a redirect from a public host to a public host (the setup works)', async () => {
+    hits.length = 0
+    const bytes = await download(`http://images.example:${port}/to-name`, {
+      ...base,
+      dispatcher: toLocal,
+      resolve,
+    })
+    expect(bytes.equals(png)).toBe(true)
+    expect(hits).toEqual(['/to-name', '/image.png'])
+  })
+
+  it('refuses a redirect from a public host to a private IP literal, before requesting it', async () => {
+    hits.length = 0
+    const err = await caught(
+      download(`http://images.example:${port}/to-literal`, { ...base, dispatcher: toLocal, resolve }),
+    )
+    expect(FluxError.is(err, 'FLUX_DOWNLOAD')).toBe(true)
+    expect(String(err)).toContain(
+      `GET http://127.0.0.1:${port}/image.png resolves to the private address 127.0.0.1`,
+    )
+    expect(hits).toEqual(['/to-literal'])
   })
 })
 
