@@ -83,6 +83,7 @@ export type Fault = { delayMs?: number } & (
    * when `echoKey` is set (a gateway that logs the request into the revision).
    */
   | { type: 'odd-answer'; created?: unknown; revisedPrompt?: string; echoKey?: boolean }
+  /**
    * 200 with the headers at once, then the body in `pieces` parts, one every `everyMs`: never
    * idle for long (no idle timeout fires), yet complete only after `pieces * everyMs`.
    */
