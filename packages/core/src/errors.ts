@@ -1,3 +1,4 @@
+import { printable } from './redact.js'
 import type { SourceLocation } from './types.js'
 
 /**
@@ -221,5 +222,6 @@ export function fluxError<C extends FluxErrorCode>(
 }
 
 export function formatLocation(loc: SourceLocation): string {
-  return `${loc.file}:${loc.line}:${loc.column}`
+  // A file name reaches terminals too: its control characters are written out.
+  return `${printable(loc.file)}:${loc.line}:${loc.column}`
 }

@@ -16,6 +16,13 @@ describe('FluxError', () => {
     expect(String(err)).toContain('hint:')
   })
 
+  it('writes out control characters of a file name: a location never drives the terminal', () => {
+    const err = new FluxError('FLUX_EMPTY_PROMPT', 'empty', {
+      location: { file: 'posts/\u001b]0;owned\u0007\u009b2J.md', line: 1, column: 2 },
+    })
+    expect(err.message).toBe('[flux] posts/\\x1b]0;owned\\x07\\x9b2J.md:1:2: empty')
+  })
+
   it('is recognised by is(), with or without a code, and nothing else is', () => {
     const err = new FluxError('FLUX_AUTH', 'no')
     expect(FluxError.is(err)).toBe(true)

@@ -5,7 +5,7 @@ import { PRUNE_CONFIRM_ABOVE } from '../create-flux.js'
 import { costByModel } from '../engine/index.js'
 import { FluxError, formatLocation } from '../errors.js'
 import type { FluxOptions } from '../options.js'
-import { redact } from '../redact.js'
+import { printable, redact } from '../redact.js'
 import { writeReport } from '../report/index.js'
 import { countBy, createSession, formatSummary, type Session } from '../session/create-session.js'
 import type { Logger } from '../types.js'
@@ -149,7 +149,8 @@ async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number
   } else {
     for (const r of rows) {
       io.stdout.write(
-        `${r.location}  ${r.status.padEnd(11)} ${r.model} ${r.size}  ${r.key}  ${JSON.stringify(r.prompt)}\n`,
+        // Nothing in a row reaches the terminal as a control sequence (a C1 CSI survives JSON).
+        `${r.location}  ${r.status.padEnd(11)} ${printable(r.model)} ${printable(r.size)}  ${r.key}  ${printable(JSON.stringify(r.prompt))}\n`,
       )
     }
     const counts = countBy(report.items.map((i) => i.status))
