@@ -9,7 +9,7 @@ import {
   type ScanReport,
   type Session,
 } from '@flux-images/core'
-import { FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
+import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
 import type { AstroIntegration, AstroIntegrationLogger } from 'astro'
 import { contentDigest } from './content-digest.js'
 import { getFluxState, lastFluxState, setFluxState } from './flux-state.js'
@@ -38,7 +38,14 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
   return {
     name: INTEGRATION_NAME,
     hooks: {
-      async 'astro:config:setup'({ config, logger, command: current, updateConfig, addWatchFile }) {
+      async 'astro:config:setup'({
+        config,
+        logger,
+        command: current,
+        updateConfig,
+        addWatchFile,
+        injectScript,
+      }) {
         command = current
         // A dev server restart sets up again: let the previous session finish and release its sockets.
         void lastFluxState()?.close()
@@ -60,6 +67,8 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
           image: (input, importer) => getFluxState().image(input, importer),
         })
         updateConfig({ vite: { plugins: [imports] } })
+        // Pages recover pending images whose reload they missed while loading.
+        if (command === 'dev') injectScript('page', `import '${DEV_CLIENT}'`)
       },
       'astro:server:setup'({ server }) {
         const own = current()

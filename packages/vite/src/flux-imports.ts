@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import {
   type DirectiveParams,
   FluxError,
@@ -12,6 +14,10 @@ import type { Plugin, Rollup } from 'vite'
 
 /** The virtual module id of a `flux:` import: hashed, since a prompt makes an awkward URL in dev. */
 export const FLUX_MODULE_PREFIX = '\0flux:'
+
+/** What a dev page imports to recover pending images whose reload it missed (`dev-client.js`). */
+export const DEV_CLIENT = 'virtual:flux-images/dev-client'
+const DEV_CLIENT_FILE = fileURLToPath(new URL('../dev-client.js', import.meta.url))
 
 export interface FluxImport {
   prompt: string
@@ -41,16 +47,20 @@ export function fluxImports({ root, image }: FluxImportsOptions): Plugin {
       viteRoot = config.root
     },
     resolveId: {
-      filter: { id: /^flux:/ },
+      filter: { id: /^(flux:|virtual:flux-images\/)/ },
       handler(spec, importer) {
+        // A virtual id, so that a project outside node_modules' reach (and Vite's fs.allow) loads it.
+        if (spec === DEV_CLIENT) return `\0${DEV_CLIENT}`
+        if (!spec.startsWith('flux:')) return undefined
         const hash = createHash('sha256').update(spec).digest('hex').slice(0, 16)
         specs.set(hash, { spec, importer: importer?.split('?')[0] })
         return FLUX_MODULE_PREFIX + hash
       },
     },
     load: {
-      filter: { id: /^\0flux:/ },
+      filter: { id: /^\0(flux:|virtual:flux-images\/)/ },
       async handler(id) {
+        if (id === `\0${DEV_CLIENT}`) return readFile(DEV_CLIENT_FILE, 'utf8')
         const found = specs.get(id.slice(FLUX_MODULE_PREFIX.length))
         const parsed = found && parseDirective(found.spec)
         if (!found || !parsed) return undefined

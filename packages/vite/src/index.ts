@@ -9,7 +9,7 @@ import {
   type Session,
 } from '@flux-images/core'
 import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
-import { FLUX_MODULE_PREFIX, fluxImports, hostError } from './flux-imports.js'
+import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports, hostError } from './flux-imports.js'
 
 export const PLUGIN_NAME = 'flux-images'
 
@@ -79,12 +79,19 @@ export function flux(options: FluxOptions = {}): Plugin[] {
     },
     transformIndexHtml: {
       order: 'pre',
-      handler(html, ctx) {
-        return replaceHtmlImages(html, ctx.filename, async ({ prompt, params, location }, attrs) => {
-          const image = await session.image({ prompt, params, location }, ctx.filename)
-          // The URLs are final: Vite must not try to resolve them as source assets.
-          return renderPicture(image, attrs).replace(/<(source|img) /g, '<$1 vite-ignore ')
-        })
+      async handler(html, ctx) {
+        const pictures = await replaceHtmlImages(
+          html,
+          ctx.filename,
+          async ({ prompt, params, location }, attrs) => {
+            const image = await session.image({ prompt, params, location }, ctx.filename)
+            // The URLs are final: Vite must not try to resolve them as source assets.
+            return renderPicture(image, attrs).replace(/<(source|img) /g, '<$1 vite-ignore ')
+          },
+        )
+        if (config.command !== 'serve') return pictures
+        const client = { tag: 'script', attrs: { type: 'module' }, children: `import '${DEV_CLIENT}'` }
+        return { html: pictures, tags: [{ ...client, injectTo: 'head' as const }] }
       },
     },
     async generateBundle() {
@@ -105,7 +112,13 @@ export function flux(options: FluxOptions = {}): Plugin[] {
 export default flux
 
 export type { FluxOptions, ImageResult } from '@flux-images/core'
-export { FLUX_MODULE_PREFIX, type FluxImport, type FluxImportsOptions, fluxImports } from './flux-imports.js'
+export {
+  DEV_CLIENT,
+  FLUX_MODULE_PREFIX,
+  type FluxImport,
+  type FluxImportsOptions,
+  fluxImports,
+} from './flux-imports.js'
 
 /** The default export of a `flux:` import: the image's metadata, without the cache's file paths. */
 export type FluxImage = Omit<ImageResult, 'files'>

@@ -29,6 +29,8 @@ const HOLD_MS = 2000
 // `<publicPath>~<key>/<placeholder file name>`: a URL that stays right when the image arrives.
 const PENDING = /~([0-9a-f]{24})\/[^/]*-(\d+)\.(\w+)$/
 const FALLBACKS = new Set(['jpeg', 'png'])
+// `<publicPath>~arrived?keys=k1,k2`: which pending images have arrived (see the dev client).
+const ARRIVED = '/~arrived'
 // What a dev server shows while the engine can still make the real image.
 const PENDING_STATUSES = new Set(['missing', 'placeholder', 'corrupt'])
 
@@ -99,7 +101,18 @@ export function devImages(engine: Flux, { placeholders, refresh, onError }: DevI
     },
 
     middleware(req, res, next) {
-      const url = safeDecode((req.url ?? '').split('?')[0] ?? '')
+      const [path = '', query = ''] = (req.url ?? '').split('?')
+      if (path.endsWith(ARRIVED)) {
+        // Which of these pending images have arrived: the dev client asks when its page may have
+        // missed the reload that announced them.
+        const asked = new URLSearchParams(query).get('keys')?.split(',').slice(0, 500) ?? []
+        const arrived = asked.filter((key) => pending.get(key)?.real !== undefined)
+        res.setHeader('Content-Type', 'application/json')
+        res.setHeader('Cache-Control', 'no-store')
+        res.end(JSON.stringify(arrived))
+        return
+      }
+      const url = safeDecode(path)
       const match = url === undefined ? null : PENDING.exec(url)
       const entry = match?.[1] ? pending.get(match[1]) : undefined
       if (!match || !entry) return next()

@@ -1,0 +1,112 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { flux } from '@flux-images/vite'
+import type { Browser, Page } from 'playwright-core'
+import { createServer, type ViteDevServer } from 'vite'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium } from './helpers/browser.js'
+import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/vite-basic', import.meta.url))
+const KEY = 'sk-flux-lost-reload-5e0c'
+
+let gateway: MockGateway
+let server: ViteDevServer | undefined
+let browser: Browser | undefined
+let temp: string | undefined
+beforeAll(async () => {
+  gateway = await createMockGateway({ apiKey: KEY })
+})
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+  await gateway?.close()
+  if (temp) await rm(temp, { recursive: true, force: true, maxRetries: 3 })
+})
+
+/** The hero image's pixels, hashed, once it has loaded ('' while it has not). */
+function heroPixels(page: Page): Promise<string> {
+  // A string: the test's TypeScript knows no DOM.
+  return page.evaluate<string>(`(async () => {
+    const img = document.querySelector('img.hero')
+    if (!img) return ''
+    await img.decode().catch(() => {})
+    if (img.naturalWidth === 0) return ''
+    const canvas = document.createElement('canvas')
+    canvas.width = img.naturalWidth
+    canvas.height = img.naturalHeight
+    const context = canvas.getContext('2d')
+    context.drawImage(img, 0, 0)
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', pixels))
+    return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('')
+  })()`)
+}
+
+describe('a dev page that missed its reload', () => {
+  it('shows the real image once its HMR client connects, without a reload', {
+    timeout: 240_000,
+  }, async () => {
+    temp = await mkdtemp(join(tmpdir(), 'flux-lost-reload-'))
+    const root = join(temp, 'site')
+    await cp(FIXTURE, root, { recursive: true })
+    gateway.hold()
+    server = await createServer({
+      root,
+      configFile: false,
+      logLevel: 'silent',
+      server: { port: 0, host: '127.0.0.1' },
+      plugins: [flux({ apiKey: KEY, baseURL: gateway.url, image: { widths: [160], maxWidth: 320 } })],
+    })
+    const reloads: unknown[] = []
+    const send = server.ws.send.bind(server.ws) as (payload: unknown) => void
+    server.ws.send = ((payload: { type?: string }) => {
+      if (payload.type === 'full-reload') reloads.push(payload)
+      send(payload)
+    }) as typeof server.ws.send
+    await server.listen()
+    const origin = `http://127.0.0.1:${(server.httpServer?.address() as AddressInfo | null)?.port}`
+
+    let connected = 0
+    server.ws.on('connection', () => connected++)
+
+    browser = await launchChromium()
+    // Another page, connected: Vite keeps a reload for a later client only when none is connected.
+    const other = await browser.newPage()
+    await other.goto(`${origin}/src/main.ts`)
+    await other.evaluate(`import('/@vite/client')`)
+    await expect.poll(() => connected, { timeout: 60_000 }).toBe(1)
+
+    const page = await browser.newPage()
+    let loads = 0
+    page.on('load', () => loads++)
+    // The page's scripts, its HMR client among them, wait: what a page still loading is like
+    // when a reload is broadcast (its socket is not connected, so the reload is lost).
+    let openScripts = () => {}
+    const scripts = new Promise<void>((resolve) => (openScripts = resolve))
+    await page.route('**/@vite/client', async (route) => {
+      await scripts
+      await route.continue()
+    })
+    await page.goto(`${origin}/`, { waitUntil: 'commit' })
+    // The hero shows its placeholder: no image exists, the gateway holds every request.
+    await expect.poll(() => heroPixels(page), { timeout: 60_000 }).not.toBe('')
+    const placeholder = await heroPixels(page)
+    expect(gateway.generated).toBe(0)
+
+    // The images arrive and the reload is broadcast, to no one: the page is not connected.
+    gateway.release()
+    await expect.poll(() => reloads.length, { timeout: 60_000 }).toBeGreaterThan(0)
+    expect(gateway.generated).toBe(3)
+    expect(await heroPixels(page)).toBe(placeholder)
+
+    // The page's HMR client connects: it asks which of its pending images arrived, and loads them.
+    openScripts()
+    await expect.poll(() => heroPixels(page), { timeout: 60_000 }).not.toBe(placeholder)
+    expect(loads).toBe(1)
+    expect(gateway.requests).toBe(3)
+  })
+})
