@@ -131,14 +131,20 @@ describe('stale locks', () => {
     expect(messages.some((m) => m.includes('not refreshed'))).toBe(true)
   })
 
-  it('takes over a lock with unreadable content once it is old enough', async () => {
+  it('takes over a lock with unreadable content once it is old enough, not before', async () => {
     const path = join(dir, 'locks', `${key}.lock`)
     await mkdir(join(dir, 'locks'), { recursive: true })
     await writeFile(path, '')
-    const cache = createDiskCache({ dir, logger, staleMs: 300 })
-    const started = Date.now()
-    await cache.withLock(key, async () => {})
-    expect(Date.now() - started).toBeGreaterThanOrEqual(250)
+    // Fresh, and staleMs longer than the test's timeout: it waits until aborted.
+    const patient = createDiskCache({ dir, logger, staleMs: 10 * 60_000 })
+    const stop = new AbortController()
+    const waiting = patient.withLock(key, async () => 'taken', { signal: stop.signal })
+    setTimeout(() => stop.abort(), 300)
+    await expect(waiting).rejects.toThrow()
+    // Made old: taken over at once.
+    const old = new Date(Date.now() - 20 * 60_000)
+    await utimes(path, old, old)
+    expect(await patient.withLock(key, async () => 'taken')).toBe('taken')
   })
 
   it('waits for a live lock of another host until it stops being refreshed', async () => {

@@ -337,10 +337,8 @@ describe('Retry-After', () => {
   it('honours Retry-After in seconds', async () => {
     mock.fault = ({ promptCount }) =>
       promptCount === 1 ? { type: 'rate-limit', retryAfterSeconds: 1 } : undefined
-    const started = Date.now()
     await make().generate(req(), ctx())
     expect(retries.map((r) => r.delayMs)).toEqual([1000])
-    expect(Date.now() - started).toBeGreaterThanOrEqual(990)
   })
 
   it('caps a long Retry-After at maxRetryAfterMs', async () => {
