@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cleanup, project } from './fixtures/astro-helpers/build-site.js'
-import { type AstroDev, startAstroDev } from './helpers/dev-server.js'
+import { type AstroDev, startAstroDev, writeUntil } from './helpers/dev-server.js'
 
 let server: AstroDev | undefined
 afterAll(async () => {
@@ -38,28 +38,13 @@ export default { devToolbar: { enabled: false }, integrations: [mdx(), flux({ im
         return { status: 0 } // Restarting.
       }
     }
-    // A watcher misses what is written before its first scan ends: a file the server has not shown
-    // after a while is written again.
-    const writeUntil = async (file: string, text: string, seen: () => Promise<boolean>) => {
-      for (let attempt = 0; attempt < 8; attempt++) {
-        await writeFile(join(root, file), text)
-        const shown = await expect
-          .poll(seen, { timeout: 30_000, interval: 500 })
-          .toBe(true)
-          .then(
-            () => true,
-            () => false,
-          )
-        if (shown) return
-      }
-    }
 
     const first = await home()
     expect(first.status).toBe(200)
     expect(first.nook).toBeDefined()
 
     // The server restarts with the edited file: the same prompt under the new model's key.
-    await writeUntil('flux.config.mjs', config('flux-schnell'), async () => {
+    await writeUntil(join(root, 'flux.config.mjs'), config('flux-schnell'), async () => {
       const now = await home()
       return now.status === 200 && now.nook !== undefined && now.nook !== first.nook
     })
@@ -68,7 +53,7 @@ export default { devToolbar: { enabled: false }, integrations: [mdx(), flux({ im
     expect(edited.nook).not.toBe(first.nook)
 
     // A new `.env` wins over the file: frozen, and a placeholder is not an image, so the page fails.
-    await writeUntil('.env', 'FLUX_MODE=frozen\n', async () => (await home()).status === 500)
+    await writeUntil(join(root, '.env'), 'FLUX_MODE=frozen\n', async () => (await home()).status === 500)
     expect((await home()).status, dev.output()).toBe(500)
   })
 })

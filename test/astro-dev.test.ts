@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanup, IMAGES, KEY, project } from './fixtures/astro-helpers/build-site.js'
-import { launchChromium, watchPage } from './helpers/browser.js'
+import { launchChromium, shown, watchPage } from './helpers/browser.js'
 import { ASTRO, freePort, userEnv } from './helpers/dev-server.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
@@ -21,32 +21,6 @@ afterAll(async () => {
   await gateway?.close()
   await cleanup()
 })
-
-/**
- * What each image of the page shows, once all have loaded: `<currentSrc path>#<hash of its pixels>`
- * (a pending image keeps its URL when the real one arrives: the pixels tell them apart); [] while
- * the page reloads.
- */
-async function shown(page: Page): Promise<string[]> {
-  try {
-    // A string: the test's TypeScript knows no DOM.
-    return await page.evaluate<string[]>(`Promise.all([...document.images].map(async (img) => {
-      await img.decode().catch(() => {})
-      if (img.naturalWidth === 0) return 'broken'
-      const canvas = document.createElement('canvas')
-      canvas.width = img.naturalWidth
-      canvas.height = img.naturalHeight
-      const context = canvas.getContext('2d')
-      context.drawImage(img, 0, 0)
-      const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', pixels))
-      const hex = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('')
-      return new URL(img.currentSrc).pathname + '#' + hex
-    }))`)
-  } catch {
-    return [] // The page is reloading.
-  }
-}
 
 const pixels = (shown: string) => shown.split('#')[1]
 const path = (shown: string) => shown.split('#')[0]
@@ -103,7 +77,7 @@ export default {
       return count
     })
     await Promise.all(pages.map((page, i) => page.goto(origin + paths[i])))
-    const first = await Promise.all(pages.map(shown))
+    const first = await Promise.all(pages.map((page) => shown(page)))
     // A fact, not a race: the gateway has held every request so far.
     expect(gateway.generated, 'pages were served before any image was generated').toBe(0)
     expect(first.map((srcs) => srcs.length)).toEqual([4, 3, 2])
@@ -126,7 +100,7 @@ export default {
           throw new Error(`${paths[i]}: ${err.message}\n--- astro dev said ---\n${output}`)
         })
     }
-    const last = await Promise.all(pages.map(shown))
+    const last = await Promise.all(pages.map((page) => shown(page)))
     for (const src of last.flat()) expect(path(src)).toMatch(/^\/_flux\/[\w.~/-]+\.(avif|webp)$/)
     // A reload may cut the one before it short (Astro reloads for the content store, flux for the
     // pages), with the page's images and scripts still loading: a request aborted by a navigation

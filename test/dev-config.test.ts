@@ -7,6 +7,7 @@ import { requestKey } from '@flux-images/core'
 import { flux } from '@flux-images/vite'
 import { createServer, type ViteDevServer } from 'vite'
 import { afterAll, describe, expect, it } from 'vitest'
+import { writeUntil } from './helpers/dev-server.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/vite-basic', import.meta.url))
 const CAT = 'A cat asleep on a windowsill'
@@ -58,21 +59,6 @@ describe('vite dev and the configuration file', () => {
         return { status: 0 } // Restarting.
       }
     }
-    // A watcher misses what is written before its first scan ends (it has nothing to report when
-    // it is ready): a file the server has not shown after a while is written again.
-    const writeUntil = async (file: string, text: string, seen: () => Promise<boolean>) => {
-      for (let attempt = 0; attempt < 8; attempt++) {
-        await writeFile(join(root, file), text)
-        const shown = await expect
-          .poll(seen, { timeout: 15_000, interval: 250 })
-          .toBe(true)
-          .then(
-            () => true,
-            () => false,
-          )
-        if (shown) return
-      }
-    }
     const keyFor = (model: string) =>
       requestKey({ model, prompt: CAT, size: '1024x1024', quality: 'standard' })
 
@@ -80,7 +66,7 @@ describe('vite dev and the configuration file', () => {
 
     // An edited file: the server restarts, and the same import now has the new model's key.
     await writeUntil(
-      'flux.config.mjs',
+      join(root, 'flux.config.mjs'),
       "export default { mode: 'placeholder', model: 'flux-schnell' }\n",
       async () => (await cat()).key === keyFor('flux-schnell'),
     )

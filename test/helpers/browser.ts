@@ -75,3 +75,31 @@ export async function serveStatic(dir: string): Promise<{ url: string; close: ()
     close: () => new Promise((done) => server.close(() => done())),
   }
 }
+
+/**
+ * What each image of the page (matching `selector`) shows, once all have loaded: `<currentSrc path>#<hash of its pixels>`
+ * (a pending image keeps its URL when the real one arrives: the pixels tell them apart); [] while
+ * the page reloads.
+ */
+export async function shown(page: Page, selector = 'img'): Promise<string[]> {
+  try {
+    // A string: the test's TypeScript knows no DOM.
+    return await page.evaluate<
+      string[]
+    >(`Promise.all([...document.querySelectorAll(${JSON.stringify(selector)})].map(async (img) => {
+      await img.decode().catch(() => {})
+      if (img.naturalWidth === 0) return 'broken'
+      const canvas = document.createElement('canvas')
+      canvas.width = img.naturalWidth
+      canvas.height = img.naturalHeight
+      const context = canvas.getContext('2d')
+      context.drawImage(img, 0, 0)
+      const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', pixels))
+      const hex = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('')
+      return new URL(img.currentSrc).pathname + '#' + hex
+    }))`)
+  } catch {
+    return [] // The page is reloading.
+  }
+}

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
@@ -92,5 +93,24 @@ export async function watchHmr(
     },
     errors,
     close: () => socket.close(),
+  }
+}
+
+/**
+ * Writes `text` to `file` until a dev server shows it (`seen`). A watcher misses what is written
+ * before its first scan ends (it has nothing to report when it is ready): a file the server has not
+ * shown after a while is written again, at most 8 times.
+ */
+export async function writeUntil(file: string, text: string, seen: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    await writeFile(file, text)
+    const shown = await expect
+      .poll(seen, { timeout: 30_000, interval: 500 })
+      .toBe(true)
+      .then(
+        () => true,
+        () => false,
+      )
+    if (shown) return
   }
 }
