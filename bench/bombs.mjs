@@ -88,7 +88,11 @@ async function optimizeCached() {
       { bytes, format: 'png', width: meta.width, height: meta.height, created: 1_700_000_000 },
       { provider: 'bench', placeholder: false },
     )
-    const optimizer = createOptimizer({ variants: createVariantStore({ dir, logger }), options: resolveOptimizeOptions({}), logger })
+    const optimizer = createOptimizer({
+      variants: createVariantStore({ dir, logger }),
+      options: resolveOptimizeOptions({}),
+      logger,
+    })
     const result = await optimizer.optimize(entry)
     return `${result.files.length} files, largest ${result.width}x${result.height}`
   } finally {

@@ -72,7 +72,11 @@ const phases = {
     const cache = createDiskCache({ dir, logger: silent })
     const concurrency = process.env.BENCH_CONCURRENCY ? Number(process.env.BENCH_CONCURRENCY) : undefined
     const options = resolveOptimizeOptions({ concurrency })
-    const optimizer = createOptimizer({ variants: createVariantStore({ dir, logger: silent }), options, logger: silent })
+    const optimizer = createOptimizer({
+      variants: createVariantStore({ dir, logger: silent }),
+      options,
+      logger: silent,
+    })
     const entries = await Promise.all((await cache.list()).map((meta) => cache.get(meta.key)))
     const started = performance.now()
     const results = await Promise.all(entries.map((entry) => optimizer.optimize(entry)))
@@ -97,7 +101,11 @@ const phases = {
 
   /** The same process without any image work: the floor under the figures above. */
   async idle(dir) {
-    createOptimizer({ variants: createVariantStore({ dir, logger: silent }), options: resolveOptimizeOptions(), logger: silent })
+    createOptimizer({
+      variants: createVariantStore({ dir, logger: silent }),
+      options: resolveOptimizeOptions(),
+      logger: silent,
+    })
     return { maxRssMB: peakRssMB() }
   },
 }

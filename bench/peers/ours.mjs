@@ -58,7 +58,11 @@ async function run(cacheDir, mode) {
   // BENCH_CONCURRENCY: the optimizer's pool size, to see what scheduling alone changes.
   const concurrency = process.env.BENCH_CONCURRENCY ? Number(process.env.BENCH_CONCURRENCY) : undefined
   const options = resolveOptimizeOptions({ ...MODES[mode], concurrency })
-  const optimizer = createOptimizer({ variants: createVariantStore({ dir: cacheDir, logger: silent }), options, logger: silent })
+  const optimizer = createOptimizer({
+    variants: createVariantStore({ dir: cacheDir, logger: silent }),
+    options,
+    logger: silent,
+  })
   const entries = await Promise.all((await cache.list()).map((meta) => cache.get(meta.key)))
   const results = await Promise.all(entries.map((entry) => optimizer.optimize(entry)))
   const { decodes, encodes, peakActive, peakHeld } = optimizer.stats
