@@ -1,58 +1,12 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import sharp from 'sharp'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createFlux } from '../../src/create-flux.js'
 import { FluxError } from '../../src/errors.js'
 import { createCounters } from '../../src/optimize/index.js'
-import type { CanonicalRequest, GeneratedImage, Logger, Provider } from '../../src/types.js'
-
-/** A hand-written fake gateway: counts calls per prompt, tracks concurrency, fails on demand. */
-function fakeProvider({
-  latencyMs = 5,
-  fail,
-}: {
-  latencyMs?: number
-  fail?: (r: CanonicalRequest, n: number) => Error | undefined
-} = {}) {
-  const calls = new Map<string, number>()
-  let inFlight = 0
-  let maxInFlight = 0
-  let total = 0
-  const provider: Provider = {
-    name: 'fake',
-    placeholder: false,
-    async generate(request) {
-      total++
-      calls.set(request.prompt, (calls.get(request.prompt) ?? 0) + 1)
-      inFlight++
-      maxInFlight = Math.max(maxInFlight, inFlight)
-      try {
-        await new Promise((r) => setTimeout(r, latencyMs))
-        const err = fail?.(request, total)
-        if (err) throw err
-        const [width, height] = request.size.split('x').map(Number) as [number, number]
-        const bytes = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } })
-          .png()
-          .toBuffer()
-        return { bytes, format: 'png', width, height, created: 1_700_000_000 } satisfies GeneratedImage
-      } finally {
-        inFlight--
-      }
-    },
-  }
-  return {
-    provider,
-    calls,
-    get total() {
-      return total
-    },
-    get maxInFlight() {
-      return maxInFlight
-    },
-  }
-}
+import type { Logger } from '../../src/types.js'
+import { fakeProvider } from '../fakes/providers.js'
 
 function memoryLogger(): Logger & { lines: string[] } {
   const lines: string[] = []
