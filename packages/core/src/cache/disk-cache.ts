@@ -286,10 +286,11 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       return { meta, path, placeholder }
     },
 
+    // Async, so a bad key rejects like every other method rather than throwing where it is called.
     refusals: {
-      get: (key) => refusals.get(assertKey(key)),
-      put: (key, request, detail) => refusals.put(assertKey(key), request, detail),
-      remove: (key) => refusals.remove(assertKey(key)),
+      get: async (key) => refusals.get(assertKey(key)),
+      put: async (key, request, detail) => refusals.put(assertKey(key), request, detail),
+      remove: async (key) => refusals.remove(assertKey(key)),
     },
 
     async withLock(key, fn, opts) {

@@ -30,7 +30,11 @@ export const PLACEHOLDER_PATTERN = /^(?:#[0-9a-f]{6}|data:image\/webp;base64,[A-
 
 const Key = v.pipe(v.string(), v.regex(REQUEST_KEY_PATTERN))
 const Side = v.pipe(v.number(), v.integer(), v.minValue(1))
-const Time = v.pipe(v.string(), v.isoTimestamp())
+// Any time Date reads (not only 4-digit years: a gateway's `created` far in the future is kept).
+const Time = v.pipe(
+  v.string(),
+  v.check((text) => Number.isFinite(Date.parse(text)), 'expected a time'),
+)
 
 const CanonicalRequestSchema = v.object({
   model: v.string(),

@@ -211,6 +211,12 @@ describe('what the metadata keeps of an odd answer', () => {
     expect(at).toBeLessThanOrEqual(Date.now())
     expect(await cache.check(key)).toBe('cached')
   })
+
+  it('keeps a date past year 9999 (created: 1e12) and reads the entry back as cached', async () => {
+    const stored = await put({ created: 1e12 })
+    expect(stored.meta.created).toMatch(/^\+0\d{5}-/)
+    expect(await createDiskCache({ dir, logger }).check(key)).toBe('cached')
+  })
 })
 
 describe('keys', () => {
@@ -303,6 +309,13 @@ describe('integrity', () => {
       (meta: string) => meta.replace(`"${key}.png"`, '"../../x.png"'),
     ],
     ['metadata of an unknown version', (meta: string) => meta.replace(/"version": \d+/, '"version": 99')],
+    // Validated on read against the record's schema: a field of the wrong kind is never trusted.
+    ['a request of unknown quality', (meta: string) => meta.replace('"standard"', '"ultra"')],
+    ['a negative width', (meta: string) => meta.replace(/"width": \d+/, '"width": -1')],
+    [
+      'a creation time that is no time',
+      (meta: string) => meta.replace(/"created": "[^"]+"/, '"created": "yesterday"'),
+    ],
   ])('does not serve an entry with %s', async (_name, edit) => {
     await stored()
     const metaPath = join(originals(), `${key}.json`)
@@ -310,6 +323,14 @@ describe('integrity', () => {
     expect(await cache.get(key)).toBeUndefined()
     expect(logger.warnings()[0]).toContain('FLUX_CACHE_CORRUPT')
     expect(await cache.check(key)).toBe('corrupt')
+  })
+
+  it('names the field that failed its schema in the warning', async () => {
+    await stored()
+    const metaPath = join(originals(), `${key}.json`)
+    await writeFile(metaPath, (await readFile(metaPath, 'utf8')).replace('"standard"', '"ultra"'))
+    expect(await cache.get(key)).toBeUndefined()
+    expect(logger.warnings()[0]).toContain('its metadata is malformed at request.quality')
   })
 
   it('does not serve metadata whose image is gone', async () => {
@@ -485,6 +506,15 @@ describe('moderation', () => {
     await cache.put(key, request, image(), { provider: 'openai-images', placeholder: false })
     expect(await cache.refusals.get(key)).toBeUndefined()
     expect(await cache.check(key)).toBe('cached')
+  })
+
+  it('a record that fails its schema reads as no refusal, so nothing is refused on its word', async () => {
+    await cache.refusals.put(key, request, 'refused')
+    const path = join(dir, 'moderation', `${key}.json`)
+    const record = JSON.parse(await readFile(path, 'utf8'))
+    await writeFile(path, JSON.stringify({ ...record, detail: { html: '<script>' } }))
+    expect(await cache.refusals.get(key)).toBeUndefined()
+    expect(await cache.check(key)).toBe('missing')
   })
 
   it('belongs to its key only', async () => {
