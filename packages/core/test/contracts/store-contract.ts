@@ -39,6 +39,26 @@ const REAL = { provider: 'contract', placeholder: false }
 const LOCAL = { provider: 'placeholder', placeholder: true }
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
+/** Takes the lease of `key` and holds it until `release()`; resolves once it is held. */
+async function holdLease(store: OriginalStore, key: string, events: string[]) {
+  let release = () => {}
+  const held = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  let entered = () => {}
+  const inside = new Promise<void>((resolve) => {
+    entered = resolve
+  })
+  const done = store.withLock(key, async () => {
+    events.push('first in')
+    entered()
+    await held
+    events.push('first out')
+  })
+  await inside
+  return { release, done }
+}
+
 export function testStore(name: string, make: () => Promise<StoreUnderTest>): void {
   describe(`store contract: ${name}`, () => {
     let subject: StoreUnderTest
@@ -219,21 +239,7 @@ export function testStore(name: string, make: () => Promise<StoreUnderTest>): vo
     describe('the lease of a key', () => {
       it('is held by one holder at a time, across stores over the same backing', async () => {
         const events: string[] = []
-        let release = () => {}
-        const held = new Promise<void>((resolve) => {
-          release = resolve
-        })
-        let entered = () => {}
-        const inside = new Promise<void>((resolve) => {
-          entered = resolve
-        })
-        const first = store.withLock(keyA, async () => {
-          events.push('first in')
-          entered()
-          await held
-          events.push('first out')
-        })
-        await inside
+        const first = await holdLease(store, keyA, events)
         const second = subject.another().withLock(keyA, async () => {
           events.push('second in')
         })
@@ -241,8 +247,8 @@ export function testStore(name: string, make: () => Promise<StoreUnderTest>): vo
         await subject.another().withLock(keyB, async () => {
           events.push('other key')
         })
-        release()
-        await Promise.all([first, second])
+        first.release()
+        await Promise.all([first.done, second])
         expect(events).toEqual(['first in', 'other key', 'first out', 'second in'])
       })
 
@@ -253,19 +259,7 @@ export function testStore(name: string, make: () => Promise<StoreUnderTest>): vo
       })
 
       it('a wait ends with the signal’s reason when it aborts, and its work never runs', async () => {
-        let release = () => {}
-        const held = new Promise<void>((resolve) => {
-          release = resolve
-        })
-        let entered = () => {}
-        const inside = new Promise<void>((resolve) => {
-          entered = resolve
-        })
-        const first = store.withLock(keyA, async () => {
-          entered()
-          await held
-        })
-        await inside
+        const first = await holdLease(store, keyA, [])
         const controller = new AbortController()
         let ran = false
         const waiting = subject.another().withLock(
@@ -278,8 +272,8 @@ export function testStore(name: string, make: () => Promise<StoreUnderTest>): vo
         const reason = new Error('stopped')
         controller.abort(reason)
         await expect(waiting).rejects.toBe(reason)
-        release()
-        await first
+        first.release()
+        await first.done
         expect(ran).toBe(false)
       })
     })
