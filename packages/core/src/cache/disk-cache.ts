@@ -4,9 +4,9 @@
  * ```
  * <dir>/originals/<key>.<ext>        committed: real generated originals
  * <dir>/originals/<key>.json         committed: their metadata (CacheEntryMeta)
- * <dir>/moderation/<key>.json        committed: remembered refusals (ModerationRecord)
+ * <dir>/moderation/<key>.json        committed: remembered refusals (RefusalRecord, refusal-store.ts)
  * <dir>/placeholders/<key>.<ext>     git-ignored: local placeholder images, and their <key>.json
- * <dir>/variants/...                 git-ignored: derived variants (the optimizer's)
+ * <dir>/variants/...                 git-ignored: derived variants (variant-store.ts)
  * <dir>/locks/<key>.lock             git-ignored: who is generating a key right now
  * <dir>/tmp/                         git-ignored: files being written
  * <dir>/.gitignore                   written on first use
