@@ -94,7 +94,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     mode: options.mode,
     placeholder,
   })
-  const optimize = () =>
+  const getOptimizer = () =>
     (optimizer ??= createOptimizer({
       variants: createVariantStore({ dir: options.cacheDir, logger }),
       options: options.image,
@@ -122,7 +122,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
       prompt: request.prompt,
       alt: alt ?? ('params' in input ? input.params?.alt : undefined) ?? request.prompt,
     }
-    return optimize()
+    return getOptimizer()
       .optimize(entry, info)
       .catch((err) => Promise.reject(at(err, location)))
   }

@@ -11,7 +11,7 @@ export function usesPlaceholders(options: Pick<ResolvedOptions, 'mode' | 'apiKey
 
 /** The gateway when a key is set in `auto` mode; otherwise the placeholder generator, said aloud. */
 export function chooseProvider(options: ResolvedOptions, logger: Logger): Provider {
-  if (!usesPlaceholders(options) && options.apiKey) {
+  if (options.mode === 'auto' && options.apiKey) {
     if (!options.baseURL) throw fluxError('FLUX_NO_BASE_URL', {})
     return createOpenAIImagesProvider({
       apiKey: options.apiKey,

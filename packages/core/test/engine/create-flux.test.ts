@@ -65,6 +65,17 @@ describe('createFlux().generate()', () => {
     expect(err?.message).toContain('b.md:2:')
   })
 
+  it('frozen mode: two missing images are one failure that lists both, and both are skipped', async () => {
+    await write('a.md', '![x](flux:first missing)\n![y](flux:second missing)\n')
+    const fake = fakeProvider()
+    const flux = createFlux({ root, mode: 'frozen', progress: 'off' }, { env, provider: fake.provider })
+    const summary = await flux.generate()
+    expect(fake.total).toBe(0)
+    expect(summary).toMatchObject({ total: 2, skipped: 2, generated: 0, cached: 0 })
+    expect(summary.failed.map((e) => e.code)).toEqual(['FLUX_MISSING_FROZEN'])
+    expect(summary.failed[0]?.message).toMatch(/a\.md:1:\d+ +first missing[\s\S]*a\.md:2:\d+ +second missing/)
+  })
+
   it('refuses to exceed the cap before spending anything', async () => {
     await write('a.md', '![a](flux:one)\n![b](flux:two)\n![c](flux:three)\n')
     const fake = fakeProvider()
