@@ -1,7 +1,6 @@
 import { isAbsolute, resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import * as v from 'valibot'
-import { fluxError } from './errors.js'
 import { OPTIMIZE_OPTIONS } from './optimize/resolve-optimize-options.js'
 import {
   boolean,
@@ -10,8 +9,9 @@ import {
   list,
   oneOf,
   options,
+  type Problem,
+  parseOptions,
   positiveNumber,
-  problemsOf,
   quoteAll,
   record,
   show,
@@ -379,18 +379,7 @@ export function resolveOptions(
   ])
   if (merged.apiKey === '') delete merged.apiKey
 
-  const result = v.safeParse(FLUX_OPTIONS, merged)
-  if (!result.success) {
-    const problems = problemsOf(result.issues).map((p) => {
-      const source = sourceOf(sources, p.keys)
-      if (!source) return `${p.path}: ${p.message}`
-      return p.unknownName
-        ? `${p.path} (in ${source}): ${p.message}`
-        : `${p.path}: ${p.message} (from ${source})`
-    })
-    throw fluxError('FLUX_INVALID_OPTIONS', { problems })
-  }
-  const resolved = result.output
+  const resolved = parseOptions(FLUX_OPTIONS, merged, { from: (keys) => sourceOf(sources, keys) })
   if (resolved.apiKey && resolved.baseURL) {
     const url = new URL(resolved.baseURL)
     if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
@@ -440,7 +429,7 @@ function mergeLayers(layers: [Record<string, unknown>, string | ((key: string) =
 }
 
 /** The layer that gave the value at `keys`: its `image` member's, else its option's. */
-function sourceOf(sources: Sources, keys: readonly (string | number)[]): string | undefined {
+function sourceOf(sources: Sources, keys: Problem['keys']): string | undefined {
   const [name, member] = keys
   if (name === 'image' && member !== undefined) {
     const source = sources.get(`image.${member}`)

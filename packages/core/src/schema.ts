@@ -20,6 +20,8 @@ export function show(value: unknown): string {
   if (value === undefined) return 'undefined'
   if (typeof value === 'function') return 'a function'
   if (typeof value === 'bigint') return `${value}n`
+  // JSON would show NaN and Infinity as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
   let text: string | undefined
   try {
     text = JSON.stringify(value)
@@ -143,7 +145,7 @@ export interface Problem {
 }
 
 /** The issues of a failed parse as problems, paths prefixed with `root` (e.g. `image`). */
-export function problemsOf(issues: readonly v.BaseIssue<unknown>[], root = ''): Problem[] {
+function problemsOf(issues: readonly v.BaseIssue<unknown>[], root = ''): Problem[] {
   return issues.map((issue) => {
     const items = issue.path ?? []
     const keys = items.map((item) => item.key as string | number)
@@ -162,18 +164,25 @@ export function problemsOf(issues: readonly v.BaseIssue<unknown>[], root = ''): 
 
 /**
  * The one way options are validated: `input` against `schema`, with its defaults filled in. Throws
- * FLUX_INVALID_OPTIONS listing every problem on its own line, its path prefixed with `path`.
+ * FLUX_INVALID_OPTIONS listing every problem on its own line, its path prefixed with `path`, and,
+ * when `from` names where the value at a path came from, that too: `concurrency: ... (from
+ * FLUX_CONCURRENCY)`, `maxGeneration (in flux.config.mjs): Unknown option ...`.
  */
 export function parseOptions<const S extends v.GenericSchema>(
   schema: S,
   input: unknown,
-  { path = '' }: { path?: string } = {},
+  { path = '', from }: { path?: string; from?: (keys: Problem['keys']) => string | undefined } = {},
 ): v.InferOutput<S> {
   const result = v.safeParse(schema, input)
   if (result.success) return result.output
-  throw fluxError('FLUX_INVALID_OPTIONS', {
-    problems: problemsOf(result.issues, path).map((p) => `${p.path}: ${p.message}`),
+  const problems = problemsOf(result.issues, path).map((p) => {
+    const source = from?.(p.keys)
+    if (!source) return `${p.path}: ${p.message}`
+    return p.unknownName
+      ? `${p.path} (in ${source}): ${p.message}`
+      : `${p.path}: ${p.message} (from ${source})`
   })
+  throw fluxError('FLUX_INVALID_OPTIONS', { problems })
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
