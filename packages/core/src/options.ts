@@ -8,7 +8,7 @@ import {
   isRecord,
   list,
   oneOf,
-  options,
+  optionsObject,
   type Problem,
   parseOptions,
   positiveNumber,
@@ -28,6 +28,7 @@ const PROGRESS_STYLES = ['auto', 'live', 'plain', 'off'] as const
 const RESPONSE_FORMATS = ['b64_json', 'url'] as const
 
 export type FluxMode = (typeof MODES)[number]
+export type Quality = (typeof QUALITIES)[number]
 export type ProgressStyle = (typeof PROGRESS_STYLES)[number]
 
 /** Published list prices of the FLUX models in USD per image (estimates; gateways differ: override with `prices`). */
@@ -154,7 +155,7 @@ const price = custom<number>(
  * `resolveOptions`).
  */
 export const FLUX_OPTIONS = v.pipe(
-  options({
+  optionsObject({
     /** Project root: where files are scanned and the cache lives. @default process.cwd() */
     root: v.optional(text(), () => process.cwd()),
     /** Cache directory; originals in it are meant to be committed. @default '<root>/.flux-cache' */
@@ -267,7 +268,7 @@ export const GATEWAY_DEFAULTS = {
 } as const
 
 /** Options of the OpenAI-Images gateway provider (`createOpenAIImagesProvider`). */
-export const GATEWAY_OPTIONS = options({
+export const GATEWAY_OPTIONS = optionsObject({
   /**
    * The gateway's API key, sent as `Authorization: Bearer <key>` to the API origin only. It is
    * redacted from every error and log line, even when the gateway echoes it back.
@@ -322,7 +323,7 @@ export type GatewayOptions = v.InferInput<typeof GATEWAY_OPTIONS>
  * Options of the disk cache (`createDiskCache`): its directory and lock timings. Timings are set by
  * tests and tools, not users; `parseOptions(DISK_CACHE_OPTIONS, options, { path: 'cache' })`.
  */
-export const DISK_CACHE_OPTIONS = options({
+export const DISK_CACHE_OPTIONS = optionsObject({
   /** The cache directory, absolute or relative to the working directory. */
   dir: text(),
   logger,
@@ -439,7 +440,7 @@ function sourceOf(sources: Sources, keys: Problem['keys']): string | undefined {
 }
 
 /** `https://user:pass@host` -> `https://***@host`; also in a value that is not a valid URL. */
-export function hideCredentials(value: string): string {
+function hideCredentials(value: string): string {
   return value.replace(
     /^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i,
     (_, scheme: string | undefined) => `${scheme ?? ''}***@`,

@@ -112,7 +112,7 @@ export function custom<T>(is: (value: unknown) => boolean, what: string) {
  * nearest known name (valibot's strictObject stops at the first unknown name). Unknown names are
  * only ever reported, never passed on, so its shape is a strict object's.
  */
-export function options<const E extends v.ObjectEntries>(entries: E): v.ObjectSchema<E, undefined> {
+export function optionsObject<const E extends v.ObjectEntries>(entries: E): v.ObjectSchema<E, undefined> {
   const known = Object.keys(entries)
   const schema = v.pipe(
     v.looseObject(entries, expected('an object')),

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import * as v from 'valibot'
-import { list, oneOf, options, parseOptions, show, wholeNumber } from '../schema.js'
+import { list, oneOf, optionsObject, parseOptions, show, wholeNumber } from '../schema.js'
 
 /** Formats offered in `<source>` elements, best first. */
 export const MODERN_FORMATS = ['avif', 'webp'] as const
@@ -85,7 +85,7 @@ const urlPrefix = v.pipe(
  * `ResolvedOptimizeOptions` as used, are this schema's input and output.
  */
 export const OPTIMIZE_OPTIONS = v.pipe(
-  options({
+  optionsObject({
     /**
      * Widths of the variants, in pixels. The original's width (or `maxWidth`) is always emitted
      * too, as the largest variant; widths at or above it collapse into it (never upscaled). Sorted
@@ -111,7 +111,7 @@ export const OPTIMIZE_OPTIONS = v.pipe(
     fallback: v.optional(oneOf(FALLBACK_FORMATS), d.fallback),
     /** AVIF encoder. `quality` 1-100, `effort` 0 (fastest) to 9 (smallest). @default { quality: 50, effort: 3 } */
     avif: v.optional(
-      options({
+      optionsObject({
         quality: v.optional(wholeNumber(1, 100), d.avif.quality),
         effort: v.optional(wholeNumber(0, 9), d.avif.effort),
       }),
@@ -119,21 +119,21 @@ export const OPTIMIZE_OPTIONS = v.pipe(
     ),
     /** WebP encoder. `quality` 1-100, `effort` 0-6. @default { quality: 78, effort: 4 } */
     webp: v.optional(
-      options({
+      optionsObject({
         quality: v.optional(wholeNumber(1, 100), d.webp.quality),
         effort: v.optional(wholeNumber(0, 6), d.webp.effort),
       }),
       {},
     ),
     /** JPEG encoder (mozjpeg). `quality` 1-100. @default { quality: 80 } */
-    jpeg: v.optional(options({ quality: v.optional(wholeNumber(1, 100), d.jpeg.quality) }), {}),
+    jpeg: v.optional(optionsObject({ quality: v.optional(wholeNumber(1, 100), d.jpeg.quality) }), {}),
     /**
      * PNG encoder. `quality` 100 is lossless; lower quantises to a palette (smaller, lossy).
      * `compressionLevel` 0-9 (zlib).
      * @default { quality: 100, compressionLevel: 9 }
      */
     png: v.optional(
-      options({
+      optionsObject({
         quality: v.optional(wholeNumber(1, 100), d.png.quality),
         compressionLevel: v.optional(wholeNumber(0, 9), d.png.compressionLevel),
       }),
