@@ -7,11 +7,11 @@ import {
   custom,
   isRecord,
   list,
+  logger,
   oneOf,
   optionsObject,
   type Problem,
   parseOptions,
-  positiveNumber,
   quoteAll,
   record,
   show,
@@ -125,10 +125,6 @@ const responseFormat = v.optional(oneOf(RESPONSE_FORMATS), DEFAULTS.responseForm
 const timeoutMs = v.optional(wholeNumber(1, MAX_TIMEOUT_MS), DEFAULTS.timeoutMs)
 const maxRetries = v.optional(wholeNumber(0, MAX_RETRIES), DEFAULTS.maxRetries)
 const allowPrivateDownloads = v.optional(boolean(), DEFAULTS.allowPrivateDownloads)
-const logger = custom<Logger>(
-  (value) => isRecord(value) && ['info', 'warn', 'error'].every((m) => typeof value[m] === 'function'),
-  'a logger with info, warn and error functions',
-)
 
 const size = v.pipe(
   v.string((issue) => `${EXPECTED_SIZE}, got ${show(issue.input)}`),
@@ -318,22 +314,6 @@ export const GATEWAY_OPTIONS = optionsObject({
 
 /** Options of `createOpenAIImagesProvider`, as given. */
 export type GatewayOptions = v.InferInput<typeof GATEWAY_OPTIONS>
-
-/**
- * Options of the disk cache (`createDiskCache`): its directory and lock timings. Timings are set by
- * tests and tools, not users; `parseOptions(DISK_CACHE_OPTIONS, options, { path: 'cache' })`.
- */
-export const DISK_CACHE_OPTIONS = optionsObject({
-  /** The cache directory, absolute or relative to the working directory. */
-  dir: text(),
-  logger,
-  /** A lock not refreshed for this long is taken over. @default 30000 */
-  staleMs: v.optional(positiveNumber()),
-  /** How often a lock holder refreshes its lock. @default staleMs / 3, at most 5000 */
-  heartbeatMs: v.optional(positiveNumber()),
-  /** Temp files older than this are deleted when the cache is first used. @default 600000 */
-  tempMaxAgeMs: v.optional(positiveNumber()),
-})
 
 type Env = Readonly<Record<string, string | undefined>>
 

@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import { fluxError } from './errors.js'
+import type { Logger } from './types.js'
 
 /**
  * The options' vocabulary, on valibot: each schema here carries its message (`Expected ..., got
@@ -219,3 +220,9 @@ function distance(a: string, b: string): number {
   }
   return previous[b.length] ?? 0
 }
+
+/** A logger: an object with `info`, `warn` and `error` functions. */
+export const logger = custom<Logger>(
+  (value) => isRecord(value) && ['info', 'warn', 'error'].every((m) => typeof value[m] === 'function'),
+  'a logger with info, warn and error functions',
+)

@@ -1,16 +1,15 @@
 import { describe, expect, expectTypeOf, it } from 'vitest'
+import { createDiskCache } from '../src/cache/index.js'
 import { FluxError } from '../src/errors.js'
 import type { OptimizeOptions, ResolvedOptimizeOptions } from '../src/optimize/index.js'
 import {
   DEFAULTS,
-  DISK_CACHE_OPTIONS,
   type FluxOptions,
   MAX_TIMEOUT_MS,
   type ResolvedOptions,
   resolveOptions,
 } from '../src/options.js'
 import { createOpenAIImagesProvider } from '../src/providers/openai-images.js'
-import { parseOptions } from '../src/schema.js'
 import type { Logger } from '../src/types.js'
 
 /** The problem lines of the FLUX_INVALID_OPTIONS that resolving these layers throws. */
@@ -349,11 +348,7 @@ describe('one schema (issue 17, part 4)', () => {
   describe("the disk cache's options", () => {
     it('refuse a timing that is not a number above 0, under `cache.`', () => {
       expect(() =>
-        parseOptions(
-          DISK_CACHE_OPTIONS,
-          { dir: '/c', logger: recordingLogger(), staleMs: 0, heartbeatMs: Number.NaN },
-          { path: 'cache' },
-        ),
+        createDiskCache({ dir: '/c', logger: recordingLogger(), staleMs: 0, heartbeatMs: Number.NaN }),
       ).toThrow(
         'Invalid flux-images options:\n  - cache.staleMs: Expected a number above 0, got 0\n  - cache.heartbeatMs: Expected a number above 0, got NaN',
       )

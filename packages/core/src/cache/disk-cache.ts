@@ -20,8 +20,9 @@
  */
 import { readdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import * as v from 'valibot'
 import { FluxError, fluxError } from '../errors.js'
-import type { Logger } from '../types.js'
+import { logger, optionsObject, parseOptions, positiveNumber, text } from '../schema.js'
 import {
   commitTemp,
   discardTemp,
@@ -58,27 +59,26 @@ const DEFAULT_TEMP_MAX_AGE_MS = 10 * 60_000
 /** A lock draft or a lock set aside by key-lock.ts: `<key>.lock.<12 hex>.new|stale`. */
 const LOCK_LEFTOVER = /^[0-9a-f]{24}\.lock\.[0-9a-f]{12}\.(?:new|stale)$/
 
-export interface DiskCacheOptions {
+/**
+ * Options of `createDiskCache`: its directory and lock timings. Timings are set by tests and tools,
+ * not users.
+ */
+const DISK_CACHE_OPTIONS = optionsObject({
   /** The cache directory, absolute or relative to the working directory. */
-  dir: string
-  logger: Logger
+  dir: text(),
+  logger,
   /**
    * A lock not refreshed for this long is taken over. A lock of a dead process on this host is
-   * taken over at once.
-   * @default 30000
+   * taken over at once. @default 30000
    */
-  staleMs?: number
-  /**
-   * How often a lock holder refreshes its lock.
-   * @default staleMs / 3, at most 5000
-   */
-  heartbeatMs?: number
-  /**
-   * Temp files older than this are deleted when the cache is first used.
-   * @default 600000
-   */
-  tempMaxAgeMs?: number
-}
+  staleMs: v.optional(positiveNumber()),
+  /** How often a lock holder refreshes its lock. @default staleMs / 3, at most 5000 */
+  heartbeatMs: v.optional(positiveNumber()),
+  /** Temp files older than this are deleted when the cache is first used. @default 600000 */
+  tempMaxAgeMs: v.optional(positiveNumber()),
+})
+
+export type DiskCacheOptions = v.InferInput<typeof DISK_CACHE_OPTIONS>
 
 /** The disk store of originals (see OriginalStore), over one cache directory. */
 export interface DiskCache extends OriginalStore {
@@ -91,12 +91,12 @@ type Verdict = { entry: CacheEntry } | { missing: true } | { corrupt: string }
 
 /** Creates a cache over `dir`. Nothing is read or written until a method is called. */
 export function createDiskCache(options: DiskCacheOptions): DiskCache {
-  const dir = resolve(options.dir)
-  const { logger } = options
-  const staleMs = positive(options.staleMs, 'staleMs') ?? DEFAULT_STALE_MS
-  const heartbeatMs =
-    positive(options.heartbeatMs, 'heartbeatMs') ?? Math.max(10, Math.min(5000, staleMs / 3))
-  const tempMaxAgeMs = positive(options.tempMaxAgeMs, 'tempMaxAgeMs') ?? DEFAULT_TEMP_MAX_AGE_MS
+  const o = parseOptions(DISK_CACHE_OPTIONS, options, { path: 'cache' })
+  const dir = resolve(o.dir)
+  const { logger } = o
+  const staleMs = o.staleMs ?? DEFAULT_STALE_MS
+  const heartbeatMs = o.heartbeatMs ?? Math.max(10, Math.min(5000, staleMs / 3))
+  const tempMaxAgeMs = o.tempMaxAgeMs ?? DEFAULT_TEMP_MAX_AGE_MS
   const tmpDir = join(dir, CACHE_LAYOUT.tmp.dir)
   const areaDir = (area: CacheArea) => join(dir, CACHE_LAYOUT[area].dir)
   const reported = new Set<string>()
@@ -341,14 +341,4 @@ function assertKey(key: string): string {
     )
   }
   return key
-}
-
-function positive(value: number | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw fluxError('FLUX_INVALID_OPTIONS', {
-      problems: [`cache.${name}: expected a number above 0, got ${String(value)}`],
-    })
-  }
-  return value
 }
