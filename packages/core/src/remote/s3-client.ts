@@ -369,8 +369,9 @@ function describeAnswer(answer: Answer, clean: (t: string) => string): string {
   const status = `${answer.status} ${STATUS_CODES[answer.status] ?? ''}`.trim()
   const { code, message } = errorBody(answer)
   if (code === undefined) return status
-  const text = message ? `${code}: ${message}` : code
-  return `${status} (${clean(text.length > 300 ? `${text.slice(0, 300)}…` : text)})`
+  // Redacted before it is cut: a cut through a secret would leave a piece of it behind.
+  const text = clean(message ? `${code}: ${message}` : code)
+  return `${status} (${text.length > 300 ? `${text.slice(0, 300)}…` : text})`
 }
 
 class TooLarge extends Error {
