@@ -99,6 +99,32 @@ describe('builds racing for one lease', () => {
   })
 })
 
+describe('a write whose answer is lost', () => {
+  it('a create that landed, its answer lost: the retry meets its own lease and acquires', async () => {
+    server.fault = ({ requestNumber }) => (requestNumber === 1 ? { type: 'lost-answer' } : undefined)
+    const outcome = await build('unlucky', { maxWaitMs: 5000 }).acquire('k9')
+    expect(outcome.status).toBe('acquired')
+    expect(server.log.map((e) => [e.op, e.status])).toEqual([
+      ['PUT', 200],
+      ['PUT', 412],
+      ['GET', 200],
+    ])
+    if (outcome.status === 'acquired') await outcome.lease.release()
+  })
+
+  it('a renewal that landed, its answer lost: the lease is still held, on the new ETag', async () => {
+    const outcome = await build('unlucky').acquire('k10')
+    if (outcome.status !== 'acquired') throw new Error('not acquired')
+    server.reset()
+    server.fault = ({ requestNumber }) => (requestNumber === 1 ? { type: 'lost-answer' } : undefined)
+    await outcome.lease.renew()
+    expect(outcome.lease.signal.aborted).toBe(false)
+    expect(outcome.lease.etag).toBe(server.objects.get(LEASE('k10'))?.etag)
+    await outcome.lease.release()
+    expect(server.objects.has(LEASE('k10'))).toBe(false)
+  })
+})
+
 describe('a stale lease', () => {
   it('is taken over by exactly one of 6 builds; the others wait for that one', async () => {
     server.putObject(

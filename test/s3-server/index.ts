@@ -30,6 +30,8 @@ export type S3Fault = { delayMs?: number } & (
   | { type: 'reset' }
   /** Never answers; the socket stays open until the client gives up or `close()` runs. */
   | { type: 'hang' }
+  /** Does the work (a PUT is stored), then destroys the connection instead of answering. */
+  | { type: 'lost-answer' }
   /** GET only: headers and the first half of the body at once, the rest after `stallMs`. */
   | { type: 'slow-body'; stallMs: number }
   /** 412 Precondition Failed whatever the request (a storm of lost races). */
@@ -190,6 +192,13 @@ export async function createS3Server(options: S3ServerOptions = {}): Promise<S3S
         return
       case 'hang':
         return
+      case 'lost-answer':
+        res.writeHead = () => res
+        res.end = () => {
+          req.socket.destroy()
+          return res
+        }
+        break
       case 'status':
         return sendError(res, answer(fault.status), fault.code ?? 'InternalError', 'Injected failure.')
       case 'precondition-failed':

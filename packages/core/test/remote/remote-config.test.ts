@@ -54,7 +54,9 @@ describe('resolveRemoteConfig', () => {
     })
 
     it('a URL that is not s3://, an endpoint that is not a URL', () => {
-      expect(problems(() => resolveRemoteConfig({ url: 'https://bucket.example/x', endpoint: 'localhost' }, {}))).toEqual([
+      expect(
+        problems(() => resolveRemoteConfig({ url: 'https://bucket.example/x', endpoint: 'localhost' }, {})),
+      ).toEqual([
         'remote.url: expected s3://bucket/prefix, got "https://bucket.example/x"',
         'remote.endpoint: expected an absolute http(s) URL, got "localhost"',
       ])
@@ -74,9 +76,9 @@ describe('resolveRemoteConfig', () => {
     })
 
     it('a dotted bucket cannot be addressed in the host name over https', () => {
-      expect(problems(() => resolveRemoteConfig({ url: 's3://my.bucket', addressing: 'virtual' }, {}))).toEqual([
-        'remote.addressing: a bucket name with dots (my.bucket) needs "path" over https',
-      ])
+      expect(
+        problems(() => resolveRemoteConfig({ url: 's3://my.bucket', addressing: 'virtual' }, {})),
+      ).toEqual(['remote.addressing: a bucket name with dots (my.bucket) needs "path" over https'])
     })
   })
 
@@ -108,7 +110,8 @@ describe('resolveRemoteConfig', () => {
         region: 'us-east-1',
       })
       expect(
-        resolveRemoteConfig({ url: 's3://b-1', endpoint: 'https://acc.r2.cloudflarestorage.com' }, {})?.region,
+        resolveRemoteConfig({ url: 's3://b-1', endpoint: 'https://acc.r2.cloudflarestorage.com' }, {})
+          ?.region,
       ).toBe('auto')
     })
 
@@ -130,7 +133,10 @@ describe('resolveRemoteConfig', () => {
         addressing: 'virtual',
       })
       expect(
-        resolveRemoteConfig({ url: 's3://opt', endpoint: 'http://opt:1', region: 'opt-region', addressing: 'path' }, env),
+        resolveRemoteConfig(
+          { url: 's3://opt', endpoint: 'http://opt:1', region: 'opt-region', addressing: 'path' },
+          env,
+        ),
       ).toMatchObject({ bucket: 'opt', endpoint: 'http://opt:1', region: 'opt-region', addressing: 'path' })
       const { FLUX_REMOTE_ENDPOINT: _, ...withoutFlux } = env
       expect(resolveRemoteConfig({}, withoutFlux)?.endpoint).toBe('http://aws-s3-endpoint')
