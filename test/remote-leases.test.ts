@@ -44,6 +44,20 @@ function build(name: string, options: Partial<LeaseOptions> = {}, target: Target
   return createLeases({ client: clientFor(target), holder: name, logger, ...FAST_POLL, ...options })
 }
 
+/** `count` builds (`build 0`, `build 1`...) asking for the lease on `key` at once; `settled` fills in as they return. */
+function race(count: number, key: string, options: Partial<LeaseOptions> = {}) {
+  const settled: Array<LeaseOutcome | undefined> = Array(count).fill(undefined)
+  const outcomes = Array.from({ length: count }, (_, i) =>
+    build(`build ${i}`, options)
+      .acquire(key)
+      .then((o) => {
+        settled[i] = o
+        return o
+      }),
+  )
+  return { settled, outcomes }
+}
+
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((r) => setTimeout(r, 10))
 }
@@ -62,14 +76,7 @@ afterAll(async () => {
 
 describe('builds racing for one lease', () => {
   it('of 8, exactly one acquires; the 7 others wait, then learn it was released', async () => {
-    const builds = Array.from({ length: 8 }, (_, i) => build(`build ${i}`))
-    const settled: Array<LeaseOutcome | undefined> = builds.map(() => undefined)
-    const outcomes = builds.map((b, i) =>
-      b.acquire('k1').then((o) => {
-        settled[i] = o
-        return o
-      }),
-    )
+    const { settled, outcomes } = race(8, 'k1')
     await until(() => settled.some((o) => o?.status === 'acquired'))
     const winner = settled.findIndex((o) => o?.status === 'acquired')
     // Every loser has read the lease (so knows its holder) before it is released.
@@ -132,14 +139,7 @@ describe('a stale lease', () => {
       JSON.stringify({ holder: 'a dead build', token: 'x' }),
       Date.now() - 120_000,
     )
-    const builds = Array.from({ length: 6 }, (_, i) => build(`build ${i}`, { staleMs: 5000 }))
-    const settled: Array<LeaseOutcome | undefined> = builds.map(() => undefined)
-    const outcomes = builds.map((b, i) =>
-      b.acquire('k3').then((o) => {
-        settled[i] = o
-        return o
-      }),
-    )
+    const { settled, outcomes } = race(6, 'k3', { staleMs: 5000 })
     await until(() => settled.some((o) => o?.status === 'acquired'))
     const winner = settled.find((o) => o?.status === 'acquired') as Extract<
       LeaseOutcome,
@@ -278,5 +278,18 @@ describe('on s3rver, which ignores conditional writes', () => {
     const outcomes = await Promise.all(builds.map((b) => b.acquire('k8')))
     expect(outcomes.map((o) => o.status)).toEqual(['acquired', 'acquired', 'acquired', 'acquired'])
     for (const o of outcomes) if (o.status === 'acquired') await o.lease.release()
+  })
+})
+
+describe('what leases log', () => {
+  it('every warning of this file names builds and keys only, never the secret key', () => {
+    expect(warnings.sort()).toEqual([
+      '[flux] the lease on k7 was lost: an impatient build took it over',
+      '[flux] took over the stale lease of a dead build on k3',
+      '[flux] took over the stale lease of the killed build on k5',
+    ])
+    for (const line of warnings) {
+      expect(line).not.toContain(server.credentials.secretAccessKey)
+    }
   })
 })
