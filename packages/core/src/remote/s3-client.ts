@@ -86,6 +86,8 @@ export interface S3Client {
 }
 
 interface Answer {
+  /** `[GET] "url"`, for messages. */
+  where: string
   status: number
   headers: Record<string, string | string[] | undefined>
   body: Buffer
@@ -144,7 +146,12 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
     return url
   }
 
-  async function attempt(call: Call, url: URL, signal: AbortSignal, maxBytes: number): Promise<Answer> {
+  async function attempt(
+    call: Call,
+    url: URL,
+    signal: AbortSignal,
+    maxBytes: number,
+  ): Promise<Omit<Answer, 'where'>> {
     const { request, dispatcher } = await connect()
     const body = call.body ?? Buffer.alloc(0)
     const unsigned: Record<string, string> = {
@@ -200,8 +207,8 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
       const deadline = AbortSignal.timeout(o.timeoutMs)
       const signal = call.signal ? AbortSignal.any([call.signal, deadline]) : deadline
       try {
-        const answer = await attempt(call, url, signal, maxBytes)
-        if (!RETRYABLE(answer.status) || n >= o.attempts) return located(answer, where, n)
+        const answer = { where, ...(await attempt(call, url, signal, maxBytes)) }
+        if (!RETRYABLE(answer.status) || n >= o.attempts) return located(answer, n)
       } catch (err) {
         if (call.signal?.aborted) throw fluxError('FLUX_INTERRUPTED', {})
         if (err instanceof TooLarge) {
@@ -215,25 +222,27 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
           throw fluxError('FLUX_REMOTE_UNAVAILABLE', { request: where, attempts: n, detail: clean(failure) })
         }
       }
-      await sleep(backoffDelay(n, BACKOFF.baseMs, BACKOFF.maxMs))
+      await sleep(backoffDelay(n, BACKOFF.baseMs, BACKOFF.maxMs), undefined, { signal: call.signal }).catch(
+        () => {
+          throw fluxError('FLUX_INTERRUPTED', {})
+        },
+      )
     }
   }
 
   /** The answer when it is a success or one the caller reads (404, 409, 412); the FluxError otherwise. */
-  function located(answer: Answer, where: string, attempts: number): Answer {
+  function located(answer: Answer, attempts: number): Answer {
     const s = answer.status
-    if ((s >= 200 && s < 300) || s === 404 || s === 409 || s === 412 || s === 304) return answer
-    throw statusError(answer, where, attempts, clean)
+    if ((s >= 200 && s < 300) || s === 404 || s === 409 || s === 412) return answer
+    throw statusError(answer, attempts, clean)
   }
 
-  const rejected = (where: string, answer: Answer) =>
-    fluxError('FLUX_REMOTE_REJECTED', { request: where, detail: describeAnswer(answer, clean) })
+  const rejected = (answer: Answer) =>
+    fluxError('FLUX_REMOTE_REJECTED', { request: answer.where, detail: describeAnswer(answer, clean) })
 
-  /** 404 NoSuchBucket is a setting to fix, not an absent object. */
-  const noBucket = (answer: Answer, call: Call) => {
-    if (answer.status === 404 && errorCode(answer) === 'NoSuchBucket') {
-      throw rejected(`[${call.method}] "${clean(urlOf(call).href)}"`, answer)
-    }
+  /** 404 NoSuchBucket is a setting to fix, not an absent object (HEAD has no body to tell them apart). */
+  const noBucket = (answer: Answer) => {
+    if (answer.status === 404 && errorCode(answer) === 'NoSuchBucket') throw rejected(answer)
   }
 
   async function head(key: string, opts: { signal?: AbortSignal | undefined } = {}) {
@@ -245,11 +254,13 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
   return {
     location,
     async get(key, opts = {}) {
-      const call: Call = { method: 'GET', objectKey: config.prefix + key, signal: opts.signal }
-      const answer = await send(call, o.maxObjectBytes)
-      noBucket(answer, call)
+      const answer = await send(
+        { method: 'GET', objectKey: config.prefix + key, signal: opts.signal },
+        o.maxObjectBytes,
+      )
+      noBucket(answer)
       if (answer.status === 404) return undefined
-      if (answer.status !== 200) throw rejected(`[GET] "${clean(urlOf(call).href)}"`, answer)
+      if (answer.status !== 200) throw rejected(answer)
       return { ...info(key, answer), size: answer.body.length, body: answer.body }
     },
     head,
@@ -259,34 +270,31 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
       }
       if (opts.ifNoneMatch) headers['if-none-match'] = opts.ifNoneMatch
       if (opts.ifMatch) headers['if-match'] = opts.ifMatch
-      const call: Call = {
+      const answer = await send({
         method: 'PUT',
         objectKey: config.prefix + key,
         body: Buffer.from(body),
         headers,
         signal: opts.signal,
-      }
-      const answer = await send(call)
-      noBucket(answer, call)
+      })
+      noBucket(answer)
       const conditional = opts.ifNoneMatch !== undefined || opts.ifMatch !== undefined
       // 409: a concurrent conditional write won (AWS); 404: the object `ifMatch` names is gone.
       if (conditional && (answer.status === 412 || answer.status === 409 || answer.status === 404))
         return undefined
-      if (answer.status !== 200) throw rejected(`[PUT] "${clean(urlOf(call).href)}"`, answer)
+      if (answer.status !== 200) throw rejected(answer)
       return { etag: header(answer, 'etag') ?? '' }
     },
     async delete(key, opts = {}) {
-      const call: Call = {
+      const answer = await send({
         method: 'DELETE',
         objectKey: config.prefix + key,
         headers: opts.ifMatch ? { 'if-match': opts.ifMatch } : {},
         signal: opts.signal,
-      }
-      const answer = await send(call)
-      noBucket(answer, call)
+      })
+      noBucket(answer)
       if (answer.status === 412) return false
-      if (answer.status >= 300 && answer.status !== 404)
-        throw rejected(`[DELETE] "${clean(urlOf(call).href)}"`, answer)
+      if (answer.status >= 300 && answer.status !== 404) throw rejected(answer)
       return true
     },
     async *list(prefix = '', opts = {}) {
@@ -295,9 +303,9 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
         const query: Record<string, string> = { 'list-type': '2', prefix: config.prefix + prefix }
         if (opts.pageSize) query['max-keys'] = String(opts.pageSize)
         if (token) query['continuation-token'] = token
-        const call: Call = { method: 'GET', query, signal: opts.signal }
-        const answer = await send(call, 16 * 1024 * 1024)
-        if (answer.status !== 200) throw rejected(`[GET] "${clean(urlOf(call).href)}"`, answer)
+        // A page of 1000 keys is about 350 KB of XML.
+        const answer = await send({ method: 'GET', query, signal: opts.signal }, 16 * 1024 * 1024)
+        if (answer.status !== 200) throw rejected(answer)
         const page = xml.parse(answer.body.toString('utf8'))?.ListBucketResult ?? {}
         for (const item of (page.Contents ?? []) as Array<Record<string, string>>) {
           yield {
@@ -333,12 +341,8 @@ function header(answer: Answer, name: string): string | undefined {
 }
 
 /** The error for a refusal: the credentials (401, 403), the remote's health (408, 429, 5xx), else the request. */
-function statusError(
-  answer: Answer,
-  where: string,
-  attempts: number,
-  clean: (t: string) => string,
-): FluxError {
+function statusError(answer: Answer, attempts: number, clean: (t: string) => string): FluxError {
+  const { where } = answer
   const detail = describeAnswer(answer, clean)
   if (answer.status === 401 || answer.status === 403)
     return fluxError('FLUX_REMOTE_DENIED', { request: where, detail })
