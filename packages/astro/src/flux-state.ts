@@ -34,3 +34,46 @@ export type FluxImageData = Omit<ImageResult, 'files'>
 export function withoutFiles({ files: _files, ...data }: ImageResult): FluxImageData {
   return data
 }
+
+/** A page's social card, as `socialCard()` hands it to the page: for `og:image` and `twitter:image`. */
+export interface SocialCardData {
+  /** The card's URL (`base` + `/_flux/` + a content-hashed name); make it absolute with `new URL(src, Astro.site)`. */
+  src: string
+  width: number
+  height: number
+  /** `image/jpeg`, for `og:image:type`. */
+  type: string
+}
+
+/** What `socialCard()` accepts: Astro's image (`ImageMetadata`), a `fluxImage()` field, or a directive. */
+export type CardInput =
+  | { fsPath?: string; src: string }
+  | FluxImageData
+  | string
+  | { flux: string; size?: string; model?: string; quality?: string; seed?: string | number }
+
+export interface CardOptions {
+  /** Where the crop is centred: `'attention'` (the subject, found by sharp) or `{ x, y }` fractions of the image. @default 'attention' */
+  focus?: 'attention' | { x: number; y: number }
+}
+
+/** The integration's social cards: made in the cache, served in dev, written to the build's output. */
+export interface SocialCards {
+  card(input: CardInput, options?: CardOptions): Promise<SocialCardData>
+  /** Every card handed out so far: public URL -> file in the cache. */
+  readonly files: ReadonlyMap<string, string>
+}
+
+const CARDS = Symbol.for('@flux-images/astro.cards')
+type CardsHolder = { [CARDS]?: SocialCards }
+
+export function setSocialCards(cards: SocialCards | undefined): void {
+  ;(globalThis as CardsHolder)[CARDS] = cards
+}
+
+/** The running integration's social cards; throws the same clear error as getFluxState() without it. */
+export function getSocialCards(): SocialCards {
+  const cards = (globalThis as CardsHolder)[CARDS]
+  if (!cards) getFluxState()
+  return cards as SocialCards
+}

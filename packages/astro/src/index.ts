@@ -8,12 +8,15 @@ import {
   type Logger,
   type ScanReport,
   type Session,
+  serveVariants,
 } from '@flux-images/core'
 import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
 import type { AstroIntegration, AstroIntegrationLogger } from 'astro'
 import { contentDigest } from './content-digest.js'
-import { getFluxState, lastFluxState, setFluxState } from './flux-state.js'
+import { getFluxState, getSocialCards, lastFluxState, setFluxState, setSocialCards } from './flux-state.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
+import { createSocialCards } from './social-cards.js'
+import { checkOutput, unresolvedError } from './unresolved-output.js'
 
 export const INTEGRATION_NAME = '@flux-images/astro'
 
@@ -58,6 +61,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
           onRefresh: (files) => refresh?.(files),
         })
         setFluxState(session)
+        setSocialCards(createSocialCards(session))
         // A change to `flux.config.*` or `.env*` restarts the dev server, with a new session.
         for (const file of session.watchFiles) addWatchFile(file)
         registerMarkdown(config, getFluxState, logger)
@@ -73,6 +77,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       'astro:server:setup'({ server }) {
         const own = current()
         server.middlewares.use(own.middleware)
+        server.middlewares.use(serveVariants(getSocialCards().files, { base: own.options.image.base }))
         // Pending images arrived: modules compiled with placeholders' markup (MDX, `flux:` imports)
         // are dropped, and the browser reloads.
         refresh = (files) => {
@@ -115,12 +120,18 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         await mkdir(out, { recursive: true })
         // By name: content-hashed, so one name is one file. A copy-on-write clone where the file
         // system has them (btrfs, XFS, APFS), else a copy.
-        const byName = new Map([...session.files.values()].map((path) => [basename(path), path]))
+        const used = [...session.files.values(), ...getSocialCards().files.values()]
+        const byName = new Map(used.map((path) => [basename(path), path]))
         await Promise.all(
           [...byName].map(([name, path]) => copyFile(path, join(out, name), constants.COPYFILE_FICLONE)),
         )
         logger.info(`${byName.size} image files written to ${publicDir}`)
-        await session.close()
+        // Never a silent broken image: a `flux:` left where a URL goes fails the build.
+        const unresolved = await checkOutput(fileURLToPath(dir), {
+          directives: report.directives,
+          root: session.options.root,
+        }).finally(() => session.close())
+        if (unresolved.length > 0) throw unresolvedError(unresolved)
       },
     },
   }

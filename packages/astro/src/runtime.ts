@@ -1,6 +1,13 @@
 import type { ImageResult } from '@flux-images/core'
 import { type PictureAttributes, parseDirective, renderPicture } from '@flux-images/core/runtime'
-import { type FluxImageData, getFluxState } from './flux-state.js'
+import {
+  type CardInput,
+  type CardOptions,
+  type FluxImageData,
+  getFluxState,
+  getSocialCards,
+  type SocialCardData,
+} from './flux-state.js'
 
 /** The props of `<FluxImage>`: a prompt and its options, or an image from `fluxImage()` or a `flux:` string. */
 export interface FluxImageProps extends PictureAttributes {
@@ -33,3 +40,18 @@ export async function renderFluxImage(props: FluxImageProps): Promise<string> {
 }
 
 export type { FluxImageData }
+
+/**
+ * A page's image as a social card: a 1200x630 JPEG crop, centred on the subject (or on `focus`),
+ * for `og:image` and `twitter:image`; cached like the variants, written to the build's output.
+ *
+ * ```astro
+ * const card = await socialCard(post.data.heroImage)
+ * <meta property="og:image" content={new URL(card.src, Astro.site)} />
+ * ```
+ */
+export function socialCard(image: CardInput, options?: CardOptions): Promise<SocialCardData> {
+  return getSocialCards().card(image, options)
+}
+
+export type { CardInput, CardOptions, SocialCardData }

@@ -190,6 +190,12 @@ export const ERRORS = {
       `Waited ${Math.round(a.waitedMs / 1000)} s for ${a.holder} to finish ${a.key}; its lease is still renewed.`,
     hint: 'Another build is still generating this image; run again once it has finished, or raise `maxWaitMs`.',
   },
+  FLUX_UNRESOLVED_OUTPUT: {
+    title: 'Unresolved image in the output',
+    message: (a: { page: string; where: string; directive: string; source: string }) =>
+      `${a.page}: ${a.where} holds ${JSON.stringify(a.directive)}, which no browser can load: nothing resolved it (${a.source}).`,
+    hint: "A field typed with Astro's image() passes a flux: value through as text: wrap the collection's schema in fluxSchema() (`schema: fluxSchema(({ image }) => z.object({ ... }))`, from '@flux-images/astro/schema'), or type the field with fluxImage() and render it with <FluxImage image={...} />.",
+  },
 } as const
 
 export type FluxErrorCode = keyof typeof ERRORS

@@ -17,6 +17,7 @@ export {
   type ScannedItem,
   type ScanReport,
 } from './create-flux.js'
+export { decodeAttributeEntities } from './directives/entities.js'
 export {
   formatDirective,
   parseDirective,
@@ -38,16 +39,21 @@ export {
 } from './engine/index.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError, formatLocation } from './errors.js'
 export {
+  type CardFocus,
   escapeHtml,
   type ImageFile,
   type ImageResult,
   type ImageSource,
+  makeSocialCard,
   OPTIMIZE_DEFAULTS,
   type OptimizeOptions,
   type PictureAttributes,
   type PlaceholderKind,
   type ResolvedOptimizeOptions,
   renderPicture,
+  SOCIAL_CARD,
+  type SocialCard,
+  type SocialCardOptions,
   serveVariants,
 } from './optimize/index.js'
 export {

@@ -30,4 +30,11 @@ export {
 } from './resolve-optimize-options.js'
 export { serveVariants } from './serve-variants.js'
 export { slugify } from './slugify.js'
+export {
+  type CardFocus,
+  makeSocialCard,
+  SOCIAL_CARD,
+  type SocialCard,
+  type SocialCardOptions,
+} from './social-card.js'
 export { type OutputFormat, type VariantFile, type VariantManifest, variantKey } from './variant-manifest.js'
