@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest'
+import { findUnresolved } from '../src/unresolved-output.js'
+
+const LAKE = 'flux: A quiet mountain lake at dawn?size=1536x1024&model=flux-schnell'
+// As Astro escapes it in an attribute.
+const ESCAPED = LAKE.replace('&', '&amp;')
+
+describe('findUnresolved: each place a URL goes', () => {
+  it.each([
+    ['src', `<img src="${ESCAPED}" alt="">`, '<img src>'],
+    ['srcset', `<img src="/a.jpg" srcset="${ESCAPED} 2x" alt="">`, '<img srcset>'],
+    ['<source srcset>', `<picture><source srcset="/a.webp 480w, ${ESCAPED} 960w"></picture>`, '<source srcset>'],
+    ['href', `<a href='${ESCAPED}'>full size</a>`, '<a href>'],
+    ['content', `<meta property="og:image" content="${ESCAPED}">`, '<meta content>'],
+    ['style url()', `<div style="background: url(&quot;${ESCAPED}&quot;) no-repeat"></div>`, '<div style> CSS url()'],
+    ['<style> url()', `<style>.hero { background-image: url('${LAKE}') }</style>`, '<style> CSS url()'],
+  ])('html %s', (_name, html, where) => {
+    expect(findUnresolved(`<body>${html}</body>`, 'html')).toEqual([{ where, directive: LAKE }])
+  })
+
+  it('css: url() in a stylesheet, quoted or not', () => {
+    const css = `.a{background:url(${LAKE.replace('&', '%26')})}.b{background:url("${LAKE}")}`
+    expect(findUnresolved(css, 'css')).toEqual([
+      { where: 'CSS url()', directive: LAKE.replace('&', '%26') },
+      { where: 'CSS url()', directive: LAKE },
+    ])
+  })
+
+  it('rss: an <enclosure url>, a <media:content url> and an item <link>', () => {
+    const rss = `<rss><channel><item><link>${ESCAPED}</link><enclosure url="${ESCAPED}" length="0" type="image/jpeg"/><media:content url="${ESCAPED}"/></item></channel></rss>`
+    expect(findUnresolved(rss, 'xml').map((f) => f.where)).toEqual([
+      '<enclosure url>',
+      '<media:content url>',
+      '<link>',
+    ])
+    for (const found of findUnresolved(rss, 'xml')) expect(found.directive).toBe(LAKE)
+  })
+
+  it('sitemap: an <image:loc>, also in CDATA', () => {
+    const xml = `<urlset><url><loc>/a/</loc><image:image><image:loc><![CDATA[${LAKE}]]></image:loc></image:image></url></urlset>`
+    expect(findUnresolved(xml, 'xml')).toEqual([{ where: '<image:loc>', directive: LAKE }])
+  })
+
+  it('a srcset candidate whose prompt holds commas is one directive', () => {
+    const html = `<img srcset="flux:A harbour, at night, in rain 1x, /b.jpg 2x">`
+    expect(findUnresolved(html, 'html')).toEqual([
+      { where: '<img srcset>', directive: 'flux:A harbour, at night, in rain' },
+    ])
+  })
+})
+
+describe('findUnresolved: what is not a URL', () => {
+  it('prose, code and titles that mention flux: are left alone', () => {
+    const html = `<p>Write <code>flux: A lighthouse</code> where an image goes.</p><a href="/x/" title="flux: a title">x</a><img alt="flux: an alt" src="/a.jpg">`
+    expect(findUnresolved(html, 'html')).toEqual([])
+  })
+
+  it('a resolved page has nothing to report', () => {
+    const html = `<picture><source type="image/avif" srcset="/_flux/a-1.avif 480w"><img src="/_flux/a-1.jpg" alt="A lake"></picture>`
+    expect(findUnresolved(html, 'html')).toEqual([])
+  })
+})
