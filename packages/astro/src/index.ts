@@ -13,6 +13,7 @@ import {
 import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
 import type { AstroIntegration, AstroIntegrationLogger } from 'astro'
 import { contentDigest } from './content-digest.js'
+import { devPageCheck } from './dev-page-check.js'
 import { getFluxState, getSocialCards, lastFluxState, setFluxState, setSocialCards } from './flux-state.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
 import { createSocialCards } from './social-cards.js'
@@ -35,6 +36,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
   let refresh: ((files: string[]) => void) | undefined
   // The project's images after generation: the content digest and the build's end read the same.
   let scanned: ScanReport | undefined
+  let siteBase = '/'
 
   const current = (): Session => session ?? getFluxState()
 
@@ -50,6 +52,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         injectScript,
       }) {
         command = current
+        siteBase = withSlash(config.base)
         // A dev server restart sets up again: let the previous session finish and release its sockets.
         void lastFluxState()?.close()
         const root = fileURLToPath(config.root)
@@ -74,10 +77,11 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         // Pages recover pending images whose reload they missed while loading.
         if (command === 'dev') injectScript('page', `import '${DEV_CLIENT}'`)
       },
-      'astro:server:setup'({ server }) {
+      'astro:server:setup'({ server, logger }) {
         const own = current()
         server.middlewares.use(own.middleware)
         server.middlewares.use(serveVariants(getSocialCards().files, { base: own.options.image.base }))
+        server.middlewares.use(devPageCheck(own, { base: siteBase, logger: toLogger(logger.fork('flux')) }))
         // Pending images arrived: modules compiled with placeholders' markup (MDX, `flux:` imports)
         // are dropped, and the browser reloads.
         refresh = (files) => {

@@ -106,18 +106,32 @@ export async function checkOutput(
     const text = await readFile(file, 'utf8')
     if (!text.includes('flux:')) continue
     const page = `/${relative(outDir, file).split(sep).join('/')}`
-    for (const find of findUnresolved(text, kind)) {
-      const written = sourceOf(find.directive, directives)
-      const field = written && (await fieldAt(root, written))
-      // The location (file:line:column) leads the message; the field says which value to change.
-      const source = written
-        ? field
-          ? `frontmatter field "${field}"`
-          : `a ${written.kind} directive`
-        : 'no scanned source file holds it: it came from code'
-      const args = { page, where: find.where, directive: find.directive, source }
-      errors.push(fluxError('FLUX_UNRESOLVED_OUTPUT', args, { location: written?.location }))
-    }
+    errors.push(...(await locateUnresolved(page, findUnresolved(text, kind), { directives, root })))
+  }
+  return errors
+}
+
+/**
+ * The leftovers of one page as FLUX_UNRESOLVED_OUTPUT errors: each at the directive it came from
+ * (the project's scan), with the frontmatter field that holds it.
+ */
+export async function locateUnresolved(
+  page: string,
+  found: readonly UnresolvedFind[],
+  { directives, root }: { directives: readonly Directive[]; root: string },
+): Promise<FluxError[]> {
+  const errors: FluxError[] = []
+  for (const find of found) {
+    const written = sourceOf(find.directive, directives)
+    const field = written && (await fieldAt(root, written))
+    // The location (file:line:column) leads the message; the field says which value to change.
+    const source = written
+      ? field
+        ? `frontmatter field "${field}"`
+        : `a ${written.kind} directive`
+      : 'no scanned source file holds it: it came from code'
+    const args = { page, where: find.where, directive: find.directive, source }
+    errors.push(fluxError('FLUX_UNRESOLVED_OUTPUT', args, { location: written?.location }))
   }
   return errors
 }

@@ -9,10 +9,18 @@ describe('findUnresolved: each place a URL goes', () => {
   it.each([
     ['src', `<img src="${ESCAPED}" alt="">`, '<img src>'],
     ['srcset', `<img src="/a.jpg" srcset="${ESCAPED} 2x" alt="">`, '<img srcset>'],
-    ['<source srcset>', `<picture><source srcset="/a.webp 480w, ${ESCAPED} 960w"></picture>`, '<source srcset>'],
+    [
+      '<source srcset>',
+      `<picture><source srcset="/a.webp 480w, ${ESCAPED} 960w"></picture>`,
+      '<source srcset>',
+    ],
     ['href', `<a href='${ESCAPED}'>full size</a>`, '<a href>'],
     ['content', `<meta property="og:image" content="${ESCAPED}">`, '<meta content>'],
-    ['style url()', `<div style="background: url(&quot;${ESCAPED}&quot;) no-repeat"></div>`, '<div style> CSS url()'],
+    [
+      'style url()',
+      `<div style="background: url(&quot;${ESCAPED}&quot;) no-repeat"></div>`,
+      '<div style> CSS url()',
+    ],
     ['<style> url()', `<style>.hero { background-image: url('${LAKE}') }</style>`, '<style> CSS url()'],
   ])('html %s', (_name, html, where) => {
     expect(findUnresolved(`<body>${html}</body>`, 'html')).toEqual([{ where, directive: LAKE }])

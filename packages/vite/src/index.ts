@@ -118,6 +118,7 @@ export {
   type FluxImport,
   type FluxImportsOptions,
   fluxImports,
+  hostError,
 } from './flux-imports.js'
 
 /** The default export of a `flux:` import: the image's metadata, without the cache's file paths. */

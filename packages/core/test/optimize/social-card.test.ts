@@ -61,7 +61,12 @@ async function centre(path: string): Promise<number[]> {
 
 describe('makeSocialCard', () => {
   it('is a 1200x630 JPEG, read back with sharp, with a content-hashed public URL', async () => {
-    const card = await makeSocialCard({ input: await subjectLow(), cacheDir: dir, serve: SERVE, name: 'A lake' })
+    const card = await makeSocialCard({
+      input: await subjectLow(),
+      cacheDir: dir,
+      serve: SERVE,
+      name: 'A lake',
+    })
     const meta = await sharp(card.path).metadata()
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 1200, 630])
     expect(card).toMatchObject({ width: 1200, height: 630, type: 'image/jpeg' })
@@ -90,7 +95,12 @@ describe('makeSocialCard', () => {
     expect(b2).toBeGreaterThan(180)
     expect(r2).toBeLessThan(80)
     // 1024x1024 scaled to 1200x1200: the focus row minus half the card, kept inside the picture.
-    expect(cropAround({ x: 0.5, y: 0.1 }, { width: 1200, height: 1200 })).toEqual({ left: 0, top: 0, width: 1200, height: 630 })
+    expect(cropAround({ x: 0.5, y: 0.1 }, { width: 1200, height: 1200 })).toEqual({
+      left: 0,
+      top: 0,
+      width: 1200,
+      height: 630,
+    })
     expect(cropAround({ x: 0.5, y: 0.5 }, { width: 1200, height: 1200 })).toMatchObject({ top: 285 })
     expect(cropAround({ x: 0.5, y: 0.9 }, { width: 1200, height: 1200 })).toMatchObject({ top: 570 })
   })
@@ -114,7 +124,9 @@ describe('makeSocialCard', () => {
 
   it('rejects a focal point outside the image, saying what it expects', async () => {
     const input = await subjectLow()
-    await expect(makeSocialCard({ input, cacheDir: dir, serve: SERVE, focus: { x: 1.5, y: 0 } })).rejects.toThrow(
+    await expect(
+      makeSocialCard({ input, cacheDir: dir, serve: SERVE, focus: { x: 1.5, y: 0 } }),
+    ).rejects.toThrow(
       /Expected the social card's `focus` to be 'attention' or \{ x, y \} with each from 0 to 1.*got \{"x":1\.5,"y":0\}/,
     )
   })
