@@ -14,8 +14,11 @@ const KEY = 'sk-flux-astro-images-71c4'
 const SITE = 'https://blog.example'
 // Small variants keep our encodes short; Astro's own pipeline makes the sizes the pages ask for.
 const IMAGE = { widths: [160], maxWidth: 320 }
-/** The starter's generated images: two flux: heroes (string and object forms) and the list page's <FluxImage>. */
-const GENERATED = 3
+/**
+ * The starter's generated images: two flux: heroes (string and object forms), the list page's
+ * <FluxImage prompt> and its flux: import.
+ */
+const GENERATED = 4
 
 let gateway: MockGateway
 let temp = ''
@@ -154,8 +157,15 @@ describe("Astro's blog starter with flux: heroes (image(), <Image>, <Picture>, g
     ]
     expect(listed).toHaveLength(4)
     for (const [img] of listed) expect(img).toMatch(/srcset="[^"]+ 640w, [^"]+ 720w/)
-    // <FluxImage> on the same site: our <picture>.
-    expect(pages.get('/index.html')).toMatch(/<picture><source type="image\/avif" srcset="\/_flux\//)
+    // <FluxImage> on the same site: our <picture>, for a prompt and for the flux: import.
+    const index = pages.get('/index.html') ?? ''
+    expect(index.match(/<picture><source type="image\/avif" srcset="\/_flux\//g)).toHaveLength(2)
+    expect(index).toMatch(/<img src="\/_flux\/[^"]+\.(jpg|png)"[^>]*alt="A harbour at dusk"/)
+    // The same import through Astro's <Image> and <Picture>: Astro's transforms of the original.
+    expect(index).toMatch(
+      /<img src="\/_astro\/[^"]+\.webp"[^>]* alt="A harbour at dusk, by Astro"[^>]*width="600" height="400"/,
+    )
+    expect(index).toMatch(/<source srcset="\/_astro\/[^" ]+\.avif 300w, \/_astro\/[^" ]+\.avif 600w"/)
   })
 
   it('makes the social card a 1200x630 JPEG of the hero, in twitter:image', async () => {
@@ -180,7 +190,7 @@ describe("Astro's blog starter with flux: heroes (image(), <Image>, <Picture>, g
     // Astro's: one file of its cache per transform (<Image>, og 1200 jpg, the feeds' 600 jpg, the
     // list's constrained widths, <Picture>'s formats x widths and fallback): 16 for the 1536-wide
     // lake, 17 for the 1344-wide kite, 14 for each 960-wide .jpg hero (the list page's og:image is
-    // the first post's).
+    // the first post's); 6 for the flux: import (<Image> 600 webp; <Picture>: 2 AVIF, 2 PNG and its 1536 PNG src).
     const astroEncodes = Object.keys(astrosBefore).filter((f) => !f.endsWith('.json')).length
     expect(astroEncodes).toBe(ASTRO_COLD_ENCODES)
     gateway.reset()
@@ -194,8 +204,8 @@ describe("Astro's blog starter with flux: heroes (image(), <Image>, <Picture>, g
   }, 120_000)
 })
 
-/** Astro's transforms of the starter's four heroes in a cold build (see the warm-build test). */
-const ASTRO_COLD_ENCODES = 61
+/** Astro's transforms of the starter's images in a cold build (see the warm-build test). */
+const ASTRO_COLD_ENCODES = 67
 
 const UNRESOLVED = fileURLToPath(new URL('./fixtures/astro-unresolved', import.meta.url))
 const LAKE = 'flux: A quiet mountain lake at dawn?size=1536x1024'

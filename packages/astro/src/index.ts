@@ -15,6 +15,7 @@ import type { AstroIntegration, AstroIntegrationLogger } from 'astro'
 import { contentDigest } from './content-digest.js'
 import { devPageCheck } from './dev-page-check.js'
 import { getFluxState, getSocialCards, lastFluxState, setFluxState, setSocialCards } from './flux-state.js'
+import { imageModule } from './image-module.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
 import { createSocialCards } from './social-cards.js'
 import { checkOutput, unresolvedError } from './unresolved-output.js'
@@ -72,6 +73,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         const imports = fluxImports({
           root: () => root,
           image: (input, importer) => getFluxState().image(input, importer),
+          code: (data, input) => imageModule(getFluxState(), data, input),
         })
         updateConfig({ vite: { plugins: [imports] } })
         // Pages recover pending images whose reload they missed while loading.
@@ -144,8 +146,15 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
 export default flux
 
 const IMPORT_TYPES = `declare module 'flux:*' {
-  /** The optimized image: URLs, dimensions, <source> srcsets, placeholder, alt. */
-  const image: import('@flux-images/astro').FluxImageData
+  /**
+   * Astro's image of the original (src, width, height, format), for <Image>, <Picture> and
+   * getImage(); and the optimized image (srcsets, <source>s, placeholder, alt; whole in \`flux\`)
+   * for <FluxImage image={...}>.
+   */
+  const image: import('astro').ImageMetadata &
+    Omit<import('@flux-images/astro').FluxImageData, 'src' | 'width' | 'height'> & {
+      flux: import('@flux-images/astro').FluxImageData
+    }
   export default image
 }
 `

@@ -22,7 +22,11 @@ export interface FluxImageProps extends PictureAttributes {
 /** The `<picture>` markup of `<FluxImage>`, from the integration's engine. */
 export async function renderFluxImage(props: FluxImageProps): Promise<string> {
   const { prompt, image, model, size, quality, seed, ...attrs } = props
-  if (image !== undefined && typeof image !== 'string') return renderPicture({ ...image, files: [] }, attrs)
+  if (image !== undefined && typeof image !== 'string') {
+    // A `flux:` import is Astro's image too: its variants' metadata is under `flux`.
+    const data = 'flux' in image && typeof image.flux === 'object' ? (image.flux as FluxImageData) : image
+    return renderPicture({ ...data, files: [] }, attrs)
+  }
   const parsed =
     typeof image === 'string' ? parseDirective(image) : prompt ? { prompt, params: {} } : undefined
   if (!parsed || parsed.prompt.trim() === '') {

@@ -30,6 +30,11 @@ export interface FluxImportsOptions {
   root?: () => string
   /** The image of an import; `importer` is the file that imports it. */
   image: (input: FluxImport, importer: string | undefined) => Promise<ImageResult>
+  /**
+   * The module's code, for a host whose own pipeline should take the image too (Astro: its
+   * `ImageMetadata`). @default `export default <the image's metadata>`
+   */
+  code?: (image: Omit<ImageResult, 'files'>, input: FluxImport) => Promise<string>
 }
 
 /**
@@ -38,7 +43,7 @@ export interface FluxImportsOptions {
  * answering `image` from its session. A failure is a Rollup error at the import, so Vite prints
  * where it is and the dev overlay shows it.
  */
-export function fluxImports({ root, image }: FluxImportsOptions): Plugin {
+export function fluxImports({ root, image, code }: FluxImportsOptions): Plugin {
   const specs = new Map<string, { spec: string; importer: string | undefined }>()
   let viteRoot = process.cwd()
   return {
@@ -69,8 +74,9 @@ export function fluxImports({ root, image }: FluxImportsOptions): Plugin {
           ? await locateDirective(base, found.importer, (d) => d.raw === found.spec)
           : { file: '(unknown importer)', line: 1, column: 1 }
         try {
-          const { files: _files, ...result } = await image({ ...parsed, location }, found.importer)
-          return `export default ${JSON.stringify(result)}`
+          const input = { ...parsed, location }
+          const { files: _files, ...result } = await image(input, found.importer)
+          return code ? await code(result, input) : `export default ${JSON.stringify(result)}`
         } catch (err) {
           this.error(hostError(err, base))
         }
