@@ -37,9 +37,9 @@ afterAll(async () => {
   if (temp) await rm(temp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
 })
 
-async function dev(fixture: string, { generated = false } = {}): Promise<AstroDev> {
-  const root = join(temp, fixture)
-  await cp(join(FIXTURES, fixture), root, { recursive: true })
+async function dev(name: string, { generated = false } = {}): Promise<AstroDev> {
+  const root = join(temp, name)
+  await cp(join(FIXTURES, name.replace(/-pending$/, '')), root, { recursive: true })
   await writeFile(join(root, 'astro.config.mjs'), CONFIG)
   if (generated) {
     // As after `flux-images generate` (or a build): nothing pending, so no page reloads under the test.
@@ -94,6 +94,43 @@ describe("astro dev: Astro's blog starter with flux: heroes", () => {
       expect(loads, path).toBe(1)
       await page.close()
     }
+  })
+})
+
+describe('astro dev: flux: images not generated yet', () => {
+  it('show at once as flat pictures of their size; a flux: import then shows the real image without a restart', {
+    // A hang guard for a dev server in its own process on a busy machine, not a time limit.
+    timeout: 240_000,
+  }, async () => {
+    gateway.reset()
+    gateway.hold()
+    const server = await dev('astro-blog-starter-pending')
+    browser ??= await launchChromium()
+    const page = await browser.newPage({ viewport: { width: 1200, height: 6000 } })
+    const problems = watchPage(page)
+    const src = (selector: string) => () =>
+      page.evaluate<string>(`document.querySelector(${JSON.stringify(selector)})?.getAttribute('src') ?? ''`)
+    const hero = src('.hero-image img')
+    await page.goto(`${server.origin}/blog/mountain-lake/`)
+    // Served before any image exists: the hero (an image() field) is the pending picture, and it loads.
+    expect(gateway.generated).toBe(0)
+    await expect.poll(hero, { timeout: 60_000 }).toMatch(/pending%2F[0-9a-f]+-1536x1024\.png/)
+    await expect
+      .poll(async () => (await shown(page)).filter((s) => s === 'broken'), { timeout: 60_000 })
+      .toEqual([])
+    await page.goto(`${server.origin}/`)
+    const imported = src('img[alt="A harbour at dusk, by Astro"]')
+    await expect.poll(imported, { timeout: 60_000 }).toMatch(/pending%2F[0-9a-f]+-1536x1024\.png/)
+    expect(gateway.generated).toBe(0)
+    gateway.release()
+    // Generated: the page reloads by itself, and the import is Astro's transform of the original.
+    await expect.poll(imported, { timeout: 120_000 }).toMatch(/originals%2F[0-9a-f]+\.png/)
+    await expect
+      .poll(async () => (await shown(page)).filter((s) => s === 'broken'), { timeout: 60_000 })
+      .toEqual([])
+    // A reload cuts short the requests of the page it replaces; nothing else may fail.
+    expect(problems.filter((p) => !p.endsWith('net::ERR_ABORTED'))).toEqual([])
+    await page.close()
   })
 })
 

@@ -1,9 +1,17 @@
-import type { DirectiveParams, Session } from '@flux-images/core'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import {
+  type DirectiveParams,
+  type ImageResult,
+  resolveRequest,
+  type Session,
+  writeFlatImage,
+} from '@flux-images/core'
 
 /**
- * The file Astro's pipeline reads for a directive: the cached original once it exists; while an
- * image is pending in dev (or drawn locally, with no key), its largest fallback variant, which the
- * session hands out under the dev policy (the page reloads when the real one arrives).
+ * The file Astro's pipeline reads for a directive: the cached original once it exists; a local
+ * placeholder's largest fallback variant (no key, or placeholder mode); in dev, while the image is
+ * pending, a flat picture of its size and dominant colour (the page reloads when it arrives).
  */
 export async function imageFile(
   session: Session,
@@ -12,5 +20,21 @@ export async function imageFile(
   if ((await session.flux.status(input)) === 'cached') return (await session.flux.resolve(input)).entry.path
   const shown = await session.image(input)
   const fallback = shown.files.filter((f) => f.format === 'jpeg' || f.format === 'png')
-  return fallback.reduce((a, b) => (b.width > a.width ? b : a)).path
+  if (fallback.length > 0) return fallback.reduce((a, b) => (b.width > a.width ? b : a)).path
+  return pendingPicture(session, input, shown)
+}
+
+/** A flat picture of the image's requested size in its dominant colour, until the image arrives. */
+async function pendingPicture(
+  session: Session,
+  input: { prompt: string; params: DirectiveParams },
+  { key, dominantColor }: ImageResult,
+): Promise<string> {
+  const [width = 1024, height = 1024] = resolveRequest(input, session.options).size.split('x').map(Number)
+  // Beside the variants: derived, rebuilt when missing, never committed.
+  const path = join(session.options.cacheDir, 'variants', 'pending', `${key}-${width}x${height}.png`)
+  if (!(await stat(path).catch(() => undefined))) {
+    await writeFlatImage(path, { width, height, color: dominantColor })
+  }
+  return path
 }

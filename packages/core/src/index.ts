@@ -55,6 +55,7 @@ export {
   type SocialCard,
   type SocialCardOptions,
   serveVariants,
+  writeFlatImage,
 } from './optimize/index.js'
 export {
   DEFAULT_MODELS,

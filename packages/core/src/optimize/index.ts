@@ -5,6 +5,7 @@ export {
   type OptimizerOptions,
 } from './create-optimizer.js'
 export { escapeHtml } from './escape-html.js'
+export { writeFlatImage } from './flat-image.js'
 export {
   type ImageFile,
   type ImageResult,
