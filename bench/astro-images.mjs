@@ -63,10 +63,15 @@ try {
   const session = await createSession({ root: flux, apiKey: BENCH_KEY, baseURL: gateway.url })
   for (const [post, { file, directive }] of Object.entries(HEROES)) {
     const { entry } = await session.flux.resolve(directive)
-    await sharp(entry.path).jpeg({ quality: 90 }).toFile(join(jpg, 'src/assets', file))
+    await sharp(entry.path)
+      .jpeg({ quality: 90 })
+      .toFile(join(jpg, 'src/assets', file))
     const path = join(jpg, 'src/content/blog', post)
     const text = await readFile(path, 'utf8')
-    await writeFile(path, text.replace(/heroImage:( '.*'|\n( {2}.*\n)+)/, `heroImage: '../../assets/${file}'\n`))
+    await writeFile(
+      path,
+      text.replace(/heroImage:( '.*'|\n( {2}.*\n)+)/, `heroImage: '../../assets/${file}'\n`),
+    )
   }
   await session.close()
   // The flux copy's cache serves the jpg copy's remaining directives: no request there either.
@@ -78,7 +83,9 @@ try {
     const warm = await astroBuild(dir, benchEnv(undefined, closed))
     console.log(`${dir}: warm build ${Math.round(warm.wallMs)} ms, exit ${warm.code}`)
   }
-  console.log(`ready: ${root}/flux and ${root}/jpg (FLUX_API_KEY=${BENCH_KEY} FLUX_BASE_URL=http://127.0.0.1:9)`)
+  console.log(
+    `ready: ${root}/flux and ${root}/jpg (FLUX_API_KEY=${BENCH_KEY} FLUX_BASE_URL=http://127.0.0.1:9)`,
+  )
 } finally {
   await gateway.close()
 }

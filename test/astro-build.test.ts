@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import node from '@astrojs/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,6 +11,7 @@ import {
   project,
   variantUrls,
 } from './fixtures/astro-helpers/build-site.js'
+import { snapshot } from './helpers/snapshot.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 let gateway: MockGateway
@@ -104,18 +105,6 @@ async function storedDigest(root: string): Promise<string> {
   const found = store.match(/fluxImages\\?":\\?"([0-9a-f]{16})/)
   expect(found, 'a flux digest in the content store').not.toBeNull()
   return found?.[1] ?? ''
-}
-
-/** Every file under `dir` (relative path) with what a rewrite would change: inode, mtime, size. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const files: Record<string, string> = {}
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const path = join(entry.parentPath, entry.name)
-    const { ino, mtimeMs, size } = await stat(path)
-    files[path.slice(dir.length + 1)] = `${ino} ${mtimeMs} ${size}`
-  }
-  return files
 }
 
 describe('fluxImage() in a content collection schema', () => {

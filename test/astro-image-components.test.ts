@@ -5,6 +5,7 @@ import { flux } from '@flux-images/astro'
 import { build } from 'astro'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { snapshot } from './helpers/snapshot.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 const STARTER = fileURLToPath(new URL('./fixtures/astro-blog-starter', import.meta.url))
@@ -47,18 +48,6 @@ async function buildStarter(root: string) {
     integrations: [flux({ apiKey: KEY, baseURL: gateway.url, image: IMAGE })],
   })
   return join(root, 'dist')
-}
-
-/** Every file under `dir` (relative path) with what a rewrite would change: inode, mtime, size. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const files: Record<string, string> = {}
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const path = join(entry.parentPath, entry.name)
-    const { ino, mtimeMs, size } = await stat(path)
-    files[path.slice(dir.length + 1)] = `${ino} ${mtimeMs} ${size}`
-  }
-  return files
 }
 
 /** Every text file of the output: its relative path and content. */

@@ -153,7 +153,7 @@ async function fieldAt(root: string, { location, kind }: Directive): Promise<str
   const lines = (await readFile(join(root, location.file), 'utf8').catch(() => '')).split(/\r?\n/)
   const keyOf = (line: string | undefined) => /^(\s*)(?:-\s+)?([\w$-]+)\s*:/.exec(line ?? '')
   const own = keyOf(lines[location.line - 1])
-  if (!own || own[2] !== 'flux') return own?.[2]
+  if (own?.[2] !== 'flux') return own?.[2]
   const indent = own[1]?.length ?? 0
   for (let i = location.line - 2; i >= 0; i--) {
     const parent = keyOf(lines[i])

@@ -15,31 +15,31 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-/** A 1024x1024 PNG: grey, with a red subject across its bottom band (source rows 850-1000). */
-async function subjectLow(): Promise<string> {
-  const path = join(dir, 'subject.png')
-  const subject = await sharp({ create: { width: 600, height: 150, channels: 3, background: '#e01010' } })
+/** A 1024x1024 PNG of one colour with a block of another at (left, top), written as `name`. */
+async function picture(
+  name: string,
+  ground: string,
+  block: { color: string; left: number; top: number; width: number; height: number },
+) {
+  const path = join(dir, name)
+  const { color, left, top, width, height } = block
+  const input = await sharp({ create: { width, height, channels: 3, background: color } })
     .png()
     .toBuffer()
-  await sharp({ create: { width: 1024, height: 1024, channels: 3, background: '#808080' } })
-    .composite([{ input: subject, left: 212, top: 850 }])
+  await sharp({ create: { width: 1024, height: 1024, channels: 3, background: ground } })
+    .composite([{ input, left, top }])
     .png()
     .toFile(path)
   return path
 }
 
-/** A 1024x1024 PNG: red above, blue below. */
-async function halves(): Promise<string> {
-  const path = join(dir, 'halves.png')
-  const blue = await sharp({ create: { width: 1024, height: 512, channels: 3, background: '#1010e0' } })
-    .png()
-    .toBuffer()
-  await sharp({ create: { width: 1024, height: 1024, channels: 3, background: '#e01010' } })
-    .composite([{ input: blue, left: 0, top: 512 }])
-    .png()
-    .toFile(path)
-  return path
-}
+/** Grey, with a red subject across its bottom band (source rows 850-1000). */
+const subjectLow = () =>
+  picture('subject.png', '#808080', { color: '#e01010', left: 212, top: 850, width: 600, height: 150 })
+
+/** Red above, blue below. */
+const halves = () =>
+  picture('halves.png', '#e01010', { color: '#1010e0', left: 0, top: 512, width: 1024, height: 512 })
 
 /** Pixels of the card that are clearly red. */
 async function redPixels(path: string): Promise<number> {
