@@ -59,7 +59,8 @@ describe("astro dev: Astro's blog starter with flux: heroes", () => {
     const paths = ['/', '/blog/mountain-lake/', '/blog/red-kite/', '/blog/first-post/']
     // Vite optimizes the client's dependencies on the first visit and reloads that page once: a
     // visit before the checks, so that a reload under them would be ours.
-    const first = await browser.newPage()
+    // Tall enough that no lazy image waits outside the viewport.
+    const first = await browser.newPage({ viewport: { width: 1200, height: 6000 } })
     await first.goto(server.origin + paths[0])
     await expect.poll(async () => (await shown(first)).length, { timeout: 60_000 }).toBeGreaterThan(0)
     await first.close()
