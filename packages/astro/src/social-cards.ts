@@ -27,14 +27,10 @@ export function createSocialCards(session: Session, counters?: { encodes: number
   }
 }
 
-type AstroImage = { fsPath?: string; src?: unknown }
-
 /** The image file a card is cropped from, and a name for it. */
 async function sourceOf(session: Session, input: CardInput): Promise<{ file: string; name: string }> {
-  // Astro's image: its `fsPath` is read through a proxy (`in` does not see it); an SVG (a pending
-  // image in dev) is a component whose `src` is the file under Vite's `/@fs/`.
-  const astro = typeof input === 'object' || typeof input === 'function' ? (input as AstroImage) : undefined
-  const fsPath = astro?.fsPath ?? /^\/@fs(\/[^?]+)/.exec(String(astro?.src ?? ''))?.[1]
+  // Astro's image: its `fsPath` is read through a proxy (`in` does not see it).
+  const fsPath = typeof input === 'object' ? (input as { fsPath?: unknown }).fsPath : undefined
   if (typeof fsPath === 'string') {
     return { file: fsPath, name: fsPath.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '') }
   }
