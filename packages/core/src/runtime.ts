@@ -4,6 +4,6 @@
  * YAML). Server bundles (Astro's prerender build) then take in a few small modules, not the
  * engine and its dependencies.
  */
-export { parseDirective } from './directives/parse-directive.js'
+export { parseDirective } from './directives/grammar/parse-directive.js'
 export { FluxError } from './errors.js'
 export { type PictureAttributes, renderPicture } from './optimize/render-picture.js'

@@ -1,5 +1,9 @@
-import { FLUX_SCHEME } from './grammar.js'
-import { readTag } from './html-tag.js'
+import { scanCodeRange } from '../code/scan-code.js'
+import { FLUX_SCHEME } from '../grammar/grammar.js'
+import { parseDirective } from '../grammar/parse-directive.js'
+import { readTag } from '../html/html-tag.js'
+import { componentTag, imageTag } from '../html/scan-html.js'
+import { runScan, type ScanContext, type ScanResult, withAlt } from '../scan-context.js'
 import { classifyLines, type MarkdownLine } from './markdown-blocks.js'
 import {
   angleDestination,
@@ -8,10 +12,6 @@ import {
   typedDestination,
 } from './markdown-destination.js'
 import { maskMarkdown, type Segment } from './markdown-mask.js'
-import { parseDirective } from './parse-directive.js'
-import { scanCodeRange } from './scan-code.js'
-import { runScan, type ScanContext, type ScanResult, withAlt } from './scan-context.js'
-import { componentTag, imageTag } from './scan-html.js'
 
 export interface MarkdownScanOptions {
   /**

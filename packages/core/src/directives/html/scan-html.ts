@@ -1,10 +1,10 @@
-import type { DirectiveParams } from '../types.js'
-import { decodeAttributeEntities } from './entities.js'
-import { DIRECTIVE_KEYS } from './grammar.js'
+import type { DirectiveParams } from '../../types.js'
+import { cookEscapes, scanCodeRange } from '../code/scan-code.js'
+import { decodeAttributeEntities } from '../grammar/entities.js'
+import { DIRECTIVE_KEYS } from '../grammar/grammar.js'
+import { parseDirective } from '../grammar/parse-directive.js'
+import { runScan, type ScanContext, type ScanResult, withAlt } from '../scan-context.js'
 import { attribute, readTag, type Tag, type TagAttribute } from './html-tag.js'
-import { parseDirective } from './parse-directive.js'
-import { cookEscapes, scanCodeRange } from './scan-code.js'
-import { runScan, type ScanContext, type ScanResult, withAlt } from './scan-context.js'
 
 export interface HtmlScanOptions {
   /** Astro and Svelte templates: `{expression}` attribute values, `{...spread}`, `{/* comments *\/}`. */

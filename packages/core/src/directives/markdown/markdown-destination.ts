@@ -1,5 +1,5 @@
-import { decodeMarkdownReference, MARKDOWN_REFERENCE } from './entities.js'
-import { FLUX_SCHEME } from './grammar.js'
+import { decodeMarkdownReference, MARKDOWN_REFERENCE } from '../grammar/entities.js'
+import { FLUX_SCHEME } from '../grammar/grammar.js'
 
 /** A directive's destination in `![alt](...)`. */
 export interface Destination {

@@ -1,8 +1,8 @@
-import type { PictureAttributes } from '../optimize/index.js'
-import type { Directive } from '../types.js'
-import { decodeAttributeEntities } from './entities.js'
+import type { PictureAttributes } from '../../optimize/index.js'
+import type { Directive } from '../../types.js'
+import { decodeAttributeEntities } from '../grammar/entities.js'
+import { createLineIndex } from '../line-index.js'
 import { attribute, readTag, type Tag } from './html-tag.js'
-import { createLineIndex } from './line-index.js'
 import { scanHtml } from './scan-html.js'
 
 /**
