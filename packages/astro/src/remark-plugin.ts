@@ -1,23 +1,27 @@
 import { pathToFileURL } from 'node:url'
-import { type ImageResult, renderPicture, scanMarkdown } from '@flux-images/core'
+import { type HastElement, type ImageResult, pictureElement, toHast } from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
-import { isDirectiveUrl, markdownImage } from './markdown-image.js'
-import { altPromptUrl, scannedUrl } from './typed-images.js'
+import { isDirectiveUrl, markdownImage, type SourcePoint } from './markdown-image.js'
+import { altPromptUrl, markdownImages } from './typed-images.js'
 
+interface Point extends SourcePoint {
+  offset?: number
+}
 interface Node {
   type: string
   url?: string
   alt?: string | null
   value?: string
   children?: Node[]
-  position?: { start: { offset?: number }; end: { offset?: number } }
+  position?: { start: Point; end: Point }
+  data?: { hName?: string; hProperties?: HastElement['properties']; hChildren?: HastElement[] }
 }
 
 /**
- * The remark plugin for the unified processor: every `flux:` image becomes the `<picture>` markup
- * (an `html` node, which remark-rehype with raw HTML and unified MDX both keep), resolved
+ * The remark plugin for the unified processor: every `flux:` image becomes the `<picture>` element
+ * (a node that remark-rehype turns into that hast element, in `.md` and MDX alike), resolved
  * concurrently. The typed-anyway form `![alt](flux:with spaces)`, text to remark, is found in text
- * nodes by core's scanner and replaced the same way.
+ * nodes by core's scanner and replaced the same way. Errors are located where the parser's node is.
  */
 export function remarkFlux(getState: () => FluxState) {
   return () =>
@@ -25,49 +29,34 @@ export function remarkFlux(getState: () => FluxState) {
       const fileURL = file.path ? pathToFileURL(file.path) : undefined
       const source = typeof file.value === 'string' ? file.value : undefined
       const mdx = file.extname === '.mdx'
-      const urlOf = ({ url = '', position }: Node) => {
+      /** The source a node spans, when the parser gave its offsets. */
+      const sourceOf = ({ position }: Node) => {
         const start = position?.start.offset
         const end = position?.end.offset
-        if (source === undefined || start === undefined || end === undefined) return url
-        return altPromptUrl(url, source, start, end, mdx) ?? url
+        return source === undefined || start === undefined || end === undefined
+          ? undefined
+          : source.slice(start, end)
       }
-      // The typed images of a text node as the scanner reads its source, when it finds as many.
-      const sourceUrls = ({ position }: Node, count: number) => {
-        const start = position?.start.offset
-        const end = position?.end.offset
-        if (source === undefined || start === undefined || end === undefined) return undefined
-        const found = scanMarkdown(source.slice(start, end), 'text', 1, { mdx }).directives
-        const urls = found.filter((d) => d.kind === 'markdown').map(scannedUrl)
-        // The decoded text shows an image the source does not hold (`flux:\)` unescaped): none.
-        return urls.length === count && urls.every((u) => u !== undefined) ? urls : null
-      }
+      const picture = async (url: string, alt: string, at: SourcePoint | undefined): Promise<Node> =>
+        pictureNode(await markdownImage(getState(), url, alt, fileURL, at))
       const jobs: Promise<void>[] = []
-      const html = (image: ImageResult): Node => ({ type: 'html', value: renderPicture(image) })
       const walk = (node: Node) => {
         const children = node.children ?? []
         for (const [index, child] of children.entries()) {
           if (child.type === 'image' && child.url && isDirectiveUrl(child.url)) {
+            const image = sourceOf(child)
+            const url = (image !== undefined && altPromptUrl(child.url, image, mdx)) || child.url
             jobs.push(
-              markdownImage(getState(), urlOf(child), child.alt ?? '', fileURL).then((image) => {
-                children[index] = html(image)
+              picture(url, child.alt ?? '', child.position?.start).then((replaced) => {
+                children[index] = replaced
               }),
             )
           } else if (child.type === 'text' && child.value?.includes('](flux:')) {
-            const parts = typedImages(child.value)
-            if (parts.every((part) => typeof part === 'string')) continue
-            // The text was decoded and smartened by then: the requests are read from the source.
-            const urls = sourceUrls(child, parts.length - parts.filter((p) => typeof p === 'string').length)
-            if (urls === null) continue
-            let k = 0
+            const job = typedImages(child, sourceOf(child), mdx, picture)
+            if (job === undefined) continue
+            // Spliced in as one parent, so sibling indexes stay valid for the other jobs.
             jobs.push(
-              Promise.all(
-                parts.map(async (part) =>
-                  typeof part === 'string'
-                    ? { type: 'text', value: part }
-                    : html(await markdownImage(getState(), urls?.[k++] ?? part.url, part.alt, fileURL)),
-                ),
-              ).then((nodes) => {
-                // Spliced in as one parent, so sibling indexes stay valid for the other jobs.
+              job.then((nodes) => {
                 children[index] = { type: 'flux-group', children: nodes }
               }),
             )
@@ -80,22 +69,49 @@ export function remarkFlux(getState: () => FluxState) {
     }
 }
 
-/** A text node's value split into text and typed-anyway images (`![alt](flux:...)`). */
-function typedImages(text: string): (string | { url: string; alt: string })[] {
-  const lines = [0]
-  for (const m of text.matchAll(/\r\n|\r|\n/g)) lines.push((m.index ?? 0) + m[0].length)
-  const parts: (string | { url: string; alt: string })[] = []
+/**
+ * A text node's typed-anyway images (`![alt](flux:...)`) and the text around them. The text was
+ * decoded and smartened by then: its parts come from the node's value, the requests and positions
+ * from its source, split by the same function (once when both are the same text). Undefined when
+ * there are none, or when the decoded text shows an image the source does not hold (`flux:\)`).
+ */
+function typedImages(
+  node: Node,
+  source: string | undefined,
+  mdx: boolean,
+  picture: (url: string, alt: string, at: SourcePoint | undefined) => Promise<Node>,
+): Promise<Node[]> | undefined {
+  const text = node.value ?? ''
+  const images = markdownImages(text, mdx)
+  const written = source === text ? images : source === undefined ? undefined : markdownImages(source, mdx)
+  if (images.length === 0 || written === undefined || written.length !== images.length) return undefined
+  const start = node.position?.start
+  const parts: Promise<Node>[] = []
   let from = 0
-  for (const d of scanMarkdown(text, 'text', 1, { mdx: false }).directives) {
-    const at = (lines[d.location.line - 1] ?? 0) + d.location.column - 1
-    const start = text.lastIndexOf('![', at)
-    const end = text.indexOf(')', at + d.raw.length)
-    if (d.kind !== 'markdown' || start < from || end < 0 || !text.startsWith(d.raw, at)) continue
-    parts.push(text.slice(from, start), { url: d.raw, alt: text.slice(start + 2, text.indexOf('](', start)) })
-    from = end + 1
+  for (const [k, image] of images.entries()) {
+    const { url, directive } = written[k] as (typeof written)[number]
+    if (image.element.start < from) return undefined
+    parts.push(Promise.resolve({ type: 'text', value: text.slice(from, image.element.start) }))
+    parts.push(picture(url, image.alt, start && shift(start, directive.location)))
+    from = image.element.end
   }
-  parts.push(text.slice(from))
-  return parts.filter((p) => p !== '')
+  parts.push(Promise.resolve({ type: 'text', value: text.slice(from) }))
+  return Promise.all(parts).then((nodes) => nodes.filter((n) => n.type !== 'text' || n.value !== ''))
+}
+
+/** A position inside a node's source (1-based, counted from the node's start) in the whole source. */
+function shift(start: SourcePoint, at: { line: number; column: number }): SourcePoint {
+  if (start.line === undefined || start.column === undefined) return start
+  return {
+    line: start.line + at.line - 1,
+    column: at.line === 1 ? start.column + at.column - 1 : at.column,
+  }
+}
+
+/** A node that remark-rehype turns into the `<picture>` element itself (its `data.h*`). */
+function pictureNode(image: ImageResult): Node {
+  const { tagName, properties, children } = toHast(pictureElement(image))
+  return { type: 'flux-picture', data: { hName: tagName, hProperties: properties, hChildren: children } }
 }
 
 /** Replaces each `flux-group` by its children. */

@@ -1,11 +1,10 @@
-import { renderPicture } from '@flux-images/core'
+import { type HastElement, type MarkupElement, pictureElement, toHast } from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
-import { isDirectiveUrl, markdownImage } from './markdown-image.js'
-import { type HastElement, pictureHast } from './picture-hast.js'
+import { isDirectiveUrl, markdownImage, type SourcePoint } from './markdown-image.js'
 import { altPromptUrl, rewriteTypedImages } from './typed-images.js'
 
 // The few shapes of Sätteri's plugin API used here (satteri is Astro's dependency, not ours).
-interface Point {
+interface Point extends SourcePoint {
   offset?: number
 }
 interface MdastNode {
@@ -40,12 +39,14 @@ export interface SatteriHastPlugin {
 
 const ID = 'data-flux-id'
 const PICTURES = 'fluxPictures'
+/** The document's pictures by id, as elements until the hast plugin places them. */
+type Pictures = Map<string, MarkupElement>
 
 /**
  * Sätteri plugins: the first rewrites the typed-anyway form into images; the second resolves each
- * `flux:` image (async, concurrently) to its fallback URL, keeping the markup aside by id in the
- * document's data; a hast plugin then swaps each such `<img>` for the `<picture>` tree, which
- * both `.md` and MDX compile (MDX refuses raw HTML).
+ * `flux:` image (async, concurrently) to its fallback URL, keeping its `<picture>` element aside by
+ * id in the document's data; a hast plugin then swaps each such `<img>` for that element as hast,
+ * which both `.md` and MDX compile (MDX refuses raw HTML). No markup string on the way.
  */
 export function satteriPlugins(getState: () => FluxState): {
   mdast: SatteriMdastPlugin[]
@@ -73,13 +74,13 @@ export function satteriPlugins(getState: () => FluxState): {
       const url =
         (start?.offset !== undefined &&
           end?.offset !== undefined &&
-          altPromptUrl(node.url, ctx.source, start.offset, end.offset, ctx.sourceFormat === 'mdx')) ||
+          altPromptUrl(node.url, ctx.source.slice(start.offset, end.offset), ctx.sourceFormat === 'mdx')) ||
         node.url
-      const image = await markdownImage(getState(), url, node.alt ?? '', ctx.fileURL)
-      const pictures = (ctx.data[PICTURES] as Map<string, string> | undefined) ?? new Map<string, string>()
+      const image = await markdownImage(getState(), url, node.alt ?? '', ctx.fileURL, start)
+      const pictures = (ctx.data[PICTURES] as Pictures | undefined) ?? new Map()
       ctx.data[PICTURES] = pictures
       const id = String(pictures.size)
-      pictures.set(id, renderPicture(image))
+      pictures.set(id, pictureElement(image))
       // An absolute URL: Astro's image collection leaves it alone.
       return { ...node, url: image.src, data: { ...node.data, hProperties: { [ID]: id } } }
     },
@@ -90,9 +91,9 @@ export function satteriPlugins(getState: () => FluxState): {
       filter: ['img'],
       visit(node, ctx) {
         const id = node.properties?.[ID]
-        const html = (ctx.data[PICTURES] as Map<string, string> | undefined)?.get(String(id))
-        if (id === undefined || html === undefined) return undefined
-        return pictureHast(html)
+        const picture = (ctx.data[PICTURES] as Pictures | undefined)?.get(String(id))
+        if (id === undefined || picture === undefined) return undefined
+        return toHast(picture)
       },
     },
   }

@@ -1,6 +1,5 @@
-import { parseDirective, renderPicture, scanMarkdown } from '@flux-images/core'
+import { parseDirective, scanMarkdown } from '@flux-images/core'
 import { describe, expect, it } from 'vitest'
-import { pictureHast } from '../src/picture-hast.js'
 import { rewriteTypedImages } from '../src/typed-images.js'
 
 /** The directives core's scanner reads in a markdown text (prompt and params). */
@@ -31,44 +30,5 @@ describe('rewriteTypedImages', () => {
     expect(
       rewriteTypedImages('![a](flux:a%20b) ![c](<flux:c d>) `![x](flux:in code)`', false),
     ).toBeUndefined()
-  })
-})
-
-describe('pictureHast', () => {
-  it("is renderPicture's markup as a hast tree, attributes unescaped", () => {
-    const html = renderPicture(
-      {
-        src: '/_flux/a-320.jpg',
-        width: 320,
-        height: 213,
-        alt: 'Tom & "Jerry"',
-        prompt: 'p',
-        key: 'k',
-        placeholder: '#102030',
-        dominantColor: '#102030',
-        hasAlpha: false,
-        sources: [{ type: 'image/avif', srcset: '/_flux/a-160.avif 160w, /_flux/a-320.avif 320w' }],
-        srcset: '/_flux/a-160.jpg 160w, /_flux/a-320.jpg 320w',
-        files: [],
-      },
-      { class: 'hero wide', fetchpriority: 'high' },
-    )
-    const tree = pictureHast(html)
-    expect(tree.tagName).toBe('picture')
-    expect(tree.children.map((c) => c.tagName)).toEqual(['source', 'img'])
-    expect(tree.children[0]?.properties).toEqual({
-      type: 'image/avif',
-      srcSet: '/_flux/a-160.avif 160w, /_flux/a-320.avif 320w',
-      sizes: '100vw',
-    })
-    expect(tree.children[1]?.properties).toMatchObject({
-      src: '/_flux/a-320.jpg',
-      width: '320',
-      height: '213',
-      alt: 'Tom & "Jerry"',
-      fetchPriority: 'high',
-      className: ['hero', 'wide'],
-      style: 'max-width:100%;height:auto;background-color:#102030',
-    })
   })
 })

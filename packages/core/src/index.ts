@@ -29,7 +29,6 @@ export {
   withAlt,
 } from './directives/index.js'
 export {
-  locateDirective,
   type Plan,
   type PlanItem,
   planRequests,
@@ -38,16 +37,22 @@ export {
 } from './engine/index.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError, formatLocation } from './errors.js'
 export {
-  escapeHtml,
+  type HastElement,
+  type MarkupElement,
+  type PictureAttributes,
+  pictureElement,
+  renderPicture,
+  toHast,
+  toHtml,
+} from './markup/index.js'
+export {
   type ImageFile,
   type ImageResult,
   type ImageSource,
   OPTIMIZE_DEFAULTS,
   type OptimizeOptions,
-  type PictureAttributes,
   type PlaceholderKind,
   type ResolvedOptimizeOptions,
-  renderPicture,
   serveVariants,
 } from './optimize/index.js'
 export {
@@ -86,4 +91,5 @@ export type {
   ParsedDirective,
   Provider,
   SourceLocation,
+  Span,
 } from './types.js'

@@ -6,4 +6,5 @@
  */
 export { parseDirective } from './directives/grammar/parse-directive.js'
 export { FluxError } from './errors.js'
-export { type PictureAttributes, renderPicture } from './optimize/render-picture.js'
+export type { PictureAttributes } from './markup/picture-element.js'
+export { renderPicture } from './markup/render-picture.js'

@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createDiskCache, type DiskCache } from '../../src/cache/disk-cache.js'
 import { requestKey } from '../../src/cache/request-key.js'
+import { renderPicture } from '../../src/markup/index.js'
 import { createOptimizer } from '../../src/optimize/create-optimizer.js'
-import { renderPicture } from '../../src/optimize/render-picture.js'
 import { type OptimizeOptions, resolveOptimizeOptions } from '../../src/optimize/resolve-optimize-options.js'
 import {
   parseManifest,

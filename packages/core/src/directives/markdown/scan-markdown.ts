@@ -150,6 +150,6 @@ function image(
   const parsed = parseDirective(found.value)
   if (parsed === undefined) return -1
   const alt = plainText(ctx.text.slice(bang + 2, close))
-  ctx.add('markdown', found.offset, found.raw, withAlt(parsed, alt))
+  ctx.add('markdown', found.offset, found.raw, withAlt(parsed, alt), { start: bang, end: found.resume })
   return found.resume
 }
