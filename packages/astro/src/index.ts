@@ -6,7 +6,6 @@ import {
   createSession,
   type FluxOptions,
   type Logger,
-  type ScanReport,
   type Session,
 } from '@flux-images/core'
 import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
@@ -30,8 +29,6 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
   // This instance's session (a dev restart makes a new instance); pages' code reaches it through getFluxState().
   let session: Session | undefined
   let refresh: ((files: string[]) => void) | undefined
-  // The project's images after generation: the content digest and the build's end read the same.
-  let scanned: ScanReport | undefined
 
   const current = (): Session => session ?? getFluxState()
 
@@ -101,15 +98,12 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
             throw err
           })
         }
-        scanned = await session.flux.scan()
-        markContent(config.markdown, contentDigest(session.flux, scanned))
+        markContent(config.markdown, contentDigest(session.flux, await session.flux.scan()))
       },
       async 'astro:build:done'({ dir, logger }) {
         const session = current()
-        // Pages restored from Astro's content cache never ran the plugins: what the scan found
-        // is what the content uses, whichever way it rendered.
-        const report = scanned ?? (await session.flux.scan())
-        await Promise.all(report.items.map((item) => session.image({ request: item.request })))
+        // Every image the build made or rendered, the scanned ones included (pages restored from
+        // Astro's content cache never ran the plugins): the session listed their files as they resolved.
         const publicDir = new URL(session.options.image.publicPath, 'http://x').pathname
         const out = join(fileURLToPath(dir), publicDir)
         await mkdir(out, { recursive: true })

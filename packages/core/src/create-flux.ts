@@ -55,6 +55,8 @@ export interface GenerateOptions {
    * overlapped with the requests still in flight). What adapters do before a build renders.
    */
   optimize?: boolean
+  /** With `optimize`: called with each image once its variants exist (an adapter lists its files). */
+  onImage?: (image: ImageResult) => void
 }
 
 export interface GenerateSummary {
@@ -383,7 +385,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     const optimizing: Promise<void>[] = []
     const optimizeItem = async (item: ScannedItem) => {
       try {
-        await image({ request: item.request })
+        run.onImage?.(await image({ request: item.request }))
       } catch (err) {
         const located = locate(err, item)
         failed.push(located)
