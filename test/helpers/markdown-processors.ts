@@ -32,6 +32,13 @@ export interface Pipeline {
   mdx: boolean
   /** The requests the page would make, or undefined when the processor rejects the source. */
   run(source: string): Promise<string[] | undefined>
+  /** What the last run asked the session for, in the order asked. */
+  inputs(): ImageInput[]
+}
+
+export interface PipelineOptions {
+  /** Every image fails with this error (made anew for each), as a refused prompt would. */
+  failure?: () => Error
 }
 
 const DEFAULTS = {
@@ -87,14 +94,17 @@ interface AstroProcessor {
 // Astro's markdown defaults, without syntax highlighting (code holds no images either way).
 const SHARED = { syntaxHighlight: false, gfm: true, smartypants: true }
 
-export async function createPipelines(): Promise<Pipeline[]> {
+export async function createPipelines({ failure }: PipelineOptions = {}): Promise<Pipeline[]> {
   const { satteri } = await loadSatteri()
   let seen: string[] = []
+  let inputs: ImageInput[] = []
   // What the markdown plugins use of the session: the root and `image`.
   const state = {
     flux: { options: { root: dirname(FILE) } } as unknown as Flux,
     files: new Map(),
     async image(input: ImageInput) {
+      inputs.push(input)
+      if (failure) throw failure()
       const { prompt, params } = input as { prompt: string; params: DirectiveParams }
       const request = requestOf({ prompt, params })
       seen.push(request)
@@ -116,6 +126,7 @@ export async function createPipelines(): Promise<Pipeline[]> {
     })
     const run = async (source: string, format: 'md' | 'mdx') => {
       seen = []
+      inputs = []
       let code: string
       try {
         code =
@@ -124,14 +135,19 @@ export async function createPipelines(): Promise<Pipeline[]> {
             : (await mdx.process(source, FILE.replace(/\.md$/, '.mdx'), {})).code
       } catch (err) {
         // A source the processor refuses fails the build: nothing is paid behind its back.
-        if (format === 'mdx') return undefined
+        if (format === 'mdx' && !failure) return undefined
         throw err
       }
       return [...seen, ...leftovers(code, format)].sort()
     }
     pipelines.push(
-      { name: `${processor.name} .md`, mdx: false, run: (source) => run(source, 'md') },
-      { name: `${processor.name} .mdx`, mdx: true, run: (source) => run(source, 'mdx') },
+      { name: `${processor.name} .md`, mdx: false, run: (source) => run(source, 'md'), inputs: () => inputs },
+      {
+        name: `${processor.name} .mdx`,
+        mdx: true,
+        run: (source) => run(source, 'mdx'),
+        inputs: () => inputs,
+      },
     )
   }
   return pipelines

@@ -2,12 +2,7 @@ import { constants } from 'node:fs'
 import { copyFile, mkdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  createSession,
-  type FluxOptions,
-  type Logger,
-  type Session,
-} from '@flux-images/core'
+import { createSession, type FluxOptions, type Logger, type Session } from '@flux-images/core'
 import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
 import type { AstroIntegration, AstroIntegrationLogger } from 'astro'
 import { contentDigest } from './content-digest.js'

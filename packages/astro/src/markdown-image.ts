@@ -48,3 +48,12 @@ export async function markdownImage(
     })
   }
 }
+
+/** The point `offset` code units into `text`, the source of a node that starts at `start`. */
+export function pointIn(start: SourcePoint, text: string, offset: number): SourcePoint {
+  if (start.line === undefined || start.column === undefined) return start
+  const lines = text.slice(0, offset).split(/\r\n|\r|\n/)
+  const last = lines.length - 1
+  const column = last === 0 ? start.column + offset : (lines[last] ?? '').length + 1
+  return { line: start.line + last, column }
+}

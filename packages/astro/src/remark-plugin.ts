@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url'
 import { type HastElement, type ImageResult, pictureElement, toHast } from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
-import { isDirectiveUrl, markdownImage, type SourcePoint } from './markdown-image.js'
+import { isDirectiveUrl, markdownImage, pointIn, type SourcePoint } from './markdown-image.js'
 import { altPromptUrl, markdownImages } from './typed-images.js'
 
 interface Point extends SourcePoint {
@@ -89,23 +89,15 @@ function typedImages(
   const parts: Promise<Node>[] = []
   let from = 0
   for (const [k, image] of images.entries()) {
-    const { url, directive } = written[k] as (typeof written)[number]
+    const { url, element } = written[k] as (typeof written)[number]
     if (image.element.start < from) return undefined
     parts.push(Promise.resolve({ type: 'text', value: text.slice(from, image.element.start) }))
-    parts.push(picture(url, image.alt, start && shift(start, directive.location)))
+    // Where the image starts in the source, as the parser's node gives a real image's start.
+    parts.push(picture(url, image.alt, start && pointIn(start, source ?? text, element.start)))
     from = image.element.end
   }
   parts.push(Promise.resolve({ type: 'text', value: text.slice(from) }))
   return Promise.all(parts).then((nodes) => nodes.filter((n) => n.type !== 'text' || n.value !== ''))
-}
-
-/** A position inside a node's source (1-based, counted from the node's start) in the whole source. */
-function shift(start: SourcePoint, at: { line: number; column: number }): SourcePoint {
-  if (start.line === undefined || start.column === undefined) return start
-  return {
-    line: start.line + at.line - 1,
-    column: at.line === 1 ? start.column + at.column - 1 : at.column,
-  }
 }
 
 /** A node that remark-rehype turns into the `<picture>` element itself (its `data.h*`). */

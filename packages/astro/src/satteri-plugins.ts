@@ -1,6 +1,13 @@
-import { type HastElement, type MarkupElement, pictureElement, toHast } from '@flux-images/core'
+import {
+  formatDirective,
+  type HastElement,
+  type MarkupElement,
+  parseDirective,
+  pictureElement,
+  toHast,
+} from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
-import { isDirectiveUrl, markdownImage, type SourcePoint } from './markdown-image.js'
+import { isDirectiveUrl, markdownImage, pointIn, type SourcePoint } from './markdown-image.js'
 import { altPromptUrl, rewriteTypedImages } from './typed-images.js'
 
 // The few shapes of Sätteri's plugin API used here (satteri is Astro's dependency, not ours).
@@ -41,6 +48,9 @@ const ID = 'data-flux-id'
 const PICTURES = 'fluxPictures'
 /** The document's pictures by id, as elements until the hast plugin places them. */
 type Pictures = Map<string, MarkupElement>
+const POINTS = 'fluxPoints'
+/** Where the typed images the paragraph plugin rewrote were written, by URL, in source order. */
+type Points = Map<string, SourcePoint[]>
 
 /**
  * Sätteri plugins: the first rewrites the typed-anyway form into images; the second resolves each
@@ -61,8 +71,16 @@ export function satteriPlugins(getState: () => FluxState): {
       if (start === undefined || end === undefined) return undefined
       const text = ctx.source.slice(start, end)
       if (!text.includes('flux:')) return undefined
-      const raw = rewriteTypedImages(text, ctx.sourceFormat === 'mdx')
-      return raw === undefined ? undefined : { raw }
+      const rewritten = rewriteTypedImages(text, ctx.sourceFormat === 'mdx')
+      if (rewritten === undefined) return undefined
+      // The images parsed from the new text have no position: keep where each was written.
+      const points = (ctx.data[POINTS] as Points | undefined) ?? new Map()
+      ctx.data[POINTS] = points
+      for (const { url, offset } of rewritten.images) {
+        const at = pointIn(node.position?.start ?? {}, text, offset)
+        points.set(url, [...(points.get(url) ?? []), at])
+      }
+      return { raw: rewritten.raw }
     },
   }
   const images: SatteriMdastPlugin = {
@@ -76,7 +94,8 @@ export function satteriPlugins(getState: () => FluxState): {
           end?.offset !== undefined &&
           altPromptUrl(node.url, ctx.source.slice(start.offset, end.offset), ctx.sourceFormat === 'mdx')) ||
         node.url
-      const image = await markdownImage(getState(), url, node.alt ?? '', ctx.fileURL, start)
+      const at = start?.line !== undefined ? start : rewrittenPoint(ctx, node.url)
+      const image = await markdownImage(getState(), url, node.alt ?? '', ctx.fileURL, at)
       const pictures = (ctx.data[PICTURES] as Pictures | undefined) ?? new Map()
       ctx.data[PICTURES] = pictures
       const id = String(pictures.size)
@@ -98,4 +117,11 @@ export function satteriPlugins(getState: () => FluxState): {
     },
   }
   return { mdast: [typed, images], hast: [pictures] }
+}
+
+/** The next place a rewritten image with this URL was written (its URL reads back as `scannedUrl`'s). */
+function rewrittenPoint(ctx: MdastContext, url: string): SourcePoint | undefined {
+  const parsed = parseDirective(url)
+  const points = (ctx.data[POINTS] as Points | undefined)?.get(parsed ? formatDirective(parsed) : url)
+  return points?.shift()
 }

@@ -30,6 +30,13 @@ export function markdownImages(text: string, mdx: boolean): MarkdownImage[] {
   return images
 }
 
+/** A paragraph with its typed-anyway images rewritten, and where each rewritten image starts. */
+export interface RewrittenParagraph {
+  raw: string
+  /** Each rewritten image's URL (as `scannedUrl` writes it) and its `![` offset in the paragraph. */
+  images: { url: string; offset: number }[]
+}
+
 /**
  * `![alt](flux:A lighthouse at dawn)` is text to CommonMark (a destination has no spaces). Core's
  * scanner reads it as a directive: rewrite it as an `<...>` destination the parser reads as an
@@ -37,11 +44,12 @@ export function markdownImages(text: string, mdx: boolean): MarkdownImage[] {
  * them back), so the image plugin then sees the same request the scan pre-generated.
  * Undefined when the paragraph holds no such form.
  */
-export function rewriteTypedImages(paragraph: string, mdx: boolean): string | undefined {
+export function rewriteTypedImages(paragraph: string, mdx: boolean): RewrittenParagraph | undefined {
   let source = ''
   let from = 0
   let rewritten = 0
-  for (const { directive, url } of markdownImages(paragraph, mdx)) {
+  const images: RewrittenParagraph['images'] = []
+  for (const { directive, element, url } of markdownImages(paragraph, mdx)) {
     const typed = /\s/.test(directive.raw)
     // An empty prompt is rewritten too: the alt the processor gives it is not the source's
     // (smart punctuation), and positions no longer point into the source once rewritten.
@@ -53,9 +61,10 @@ export function rewriteTypedImages(paragraph: string, mdx: boolean): string | un
     const encoded = url.replace(/[\s<>\\]/g, encodeURIComponent).replace(/&/g, '\\&')
     source += paragraph.slice(from, start) + (angle ? encoded : `<${encoded}>`)
     from = end
+    images.push({ url, offset: element.start })
     if (typed && !angle) rewritten++
   }
-  return rewritten === 0 ? undefined : source + paragraph.slice(from)
+  return rewritten === 0 ? undefined : { raw: source + paragraph.slice(from), images }
 }
 
 /**
