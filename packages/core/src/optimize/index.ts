@@ -11,6 +11,7 @@ export {
   MIME_TYPES,
   publicUrl,
   toImageResult,
+  withUrls,
 } from './image-result.js'
 export { createCounters, type OptimizeCounters } from './make-variants.js'
 export { planWidths, type VariantSize } from './plan-widths.js'
