@@ -1,6 +1,29 @@
 import { FluxError, fluxError } from '@flux-images/core'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPipelines, type Pipeline } from './helpers/markdown-processors.js'
+
+// What the adapters call of core on the way, counted: scans of markdown text, markup serialized
+// to a string (none: the picture reaches the processor as a tree), trees made into hast.
+const calls = vi.hoisted(() => ({ scanMarkdown: 0, renderPicture: 0, toHtml: 0, toHast: 0 }))
+vi.mock('@flux-images/core', async (importOriginal) => {
+  const core = await importOriginal<typeof import('@flux-images/core')>()
+  const counted =
+    <A extends unknown[], R>(name: keyof typeof calls, f: (...args: A) => R) =>
+    (...args: A): R => {
+      calls[name]++
+      return f(...args)
+    }
+  return {
+    ...core,
+    scanMarkdown: counted('scanMarkdown', core.scanMarkdown),
+    renderPicture: counted('renderPicture', core.renderPicture),
+    toHtml: counted('toHtml', core.toHtml),
+    toHast: counted('toHast', core.toHast),
+  }
+})
+beforeEach(() => {
+  for (const name of Object.keys(calls) as (keyof typeof calls)[]) calls[name] = 0
+})
 
 // One markdown image's way through each processor (Sätteri and unified, `.md` and MDX): the
 // session is asked once per image with the request and where the parser's node put the image;
@@ -51,6 +74,30 @@ describe('a failed image is located at its node, in the message and for the over
       expect(located.message, pipeline.name).toContain(`${file(pipeline)}:${line}:${column}:`)
       expect(located.loc, pipeline.name).toMatchObject({ line, column })
       expect(pipeline.inputs(), pipeline.name).toHaveLength(1)
+    }
+  })
+})
+
+describe('the work on the way, per image (counted in the adapters)', () => {
+  // Scans: Sätteri's paragraph hook reads each paragraph holding `flux:` once (it must find the
+  // typed form before the parser sees it); an empty prompt reads its image's source once more (the
+  // alt as the scanner reads it); unified reads a text node holding the typed form once (twice only
+  // when its decoded text differs from its source). No file is read (the page's file does not exist).
+  it.each([
+    ['the angle-bracket form', 'Intro\n\n![A lamp](<flux:a lamp on a desk>)\n', { satteri: 1, unified: 0 }],
+    ['the typed form', 'Intro\n\nSee ![A lamp](flux:a lamp on a desk) here.\n', { satteri: 1, unified: 1 }],
+    ['an empty prompt', 'Intro\n\n![A lamp](flux:)\n', { satteri: 2, unified: 1 }],
+  ])('%s: scans, and no markup string', async (_, source, scans) => {
+    for (const pipeline of pipelines) {
+      expect(await pipeline.run(source), pipeline.name).toHaveLength(1)
+      const processor = pipeline.name.startsWith('satteri') ? 'satteri' : 'unified'
+      expect({ ...calls }, pipeline.name).toEqual({
+        scanMarkdown: scans[processor],
+        renderPicture: 0,
+        toHtml: 0,
+        toHast: 1,
+      })
+      for (const name of Object.keys(calls) as (keyof typeof calls)[]) calls[name] = 0
     }
   })
 })
