@@ -385,7 +385,8 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     const optimizing: Promise<void>[] = []
     const optimizeItem = async (item: ScannedItem) => {
       try {
-        run.onImage?.(await image({ request: item.request }))
+        const result = await image({ request: item.request })
+        run.onImage?.(result)
       } catch (err) {
         const located = locate(err, item)
         failed.push(located)
