@@ -53,9 +53,10 @@ export function fluxImports({ root, image }: FluxImportsOptions): Plugin {
       viteRoot = config.root
     },
     transform: {
-      // Before compilers (Astro, MDX, Vue) turn the source into code with other positions.
+      // Before compilers (Astro, MDX, Vue) turn the source into code with other positions;
+      // dependencies hold no `flux:` imports (their own code may hold the word).
       order: 'pre',
-      filter: { id: { exclude: [/^\0/, /\?/] }, code: 'flux:' },
+      filter: { id: { exclude: [/^\0/, /\?/, /[\\/]node_modules[\\/]/] }, code: 'flux:' },
       handler(code, id) {
         const places = new Map<string, SourceLocation>()
         for (const directive of scanSource(fileName(id), code).directives) {
