@@ -48,6 +48,7 @@ describe('the session is asked once per image, with the position of the parser n
     ['the typed form, mid-line', 'Intro\n\nSee ![A lamp](flux:a lamp on a desk) here.\n', 3, 5],
     ['the typed form on a later line of its paragraph', 'Intro\n\nOne\nand ![x](flux:a b) two\n', 4, 5],
     ['an empty prompt (the alt fills it)', '# Title\n\n![A lamp](flux:)\n', 3, 1],
+    ['the typed form in a heading', 'Intro\n\n## See ![x](flux:a b)\n', 3, 8],
   ])('%s', async (_, source, line, column) => {
     for (const pipeline of pipelines) {
       expect(await pipeline.run(source), pipeline.name).toHaveLength(1)

@@ -34,6 +34,7 @@ export interface SatteriMdastPlugin {
   name: string
   options?: { position?: boolean }
   paragraph?: (node: MdastNode, ctx: MdastContext) => { raw: string } | undefined
+  heading?: (node: MdastNode, ctx: MdastContext) => { raw: string } | undefined
   image?: (node: MdastNode, ctx: MdastContext) => Promise<MdastNode | undefined>
 }
 export interface SatteriHastPlugin {
@@ -53,7 +54,7 @@ const POINTS = 'fluxPoints'
 type Points = Map<string, SourcePoint[]>
 
 /**
- * Sätteri plugins: the first rewrites the typed-anyway form into images; the second resolves each
+ * Sätteri plugins: the first rewrites the typed-anyway form into images (in paragraphs and headings); the second resolves each
  * `flux:` image (async, concurrently) to its fallback URL, keeping its `<picture>` element aside by
  * id in the document's data; a hast plugin then swaps each such `<img>` for that element as hast,
  * which both `.md` and MDX compile (MDX refuses raw HTML). No markup string on the way.
@@ -62,26 +63,30 @@ export function satteriPlugins(getState: () => FluxState): {
   mdast: SatteriMdastPlugin[]
   hast: SatteriHastPlugin[]
 } {
+  // A paragraph or a heading whose source holds the typed form is given back as rewritten
+  // markdown, which Sätteri parses again (a heading's source keeps its `#` or underline).
+  const rewrite = (node: MdastNode, ctx: MdastContext): { raw: string } | undefined => {
+    const start = node.position?.start.offset
+    const end = node.position?.end.offset
+    if (start === undefined || end === undefined) return undefined
+    const text = ctx.source.slice(start, end)
+    if (!text.includes('flux:')) return undefined
+    const rewritten = rewriteTypedImages(text, ctx.sourceFormat === 'mdx')
+    if (rewritten === undefined) return undefined
+    // The images parsed from the new text have no position: keep where each was written.
+    const points = (ctx.data[POINTS] as Points | undefined) ?? new Map()
+    ctx.data[POINTS] = points
+    for (const { url, offset } of rewritten.images) {
+      const at = pointIn(node.position?.start ?? {}, text, offset)
+      points.set(url, [...(points.get(url) ?? []), at])
+    }
+    return { raw: rewritten.raw }
+  }
   const typed: SatteriMdastPlugin = {
     name: 'flux-images:typed',
     options: { position: true },
-    paragraph(node, ctx) {
-      const start = node.position?.start.offset
-      const end = node.position?.end.offset
-      if (start === undefined || end === undefined) return undefined
-      const text = ctx.source.slice(start, end)
-      if (!text.includes('flux:')) return undefined
-      const rewritten = rewriteTypedImages(text, ctx.sourceFormat === 'mdx')
-      if (rewritten === undefined) return undefined
-      // The images parsed from the new text have no position: keep where each was written.
-      const points = (ctx.data[POINTS] as Points | undefined) ?? new Map()
-      ctx.data[POINTS] = points
-      for (const { url, offset } of rewritten.images) {
-        const at = pointIn(node.position?.start ?? {}, text, offset)
-        points.set(url, [...(points.get(url) ?? []), at])
-      }
-      return { raw: rewritten.raw }
-    },
+    paragraph: rewrite,
+    heading: rewrite,
   }
   const images: SatteriMdastPlugin = {
     name: 'flux-images',
