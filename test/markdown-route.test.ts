@@ -102,3 +102,14 @@ describe('the work on the way, per image (counted in the adapters)', () => {
     }
   })
 })
+
+describe('unified: the text around a typed image whose text node shows other images than its source', () => {
+  it('is the source decoded, the image a <picture> where the source has it', async () => {
+    const source = 'Intro\n\n![x](flux:\\) and ![x](flux:a lighthouse at dawn)\n'
+    const unified = pipelines.find((p) => p.name === 'unified .md')
+    expect(await unified?.run(source)).toHaveLength(1)
+    expect(unified?.output()).toMatch(
+      /<p>!\[x\]\(flux:\) and <picture><img src="\/_flux\/[0-9a-f]+\.jpg"[^>]*><\/picture><\/p>/,
+    )
+  })
+})

@@ -34,6 +34,8 @@ export interface Pipeline {
   run(source: string): Promise<string[] | undefined>
   /** What the last run asked the session for, in the order asked. */
   inputs(): ImageInput[]
+  /** What the last run rendered (HTML for `.md`, compiled code for MDX). */
+  output(): string
 }
 
 export interface PipelineOptions {
@@ -98,6 +100,7 @@ export async function createPipelines({ failure }: PipelineOptions = {}): Promis
   const { satteri } = await loadSatteri()
   let seen: string[] = []
   let inputs: ImageInput[] = []
+  let output = ''
   // What the markdown plugins use of the session: the root and `image`.
   const state = {
     flux: { options: { root: dirname(FILE) } } as unknown as Flux,
@@ -127,6 +130,7 @@ export async function createPipelines({ failure }: PipelineOptions = {}): Promis
     const run = async (source: string, format: 'md' | 'mdx') => {
       seen = []
       inputs = []
+      output = ''
       let code: string
       try {
         code =
@@ -138,15 +142,23 @@ export async function createPipelines({ failure }: PipelineOptions = {}): Promis
         if (format === 'mdx' && !failure) return undefined
         throw err
       }
+      output = code
       return [...seen, ...leftovers(code, format)].sort()
     }
     pipelines.push(
-      { name: `${processor.name} .md`, mdx: false, run: (source) => run(source, 'md'), inputs: () => inputs },
+      {
+        name: `${processor.name} .md`,
+        mdx: false,
+        run: (source) => run(source, 'md'),
+        inputs: () => inputs,
+        output: () => output,
+      },
       {
         name: `${processor.name} .mdx`,
         mdx: true,
         run: (source) => run(source, 'mdx'),
         inputs: () => inputs,
+        output: () => output,
       },
     )
   }

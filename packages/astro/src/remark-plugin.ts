@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url'
-import { type HastElement, type ImageResult, pictureElement, toHast } from '@flux-images/core'
+import { type HastElement, type ImageResult, pictureElement, plainText, toHast } from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
 import { isDirectiveUrl, markdownImage, pointIn, type SourcePoint } from './markdown-image.js'
 import { altPromptUrl, markdownImages } from './typed-images.js'
@@ -70,10 +70,12 @@ export function remarkFlux(getState: () => FluxState) {
 }
 
 /**
- * A text node's typed-anyway images (`![alt](flux:...)`) and the text around them. The text was
- * decoded and smartened by then: its parts come from the node's value, the requests and positions
- * from its source, split by the same function (once when both are the same text). Undefined when
- * there are none, or when the decoded text shows an image the source does not hold (`flux:\)`).
+ * A text node's typed-anyway images (`![alt](flux:...)`) and the text around them. The requests
+ * and positions come from the node's source; the text around them from its value, which was
+ * decoded and smartened by then, split by the same function (once when both are the same text).
+ * When the value shows other images than the source (`flux:\)`, an escaped `]`), the text around
+ * the source's images is the source's, decoded as the parser decodes it, unless it holds what
+ * smart punctuation changes. Undefined when there are none, or neither holds.
  */
 function typedImages(
   node: Node,
@@ -82,21 +84,31 @@ function typedImages(
   picture: (url: string, alt: string, at: SourcePoint | undefined) => Promise<Node>,
 ): Promise<Node[]> | undefined {
   const text = node.value ?? ''
-  const images = markdownImages(text, mdx)
-  const written = source === text ? images : source === undefined ? undefined : markdownImages(source, mdx)
-  if (images.length === 0 || written === undefined || written.length !== images.length) return undefined
+  if (source === undefined) return undefined
+  const written = markdownImages(source, mdx)
+  const shown = source === text ? written : markdownImages(text, mdx)
+  const paired = shown.length === written.length
+  // The text around the images: the value's when it shows the same images, else the source's.
+  const [around, images] = paired ? [text, shown] : [source, written]
+  if (written.length === 0) return undefined
   const start = node.position?.start
   const parts: Promise<Node>[] = []
   let from = 0
+  const textPart = (written: string) => {
+    // What smart punctuation would change cannot be told from the source.
+    if (!paired && /["'`.-]/.test(written)) return false
+    parts.push(Promise.resolve({ type: 'text', value: paired ? written : plainText(written) }))
+    return true
+  }
   for (const [k, image] of images.entries()) {
-    const { url, element } = written[k] as (typeof written)[number]
-    if (image.element.start < from) return undefined
-    parts.push(Promise.resolve({ type: 'text', value: text.slice(from, image.element.start) }))
+    const { url, element, directive } = written[k] as (typeof written)[number]
+    if (image.element.start < from || !textPart(around.slice(from, image.element.start))) return undefined
+    const alt = paired ? image.alt : (directive.params.alt ?? '')
     // Where the image starts in the source, as the parser's node gives a real image's start.
-    parts.push(picture(url, image.alt, start && pointIn(start, source ?? text, element.start)))
+    parts.push(picture(url, alt, start && pointIn(start, source, element.start)))
     from = image.element.end
   }
-  parts.push(Promise.resolve({ type: 'text', value: text.slice(from) }))
+  if (!textPart(around.slice(from))) return undefined
   return Promise.all(parts).then((nodes) => nodes.filter((n) => n.type !== 'text' || n.value !== ''))
 }
 

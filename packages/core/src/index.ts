@@ -20,6 +20,7 @@ export {
 export {
   formatDirective,
   parseDirective,
+  plainText,
   replaceHtmlImages,
   scanCode,
   scanFrontmatter,

@@ -8,6 +8,7 @@ export { describeUnknownParams, findUnknownParams } from './grammar/unknown-para
 export { replaceHtmlImages } from './html/replace-html-images.js'
 export { scanAstro } from './html/scan-astro.js'
 export { scanHtml } from './html/scan-html.js'
+export { plainText } from './markdown/markdown-destination.js'
 export { type MarkdownScanOptions, scanMarkdown } from './markdown/scan-markdown.js'
 export { type ScanResult, withAlt } from './scan-context.js'
 export { SOURCE_EXTENSIONS, scanSource } from './scan-source.js'
