@@ -86,7 +86,8 @@ function typedImages(
   const text = node.value ?? ''
   if (source === undefined) return undefined
   const written = markdownImages(source, mdx)
-  const shown = source === text ? written : markdownImages(text, mdx)
+  // The value is text, not MDX any more (its expressions and tags are other nodes).
+  const shown = source === text ? written : markdownImages(text, false)
   const paired = shown.length === written.length
   // The text around the images: the value's when it shows the same images, else the source's.
   const [around, images] = paired ? [text, shown] : [source, written]
@@ -94,10 +95,10 @@ function typedImages(
   const start = node.position?.start
   const parts: Promise<Node>[] = []
   let from = 0
-  const textPart = (written: string) => {
+  const textPart = (part: string) => {
     // What smart punctuation would change cannot be told from the source.
-    if (!paired && /["'`.-]/.test(written)) return false
-    parts.push(Promise.resolve({ type: 'text', value: paired ? written : plainText(written) }))
+    if (!paired && /["'`.-]/.test(part)) return false
+    parts.push(Promise.resolve({ type: 'text', value: paired ? part : plainText(part) }))
     return true
   }
   for (const [k, image] of images.entries()) {
