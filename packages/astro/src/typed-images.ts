@@ -14,8 +14,8 @@ export interface MarkdownImage {
 
 /**
  * The one splitter of markdown text into directive images, for both processors: Sätteri's
- * paragraph rewrite, the unified adapter's text nodes, and the alt of an image whose prompt is
- * empty. One scan of `text`; offsets are the scanner's spans.
+ * paragraph and heading rewrite, the unified adapter's text nodes, and the alt of an image whose
+ * prompt is empty. One scan of `text`; offsets are the scanner's spans.
  */
 export function markdownImages(text: string, mdx: boolean): MarkdownImage[] {
   const images: MarkdownImage[] = []
