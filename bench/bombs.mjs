@@ -74,6 +74,7 @@ async function optimizeCached() {
   const { createDiskCache } = await load('cache/disk-cache.js')
   const { requestKey } = await load('cache/request-key.js')
   const { createOptimizer } = await load('optimize/create-optimizer.js')
+  const { createVariantStore } = await load('cache/variant-store.js')
   const { resolveOptimizeOptions } = await load('optimize/resolve-optimize-options.js')
   const dir = await mkdtemp(join(tmpdir(), 'flux-bombs-bench-'))
   try {
@@ -87,7 +88,11 @@ async function optimizeCached() {
       { bytes, format: 'png', width: meta.width, height: meta.height, created: 1_700_000_000 },
       { provider: 'bench', placeholder: false },
     )
-    const optimizer = createOptimizer({ cacheDir: dir, options: resolveOptimizeOptions({}), logger })
+    const optimizer = createOptimizer({
+      variants: createVariantStore({ dir, logger }),
+      options: resolveOptimizeOptions({}),
+      logger,
+    })
     const result = await optimizer.optimize(entry)
     return `${result.files.length} files, largest ${result.width}x${result.height}`
   } finally {

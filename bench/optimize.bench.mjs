@@ -25,6 +25,7 @@ const require = createRequire(new URL('package.json', core))
 const sharp = require('sharp')
 const { createDiskCache, requestKey } = await import(new URL('dist/index.js', core).href)
 const { createOptimizer, resolveOptimizeOptions } = await import(new URL('dist/optimize/index.js', core).href)
+const { createVariantStore } = await import(new URL('dist/cache/index.js', core).href)
 
 const silent = { info() {}, warn() {}, error() {} }
 
@@ -71,7 +72,11 @@ const phases = {
     const cache = createDiskCache({ dir, logger: silent })
     const concurrency = process.env.BENCH_CONCURRENCY ? Number(process.env.BENCH_CONCURRENCY) : undefined
     const options = resolveOptimizeOptions({ concurrency })
-    const optimizer = createOptimizer({ cacheDir: dir, options, logger: silent })
+    const optimizer = createOptimizer({
+      variants: createVariantStore({ dir, logger: silent }),
+      options,
+      logger: silent,
+    })
     const entries = await Promise.all((await cache.list()).map((meta) => cache.get(meta.key)))
     const started = performance.now()
     const results = await Promise.all(entries.map((entry) => optimizer.optimize(entry)))
@@ -96,7 +101,11 @@ const phases = {
 
   /** The same process without any image work: the floor under the figures above. */
   async idle(dir) {
-    createOptimizer({ cacheDir: dir, options: resolveOptimizeOptions(), logger: silent })
+    createOptimizer({
+      variants: createVariantStore({ dir, logger: silent }),
+      options: resolveOptimizeOptions(),
+      logger: silent,
+    })
     return { maxRssMB: peakRssMB() }
   },
 }

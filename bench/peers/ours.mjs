@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises'
 const coreIndex = import.meta.resolve('@flux-images/core')
 const { createDiskCache, requestKey } = await import(coreIndex)
 const { createOptimizer, resolveOptimizeOptions } = await import(new URL('optimize/index.js', coreIndex).href)
+const { createVariantStore } = await import(new URL('cache/index.js', coreIndex).href)
 
 const silent = { info() {}, warn() {}, error() {} }
 export const WIDTHS = [480, 960, 1440]
@@ -57,7 +58,11 @@ async function run(cacheDir, mode) {
   // BENCH_CONCURRENCY: the optimizer's pool size, to see what scheduling alone changes.
   const concurrency = process.env.BENCH_CONCURRENCY ? Number(process.env.BENCH_CONCURRENCY) : undefined
   const options = resolveOptimizeOptions({ ...MODES[mode], concurrency })
-  const optimizer = createOptimizer({ cacheDir, options, logger: silent })
+  const optimizer = createOptimizer({
+    variants: createVariantStore({ dir: cacheDir, logger: silent }),
+    options,
+    logger: silent,
+  })
   const entries = await Promise.all((await cache.list()).map((meta) => cache.get(meta.key)))
   const results = await Promise.all(entries.map((entry) => optimizer.optimize(entry)))
   const { decodes, encodes, peakActive, peakHeld } = optimizer.stats

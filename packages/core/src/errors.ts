@@ -156,6 +156,40 @@ export const ERRORS = {
       `The prompt has ${a.length} characters; at most ${a.max} are sent to a gateway.`,
     hint: 'Shorten the prompt to 4000 characters or fewer (the OpenAI Images API refuses longer ones for dall-e-3; FLUX models read only the first ~500 tokens).',
   },
+  FLUX_REMOTE_CONFIG: {
+    title: 'Invalid remote cache settings',
+    message: (a: { problems: string[] }) =>
+      `Invalid remote cache settings:\n${a.problems.map((p) => `  - ${p}`).join('\n')}`,
+    hint: 'Fix the listed settings in the `remote` option or the FLUX_REMOTE_* / AWS_* environment variables.',
+  },
+  FLUX_REMOTE_UNAVAILABLE: {
+    title: 'Remote cache unavailable',
+    message: (a: { request: string; attempts: number; detail: string }) =>
+      `The remote cache failed ${a.request} after ${a.attempts} attempt(s): ${a.detail}`,
+    hint: 'Check the endpoint and the network; the local cache still serves what it holds.',
+  },
+  FLUX_REMOTE_DENIED: {
+    title: 'Remote cache refused the credentials',
+    message: (a: { request: string; detail: string }) => `The remote cache refused ${a.request}: ${a.detail}`,
+    hint: 'Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or FLUX_REMOTE_*), and that they may read and write under the bucket prefix.',
+  },
+  FLUX_REMOTE_REJECTED: {
+    title: 'Remote cache rejected a request',
+    message: (a: { request: string; detail: string }) =>
+      `The remote cache rejected ${a.request}: ${a.detail}`,
+    hint: 'Check the bucket name, the region and the endpoint of the `remote` option.',
+  },
+  FLUX_REMOTE_LEASE_LOST: {
+    title: 'Lease lost',
+    message: (a: { key: string; reason: string }) => `The lease on ${a.key} was lost: ${a.reason}`,
+    hint: 'It was not renewed within the stale time (a paused or overloaded machine?), so another build may pay for the same image; raise `staleMs` if renewals are slow.',
+  },
+  FLUX_REMOTE_LEASE_WAIT: {
+    title: 'Lease held too long',
+    message: (a: { key: string; holder: string; waitedMs: number }) =>
+      `Waited ${Math.round(a.waitedMs / 1000)} s for ${a.holder} to finish ${a.key}; its lease is still renewed.`,
+    hint: 'Another build is still generating this image; run again once it has finished, or raise `maxWaitMs`.',
+  },
 } as const
 
 export type FluxErrorCode = keyof typeof ERRORS

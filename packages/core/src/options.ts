@@ -1,110 +1,35 @@
 import { isAbsolute, resolve } from 'node:path'
-import { fluxError } from './errors.js'
-import type { OptimizeOptions, ResolvedOptimizeOptions } from './optimize/index.js'
-import { checkOptimizeOptions } from './optimize/resolve-optimize-options.js'
+import type { Dispatcher } from 'undici'
+import * as v from 'valibot'
+import { OPTIMIZE_OPTIONS } from './optimize/resolve-optimize-options.js'
 import {
   boolean,
-  type Check,
-  integer,
+  custom,
   isRecord,
   list,
+  logger,
   oneOf,
+  optionsObject,
+  type Problem,
+  parseOptions,
+  quoteAll,
   record,
   show,
   text,
-  unknownKeys,
+  wholeNumber,
 } from './schema.js'
 import type { Logger } from './types.js'
-
-export type FluxMode = 'auto' | 'frozen' | 'placeholder'
-export type ProgressStyle = 'auto' | 'live' | 'plain' | 'off'
-
-/** Options of `createFlux()`, the CLI and both adapters. Each is resolved option -> environment -> config file -> default. */
-export interface FluxOptions {
-  /** Project root: where files are scanned and the cache lives. @default process.cwd() */
-  root?: string
-  /** Cache directory; originals in it are meant to be committed. @default '<root>/.flux-cache' */
-  cacheDir?: string
-  /**
-   * API key of the FLUX gateway. Prefer the environment variable: it is never written anywhere.
-   * Risk: with a key set, prompts are sent to a third-party API and each new image costs money.
-   * @default process.env.FLUX_API_KEY
-   */
-  apiKey?: string
-  /** Base URL of the gateway, with or without a trailing `/v1`. @default process.env.FLUX_BASE_URL */
-  baseURL?: string
-  /**
-   * `auto`: generate missing images when a key is set, placeholders otherwise. `frozen`: never call the
-   * API; a missing image is an error (for CI that must not spend). `placeholder`: local placeholders only.
-   * @default process.env.FLUX_MODE ?? 'auto'
-   */
-  mode?: FluxMode
-  /** Generation requests in flight at once, across the whole build. @default process.env.FLUX_CONCURRENCY ?? 4 */
-  concurrency?: number
-  /** Cap on new (paid) generations per run; exceeding it fails before anything is spent. @default 50 */
-  maxGenerations?: number
-  /** Model used when a directive names none. @default 'flux-1.1-pro' */
-  model?: string
-  /** Size used when a directive names none. @default '1024x1024' */
-  size?: string
-  /** Quality used when a directive names none. @default 'standard' */
-  quality?: 'standard' | 'hd'
-  /** Extra models your gateway accepts, added to the defaults. @default [] */
-  models?: string[]
-  /** Extra sizes (`WxH`) your gateway accepts, added to the defaults. @default [] */
-  sizes?: string[]
-  /** Globs (relative to root) of files scanned for directives. @default DEFAULTS.include */
-  include?: string[]
-  /** Globs never scanned, added to node_modules, dist, .git and the cache directory. @default [] */
-  exclude?: string[]
-  /** Estimated price in USD per image, by model, merged over DEFAULT_PRICES; used for estimates only. */
-  prices?: Record<string, number>
-  /** How the gateway returns images. `b64_json` avoids a second download and URL expiry. @default 'b64_json' */
-  responseFormat?: 'b64_json' | 'url'
-  /** Deadline of one request attempt, in ms. @default 180_000 */
-  timeoutMs?: number
-  /** Retries of a transient failure (429, 5xx, network). @default 4 */
-  maxRetries?: number
-  /** Allow image downloads from private or loopback addresses (a gateway on your own network). @default false */
-  allowPrivateDownloads?: boolean
-  /** Progress display: a live line on a terminal, plain periodic lines in CI. @default 'auto' */
-  progress?: ProgressStyle
-  /** Responsive variants: widths, formats, encoder settings, placeholder, public URL. */
-  image?: OptimizeOptions
-  /** Where messages go. @default a console logger in the CLI; the adapter's logger in Vite and Astro */
-  logger?: Logger
-}
-
-export interface ResolvedOptions {
-  root: string
-  cacheDir: string
-  apiKey: string | undefined
-  baseURL: string | undefined
-  mode: FluxMode
-  concurrency: number
-  maxGenerations: number
-  model: string
-  size: string
-  quality: 'standard' | 'hd'
-  models: readonly string[]
-  sizes: readonly string[]
-  include: readonly string[]
-  exclude: readonly string[]
-  prices: Readonly<Record<string, number>>
-  responseFormat: 'b64_json' | 'url'
-  timeoutMs: number
-  maxRetries: number
-  allowPrivateDownloads: boolean
-  progress: ProgressStyle
-  image: ResolvedOptimizeOptions
-  logger: Logger
-}
 
 export const DEFAULT_MODELS = ['flux-1.1-pro', 'flux-pro', 'flux-dev', 'flux-schnell'] as const
 export const DEFAULT_SIZES = ['1024x1024', '1536x1024', '1024x1536', '1344x768', '768x1344'] as const
 export const QUALITIES = ['standard', 'hd'] as const
 export const MODES = ['auto', 'frozen', 'placeholder'] as const
 const PROGRESS_STYLES = ['auto', 'live', 'plain', 'off'] as const
+const RESPONSE_FORMATS = ['b64_json', 'url'] as const
+
+export type FluxMode = (typeof MODES)[number]
+export type Quality = (typeof QUALITIES)[number]
+export type ProgressStyle = (typeof PROGRESS_STYLES)[number]
 
 /** Published list prices of the FLUX models in USD per image (estimates; gateways differ: override with `prices`). */
 export const DEFAULT_PRICES: Readonly<Record<string, number>> = {
@@ -114,6 +39,7 @@ export const DEFAULT_PRICES: Readonly<Record<string, number>> = {
   'flux-schnell': 0.003,
 }
 
+/** The defaults of FLUX_OPTIONS, stated once. */
 export const DEFAULTS = {
   cacheDirName: '.flux-cache',
   mode: 'auto',
@@ -129,6 +55,7 @@ export const DEFAULTS = {
   // The gateway's generation of one image can take a while on a busy queue.
   timeoutMs: 180_000,
   maxRetries: 4,
+  allowPrivateDownloads: false,
   progress: 'auto',
 } as const
 
@@ -147,78 +74,353 @@ export const MAX_CONCURRENCY = 64
 /** Backoff grows to its cap within a few retries; more retries only prolong an outage. */
 export const MAX_RETRIES = 20
 
-type Env = Readonly<Record<string, string | undefined>>
-
 const SILENT: Logger = { info() {}, warn() {}, error() {} }
 
-const size: Check<string> = (value, path, problems) => {
-  if (typeof value === 'string' && /^\d{1,5}x\d{1,5}$/.test(value)) return value
-  problems.push(`${path}: Expected a size written as WIDTHxHEIGHT (e.g. 1536x1024), got ${show(value)}`)
-  return undefined
-}
+// The fields that more than one options object has (FluxOptions, the gateway provider's).
 
-/** A glob under the root: an absolute or `..` glob would scan outside the project (and may crawl the disk). */
-const globUnderRoot: Check<string> = (value, path, problems) => {
-  const glob = text()(value, path, problems)
-  if (glob === undefined) return undefined
-  if (isAbsolute(glob) || /^[a-z]:/i.test(glob) || glob.split(/[\\/]/).includes('..')) {
-    problems.push(
-      `${path}: Expected a glob relative to the root, got ${show(glob)} (to scan another folder, set \`root\`)`,
-    )
-    return undefined
-  }
-  return glob
-}
+/** The key goes into an HTTP header: a newline pasted along with it cannot. Never shown. */
+const apiKey = v.pipe(
+  text({ secret: true }),
+  v.check(
+    (key) => /^[\x21-\x7e]+$/.test(key),
+    'Expected a key of visible ASCII characters only, got one with spaces, control or non-ASCII characters (a trailing newline?)',
+  ),
+)
 
-const price: Check<number> = (value, path, problems) => {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value
-  problems.push(`${path}: Expected a price in USD from 0 and up, got ${show(value)}`)
-  return undefined
-}
-
-const logger: Check<Logger> = (value, path, problems) => {
-  const given = value as Partial<Record<keyof Logger, unknown>>
-  if (isRecord(value) && (['info', 'warn', 'error'] as const).every((m) => typeof given[m] === 'function'))
-    return value as unknown as Logger
-  problems.push(`${path}: Expected a logger with info, warn and error functions, got ${show(value)}`)
-  return undefined
-}
+const EXPECTED_URL = 'Expected an http(s) URL such as https://gateway.example or https://gateway.example/v1'
+const EXPECTED_SIZE = 'Expected a size written as WIDTHxHEIGHT (e.g. 1536x1024)'
 
 /**
  * An http(s) URL without credentials, query or fragment. Credentials are refused, not used: the key
  * goes in the Authorization header, and a password in a URL ends up in logs. A value that is not a
  * URL is shown with anything before an `@` hidden.
  */
-const baseURL: Check<string> = (value, path, problems) => {
-  const expected = 'Expected an http(s) URL such as https://gateway.example or https://gateway.example/v1'
-  if (typeof value !== 'string') {
-    problems.push(`${path}: ${expected}, got a ${typeof value}`)
-    return undefined
+const baseURL = v.pipe(
+  v.string((issue) => `${EXPECTED_URL}, got a ${typeof issue.input}`),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return
+    const value = dataset.value
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      addIssue({ message: `${EXPECTED_URL}, got ${show(hideCredentials(value))}` })
+      return
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      addIssue({ message: `${EXPECTED_URL}, got a ${url.protocol} URL` })
+    } else if (url.username || url.password) {
+      addIssue({
+        message: `Credentials in the URL (${url.protocol}//***@${url.host}) are not used: remove them and set FLUX_API_KEY, which is sent as a bearer token`,
+      })
+    } else if (url.search || url.hash) {
+      addIssue({
+        message: `A query or fragment (${url.search ? '?...' : '#...'}) is not sent to the gateway: remove it from ${url.protocol}//${url.host}${url.pathname}`,
+      })
+    }
+  }),
+)
+
+const responseFormat = v.optional(oneOf(RESPONSE_FORMATS), DEFAULTS.responseFormat)
+const timeoutMs = v.optional(wholeNumber(1, MAX_TIMEOUT_MS), DEFAULTS.timeoutMs)
+const maxRetries = v.optional(wholeNumber(0, MAX_RETRIES), DEFAULTS.maxRetries)
+const allowPrivateDownloads = v.optional(boolean(), DEFAULTS.allowPrivateDownloads)
+
+const size = v.pipe(
+  v.string((issue) => `${EXPECTED_SIZE}, got ${show(issue.input)}`),
+  v.regex(/^\d{1,5}x\d{1,5}$/, (issue) => `${EXPECTED_SIZE}, got ${show(issue.input)}`),
+)
+/** A glob under the root: an absolute or `..` glob would scan outside the project (and may crawl the disk). */
+const globUnderRoot = v.pipe(
+  text(),
+  v.check(
+    (glob) => !(isAbsolute(glob) || /^[a-z]:/i.test(glob) || glob.split(/[\\/]/).includes('..')),
+    (issue) =>
+      `Expected a glob relative to the root, got ${show(issue.input)} (to scan another folder, set \`root\`)`,
+  ),
+)
+
+const price = custom<number>(
+  (value) => typeof value === 'number' && Number.isFinite(value) && value >= 0,
+  'a price in USD from 0 and up',
+)
+
+/**
+ * Options of `createFlux()`, the CLI and both adapters: their input is `FluxOptions`, their output
+ * `ResolvedOptions`. Each is resolved option -> environment -> config file -> default (see
+ * `resolveOptions`).
+ */
+export const FLUX_OPTIONS = v.pipe(
+  optionsObject({
+    /** Project root: where files are scanned and the cache lives. @default process.cwd() */
+    root: v.optional(text(), () => process.cwd()),
+    /** Cache directory; originals in it are meant to be committed. @default '<root>/.flux-cache' */
+    cacheDir: v.optional(text()),
+    /**
+     * API key of the FLUX gateway. Prefer the environment variable: it is never written anywhere.
+     * Risk: with a key set, prompts are sent to a third-party API and each new image costs money.
+     * An empty string means no key, whatever the environment says.
+     * @default process.env.FLUX_API_KEY
+     */
+    apiKey: v.optional(apiKey),
+    /** Base URL of the gateway, with or without a trailing `/v1`. @default process.env.FLUX_BASE_URL */
+    baseURL: v.optional(baseURL),
+    /**
+     * `auto`: generate missing images when a key is set, placeholders otherwise. `frozen`: never call the
+     * API; a missing image is an error (for CI that must not spend). `placeholder`: local placeholders only.
+     * @default process.env.FLUX_MODE ?? 'auto'
+     */
+    mode: v.optional(oneOf(MODES), DEFAULTS.mode),
+    /** Generation requests in flight at once, across the whole build. @default process.env.FLUX_CONCURRENCY ?? 4 */
+    concurrency: v.optional(wholeNumber(1, MAX_CONCURRENCY), DEFAULTS.concurrency),
+    /** Cap on new (paid) generations per run; exceeding it fails before anything is spent. @default 50 */
+    maxGenerations: v.optional(wholeNumber(0, 1_000_000), DEFAULTS.maxGenerations),
+    /** Model used when a directive names none; one of DEFAULT_MODELS or `models`. @default 'flux-1.1-pro' */
+    model: v.optional(text(), DEFAULTS.model),
+    /** Size used when a directive names none; one of DEFAULT_SIZES or `sizes`. @default '1024x1024' */
+    size: v.optional(size, DEFAULTS.size),
+    /** Quality used when a directive names none. @default 'standard' */
+    quality: v.optional(oneOf(QUALITIES), DEFAULTS.quality),
+    /** Extra models your gateway accepts, added to the defaults. @default [] */
+    models: v.optional(list(text(), 'a list of model names'), () => []),
+    /** Extra sizes (`WxH`) your gateway accepts, added to the defaults. @default [] */
+    sizes: v.optional(list(size, 'a list of sizes'), () => []),
+    /** Globs (relative to root) of files scanned for directives. @default DEFAULTS.include */
+    include: v.optional(list(globUnderRoot, 'a list of globs'), () => [...DEFAULTS.include]),
+    /** Globs never scanned, added to node_modules, dist, .git and the cache directory. @default [] */
+    exclude: v.optional(list(text(), 'a list of globs'), () => []),
+    /** Estimated price in USD per image, by model, merged over DEFAULT_PRICES; used for estimates only. */
+    prices: v.optional(record(price), () => ({})),
+    /** How the gateway returns images. `b64_json` avoids a second download and URL expiry. @default 'b64_json' */
+    responseFormat,
+    /** Deadline of one request attempt, in ms. @default 180_000 */
+    timeoutMs,
+    /** Retries of a transient failure (429, 5xx, network). @default 4 */
+    maxRetries,
+    /** Allow image downloads from private or loopback addresses (a gateway on your own network). @default false */
+    allowPrivateDownloads,
+    /** Progress display: a live line on a terminal, plain periodic lines in CI. @default 'auto' */
+    progress: v.optional(oneOf(PROGRESS_STYLES), DEFAULTS.progress),
+    /** Responsive variants: widths, formats, encoder settings, placeholder, public URL. */
+    image: v.optional(OPTIMIZE_OPTIONS, {}),
+    /** Where messages go. @default a console logger in the CLI; the adapter's logger in Vite and Astro */
+    logger: v.optional(logger, SILENT),
+  }),
+  listed('model', DEFAULT_MODELS),
+  listed('size', DEFAULT_SIZES),
+  v.transform(({ root, cacheDir, apiKey, baseURL, models, sizes, exclude, prices, ...rest }) => {
+    const absoluteRoot = resolve(root)
+    const absoluteCacheDir = resolve(absoluteRoot, cacheDir ?? DEFAULTS.cacheDirName)
+    const inRoot = absoluteCacheDir.startsWith(`${absoluteRoot}/`)
+    return {
+      ...rest,
+      root: absoluteRoot,
+      cacheDir: absoluteCacheDir,
+      apiKey: apiKey as string | undefined,
+      baseURL: baseURL as string | undefined,
+      models: [...DEFAULT_MODELS, ...models] as readonly string[],
+      sizes: [...DEFAULT_SIZES, ...sizes] as readonly string[],
+      exclude: [
+        ...DEFAULTS.exclude,
+        ...(inRoot ? [`${absoluteCacheDir.slice(absoluteRoot.length + 1)}/**`] : []),
+        ...exclude,
+      ] as readonly string[],
+      prices: { ...DEFAULT_PRICES, ...prices } as Readonly<Record<string, number>>,
+    }
+  }),
+)
+
+/**
+ * `model` (`size`) must be a default or listed in `models` (`sizes`); checked against the defaults
+ * alone when the list itself is wrong, so both problems are reported at once.
+ */
+function listed<T>(name: 'model' | 'size', defaults: readonly string[]): v.RawCheckAction<T> {
+  return v.rawCheck<T>(({ dataset, addIssue }) => {
+    const o: unknown = dataset.value
+    const failed = (key: string) => dataset.issues?.some((issue) => issue.path?.[0]?.key === key)
+    if (!isRecord(o) || typeof o[name] !== 'string' || failed(name)) return
+    const extra = o[`${name}s`]
+    const accepted = [...defaults, ...(Array.isArray(extra) && !failed(`${name}s`) ? extra : [])]
+    if (accepted.includes(o[name])) return
+    addIssue({
+      message: `Expected one of ${quoteAll(accepted)}, got ${show(o[name])} (add it with \`${name}s\`)`,
+      path: [{ type: 'object', origin: 'value', input: o, key: name, value: o[name] }],
+    })
+  })
+}
+
+/** Options of `createFlux()`, the CLI and both adapters, as given. */
+export type FluxOptions = v.InferInput<typeof FLUX_OPTIONS>
+/** The options as the engine uses them: every layer read, every default filled in, paths absolute. */
+export type ResolvedOptions = v.InferOutput<typeof FLUX_OPTIONS>
+
+/** The defaults of GATEWAY_OPTIONS that FluxOptions does not have. */
+export const GATEWAY_DEFAULTS = {
+  retryBaseMs: 1_000,
+  retryMaxMs: 30_000,
+  maxRetryAfterMs: 60_000,
+  // Generated PNGs are a few MB; 50 MiB leaves room without letting a bad answer fill memory.
+  maxDownloadBytes: 50 * 1024 * 1024,
+} as const
+
+/** Options of the OpenAI-Images gateway provider (`createOpenAIImagesProvider`). */
+export const GATEWAY_OPTIONS = optionsObject({
+  /**
+   * The gateway's API key, sent as `Authorization: Bearer <key>` to the API origin only. It is
+   * redacted from every error and log line, even when the gateway echoes it back.
+   */
+  apiKey,
+  /**
+   * The gateway's base URL, with or without a trailing `/v1` or slash: `https://host` and
+   * `https://host/v1/` both post to `https://host/v1/images/generations`. Prompts are sent there.
+   */
+  baseURL,
+  /**
+   * How the gateway hands the image back. `b64_json` puts it in the answer itself: no second
+   * request, no URL that expires before it is fetched, no third-party host to trust. `url`
+   * suits gateways that cannot inline images.
+   * @default 'b64_json'
+   */
+  responseFormat,
+  /** Deadline of one attempt (request, answer and download), in ms. @default 180_000 */
+  timeoutMs,
+  /** Retries after the first attempt (see retry.ts for which failures are retried). @default 4 */
+  maxRetries,
+  /** Backoff base: the first retry waits a random time up to this. @default 1_000 */
+  retryBaseMs: v.optional(wholeNumber(0, MAX_TIMEOUT_MS), GATEWAY_DEFAULTS.retryBaseMs),
+  /** Backoff cap: no jittered wait exceeds this. @default 30_000 */
+  retryMaxMs: v.optional(wholeNumber(0, MAX_TIMEOUT_MS), GATEWAY_DEFAULTS.retryMaxMs),
+  /** Cap on a wait the gateway asks for with `Retry-After` / `retry-after-ms`. @default 60_000 */
+  maxRetryAfterMs: v.optional(wholeNumber(0, MAX_TIMEOUT_MS), GATEWAY_DEFAULTS.maxRetryAfterMs),
+  /** Largest image accepted (downloaded, or decoded from `b64_json`), in bytes. @default 52_428_800 (50 MiB) */
+  maxDownloadBytes: v.optional(wholeNumber(1), GATEWAY_DEFAULTS.maxDownloadBytes),
+  /**
+   * Lets `url` downloads reach private, loopback, link-local and unique-local addresses. Risk:
+   * a gateway (or whoever controls its answers) could then make the build fetch from your
+   * network. Only for a gateway on your own network, or tests.
+   * @default false
+   */
+  allowPrivateDownloads,
+  /** Receives retries (debug) and retries that may bill twice (warn). */
+  logger: v.optional(logger),
+  /** An undici dispatcher to use instead of the provider's own Agents (tests). Not closed by `close()`. */
+  dispatcher: v.optional(
+    custom<Dispatcher>(
+      (value) => isRecord(value) && typeof value.dispatch === 'function',
+      'an undici Dispatcher',
+    ),
+  ),
+})
+
+/** Options of `createOpenAIImagesProvider`, as given. */
+export type GatewayOptions = v.InferInput<typeof GATEWAY_OPTIONS>
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** Where the value at a path came from, for messages: '' (given), `FLUX_MODE`, `flux.config.mjs`. */
+type Sources = Map<string, string>
+
+/**
+ * Resolves every option as: the given value, then the environment, then the config file's value,
+ * then the host's defaults, then the built-in default; `image` member by member. Validates once and
+ * throws FLUX_INVALID_OPTIONS listing every problem with its path, unknown names included, and
+ * where a wrong value came from when it was not given (`(from FLUX_CONCURRENCY)`,
+ * `(from flux.config.mjs)`).
+ */
+export function resolveOptions(
+  given: FluxOptions = {},
+  {
+    env = process.env,
+    fileConfig = {},
+    fileName = 'the config file',
+    hostDefaults = {},
+  }: {
+    env?: Env
+    fileConfig?: FluxOptions
+    /** For messages: `flux.config.mjs`. */
+    fileName?: string
+    /** What the host (Vite, Astro) sets under the file's settings: its logger, its `base`. */
+    hostDefaults?: Pick<FluxOptions, 'logger' | 'image'>
+  } = {},
+): ResolvedOptions {
+  const fromEnv: Record<string, string> = {}
+  for (const [name, variable] of Object.entries(ENV)) {
+    const value = env[variable]?.trim()
+    if (value) fromEnv[name] = value
   }
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    problems.push(`${path}: ${expected}, got ${show(hideCredentials(value))}`)
-    return undefined
+  const { merged, sources } = mergeLayers([
+    [given, ''],
+    // An empty apiKey given means no key: the environment's is not read.
+    [
+      given.apiKey === '' ? { ...fromEnv, apiKey: undefined } : fromEnv,
+      (key) => ENV[key as keyof typeof ENV],
+    ],
+    [isRecord(fileConfig) ? fileConfig : {}, fileName],
+    [hostDefaults, ''],
+  ])
+  if (merged.apiKey === '') delete merged.apiKey
+
+  const resolved = parseOptions(FLUX_OPTIONS, merged, { from: (keys) => sourceOf(sources, keys) })
+  if (resolved.apiKey && resolved.baseURL) {
+    const url = new URL(resolved.baseURL)
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      resolved.logger.warn(
+        `[flux] baseURL ${url.protocol}//${url.host} is plain http on another machine: the API key and prompts would cross the network unencrypted. Use https://, or a gateway on this machine.`,
+      )
+    }
   }
-  const before = problems.length
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    problems.push(`${path}: ${expected}, got a ${url.protocol} URL`)
-  } else if (url.username || url.password) {
-    problems.push(
-      `${path}: Credentials in the URL (${url.protocol}//***@${url.host}) are not used: remove them and set FLUX_API_KEY, which is sent as a bearer token`,
-    )
-  } else if (url.search || url.hash) {
-    problems.push(
-      `${path}: A query or fragment (${url.search ? '?...' : '#...'}) is not sent to the gateway: remove it from ${url.protocol}//${url.host}${url.pathname}`,
-    )
+  return resolved
+}
+
+/**
+ * The first layer's value of each option wins; `image`, when every layer gives an object, is
+ * merged member by member. Unknown names are kept, for the schema to report. `sources` says, for
+ * each option and `image` member, which layer gave it.
+ */
+function mergeLayers(layers: [Record<string, unknown>, string | ((key: string) => string)][]): {
+  merged: Record<string, unknown>
+  sources: Sources
+} {
+  const merged: Record<string, unknown> = {}
+  const sources: Sources = new Map()
+  for (const [values, from] of layers) {
+    const source = (key: string) => (typeof from === 'string' ? from : from(key))
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) continue
+      const held = merged[key]
+      if (held === undefined) {
+        merged[key] = key === 'image' && isRecord(value) ? { ...value } : value
+        sources.set(key, source(key))
+        if (key === 'image' && isRecord(value))
+          for (const m of Object.keys(value)) sources.set(`image.${m}`, source(key))
+      } else if (key === 'image' && isRecord(held) && isRecord(value)) {
+        for (const [member, memberValue] of Object.entries(value)) {
+          if (memberValue === undefined || held[member] !== undefined) continue
+          held[member] = memberValue
+          sources.set(`image.${member}`, source(key))
+        }
+      } else if (key === 'image' && isRecord(held)) {
+        // A layer's `image` that is not an object would otherwise be dropped unseen from the merge.
+        merged.image = value
+        sources.set(key, source(key))
+      }
+    }
   }
-  return problems.length === before ? value : undefined
+  return { merged, sources }
+}
+
+/** The layer that gave the value at `keys`: its `image` member's, else its option's. */
+function sourceOf(sources: Sources, keys: Problem['keys']): string | undefined {
+  const [name, member] = keys
+  if (name === 'image' && member !== undefined) {
+    const source = sources.get(`image.${member}`)
+    if (source !== undefined) return source
+  }
+  return name === undefined ? undefined : sources.get(String(name))
 }
 
 /** `https://user:pass@host` -> `https://***@host`; also in a value that is not a valid URL. */
-export function hideCredentials(value: string): string {
+function hideCredentials(value: string): string {
   return value.replace(
     /^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i,
     (_, scheme: string | undefined) => `${scheme ?? ''}***@`,
@@ -232,153 +434,4 @@ function isLoopbackHost(hostname: string): boolean {
     hostname === '[::1]' ||
     /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
   )
-}
-
-/**
- * The options' schema: one check per option of FluxOptions (`satisfies` keeps the two in step), the
- * environment variable that may give it, its default. An option name not in here is reported.
- */
-const SCHEMA = {
-  root: { check: text() },
-  cacheDir: { check: text() },
-  apiKey: { check: text({ secret: true }), env: ENV.apiKey },
-  baseURL: { check: baseURL, env: ENV.baseURL },
-  mode: { check: oneOf(MODES), env: ENV.mode, default: DEFAULTS.mode },
-  concurrency: { check: integer(1, MAX_CONCURRENCY), env: ENV.concurrency, default: DEFAULTS.concurrency },
-  maxGenerations: { check: integer(0, 1_000_000), default: DEFAULTS.maxGenerations },
-  model: { check: text(), default: DEFAULTS.model },
-  size: { check: size, default: DEFAULTS.size },
-  quality: { check: oneOf(QUALITIES), default: DEFAULTS.quality },
-  models: { check: list(text(), 'a list of model names'), default: [] as string[] },
-  sizes: { check: list(size, 'a list of sizes'), default: [] as string[] },
-  include: { check: list(globUnderRoot, 'a list of globs'), default: DEFAULTS.include },
-  exclude: { check: list(text(), 'a list of globs'), default: [] as string[] },
-  prices: { check: record(price), default: {} as Record<string, number> },
-  responseFormat: { check: oneOf(['b64_json', 'url'] as const), default: DEFAULTS.responseFormat },
-  timeoutMs: { check: integer(1, MAX_TIMEOUT_MS), default: DEFAULTS.timeoutMs },
-  maxRetries: { check: integer(0, MAX_RETRIES), default: DEFAULTS.maxRetries },
-  allowPrivateDownloads: { check: boolean(), default: false },
-  progress: { check: oneOf(PROGRESS_STYLES), default: DEFAULTS.progress },
-  // Checked by resolveOptimizeOptions, with its own schema.
-  image: { check: (value: unknown) => value as OptimizeOptions },
-  logger: { check: logger, default: SILENT },
-} satisfies { [K in keyof Required<FluxOptions>]: { check: Check<unknown>; env?: string; default?: unknown } }
-
-type Schema = typeof SCHEMA
-type Value<K extends keyof Schema> = Schema[K]['check'] extends Check<infer T> ? T : never
-
-/** The option names, for messages and unknown-name checks. */
-export const OPTION_NAMES = Object.keys(SCHEMA) as (keyof FluxOptions)[]
-
-/**
- * Resolves every option as: the given value, then the environment, then the config file's value,
- * then the default. Validates once and throws FLUX_INVALID_OPTIONS listing every problem with its
- * path (and where a wrong value came from, when not from the given options), unknown names included.
- */
-export function resolveOptions(
-  options: FluxOptions = {},
-  {
-    env = process.env,
-    fileConfig = {},
-    fileName = 'the config file',
-  }: { env?: Env; fileConfig?: FluxOptions /** For messages: `flux.config.mjs`. */; fileName?: string } = {},
-): ResolvedOptions {
-  const problems: string[] = []
-  unknownKeys(options as Record<string, unknown>, OPTION_NAMES, (key) => key, problems)
-  if (isRecord(fileConfig)) {
-    unknownKeys(fileConfig, OPTION_NAMES, (key) => `${key} (in ${fileName})`, problems)
-  }
-
-  /** The first layer that gives `key` a value, checked; the default (or undefined) otherwise. */
-  const read = <K extends keyof Schema>(key: K): Value<K> | undefined => {
-    const field: { check: Check<unknown>; env?: string; default?: unknown } = SCHEMA[key]
-    let value: unknown = options[key]
-    let from = ''
-    if (value === undefined && field.env) {
-      value = env[field.env]?.trim() || undefined
-      from = ` (from ${field.env})`
-    }
-    if (value === undefined) {
-      value = fileConfig[key]
-      from = ` (from ${fileName})`
-    }
-    if (value === undefined) return field.default as Value<K> | undefined
-    const found: string[] = []
-    const checked = field.check(value, key, found)
-    problems.push(...found.map((p) => `${p}${from}`))
-    return (checked ?? field.default) as Value<K> | undefined
-  }
-
-  // Read in the schema's order, so problems are listed in it.
-  const root = resolve(read('root') ?? process.cwd())
-  const cacheDirOption = read('cacheDir')
-  const cacheDir = cacheDirOption ? resolve(root, cacheDirOption) : resolve(root, DEFAULTS.cacheDirName)
-  const apiKey = options.apiKey === '' ? undefined : read('apiKey')
-  const resolvedBaseURL = read('baseURL')
-  const mode = read('mode') ?? DEFAULTS.mode
-  const concurrency = read('concurrency') ?? DEFAULTS.concurrency
-  const maxGenerations = read('maxGenerations') ?? DEFAULTS.maxGenerations
-  const givenModel = read('model')
-  const givenSize = read('size')
-  const quality = read('quality') ?? DEFAULTS.quality
-  const models = [...DEFAULT_MODELS, ...(read('models') ?? [])]
-  const sizes = [...DEFAULT_SIZES, ...(read('sizes') ?? [])]
-  const model = oneOf(models, 'add it with `models`')(givenModel, 'model', problems) ?? DEFAULTS.model
-  const size = oneOf(sizes, 'add it with `sizes`')(givenSize, 'size', problems) ?? DEFAULTS.size
-  const include = read('include') ?? DEFAULTS.include
-  const exclude = read('exclude') ?? []
-  const prices = { ...DEFAULT_PRICES, ...read('prices') }
-  const responseFormat = read('responseFormat') ?? DEFAULTS.responseFormat
-  const timeoutMs = read('timeoutMs') ?? DEFAULTS.timeoutMs
-  const maxRetries = read('maxRetries') ?? DEFAULTS.maxRetries
-  const allowPrivateDownloads = read('allowPrivateDownloads') ?? false
-  const progress = read('progress') ?? DEFAULTS.progress
-  let image: ResolvedOptimizeOptions | undefined
-  if (fileConfig.image !== undefined && !isRecord(fileConfig.image)) {
-    // The session spreads it into the merged `image`; a string would show as `image.0`, `image.1`...
-    problems.push(`image: Expected an object, got ${show(fileConfig.image)} (from ${fileName})`)
-  } else {
-    image = checkOptimizeOptions(read('image'), 'image', problems)
-  }
-  const log = read('logger') ?? SILENT
-
-  const resolved = {
-    root,
-    cacheDir,
-    apiKey,
-    baseURL: resolvedBaseURL,
-    mode,
-    concurrency,
-    maxGenerations,
-    model,
-    size,
-    quality,
-    models,
-    sizes,
-    include,
-    exclude: [...DEFAULTS.exclude, ...[cacheGlob(root, cacheDir) ?? []].flat(), ...exclude],
-    prices,
-    responseFormat,
-    timeoutMs,
-    maxRetries,
-    allowPrivateDownloads,
-    progress,
-    logger: log,
-  }
-  if (problems.length > 0 || !image) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
-
-  if (apiKey && resolvedBaseURL) {
-    const url = new URL(resolvedBaseURL)
-    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-      log.warn(
-        `[flux] baseURL ${url.protocol}//${url.host} is plain http on another machine: the API key and prompts would cross the network unencrypted. Use https://, or a gateway on this machine.`,
-      )
-    }
-  }
-  return { ...resolved, image }
-}
-
-function cacheGlob(root: string, dir: string): string | undefined {
-  const rel = dir.startsWith(`${root}/`) ? dir.slice(root.length + 1) : undefined
-  return rel ? `${rel}/**` : undefined
 }

@@ -1,3 +1,5 @@
+import type { Quality } from './options.js'
+
 /** Where a directive was written. `line` and `column` are 1-based. */
 export interface SourceLocation {
   file: string
@@ -56,7 +58,7 @@ export interface CanonicalRequest {
   model: string
   prompt: string
   size: string
-  quality: 'standard' | 'hd'
+  quality: Quality
   /** Only present when the directive sets one. */
   seed?: number
 }

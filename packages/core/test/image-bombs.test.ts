@@ -15,6 +15,7 @@ import sharp from 'sharp'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createDiskCache, type DiskCache } from '../src/cache/disk-cache.js'
 import { requestKey } from '../src/cache/request-key.js'
+import { createVariantStore } from '../src/cache/variant-store.js'
 import { createFlux } from '../src/create-flux.js'
 import { FluxError } from '../src/errors.js'
 import { createOptimizer } from '../src/optimize/create-optimizer.js'
@@ -205,7 +206,7 @@ describe('a cached original (the optimizer)', () => {
   async function optimize(entry: Awaited<ReturnType<typeof put>>) {
     const counters = createCounters()
     const optimizer = createOptimizer({
-      cacheDir: dir,
+      variants: createVariantStore({ dir, logger: silent }),
       options: resolveOptimizeOptions({ widths: [16], formats: ['webp'], webp: { effort: 0 } }),
       logger: silent,
       counters,
@@ -248,7 +249,7 @@ describe('a cached original (the optimizer)', () => {
   it('an EXIF-rotated original gives upright variants', async () => {
     const entry = await put('Sideways', await sideways(), 'jpeg', 30, 40)
     const optimizer = createOptimizer({
-      cacheDir: dir,
+      variants: createVariantStore({ dir, logger: silent }),
       options: resolveOptimizeOptions({ widths: [], formats: ['webp'], webp: { effort: 0 } }),
       logger: silent,
     })

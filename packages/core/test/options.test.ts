@@ -1,6 +1,15 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import { createDiskCache } from '../src/cache/index.js'
 import { FluxError } from '../src/errors.js'
-import { DEFAULTS, type FluxOptions, MAX_TIMEOUT_MS, resolveOptions } from '../src/options.js'
+import type { OptimizeOptions, ResolvedOptimizeOptions } from '../src/optimize/index.js'
+import {
+  DEFAULTS,
+  type FluxOptions,
+  MAX_TIMEOUT_MS,
+  type ResolvedOptions,
+  resolveOptions,
+} from '../src/options.js'
+import { createOpenAIImagesProvider } from '../src/providers/openai-images.js'
 import type { Logger } from '../src/types.js'
 
 /** The problem lines of the FLUX_INVALID_OPTIONS that resolving these layers throws. */
@@ -235,6 +244,129 @@ describe('resolveOptions', () => {
       }
       resolveOptions({ baseURL: 'http://gw.example', logger }, { env: {} })
       expect(logger.warnings).toEqual([])
+    })
+  })
+})
+
+describe('one schema (issue 17, part 4)', () => {
+  describe('unknown names', () => {
+    it('lists every unknown name of one object, not only the first', () => {
+      expect(
+        problemsOf({ concurency: 8, mdoe: 'frozen', image: { widht: [480], formts: ['avif'] } }),
+      ).toEqual([
+        '  - image.widht: Unknown option; did you mean "widths"?',
+        '  - image.formts: Unknown option; did you mean "formats"?',
+        '  - concurency: Unknown option; did you mean "concurrency"?',
+        '  - mdoe: Unknown option; did you mean "mode"?',
+      ])
+    })
+
+    it('names the accepted members when no name is near', () => {
+      expect(problemsOf({ image: { jpeg: { progressive: true } } })).toEqual([
+        '  - image.jpeg.progressive: Unknown option (accepted: quality)',
+      ])
+    })
+  })
+
+  describe('layers', () => {
+    it('merges `image` member by member (given, then the file, then the host) and says where a wrong member came from', () => {
+      const o = resolveOptions(
+        { image: { placeholder: 'none' } },
+        {
+          env: {},
+          fileConfig: { image: { widths: [320], base: '/docs/' } },
+          hostDefaults: { image: { base: '/host/', publicPath: '/assets/_flux/' } },
+        },
+      )
+      expect(o.image).toMatchObject({
+        placeholder: 'none',
+        widths: [320],
+        base: '/docs/',
+        publicPath: '/assets/_flux/',
+      })
+      expect(
+        problemsOf(
+          { image: { avif: { quality: 0 } } },
+          { fileConfig: { image: { widths: [0], widht: [1] }, model: 'flux-9' } },
+        ),
+      ).toEqual([
+        '  - image.widths[0]: Expected a whole number from 1 to 16383, got 0 (from the config file)',
+        '  - image.avif.quality: Expected a whole number from 1 to 100, got 0',
+        '  - image.widht (in the config file): Unknown option; did you mean "widths"?',
+        '  - model: Expected one of "flux-1.1-pro", "flux-pro", "flux-dev", "flux-schnell", got "flux-9" (add it with `models`) (from the config file)',
+      ])
+    })
+
+    it("reports a file's `image` that is not an object, even when the options give one", () => {
+      expect(problemsOf({ image: { widths: [320] } }, { fileConfig: { image: 'big' } })).toEqual([
+        '  - image: Expected an object, got "big" (from the config file)',
+      ])
+    })
+
+    it("takes the host's logger under the file's and the given one", () => {
+      const host = recordingLogger()
+      const given = recordingLogger()
+      const http = { apiKey: 'k', baseURL: 'http://gw.example' }
+      resolveOptions(http, { env: {}, hostDefaults: { logger: host } })
+      resolveOptions({ ...http, logger: given }, { env: {}, hostDefaults: { logger: host } })
+      expect([host.warnings.length, given.warnings.length]).toEqual([1, 1])
+    })
+
+    it('an empty apiKey given means no key, whatever the environment says', () => {
+      expect(resolveOptions({ apiKey: '' }, { env: { FLUX_API_KEY: 'from-env' } }).apiKey).toBeUndefined()
+    })
+  })
+
+  describe("the gateway provider's options", () => {
+    it('are checked by the same fields as FluxOptions: every problem, no key shown', () => {
+      let err: unknown
+      try {
+        createOpenAIImagesProvider({
+          apiKey: 'sk-secret\n',
+          baseURL: 'https://user:hunter2@gw.example',
+          maxRetries: -1,
+          retryBaseMs: 1.5,
+          responseFormat: 'png' as never,
+          dispatcher: 5 as never,
+        })
+      } catch (e) {
+        err = e
+      }
+      expect(FluxError.is(err, 'FLUX_INVALID_OPTIONS')).toBe(true)
+      expect((err as FluxError).detail.split('\n').slice(1)).toEqual([
+        '  - apiKey: Expected a key of visible ASCII characters only, got one with spaces, control or non-ASCII characters (a trailing newline?)',
+        '  - baseURL: Credentials in the URL (https://***@gw.example) are not used: remove them and set FLUX_API_KEY, which is sent as a bearer token',
+        '  - responseFormat: Expected one of "b64_json", "url", got "png"',
+        '  - maxRetries: Expected a whole number from 0 to 20, got -1',
+        '  - retryBaseMs: Expected a whole number from 0 to 2147483647, got 1.5',
+        '  - dispatcher: Expected an undici Dispatcher, got 5',
+      ])
+      expect(String(err)).not.toMatch(/sk-secret|hunter2/)
+    })
+  })
+
+  describe("the disk cache's options", () => {
+    it('refuse a timing that is not a number above 0, under `cache.`', () => {
+      expect(() =>
+        createDiskCache({ dir: '/c', logger: recordingLogger(), staleMs: 0, heartbeatMs: Number.NaN }),
+      ).toThrow(
+        'Invalid flux-images options:\n  - cache.staleMs: Expected a number above 0, got 0\n  - cache.heartbeatMs: Expected a number above 0, got NaN',
+      )
+    })
+  })
+
+  describe('types inferred from the schema', () => {
+    it('gives FluxOptions and ResolvedOptions the schema’s shapes', () => {
+      expectTypeOf<FluxOptions['mode']>().toEqualTypeOf<'auto' | 'frozen' | 'placeholder' | undefined>()
+      expectTypeOf<FluxOptions['concurrency']>().toEqualTypeOf<number | undefined>()
+      expectTypeOf<ResolvedOptions['concurrency']>().toEqualTypeOf<number>()
+      expectTypeOf<ResolvedOptions['apiKey']>().toEqualTypeOf<string | undefined>()
+      expectTypeOf<ResolvedOptions['image']['avif']>().toEqualTypeOf<{ quality: number; effort: number }>()
+      expectTypeOf<OptimizeOptions['placeholder']>().toEqualTypeOf<'blur' | 'color' | 'none' | undefined>()
+      expectTypeOf<ResolvedOptimizeOptions['maxWidth']>().toEqualTypeOf<number | undefined>()
+      // @ts-expect-error: a misspelt option is a type error too.
+      const misspelt: FluxOptions = { concurency: 4 }
+      expect(misspelt).toBeDefined()
     })
   })
 })

@@ -9,10 +9,14 @@ import { type FileHandle, open } from 'node:fs/promises'
 import { fluxError } from '../errors.js'
 import type { CanonicalRequest, GeneratedImage } from '../types.js'
 import { codeOf, reasonOf, statIfPresent } from './fs-util.js'
+import {
+  CACHE_META_VERSION,
+  type CacheEntryMeta,
+  CacheEntryMetaSchema,
+  ORIGINAL_EXTENSIONS,
+  parseRecord,
+} from './records.js'
 import { pickCanonical } from './request-key.js'
-
-/** Bump when CacheEntryMeta or ModerationRecord change shape; older files then read as corrupt. */
-export const CACHE_META_VERSION = 1
 
 /**
  * A revised prompt longer than this is cut (with a trailing `…`) before it is stored: OpenAI's
@@ -24,42 +28,8 @@ export const MAX_REVISED_PROMPT_CHARS = 4_000
 /** Image files are hashed through one buffer of this size rather than read whole. */
 const HASH_CHUNK_BYTES = 256 * 1024
 
-/** Sharp's format name -> the file extension it is stored under. */
-const EXTENSIONS: Readonly<Record<string, string>> = { png: 'png', jpeg: 'jpg', webp: 'webp', avif: 'avif' }
-
 /** Every extension an image file of an entry may have. */
-export const IMAGE_EXTENSIONS: readonly string[] = [...new Set(Object.values(EXTENSIONS))]
-
-/** What the cache knows of one image; written next to it as `<key>.json`. Holds no secret. */
-export interface CacheEntryMeta {
-  version: number
-  key: string
-  request: CanonicalRequest
-  /** The provider's name, e.g. `openai-images` or `placeholder`. */
-  provider: string
-  model: string
-  /** The gateway's revision of the prompt, at most MAX_REVISED_PROMPT_CHARS (cut with `…`). */
-  revisedPrompt?: string
-  /** ISO time the image was generated. */
-  created: string
-  /** The size asked for (`request.size`); `width` and `height` are what was decoded. */
-  requestedSize: string
-  width: number
-  height: number
-  /** Sharp's format name: png, jpeg, webp. */
-  format: string
-  bytes: number
-  /** Hex sha256 of the image file. */
-  sha256: string
-  /**
-   * The image file's identity as written (`fileStamp`): while the file still has it, nothing has
-   * written, replaced or copied it since, and it is not hashed again. Absent in a copied or
-   * restored cache (new inodes): those files are hashed, once per process.
-   */
-  stamp?: string
-  /** The image's file name in its folder: `<key>.<ext>`. */
-  file: string
-}
+export const IMAGE_EXTENSIONS: readonly string[] = [...new Set(Object.values(ORIGINAL_EXTENSIONS))]
 
 /** A verified entry: its metadata and the absolute path of its image. */
 export interface CacheEntry {
@@ -69,17 +39,6 @@ export interface CacheEntry {
   placeholder: boolean
 }
 
-/** A prompt the gateway refused, remembered so the next build does not pay for it again. */
-export interface ModerationRecord {
-  version: number
-  key: string
-  request: CanonicalRequest
-  /** The gateway's message. */
-  detail: string
-  /** ISO time of the refusal. */
-  created: string
-}
-
 /** The metadata of a new entry; validates the image's description first. */
 export function describeEntry(
   key: string,
@@ -87,12 +46,13 @@ export function describeEntry(
   image: GeneratedImage,
   provider: string,
 ): CacheEntryMeta {
-  const ext = EXTENSIONS[image.format]
-  if (ext === undefined) {
+  if (!Object.hasOwn(ORIGINAL_EXTENSIONS, image.format)) {
     throw fluxError('FLUX_BAD_IMAGE', {
-      detail: `unsupported format "${image.format}" (expected ${Object.keys(EXTENSIONS).join(', ')})`,
+      detail: `unsupported format "${image.format}" (expected ${Object.keys(ORIGINAL_EXTENSIONS).join(', ')})`,
     })
   }
+  const format = image.format as keyof typeof ORIGINAL_EXTENSIONS
+  const ext = ORIGINAL_EXTENSIONS[format]
   if (!(image.bytes instanceof Uint8Array) || !isPositiveInt(image.width) || !isPositiveInt(image.height)) {
     throw fluxError('FLUX_BAD_IMAGE', { detail: 'the image has no bytes or no valid dimensions' })
   }
@@ -113,39 +73,19 @@ export function describeEntry(
     requestedSize: canonical.size,
     width: image.width,
     height: image.height,
-    format: image.format,
+    format,
     bytes: image.bytes.byteLength,
     sha256: createHash('sha256').update(image.bytes).digest('hex'),
     file: `${key}.${ext}`,
   }
 }
 
-/** The metadata in `text` if it is well formed and belongs to `key`, else why not. */
+/** The metadata in `text` if it passes its schema, belongs to `key` and names `key`'s file; else why not. */
 export function parseMeta(text: string, key: string): CacheEntryMeta | string {
-  const meta = parseJson(text)
-  if (meta === undefined) return 'its metadata is not a JSON object'
-  if (meta.version !== CACHE_META_VERSION)
-    return `its metadata has version ${String(meta.version)}, expected ${CACHE_META_VERSION}`
-  if (meta.key !== key) return 'its metadata belongs to another key'
-  if (typeof meta.file !== 'string' || !entryFileName(key).test(meta.file))
-    return 'its metadata names an unexpected file'
-  if (
-    !Number.isInteger(meta.bytes) ||
-    typeof meta.sha256 !== 'string' ||
-    !/^[0-9a-f]{64}$/.test(meta.sha256)
-  ) {
-    return 'its metadata lacks the size or the content hash'
-  }
-  if (
-    !isPositiveInt(meta.width) ||
-    !isPositiveInt(meta.height) ||
-    typeof meta.format !== 'string' ||
-    !isRecord(meta.request)
-  ) {
-    return 'its metadata lacks the request, the format or the dimensions'
-  }
-  if (meta.stamp !== undefined && typeof meta.stamp !== 'string') return 'its metadata has a malformed stamp'
-  return meta as unknown as CacheEntryMeta
+  const meta = parseRecord(CacheEntryMetaSchema, text, key, CACHE_META_VERSION)
+  if (typeof meta === 'string') return `its metadata ${meta}`
+  if (!entryFileName(key).test(meta.file)) return 'its metadata names an unexpected file'
+  return meta
 }
 
 /**
@@ -208,26 +148,18 @@ function identity(stats: Stats, meta: CacheEntryMeta): string {
 
 /** The image file named by old metadata, so a put in another format can remove it. */
 export function previousFile(text: string | undefined, key: string): string | undefined {
-  const file = text === undefined ? undefined : parseJson(text)?.file
+  let file: unknown
+  try {
+    file = text === undefined ? undefined : JSON.parse(text)?.file
+  } catch {
+    return undefined
+  }
   return typeof file === 'string' && entryFileName(key).test(file) ? file : undefined
 }
 
 /** What an entry's image file may be called: `<key>.<known extension>`, nothing else. */
 export function entryFileName(key: string): RegExp {
   return new RegExp(`^${key}\\.(?:${IMAGE_EXTENSIONS.join('|')})$`)
-}
-
-export function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text)
-    return isRecord(value) ? value : undefined
-  } catch {
-    return undefined
-  }
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** `text` cut to MAX_REVISED_PROMPT_CHARS UTF-16 units plus `…`, never inside a surrogate pair. */

@@ -4,9 +4,9 @@
  * ```
  * <dir>/originals/<key>.<ext>        committed: real generated originals
  * <dir>/originals/<key>.json         committed: their metadata (CacheEntryMeta)
- * <dir>/moderation/<key>.json        committed: remembered refusals (ModerationRecord)
+ * <dir>/moderation/<key>.json        committed: remembered refusals (RefusalRecord, refusal-store.ts)
  * <dir>/placeholders/<key>.<ext>     git-ignored: local placeholder images, and their <key>.json
- * <dir>/variants/...                 git-ignored: derived variants (the optimizer's)
+ * <dir>/variants/...                 git-ignored: derived variants (variant-store.ts)
  * <dir>/locks/<key>.lock             git-ignored: who is generating a key right now
  * <dir>/tmp/                         git-ignored: files being written
  * <dir>/.gitignore                   written on first use
@@ -20,8 +20,9 @@
  */
 import { readdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import * as v from 'valibot'
 import { FluxError, fluxError } from '../errors.js'
-import type { CanonicalRequest, GeneratedImage, Logger } from '../types.js'
+import { logger, optionsObject, parseOptions, positiveNumber, text } from '../schema.js'
 import {
   commitTemp,
   discardTemp,
@@ -32,17 +33,11 @@ import {
   writeTemp,
 } from './atomic-write.js'
 import {
-  CACHE_META_VERSION,
   type CacheEntry,
-  type CacheEntryMeta,
   checkImage,
   describeEntry,
-  entryFileName,
   fileStamp,
   IMAGE_EXTENSIONS,
-  isRecord,
-  type ModerationRecord,
-  parseJson,
   parseMeta,
   previousFile,
 } from './cache-entry.js'
@@ -50,9 +45,12 @@ import { CACHE_GITIGNORE, CACHE_LAYOUT, type CacheArea } from './cache-layout.js
 import { cacheWriteError, disablesWrites } from './cache-write-error.js'
 import { makeDir, readText, reasonOf, unlinkIfPresent } from './fs-util.js'
 import { createKeyLock } from './key-lock.js'
-import { isRequestKey, pickCanonical } from './request-key.js'
+import type { CacheStatus, OriginalStore } from './original-store.js'
+import { CACHE_META_VERSION, type CacheEntryMeta } from './records.js'
+import { createDiskRefusalStore } from './refusal-store.js'
+import { isRequestKey } from './request-key.js'
 
-export { CACHE_META_VERSION, type CacheEntry, type CacheEntryMeta, type ModerationRecord }
+export { CACHE_META_VERSION, type CacheEntry, type CacheEntryMeta, type CacheStatus }
 
 /** A lock not refreshed for this long belongs to a process that hung or died on another host. */
 const DEFAULT_STALE_MS = 30_000
@@ -61,80 +59,31 @@ const DEFAULT_TEMP_MAX_AGE_MS = 10 * 60_000
 /** A lock draft or a lock set aside by key-lock.ts: `<key>.lock.<12 hex>.new|stale`. */
 const LOCK_LEFTOVER = /^[0-9a-f]{24}\.lock\.[0-9a-f]{12}\.(?:new|stale)$/
 
-/** What `check` reports: a real entry wins over a refusal, a refusal over a placeholder. */
-export type CacheStatus = 'cached' | 'missing' | 'placeholder' | 'moderated' | 'corrupt'
-
-export interface DiskCacheOptions {
+/**
+ * Options of `createDiskCache`: its directory and lock timings. Timings are set by tests and tools,
+ * not users.
+ */
+const DISK_CACHE_OPTIONS = optionsObject({
   /** The cache directory, absolute or relative to the working directory. */
-  dir: string
-  logger: Logger
+  dir: text(),
+  logger,
   /**
    * A lock not refreshed for this long is taken over. A lock of a dead process on this host is
-   * taken over at once.
-   * @default 30000
+   * taken over at once. @default 30000
    */
-  staleMs?: number
-  /**
-   * How often a lock holder refreshes its lock.
-   * @default staleMs / 3, at most 5000
-   */
-  heartbeatMs?: number
-  /**
-   * Temp files older than this are deleted when the cache is first used.
-   * @default 600000
-   */
-  tempMaxAgeMs?: number
-}
+  staleMs: v.optional(positiveNumber()),
+  /** How often a lock holder refreshes its lock. @default staleMs / 3, at most 5000 */
+  heartbeatMs: v.optional(positiveNumber()),
+  /** Temp files older than this are deleted when the cache is first used. @default 600000 */
+  tempMaxAgeMs: v.optional(positiveNumber()),
+})
 
-export interface DiskCache {
+export type DiskCacheOptions = v.InferInput<typeof DISK_CACHE_OPTIONS>
+
+/** The disk store of originals (see OriginalStore), over one cache directory. */
+export interface DiskCache extends OriginalStore {
   /** The absolute cache directory. */
   readonly dir: string
-  /**
-   * The verified entry of `key`, or undefined when it is missing or corrupt (a corrupt one is
-   * reported once with FLUX_CACHE_CORRUPT). With `placeholder: true` a placeholder is accepted
-   * when there is no real entry; a real entry always wins.
-   */
-  get(key: string, opts?: { placeholder?: boolean }): Promise<CacheEntry | undefined>
-  /** The state of `key` for a scan, verifying integrity without logging. Creates nothing. */
-  check(key: string): Promise<CacheStatus>
-  /**
-   * Stores an image and its metadata, each atomically, metadata last. A real image removes the
-   * key's placeholder and refusal. Write failures throw FLUX_CACHE_WRITE and leave no partial file.
-   * Call it inside `withLock(key)` so that one process writes a key at a time.
-   */
-  put(
-    key: string,
-    request: CanonicalRequest,
-    image: GeneratedImage,
-    opts: { provider: string; placeholder: boolean },
-  ): Promise<CacheEntry>
-  /** Remembers that the gateway refused this request. */
-  markModerated(key: string, request: CanonicalRequest, detail: string): Promise<void>
-  /** The remembered refusal of `key`, if any. */
-  getModeration(key: string): Promise<ModerationRecord | undefined>
-  /** Forgets a refusal (`--force`); true when there was one. */
-  removeModeration(key: string): Promise<boolean>
-  /**
-   * Runs `fn` while holding the cross-process lock of `key`. Pattern: `get` -> miss ->
-   * `withLock(key, async () => (await get(key)) ?? put(key, ...generate()))`. Not reentrant.
-   * The wait rejects with the signal's reason when `signal` aborts. Once a write has failed
-   * because the disk is full or read-only, it rejects at once with that FLUX_CACHE_WRITE, for
-   * the life of this cache: no image is paid for that could not be stored.
-   */
-  withLock<T>(key: string, fn: () => Promise<T>, opts?: { signal?: AbortSignal }): Promise<T>
-  /** The metadata of every real entry, by key (not verified: use `check` or `get` for that). */
-  list(): Promise<CacheEntryMeta[]>
-  /** The metadata of every placeholder, by key. */
-  listPlaceholders(): Promise<CacheEntryMeta[]>
-  /** Every key that has any file in originals/, placeholders/ or moderation/, sorted. */
-  keys(): Promise<string[]>
-  /** The image path of an entry listed by `list` or `listPlaceholders`. */
-  pathOf(meta: CacheEntryMeta, opts?: { placeholder?: boolean }): string
-  /**
-   * Removes everything stored for `key` (original, placeholder, refusal), metadata before image so
-   * a crash never leaves metadata pointing at a missing file. True when anything was removed.
-   */
-  remove(key: string): Promise<boolean>
 }
 
 type Store = 'originals' | 'placeholders'
@@ -142,15 +91,14 @@ type Verdict = { entry: CacheEntry } | { missing: true } | { corrupt: string }
 
 /** Creates a cache over `dir`. Nothing is read or written until a method is called. */
 export function createDiskCache(options: DiskCacheOptions): DiskCache {
-  const dir = resolve(options.dir)
-  const { logger } = options
-  const staleMs = positive(options.staleMs, 'staleMs') ?? DEFAULT_STALE_MS
-  const heartbeatMs =
-    positive(options.heartbeatMs, 'heartbeatMs') ?? Math.max(10, Math.min(5000, staleMs / 3))
-  const tempMaxAgeMs = positive(options.tempMaxAgeMs, 'tempMaxAgeMs') ?? DEFAULT_TEMP_MAX_AGE_MS
+  const o = parseOptions(DISK_CACHE_OPTIONS, options, { path: 'cache' })
+  const dir = resolve(o.dir)
+  const { logger } = o
+  const staleMs = o.staleMs ?? DEFAULT_STALE_MS
+  const heartbeatMs = o.heartbeatMs ?? Math.max(10, Math.min(5000, staleMs / 3))
+  const tempMaxAgeMs = o.tempMaxAgeMs ?? DEFAULT_TEMP_MAX_AGE_MS
   const tmpDir = join(dir, CACHE_LAYOUT.tmp.dir)
   const areaDir = (area: CacheArea) => join(dir, CACHE_LAYOUT[area].dir)
-  const moderationPath = (key: string) => join(areaDir('moderation'), `${key}.json`)
   const reported = new Set<string>()
   // Originals hashed in this process, by file identity: see checkImage.
   const verified = new Map<string, string>()
@@ -257,16 +205,12 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
     return metas.filter((meta) => meta !== undefined)
   }
 
-  async function readModeration(key: string): Promise<ModerationRecord | undefined> {
-    const text = await readText(moderationPath(key)).catch(() => undefined)
-    const record = text === undefined ? undefined : parseJson(text)
-    const valid =
-      record?.version === CACHE_META_VERSION &&
-      record.key === key &&
-      typeof record.detail === 'string' &&
-      isRecord(record.request)
-    return valid ? (record as unknown as ModerationRecord) : undefined
-  }
+  const refusals = createDiskRefusalStore({
+    dir: areaDir('moderation'),
+    tmpDir,
+    prepare: () => ready().then(() => prepare('moderation')),
+    writeError,
+  })
 
   const lock = createKeyLock({
     dir: areaDir('locks'),
@@ -299,7 +243,7 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       const real = await verify(key, 'originals')
       if ('entry' in real) return 'cached'
       if ('corrupt' in real) return 'corrupt'
-      if (await readModeration(key)) return 'moderated'
+      if (await refusals.get(key)) return 'moderated'
       return 'entry' in (await verify(key, 'placeholders')) ? 'placeholder' : 'missing'
     },
 
@@ -331,7 +275,7 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
         await syncDir(areaDir(store))
         if (!placeholder) {
           await removeEntryFiles(key, 'placeholders')
-          await unlinkIfPresent(moderationPath(key))
+          await refusals.remove(key)
         }
       } catch (err) {
         await discardTemp(imageTmp)
@@ -342,36 +286,11 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       return { meta, path, placeholder }
     },
 
-    async markModerated(key, request, detail) {
-      assertKey(key)
-      const record: ModerationRecord = {
-        version: CACHE_META_VERSION,
-        key,
-        request: pickCanonical(request),
-        detail,
-        created: new Date().toISOString(),
-      }
-      await ready()
-      try {
-        await prepare('moderation')
-        await writeFileAtomic(moderationPath(key), `${JSON.stringify(record, null, 2)}\n`, tmpDir)
-      } catch (err) {
-        throw writeError(err)
-      }
-    },
-
-    async getModeration(key) {
-      assertKey(key)
-      return readModeration(key)
-    },
-
-    async removeModeration(key) {
-      assertKey(key)
-      try {
-        return await unlinkIfPresent(moderationPath(key))
-      } catch (err) {
-        throw writeError(err)
-      }
+    // Async, so a bad key rejects like every other method rather than throwing where it is called.
+    refusals: {
+      get: async (key) => refusals.get(assertKey(key)),
+      put: async (key, request, detail) => refusals.put(assertKey(key), request, detail),
+      remove: async (key) => refusals.remove(assertKey(key)),
     },
 
     async withLock(key, fn, opts) {
@@ -401,19 +320,12 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       return [...found].sort()
     },
 
-    pathOf(meta, opts = {}) {
-      assertKey(meta.key)
-      if (!entryFileName(meta.key).test(meta.file))
-        throw new TypeError(`Unexpected cache file name "${meta.file}".`)
-      return join(areaDir(opts.placeholder ? 'placeholders' : 'originals'), meta.file)
-    },
-
     async remove(key) {
       assertKey(key)
       try {
         const real = await removeEntryFiles(key, 'originals')
         const local = await removeEntryFiles(key, 'placeholders')
-        const refusal = await unlinkIfPresent(moderationPath(key))
+        const refusal = await refusals.remove(key)
         return real || local || refusal
       } catch (err) {
         throw writeError(err)
@@ -422,20 +334,11 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
   }
 }
 
-function assertKey(key: string): void {
+function assertKey(key: string): string {
   if (!isRequestKey(key)) {
     throw new TypeError(
       `Expected a request key (24 lowercase hex characters), got ${JSON.stringify(String(key).slice(0, 40))}.`,
     )
   }
-}
-
-function positive(value: number | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw fluxError('FLUX_INVALID_OPTIONS', {
-      problems: [`cache.${name}: expected a number above 0, got ${String(value)}`],
-    })
-  }
-  return value
+  return key
 }

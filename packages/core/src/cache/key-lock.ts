@@ -52,6 +52,13 @@ const queues = new Map<string, Promise<void>>()
  *   the first's fresh lock. The stale lock is renamed aside and checked (inode and token) before it
  *   is removed, and a lock moved by mistake is linked back.
  * - Release removes the lock only if it still holds our token.
+ *
+ * Kept over proper-lockfile (weighed for issue 17): its lock is an mtime-dated directory with no
+ * owner, so a lock left by a killed build is only taken over once `stale` has passed (run in place
+ * of this one, test/cache-processes.test.ts's killed-worker case waited out its 10-minute staleMs
+ * where this lock sees the dead pid at once); its stale takeover is rmdir-then-mkdir, which lets
+ * two waiters both hold the lock (moxystudio/node-proper-lockfile#121, open), i.e. pay twice; and
+ * its waits take no AbortSignal, so Ctrl-C cannot stop a build waiting on a key.
  */
 export function createKeyLock(opts: KeyLockOptions): WithLock {
   const { logger, staleMs } = opts

@@ -1,21 +1,15 @@
-import { readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
 import pLimit from 'p-limit'
-import { writeFileAtomic } from '../cache/atomic-write.js'
-import { CACHE_LAYOUT } from '../cache/cache-layout.js'
-import { cacheWriteError } from '../cache/cache-write-error.js'
-import { makeDir, statIfPresent } from '../cache/fs-util.js'
-import type { CacheEntry } from '../cache/index.js'
+import type { CacheEntry, VariantManifest, VariantStore } from '../cache/index.js'
 import type { Logger } from '../types.js'
 import { type ImageResult, toImageResult } from './image-result.js'
 import { createCounters, makeVariants, type OptimizeCounters, type RunSharp } from './make-variants.js'
 import { type ResolvedOptimizeOptions, threadpoolSize } from './resolve-optimize-options.js'
 import { slugify } from './slugify.js'
-import { parseManifest, type VariantManifest, variantKey } from './variant-manifest.js'
+import { variantKey } from './variant-manifest.js'
 
 export interface OptimizerOptions {
-  /** The cache directory; variants go to its git-ignored `variants/` folder. */
-  cacheDir: string
+  /** Where manifests and variant files are read and written (the cache's `variants/`). */
+  variants: VariantStore
   options: ResolvedOptimizeOptions
   logger: Logger
   /** Counted into, e.g. to share counts with a progress display. @default fresh counters */
@@ -60,11 +54,7 @@ export interface Optimizer {
  *   Parallelism comes from running several operations at once, and libaom runs its own threads
  *   for AVIF anyway. It is process-wide, shared with any other sharp user (Astro's image service).
  */
-export function createOptimizer({ cacheDir, options, logger, counters }: OptimizerOptions): Optimizer {
-  const root = join(resolve(cacheDir), CACHE_LAYOUT.variants.dir)
-  const filesDir = join(root, 'files')
-  const manifestsDir = join(root, 'manifests')
-  const tmpDir = join(resolve(cacheDir), CACHE_LAYOUT.tmp.dir)
+export function createOptimizer({ variants, options, logger, counters }: OptimizerOptions): Optimizer {
   const stats = counters ?? createCounters()
   const ops = pLimit(options.concurrency)
   const jobs = pLimit(options.concurrency)
@@ -89,52 +79,13 @@ export function createOptimizer({ cacheDir, options, logger, counters }: Optimiz
       }
     })
 
-  let prepared: Promise<void> | undefined
-  const prepare = () => {
-    prepared ??= (async () => {
-      for (const dir of [filesDir, manifestsDir, tmpDir]) await makeDir(dir)
-    })().catch((err: unknown) => {
-      prepared = undefined
-      throw cacheWriteError(root, err)
-    })
-    return prepared
-  }
-
-  /**
-   * The manifest of `key` if it is well formed and every file it names is there, whole. Read
-   * synchronously: a small JSON file and a `stat` per variant take microseconds each on the main
-   * thread, where each would otherwise be a thread-pool round trip (every page of a warm build
-   * asks for its images again).
-   */
-  function readManifest(key: string): VariantManifest | undefined {
-    let text: string
-    try {
-      text = readFileSync(join(manifestsDir, `${key}.json`), 'utf8')
-    } catch {
-      return undefined
-    }
-    const manifest = parseManifest(text, key)
-    if (!manifest) {
-      logger.debug?.(`[flux] Variant manifest ${key} is malformed; making the variants again.`)
-      return undefined
-    }
-    for (const file of manifest.files) {
-      if (statIfPresent(join(filesDir, file.file))?.size !== file.bytes) {
-        logger.debug?.(`[flux] Variant ${file.file} is missing or damaged; making the variants again.`)
-        return undefined
-      }
-    }
-    return manifest
-  }
-
   async function build(entry: CacheEntry, key: string, slug: string): Promise<VariantManifest> {
     // Another build sharing the cache may have finished it while this one waited for a slot.
-    const done = readManifest(key)
+    const done = variants.readManifest(key)
     if (done) {
       stats.hits++
       return done
     }
-    await prepare()
     const started = Date.now()
     stats.held++
     stats.peakHeld = Math.max(stats.peakHeld, stats.held)
@@ -144,20 +95,11 @@ export function createOptimizer({ cacheDir, options, logger, counters }: Optimiz
         key,
         slug,
         options,
-        filesDir,
-        tmpDir,
+        variants,
         run,
         counters: stats,
       })
-      try {
-        await writeFileAtomic(
-          join(manifestsDir, `${key}.json`),
-          `${JSON.stringify(manifest, null, 2)}\n`,
-          tmpDir,
-        )
-      } catch (err) {
-        throw cacheWriteError(manifestsDir, err)
-      }
+      await variants.writeManifest(manifest)
       logger.debug?.(
         `[flux] Optimized ${entry.meta.key}: ${manifest.files.length} files in ${Date.now() - started} ms.`,
       )
@@ -172,7 +114,7 @@ export function createOptimizer({ cacheDir, options, logger, counters }: Optimiz
     const running = inFlight.get(key)
     if (running) return running
     const task = (async () => {
-      const hit = readManifest(key)
+      const hit = variants.readManifest(key)
       if (hit) {
         stats.hits++
         return hit
@@ -192,7 +134,7 @@ export function createOptimizer({ cacheDir, options, logger, counters }: Optimiz
       return toImageResult(
         manifest,
         { key: info.key ?? entry.meta.key, prompt, alt: info.alt },
-        { filesDir, publicPath: options.publicPath, base: options.base },
+        { filesDir: variants.filesDir, publicPath: options.publicPath, base: options.base },
       )
     },
   }

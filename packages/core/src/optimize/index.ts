@@ -29,11 +29,4 @@ export {
 } from './resolve-optimize-options.js'
 export { serveVariants } from './serve-variants.js'
 export { slugify } from './slugify.js'
-export {
-  type OutputFormat,
-  parseManifest,
-  VARIANT_MANIFEST_VERSION,
-  type VariantFile,
-  type VariantManifest,
-  variantKey,
-} from './variant-manifest.js'
+export { type OutputFormat, type VariantFile, type VariantManifest, variantKey } from './variant-manifest.js'

@@ -1,22 +1,19 @@
 import { createHash } from 'node:crypto'
-import { stat } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { Sharp } from 'sharp'
-import { writeFileAtomic } from '../cache/atomic-write.js'
-import { cacheWriteError } from '../cache/cache-write-error.js'
-import type { CacheEntry } from '../cache/index.js'
+import {
+  type CacheEntry,
+  type OutputFormat,
+  VARIANT_EXTENSIONS,
+  VARIANT_MANIFEST_VERSION,
+  type VariantFile,
+  type VariantManifest,
+  type VariantStore,
+} from '../cache/index.js'
 import { fluxError } from '../errors.js'
 import { decodeOptions, loadSharp, readImageHeader } from '../sharp.js'
 import { planWidths, type VariantSize } from './plan-widths.js'
 import type { FallbackFormat, ResolvedOptimizeOptions } from './resolve-optimize-options.js'
-import {
-  EXTENSIONS,
-  FILE_HASH_LENGTH,
-  type OutputFormat,
-  VARIANT_MANIFEST_VERSION,
-  type VariantFile,
-  type VariantManifest,
-} from './variant-manifest.js'
+import { FILE_HASH_LENGTH } from './variant-manifest.js'
 
 /** The blur placeholder fits in this many pixels square: ~150 bytes of WebP, smooth once scaled up. */
 const BLUR_BOX = 16
@@ -51,8 +48,8 @@ export interface MakeVariantsContext {
   key: string
   slug: string
   options: ResolvedOptimizeOptions
-  filesDir: string
-  tmpDir: string
+  /** Where each variant file is stored as soon as it is encoded. */
+  variants: VariantStore
   run: RunSharp
   counters: OptimizeCounters
 }
@@ -61,7 +58,8 @@ export interface MakeVariantsContext {
  * Checks the original's header (its real format against its metadata's, its pixels against
  * MAX_INPUT_PIXELS: `readImageHeader`), then decodes it once into raw pixels, upright, and makes
  * every variant from that one buffer (sharp `clone()`s of a raw input share it: no variant reads
- * or decodes the file again). Files are written atomically under content-hashed names. The pixels are released when this returns.
+ * or decodes the file again). Files go to the variant store under content-hashed names. The pixels
+ * are released when this returns.
  */
 export async function makeVariants(ctx: MakeVariantsContext): Promise<VariantManifest> {
   const { entry, options, run, counters } = ctx
@@ -189,17 +187,8 @@ async function encodeOne(
     })
   ctx.counters.encodes++
   const hash = createHash('sha256').update(data).digest('hex').slice(0, FILE_HASH_LENGTH)
-  const file = `${ctx.slug}-${hash}-${info.width}.${EXTENSIONS[format]}`
-  const path = join(ctx.filesDir, file)
-  // Same name, same bytes: a file already there (another build, another prompt) is reused.
-  const existing = await stat(path).catch(() => undefined)
-  if (existing?.size !== data.length) {
-    try {
-      await writeFileAtomic(path, data, ctx.tmpDir)
-    } catch (err) {
-      throw cacheWriteError(ctx.filesDir, err)
-    }
-  }
+  const file = `${ctx.slug}-${hash}-${info.width}.${VARIANT_EXTENSIONS[format]}`
+  await ctx.variants.writeFile(file, data)
   return { file, format, width: info.width, height: info.height, bytes: data.length }
 }
 

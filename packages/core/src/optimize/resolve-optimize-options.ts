@@ -1,86 +1,22 @@
 import { availableParallelism } from 'node:os'
-import { fluxError } from '../errors.js'
-import { integer, isRecord, list, oneOf, show, unknownKeys } from '../schema.js'
+import * as v from 'valibot'
+import { list, oneOf, optionsObject, parseOptions, show, wholeNumber } from '../schema.js'
 
 /** Formats offered in `<source>` elements, best first. */
-export type ModernFormat = 'avif' | 'webp'
-/** The `<img>` format: `auto` is PNG for an image with transparency, JPEG otherwise. */
-export type FallbackFormat = 'jpeg' | 'png'
-export type PlaceholderKind = 'blur' | 'color' | 'none'
+export const MODERN_FORMATS = ['avif', 'webp'] as const
+/** Formats of the `<img>` itself: `auto` is PNG for an image with transparency, JPEG otherwise. */
+export const FALLBACK_FORMATS = ['auto', 'jpeg', 'png'] as const
+/** What shows while an image loads: a tiny blurred image, its dominant colour, or nothing. */
+export const PLACEHOLDER_KINDS = ['blur', 'color', 'none'] as const
 
-export const MODERN_FORMATS: readonly ModernFormat[] = ['avif', 'webp']
-export const FALLBACK_FORMATS: readonly ('auto' | FallbackFormat)[] = ['auto', 'jpeg', 'png']
-export const PLACEHOLDER_KINDS: readonly PlaceholderKind[] = ['blur', 'color', 'none']
+export type ModernFormat = (typeof MODERN_FORMATS)[number]
+export type FallbackFormat = Exclude<(typeof FALLBACK_FORMATS)[number], 'auto'>
+export type PlaceholderKind = (typeof PLACEHOLDER_KINDS)[number]
 
 /** WebP cannot encode a side longer than this, so no variant may be wider. */
 export const MAX_VARIANT_WIDTH = 16383
 
-/** How images are turned into responsive variants. Every member is optional. */
-export interface OptimizeOptions {
-  /**
-   * Widths of the variants, in pixels. The original's width (or `maxWidth`) is always emitted
-   * too, as the largest variant; widths at or above it collapse into it (never upscaled).
-   * @default [480, 960, 1440]
-   */
-  widths?: number[]
-  /**
-   * Cap on the largest variant: wider originals are scaled down to it, and `width`/`height` of
-   * the result describe the capped image.
-   * @default undefined (the original's width)
-   */
-  maxWidth?: number
-  /** Modern formats offered as `<source>` elements, in order of preference. @default ['avif', 'webp'] */
-  formats?: ModernFormat[]
-  /** Format of the `<img>` itself. `auto`: PNG when the image has transparency, else JPEG. @default 'auto' */
-  fallback?: 'auto' | FallbackFormat
-  /**
-   * AVIF encoder. `quality` 1-100, `effort` 0 (fastest) to 9 (smallest).
-   * @default { quality: 50, effort: 3 }
-   */
-  avif?: { quality?: number; effort?: number }
-  /** WebP encoder. `quality` 1-100, `effort` 0-6. @default { quality: 78, effort: 4 } */
-  webp?: { quality?: number; effort?: number }
-  /** JPEG encoder (mozjpeg). `quality` 1-100. @default { quality: 80 } */
-  jpeg?: { quality?: number }
-  /**
-   * PNG encoder. `quality` 100 is lossless; lower quantises to a palette (smaller, lossy).
-   * `compressionLevel` 0-9 (zlib).
-   * @default { quality: 100, compressionLevel: 9 }
-   */
-  png?: { quality?: number; compressionLevel?: number }
-  /** What shows while the image loads: a tiny blurred image, its dominant colour, or nothing. @default 'blur' */
-  placeholder?: PlaceholderKind
-  /**
-   * sharp operations run at once, and originals held decoded at once (each ~5 MB for 1536x1024).
-   * Above `UV_THREADPOOL_SIZE - 1` it only queues in libuv's threadpool (4 threads unless the
-   * environment sets it when node starts), which file reads and writes share.
-   * @default min(os.availableParallelism(), UV_THREADPOOL_SIZE - 1), at least 1
-   */
-  concurrency?: number
-  /** Where the variants are served from: a path under the site, or an absolute URL (a CDN). @default '/_flux/' */
-  publicPath?: string
-  /** The site's base path (Vite `base`, Astro `base`), prefixed to a path `publicPath`. @default '/' */
-  base?: string
-}
-
-export interface ResolvedOptimizeOptions {
-  /** Sorted, distinct. */
-  widths: readonly number[]
-  maxWidth: number | undefined
-  formats: readonly ModernFormat[]
-  fallback: 'auto' | FallbackFormat
-  avif: { quality: number; effort: number }
-  webp: { quality: number; effort: number }
-  jpeg: { quality: number }
-  png: { quality: number; compressionLevel: number }
-  placeholder: PlaceholderKind
-  concurrency: number
-  /** Ends with `/`; starts with `/` unless it is an absolute URL. */
-  publicPath: string
-  /** Ends with `/`. */
-  base: string
-}
-
+/** The defaults of OPTIMIZE_OPTIONS, stated once. */
 export const OPTIMIZE_DEFAULTS = {
   widths: [480, 960, 1440],
   formats: ['avif', 'webp'],
@@ -122,127 +58,120 @@ export function defaultOptimizeConcurrency(): number {
   return Math.max(1, Math.min(availableParallelism(), threadpoolSize() - 1))
 }
 
-const KNOWN = [
-  'widths',
-  'maxWidth',
-  'formats',
-  'fallback',
-  'avif',
-  'webp',
-  'jpeg',
-  'png',
-  'placeholder',
-  'concurrency',
-  'publicPath',
-  'base',
-] as const satisfies readonly (keyof OptimizeOptions)[]
-
-/**
- * Fills in the defaults and validates once. Throws FLUX_INVALID_OPTIONS listing every problem
- * with its path (prefixed with `path`, e.g. `image`).
- */
-export function resolveOptimizeOptions(
-  user: OptimizeOptions = {},
-  { path = '' }: { path?: string } = {},
-): ResolvedOptimizeOptions {
-  const problems: string[] = []
-  const resolved = checkOptimizeOptions(user, path, problems)
-  if (!resolved) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
-  return resolved
-}
-
-/** The schema of `image`: the resolved options, or undefined with every problem pushed to `problems`. */
-export function checkOptimizeOptions(
-  user: unknown = {},
-  path: string,
-  problems: string[],
-): ResolvedOptimizeOptions | undefined {
-  const before = problems.length
-  const at = (name: string) => (path ? `${path}.${name}` : name)
-  if (!isRecord(user)) {
-    problems.push(`${path || 'options'}: Expected an object, got ${show(user)}`)
-    return undefined
-  }
-  unknownKeys(user, KNOWN, at, problems)
-  const u = user as OptimizeOptions
-  const d = OPTIMIZE_DEFAULTS
-  const width = integer(1, MAX_VARIANT_WIDTH)
-  const widths = (list(width)(u.widths ?? d.widths, at('widths'), problems) ?? [])
-    .filter((w, i, all) => all.indexOf(w) === i)
-    .sort((a, b) => a - b)
-  const maxWidth = u.maxWidth === undefined ? undefined : width(u.maxWidth, at('maxWidth'), problems)
-  const formats = (list(oneOf(MODERN_FORMATS))(u.formats ?? d.formats, at('formats'), problems) ?? []).filter(
-    (f, i, all) => all.indexOf(f) === i,
-  )
-  const fallback = oneOf(FALLBACK_FORMATS)(u.fallback ?? d.fallback, at('fallback'), problems)
-
-  /** One encoder's settings: each member a whole number in its range, unknown members reported. */
-  const encoder = <K extends 'avif' | 'webp' | 'jpeg' | 'png'>(
-    name: K,
-    ranges: { [M in keyof (typeof d)[K]]: [number, number] },
-  ): (typeof d)[K] => {
-    const given = u[name] ?? {}
-    if (!isRecord(given)) {
-      problems.push(`${at(name)}: Expected an object, got ${show(given)}`)
-      return d[name]
-    }
-    const out: Record<string, number> = {}
-    for (const [member, [min, max]] of Object.entries(ranges) as [string, [number, number]][]) {
-      const fallbackValue = (d[name] as Record<string, number>)[member] as number
-      out[member] =
-        integer(min, max)(given[member] ?? fallbackValue, at(`${name}.${member}`), problems) ?? fallbackValue
-    }
-    const known = Object.keys(ranges)
-    for (const key of Object.keys(given)) {
-      if (!known.includes(key))
-        problems.push(`${at(`${name}.${key}`)}: Unknown option (accepted: ${known.join(', ')})`)
-    }
-    return out as (typeof d)[K]
-  }
-  const avif = encoder('avif', { quality: [1, 100], effort: [0, 9] })
-  const webp = encoder('webp', { quality: [1, 100], effort: [0, 6] })
-  const jpeg = encoder('jpeg', { quality: [1, 100] })
-  const png = encoder('png', { quality: [1, 100], compressionLevel: [0, 9] })
-
-  const placeholder = oneOf(PLACEHOLDER_KINDS)(u.placeholder ?? d.placeholder, at('placeholder'), problems)
-  const concurrency =
-    u.concurrency === undefined
-      ? defaultOptimizeConcurrency()
-      : integer(1, 1024)(u.concurrency, at('concurrency'), problems)
-  const publicPath = urlPrefix(at('publicPath'), u.publicPath ?? d.publicPath, problems)
-  const base = urlPrefix(at('base'), u.base ?? d.base, problems)
-
-  if (problems.length > before) return undefined
-  return {
-    widths,
-    maxWidth,
-    formats,
-    fallback: fallback ?? d.fallback,
-    avif,
-    webp,
-    jpeg,
-    png,
-    placeholder: placeholder ?? d.placeholder,
-    concurrency: concurrency ?? 1,
-    publicPath,
-    base,
-  }
-}
+const d = OPTIMIZE_DEFAULTS
+const width = wholeNumber(1, MAX_VARIANT_WIDTH)
+const distinct = <T>(values: T[]): T[] => values.filter((x, i, all) => all.indexOf(x) === i)
 
 /**
  * A URL prefix ending in `/`: an absolute URL, a relative `./` path (Vite's relative base), or a
  * path that is given a leading `/` (`_flux` -> `/_flux/`).
  */
-function urlPrefix(path: string, value: unknown, problems: string[]): string {
-  if (typeof value !== 'string' || /[\s?#"'<>\\]/.test(value)) {
-    problems.push(
-      `${path}: Expected a URL path such as "/_flux/" or an absolute URL, without spaces, quotes, "?" or "#", got ${show(value)}`,
-    )
-    return '/'
-  }
-  const withSlash = value.endsWith('/') ? value : `${value}/`
-  const kept = isAbsoluteUrl(value) || withSlash.startsWith('/') || withSlash.startsWith('./')
-  return kept ? withSlash : `/${withSlash}`
+const urlPrefix = v.pipe(
+  v.custom<string>(
+    (value) => typeof value === 'string' && !/[\s?#"'<>\\]/.test(value),
+    (issue) =>
+      `Expected a URL path such as "/_flux/" or an absolute URL, without spaces, quotes, "?" or "#", got ${show(issue.input)}`,
+  ),
+  v.transform((value) => {
+    const withSlash = value.endsWith('/') ? value : `${value}/`
+    const kept = isAbsoluteUrl(value) || withSlash.startsWith('/') || withSlash.startsWith('./')
+    return kept ? withSlash : `/${withSlash}`
+  }),
+)
+
+/**
+ * How images are turned into responsive variants (the `image` option). Every member is optional;
+ * its default is OPTIMIZE_DEFAULTS'. The optimizer's options, `OptimizeOptions` as given and
+ * `ResolvedOptimizeOptions` as used, are this schema's input and output.
+ */
+export const OPTIMIZE_OPTIONS = v.pipe(
+  optionsObject({
+    /**
+     * Widths of the variants, in pixels. The original's width (or `maxWidth`) is always emitted
+     * too, as the largest variant; widths at or above it collapse into it (never upscaled). Sorted
+     * and distinct once resolved.
+     * @default [480, 960, 1440]
+     */
+    widths: v.optional(
+      v.pipe(
+        list(width),
+        v.transform((widths) => distinct(widths).sort((a, b) => a - b)),
+      ),
+      () => [...d.widths],
+    ),
+    /**
+     * Cap on the largest variant: wider originals are scaled down to it, and `width`/`height` of
+     * the result describe the capped image.
+     * @default undefined (the original's width)
+     */
+    maxWidth: v.optional(width),
+    /** Modern formats offered as `<source>` elements, in order of preference. @default ['avif', 'webp'] */
+    formats: v.optional(v.pipe(list(oneOf(MODERN_FORMATS)), v.transform(distinct)), () => [...d.formats]),
+    /** Format of the `<img>` itself. `auto`: PNG when the image has transparency, else JPEG. @default 'auto' */
+    fallback: v.optional(oneOf(FALLBACK_FORMATS), d.fallback),
+    /** AVIF encoder. `quality` 1-100, `effort` 0 (fastest) to 9 (smallest). @default { quality: 50, effort: 3 } */
+    avif: v.optional(
+      optionsObject({
+        quality: v.optional(wholeNumber(1, 100), d.avif.quality),
+        effort: v.optional(wholeNumber(0, 9), d.avif.effort),
+      }),
+      {},
+    ),
+    /** WebP encoder. `quality` 1-100, `effort` 0-6. @default { quality: 78, effort: 4 } */
+    webp: v.optional(
+      optionsObject({
+        quality: v.optional(wholeNumber(1, 100), d.webp.quality),
+        effort: v.optional(wholeNumber(0, 6), d.webp.effort),
+      }),
+      {},
+    ),
+    /** JPEG encoder (mozjpeg). `quality` 1-100. @default { quality: 80 } */
+    jpeg: v.optional(optionsObject({ quality: v.optional(wholeNumber(1, 100), d.jpeg.quality) }), {}),
+    /**
+     * PNG encoder. `quality` 100 is lossless; lower quantises to a palette (smaller, lossy).
+     * `compressionLevel` 0-9 (zlib).
+     * @default { quality: 100, compressionLevel: 9 }
+     */
+    png: v.optional(
+      optionsObject({
+        quality: v.optional(wholeNumber(1, 100), d.png.quality),
+        compressionLevel: v.optional(wholeNumber(0, 9), d.png.compressionLevel),
+      }),
+      {},
+    ),
+    /** What shows while the image loads: a tiny blurred image, its dominant colour, or nothing. @default 'blur' */
+    placeholder: v.optional(oneOf(PLACEHOLDER_KINDS), d.placeholder),
+    /**
+     * sharp operations run at once, and originals held decoded at once (each ~5 MB for 1536x1024).
+     * Above `UV_THREADPOOL_SIZE - 1` it only queues in libuv's threadpool (4 threads unless the
+     * environment sets it when node starts), which file reads and writes share.
+     * @default min(os.availableParallelism(), UV_THREADPOOL_SIZE - 1), at least 1
+     */
+    concurrency: v.optional(wholeNumber(1, 1024), defaultOptimizeConcurrency),
+    /** Where the variants are served from: a path under the site, or an absolute URL (a CDN). @default '/_flux/' */
+    publicPath: v.optional(urlPrefix, d.publicPath),
+    /** The site's base path (Vite `base`, Astro `base`), prefixed to a path `publicPath`. @default '/' */
+    base: v.optional(urlPrefix, d.base),
+  }),
+  // Every member present once resolved, `maxWidth` too (undefined: the original's width).
+  v.transform((resolved) => ({ ...resolved, maxWidth: resolved.maxWidth })),
+)
+
+/** How images are turned into responsive variants, as given. */
+export type OptimizeOptions = v.InferInput<typeof OPTIMIZE_OPTIONS>
+/** The same, every default filled in; `publicPath` and `base` end with `/`. */
+export type ResolvedOptimizeOptions = v.InferOutput<typeof OPTIMIZE_OPTIONS>
+
+/**
+ * Fills in the defaults and validates (scripts and benchmarks; the engine gets these resolved with
+ * the other options). Throws FLUX_INVALID_OPTIONS listing every problem with its path (prefixed
+ * with `path`, e.g. `image`).
+ */
+export function resolveOptimizeOptions(
+  user: OptimizeOptions = {},
+  { path = '' }: { path?: string } = {},
+): ResolvedOptimizeOptions {
+  return parseOptions(OPTIMIZE_OPTIONS, user, { path })
 }
 
 /** `https://cdn.example/`, `//cdn.example/`: served from elsewhere, so no site `base` applies. */

@@ -2,67 +2,16 @@ import { STATUS_CODES } from 'node:http'
 import { inspect } from 'node:util'
 import type { Agent, Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
+import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js'
 import { printable, redact as redactSecret } from '../redact.js'
+import { parseOptions } from '../schema.js'
 import type { CanonicalRequest, GenerateContext, GeneratedImage, Logger, Provider } from '../types.js'
 import { checkImage } from './check-image.js'
 import { download, guardedLookup } from './download.js'
 import { AttemptFailure, parseRetryAfter, retry } from './retry.js'
 
-export interface OpenAIImagesProviderOptions {
-  /**
-   * The gateway's API key, sent as `Authorization: Bearer <key>` to the API origin only. It is
-   * redacted from every error and log line, even when the gateway echoes it back.
-   */
-  apiKey: string
-  /**
-   * The gateway's base URL, with or without a trailing `/v1` or slash: `https://host` and
-   * `https://host/v1/` both post to `https://host/v1/images/generations`. Prompts are sent there.
-   */
-  baseURL: string
-  /**
-   * How the gateway hands the image back. `b64_json` puts it in the answer itself: no second
-   * request, no URL that expires before it is fetched, no third-party host to trust. `url`
-   * suits gateways that cannot inline images.
-   * @default 'b64_json'
-   */
-  responseFormat?: 'b64_json' | 'url'
-  /** Deadline of one attempt (request, answer and download), in ms. @default 180_000 */
-  timeoutMs?: number
-  /** Retries after the first attempt (see retry.ts for which failures are retried). @default 4 */
-  maxRetries?: number
-  /** Backoff base: the first retry waits a random time up to this. @default 1_000 */
-  retryBaseMs?: number
-  /** Backoff cap: no jittered wait exceeds this. @default 30_000 */
-  retryMaxMs?: number
-  /** Cap on a wait the gateway asks for with `Retry-After` / `retry-after-ms`. @default 60_000 */
-  maxRetryAfterMs?: number
-  /** Largest image accepted (downloaded, or decoded from `b64_json`), in bytes. @default 52_428_800 (50 MiB) */
-  maxDownloadBytes?: number
-  /**
-   * Lets `url` downloads reach private, loopback, link-local and unique-local addresses. Risk:
-   * a gateway (or whoever controls its answers) could then make the build fetch from your
-   * network. Only for a gateway on your own network, or tests.
-   * @default false
-   */
-  allowPrivateDownloads?: boolean
-  /** Receives retries (debug) and retries that may bill twice (warn). */
-  logger?: Logger
-  /** An undici dispatcher to use instead of the provider's own Agents (tests). Not closed by `close()`. */
-  dispatcher?: Dispatcher
-}
-
-export const OPENAI_IMAGES_DEFAULTS = {
-  responseFormat: 'b64_json',
-  // FLUX pro models at hd sizes can take a minute or two behind a busy gateway.
-  timeoutMs: 180_000,
-  maxRetries: 4,
-  retryBaseMs: 1_000,
-  retryMaxMs: 30_000,
-  maxRetryAfterMs: 60_000,
-  // Generated PNGs are a few MB; 50 MiB leaves room without letting a bad answer fill memory.
-  maxDownloadBytes: 50 * 1024 * 1024,
-  allowPrivateDownloads: false,
-} as const
+/** Options of the gateway provider: see GATEWAY_OPTIONS, the schema they are checked against. */
+export type OpenAIImagesProviderOptions = GatewayOptions
 
 /** An answer's image before it is decoded: `format` and dimensions come from the decode check. */
 type Answer = Pick<GeneratedImage, 'bytes' | 'created' | 'revisedPrompt'>
@@ -83,7 +32,7 @@ const RETRYABLE_STATUSES = new Set([408, 409, 425, 429])
 
 /** The real provider: a FLUX gateway speaking the OpenAI Images API, over undici. */
 export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions): Provider {
-  const o = resolveOptions(options)
+  const o = parseOptions(GATEWAY_OPTIONS, options)
   const endpoint = imagesEndpoint(options.baseURL)
   const where = `[POST] "${endpoint.origin}${endpoint.pathname}"`
   const authorization = `Bearer ${options.apiKey}`
@@ -438,45 +387,4 @@ function sanitizeError(err: unknown, redact: (t: string) => string): unknown {
   }
   if (!causeLeaks && redact(err.message) === err.message) return err
   return new Error(redact(err.message), { cause })
-}
-
-function resolveOptions(options: OpenAIImagesProviderOptions) {
-  const o = { ...OPENAI_IMAGES_DEFAULTS, ...stripUndefined(options) }
-  const problems: string[] = []
-  if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
-    problems.push('apiKey: expected a non-empty string (set FLUX_API_KEY)')
-  } else if (!/^[\x21-\x7e]+$/.test(options.apiKey)) {
-    // An HTTP header cannot carry it; most often a newline pasted along with the key.
-    problems.push('apiKey: contains spaces, control or non-ASCII characters (a trailing newline?)')
-  }
-  try {
-    const url = new URL(options.baseURL)
-    if (url.protocol !== 'https:' && url.protocol !== 'http:')
-      problems.push(`baseURL: expected an http(s) URL, got ${url.protocol}`)
-  } catch {
-    problems.push('baseURL: expected an absolute http(s) URL such as https://your-gateway.example')
-  }
-  if (o.responseFormat !== 'b64_json' && o.responseFormat !== 'url') {
-    problems.push(`responseFormat: expected "b64_json" or "url", got ${JSON.stringify(o.responseFormat)}`)
-  }
-  const integers: Array<[keyof typeof OPENAI_IMAGES_DEFAULTS, number]> = [
-    ['timeoutMs', 1],
-    ['maxRetries', 0],
-    ['retryBaseMs', 0],
-    ['retryMaxMs', 0],
-    ['maxRetryAfterMs', 0],
-    ['maxDownloadBytes', 1],
-  ]
-  for (const [key, min] of integers) {
-    const value = o[key]
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-      problems.push(`${key}: expected an integer from ${min} and up, got ${JSON.stringify(value)}`)
-    }
-  }
-  if (problems.length > 0) throw fluxError('FLUX_INVALID_OPTIONS', { problems })
-  return o
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
 }

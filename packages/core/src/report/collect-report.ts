@@ -1,12 +1,6 @@
 import { basename } from 'node:path'
 import pLimit from 'p-limit'
-import {
-  type CacheEntryMeta,
-  type CacheStatus,
-  createDiskCache,
-  type DiskCache,
-  type ModerationRecord,
-} from '../cache/index.js'
+import type { CacheEntryMeta, CacheStatus, RefusalRecord } from '../cache/index.js'
 import type { Flux } from '../create-flux.js'
 import { formatLocation } from '../errors.js'
 import { redactingLogger } from '../redact.js'
@@ -89,9 +83,8 @@ export interface ReportData {
 }
 
 export interface CollectReportOptions {
-  flux: Pick<Flux, 'scan' | 'options'>
-  /** @default a disk cache over `flux.options.cacheDir` */
-  cache?: DiskCache
+  /** The engine: its scan, its options, and its cache, which the report reads (and never writes). */
+  flux: Pick<Flux, 'scan' | 'options' | 'cache'>
   /** @default `flux.options.logger` */
   logger?: Logger
   /** Embed a thumbnail of each image. @default true */
@@ -107,7 +100,7 @@ export interface CollectReportOptions {
 export async function collectReport(options: CollectReportOptions): Promise<ReportData> {
   const { flux, thumbnails = true } = options
   const logger = redactingLogger(options.logger ?? flux.options.logger, flux.options.apiKey)
-  const cache = options.cache ?? createDiskCache({ dir: flux.options.cacheDir, logger })
+  const { cache } = flux
   const now = options.now ?? new Date()
 
   const [scan, originals, placeholders, keys] = await Promise.all([
@@ -127,19 +120,21 @@ export async function collectReport(options: CollectReportOptions): Promise<Repo
       const item = items.get(key)
       // The scan already verified the keys it uses; the others are checked here.
       const health: CacheStatus = item ? item.status : await cache.check(key)
-      const refusal = health === 'moderated' ? await cache.getModeration(key) : undefined
+      const refusal = health === 'moderated' ? await cache.refusals.get(key) : undefined
       const real = original.get(key)
       const local = placeholder.get(key)
       const entry = describe(key, health, real, local, refusal)
       entry.usedAt = item ? item.directives.map(usage) : []
       if (item) entry.request = item.request
       else entry.status = 'unused'
-      const meta = health === 'cached' ? real : health === 'placeholder' ? local : undefined
-      if (thumbnails && meta) {
+      const shown = health === 'cached' || health === 'placeholder'
+      if (thumbnails && shown) {
         try {
-          entry.thumbnail = await limit(() =>
-            makeThumbnail(cache.pathOf(meta, { placeholder: meta === local })),
-          )
+          entry.thumbnail = await limit(async () => {
+            const stored = await cache.get(key, { placeholder: health === 'placeholder' })
+            if (!stored) throw new Error('the entry changed while the report was made')
+            return makeThumbnail(stored.path)
+          })
         } catch (err) {
           entry.problem = `No preview: ${err instanceof Error ? err.message : String(err)}`
           logger.warn(`[flux] Report: cache entry ${key} could not be previewed: ${entry.problem}`)
@@ -173,7 +168,7 @@ function describe(
   health: CacheStatus,
   real: CacheEntryMeta | undefined,
   local: CacheEntryMeta | undefined,
-  refusal: ModerationRecord | undefined,
+  refusal: RefusalRecord | undefined,
 ): ReportEntry {
   if (health === 'moderated' && refusal) {
     return {

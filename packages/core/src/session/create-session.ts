@@ -83,14 +83,14 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     loadConfig(root),
     loadEnv(root, envMode, host.env ?? process.env),
   ])
-  // The host's defaults under the file's and the options' settings; what is not an object is left
-  // for the options' check to name.
-  const image = isObject(options.image)
-    ? { ...host.image, ...(isObject(config.image) ? config.image : {}), ...options.image }
-    : (options.image ?? { ...host.image, ...(isObject(config.image) ? config.image : {}) })
   const resolved = resolveOptions(
-    { ...options, root, logger: options.logger ?? config.logger ?? host.logger, image },
-    { env, fileConfig: config, ...(file && { fileName: basename(file) }) },
+    { ...options, root },
+    {
+      env,
+      fileConfig: config,
+      ...(file && { fileName: basename(file) }),
+      hostDefaults: { logger: host.logger, image: host.image },
+    },
   )
   const logger = redactingLogger(resolved.logger, resolved.apiKey)
   const flux = createEngine({ ...resolved, logger }, host.provider ? { provider: host.provider } : {})
@@ -154,9 +154,6 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     },
   }
 }
-
-const isObject = (value: unknown): value is object =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** The build's one error: every failure, located, in `errors`, and listed in the message. */
 export function buildError(failed: readonly FluxError[]): AggregateError {

@@ -81,7 +81,7 @@ describe('a cache that does not exist yet', () => {
     expect(await cache.get(key)).toBeUndefined()
     expect(await cache.get(key, { placeholder: true })).toBeUndefined()
     expect(await cache.check(key)).toBe('missing')
-    expect(await cache.getModeration(key)).toBeUndefined()
+    expect(await cache.refusals.get(key)).toBeUndefined()
     expect(await cache.list()).toEqual([])
     expect(await cache.listPlaceholders()).toEqual([])
     expect(await cache.keys()).toEqual([])
@@ -124,7 +124,8 @@ describe('put and get', () => {
     expect(onDisk).toEqual(entry?.meta)
     expect(await cache.check(key)).toBe('cached')
     expect(await cache.list()).toEqual([entry?.meta])
-    expect(cache.pathOf(stored.meta)).toBe(stored.path)
+    expect((await cache.get(key))?.path).toBe(join(dir, 'originals', `${key}.png`))
+    expect(stored.path).toBe(join(dir, 'originals', `${key}.png`))
   })
 
   it('stores only the canonical fields of the request, so nothing else reaches the disk', async () => {
@@ -166,7 +167,7 @@ describe('put and get', () => {
 
   it('leaves nothing in tmp/ after writes', async () => {
     await cache.put(key, request, image(), { provider: 'p', placeholder: false })
-    await cache.markModerated(requestKey({ ...request, prompt: 'other' }), request, 'refused')
+    await cache.refusals.put(requestKey({ ...request, prompt: 'other' }), request, 'refused')
     expect(await readdir(join(dir, 'tmp'))).toEqual([])
   })
 
@@ -209,6 +210,12 @@ describe('what the metadata keeps of an odd answer', () => {
     expect(at).toBeGreaterThanOrEqual(before - 1_000)
     expect(at).toBeLessThanOrEqual(Date.now())
     expect(await cache.check(key)).toBe('cached')
+  })
+
+  it('keeps a date past year 9999 (created: 1e12) and reads the entry back as cached', async () => {
+    const stored = await put({ created: 1e12 })
+    expect(stored.meta.created).toMatch(/^\+0\d{5}-/)
+    expect(await createDiskCache({ dir, logger }).check(key)).toBe('cached')
   })
 })
 
@@ -302,6 +309,13 @@ describe('integrity', () => {
       (meta: string) => meta.replace(`"${key}.png"`, '"../../x.png"'),
     ],
     ['metadata of an unknown version', (meta: string) => meta.replace(/"version": \d+/, '"version": 99')],
+    // Validated on read against the record's schema: a field of the wrong kind is never trusted.
+    ['a request of unknown quality', (meta: string) => meta.replace('"standard"', '"ultra"')],
+    ['a negative width', (meta: string) => meta.replace(/"width": \d+/, '"width": -1')],
+    [
+      'a creation time that is no time',
+      (meta: string) => meta.replace(/"created": "[^"]+"/, '"created": "yesterday"'),
+    ],
   ])('does not serve an entry with %s', async (_name, edit) => {
     await stored()
     const metaPath = join(originals(), `${key}.json`)
@@ -309,6 +323,14 @@ describe('integrity', () => {
     expect(await cache.get(key)).toBeUndefined()
     expect(logger.warnings()[0]).toContain('FLUX_CACHE_CORRUPT')
     expect(await cache.check(key)).toBe('corrupt')
+  })
+
+  it('names the field that failed its schema in the warning', async () => {
+    await stored()
+    const metaPath = join(originals(), `${key}.json`)
+    await writeFile(metaPath, (await readFile(metaPath, 'utf8')).replace('"standard"', '"ultra"'))
+    expect(await cache.get(key)).toBeUndefined()
+    expect(logger.warnings()[0]).toContain('its metadata is malformed at request.quality')
   })
 
   it('does not serve metadata whose image is gone', async () => {
@@ -465,31 +487,40 @@ describe('placeholders', () => {
 
 describe('moderation', () => {
   it('remembers a refusal and forgets it on request', async () => {
-    await cache.markModerated(key, request, 'prompt flagged by the safety system')
-    const record = await cache.getModeration(key)
+    await cache.refusals.put(key, request, 'prompt flagged by the safety system')
+    const record = await cache.refusals.get(key)
     expect(record).toMatchObject({ key, request, detail: 'prompt flagged by the safety system' })
     expect(Number.isNaN(Date.parse(record?.created ?? ''))).toBe(false)
     expect(await cache.check(key)).toBe('moderated')
     expect(await cache.keys()).toEqual([key])
-    expect(await cache.removeModeration(key)).toBe(true)
-    expect(await cache.getModeration(key)).toBeUndefined()
-    expect(await cache.removeModeration(key)).toBe(false)
+    expect(await cache.refusals.remove(key)).toBe(true)
+    expect(await cache.refusals.get(key)).toBeUndefined()
+    expect(await cache.refusals.remove(key)).toBe(false)
     expect(await cache.check(key)).toBe('missing')
   })
 
   it('is cleared by a real put, not by a placeholder', async () => {
-    await cache.markModerated(key, request, 'refused')
+    await cache.refusals.put(key, request, 'refused')
     await cache.put(key, request, image(), { provider: 'placeholder', placeholder: true })
     expect(await cache.check(key)).toBe('moderated')
     await cache.put(key, request, image(), { provider: 'openai-images', placeholder: false })
-    expect(await cache.getModeration(key)).toBeUndefined()
+    expect(await cache.refusals.get(key)).toBeUndefined()
     expect(await cache.check(key)).toBe('cached')
   })
 
+  it('a record that fails its schema reads as no refusal, so nothing is refused on its word', async () => {
+    await cache.refusals.put(key, request, 'refused')
+    const path = join(dir, 'moderation', `${key}.json`)
+    const record = JSON.parse(await readFile(path, 'utf8'))
+    await writeFile(path, JSON.stringify({ ...record, detail: { html: '<script>' } }))
+    expect(await cache.refusals.get(key)).toBeUndefined()
+    expect(await cache.check(key)).toBe('missing')
+  })
+
   it('belongs to its key only', async () => {
-    await cache.markModerated(key, request, 'refused')
+    await cache.refusals.put(key, request, 'refused')
     expect(
-      await cache.getModeration(requestKey({ ...request, prompt: 'A lighthouse at dusk' })),
+      await cache.refusals.get(requestKey({ ...request, prompt: 'A lighthouse at dusk' })),
     ).toBeUndefined()
   })
 })
@@ -500,7 +531,7 @@ describe('remove, list and keys', () => {
     await cache.put(key, request, image(), { provider: 'p', placeholder: false })
     await cache.put(key, request, image(), { provider: 'placeholder', placeholder: true })
     await cache.put(other, { ...request, prompt: 'other' }, image(), { provider: 'p', placeholder: false })
-    await cache.markModerated(key, request, 'refused')
+    await cache.refusals.put(key, request, 'refused')
     expect(await cache.keys()).toEqual([key, other].sort())
     expect(await cache.remove(key)).toBe(true)
     expect(await cache.keys()).toEqual([other])
@@ -523,7 +554,7 @@ describe('write failures', () => {
     await mkdir(dir, { recursive: true })
     await writeFile(join(dir, 'tmp'), 'not a folder')
     await expectWriteError(cache.put(key, request, image(), { provider: 'p', placeholder: false }))
-    await expectWriteError(cache.markModerated(key, request, 'refused'))
+    await expectWriteError(cache.refusals.put(key, request, 'refused'))
     expect(existsSync(join(dir, 'originals', `${key}.png`))).toBe(false)
     expect(existsSync(join(dir, 'originals', `${key}.json`))).toBe(false)
   })

@@ -1,58 +1,12 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import sharp from 'sharp'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createFlux } from '../../src/create-flux.js'
 import { FluxError } from '../../src/errors.js'
 import { createCounters } from '../../src/optimize/index.js'
-import type { CanonicalRequest, GeneratedImage, Logger, Provider } from '../../src/types.js'
-
-/** A hand-written fake gateway: counts calls per prompt, tracks concurrency, fails on demand. */
-function fakeProvider({
-  latencyMs = 5,
-  fail,
-}: {
-  latencyMs?: number
-  fail?: (r: CanonicalRequest, n: number) => Error | undefined
-} = {}) {
-  const calls = new Map<string, number>()
-  let inFlight = 0
-  let maxInFlight = 0
-  let total = 0
-  const provider: Provider = {
-    name: 'fake',
-    placeholder: false,
-    async generate(request) {
-      total++
-      calls.set(request.prompt, (calls.get(request.prompt) ?? 0) + 1)
-      inFlight++
-      maxInFlight = Math.max(maxInFlight, inFlight)
-      try {
-        await new Promise((r) => setTimeout(r, latencyMs))
-        const err = fail?.(request, total)
-        if (err) throw err
-        const [width, height] = request.size.split('x').map(Number) as [number, number]
-        const bytes = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } })
-          .png()
-          .toBuffer()
-        return { bytes, format: 'png', width, height, created: 1_700_000_000 } satisfies GeneratedImage
-      } finally {
-        inFlight--
-      }
-    },
-  }
-  return {
-    provider,
-    calls,
-    get total() {
-      return total
-    },
-    get maxInFlight() {
-      return maxInFlight
-    },
-  }
-}
+import type { Logger } from '../../src/types.js'
+import { fakeProvider } from '../fakes/providers.js'
 
 function memoryLogger(): Logger & { lines: string[] } {
   const lines: string[] = []
@@ -109,6 +63,17 @@ describe('createFlux().generate()', () => {
     expect(err?.code).toBe('FLUX_MISSING_FROZEN')
     expect(err?.message).toContain('a.md:3:')
     expect(err?.message).toContain('b.md:2:')
+  })
+
+  it('frozen mode: two missing images are one failure that lists both, and both are skipped', async () => {
+    await write('a.md', '![x](flux:first missing)\n![y](flux:second missing)\n')
+    const fake = fakeProvider()
+    const flux = createFlux({ root, mode: 'frozen', progress: 'off' }, { env, provider: fake.provider })
+    const summary = await flux.generate()
+    expect(fake.total).toBe(0)
+    expect(summary).toMatchObject({ total: 2, skipped: 2, generated: 0, cached: 0 })
+    expect(summary.failed.map((e) => e.code)).toEqual(['FLUX_MISSING_FROZEN'])
+    expect(summary.failed[0]?.message).toMatch(/a\.md:1:\d+ +first missing[\s\S]*a\.md:2:\d+ +second missing/)
   })
 
   it('refuses to exceed the cap before spending anything', async () => {

@@ -1,50 +1,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import sharp from 'sharp'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createFlux } from '../../src/create-flux.js'
-import type { GeneratedImage, Provider } from '../../src/types.js'
+import type { Provider } from '../../src/types.js'
+import { phasedProvider } from '../fakes/providers.js'
 
 const env = { FLUX_API_KEY: 'sk-test-slot', FLUX_BASE_URL: 'http://127.0.0.1:9' }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/**
- * A provider with a network phase (`networkMs`) and a local phase (`localMs`, the decode check),
- * recording when each phase starts and ends. `signals` says whether it calls `onReceived`.
- */
-function phasedProvider({ networkMs = 40, localMs = 150, signals = true } = {}) {
-  const events: { prompt: string; at: number; what: 'start' | 'received' | 'done' }[] = []
-  let network = 0
-  let maxNetwork = 0
-  const provider: Provider = {
-    name: 'phased',
-    placeholder: false,
-    async generate(request, ctx = {}) {
-      const at = () => performance.now()
-      events.push({ prompt: request.prompt, at: at(), what: 'start' })
-      network++
-      maxNetwork = Math.max(maxNetwork, network)
-      await sleep(networkMs)
-      network--
-      events.push({ prompt: request.prompt, at: at(), what: 'received' })
-      if (signals) ctx.onReceived?.()
-      await sleep(localMs)
-      const bytes = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#446688' } })
-        .png()
-        .toBuffer()
-      events.push({ prompt: request.prompt, at: at(), what: 'done' })
-      return { bytes, format: 'png', width: 8, height: 8, created: 1_700_000_000 } satisfies GeneratedImage
-    },
-  }
-  return {
-    provider,
-    events,
-    get maxNetwork() {
-      return maxNetwork
-    },
-  }
-}
 
 let root: string
 beforeEach(async () => {

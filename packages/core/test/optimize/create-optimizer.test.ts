@@ -6,6 +6,7 @@ import sharp from 'sharp'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type CacheEntry, createDiskCache, type DiskCache } from '../../src/cache/disk-cache.js'
 import { requestKey } from '../../src/cache/request-key.js'
+import { createVariantStore } from '../../src/cache/variant-store.js'
 import { FluxError } from '../../src/errors.js'
 import { createOptimizer } from '../../src/optimize/create-optimizer.js'
 import type { ImageResult } from '../../src/optimize/image-result.js'
@@ -36,7 +37,11 @@ afterEach(async () => {
 })
 
 function optimizer(options: OptimizeOptions = SMALL) {
-  return createOptimizer({ cacheDir: dir, options: resolveOptimizeOptions(options), logger: silent })
+  return createOptimizer({
+    variants: createVariantStore({ dir, logger: silent }),
+    options: resolveOptimizeOptions(options),
+    logger: silent,
+  })
 }
 
 /** A real cache entry holding a photo-like original (or given bytes). */
@@ -383,10 +388,18 @@ describe('the sharp pool', () => {
     const warnings: string[] = []
     const logger = { ...silent, warn: (m: string) => warnings.push(m) }
     const over = threadpoolSize() + 1
-    createOptimizer({ cacheDir: dir, options: resolveOptimizeOptions({ concurrency: over }), logger })
+    createOptimizer({
+      variants: createVariantStore({ dir, logger: silent }),
+      options: resolveOptimizeOptions({ concurrency: over }),
+      logger,
+    })
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain(`UV_THREADPOOL_SIZE=${over + 1}`)
-    createOptimizer({ cacheDir: dir, options: resolveOptimizeOptions(), logger })
+    createOptimizer({
+      variants: createVariantStore({ dir, logger: silent }),
+      options: resolveOptimizeOptions(),
+      logger,
+    })
     expect(warnings).toHaveLength(1)
   })
 

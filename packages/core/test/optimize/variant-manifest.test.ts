@@ -3,15 +3,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createDiskCache, type DiskCache } from '../../src/cache/disk-cache.js'
+import {
+  parseRecord,
+  VARIANT_MANIFEST_VERSION,
+  type VariantManifest,
+  VariantManifestSchema,
+} from '../../src/cache/records.js'
 import { requestKey } from '../../src/cache/request-key.js'
+import { createVariantStore } from '../../src/cache/variant-store.js'
 import { renderPicture } from '../../src/markup/index.js'
 import { createOptimizer } from '../../src/optimize/create-optimizer.js'
 import { type OptimizeOptions, resolveOptimizeOptions } from '../../src/optimize/resolve-optimize-options.js'
-import {
-  parseManifest,
-  VARIANT_MANIFEST_VERSION,
-  type VariantManifest,
-} from '../../src/optimize/variant-manifest.js'
 import type { CanonicalRequest, Logger } from '../../src/types.js'
 import { photoFile } from './photo.js'
 
@@ -37,11 +39,15 @@ function manifest(overrides: Partial<VariantManifest> = {}): VariantManifest {
   }
 }
 
-const parse = (value: unknown) => parseManifest(JSON.stringify(value), KEY)
+/** The manifest as read back, or undefined when it reads as malformed. */
+const parse = (value: unknown) => {
+  const read = parseRecord(VariantManifestSchema, JSON.stringify(value), KEY, VARIANT_MANIFEST_VERSION)
+  return typeof read === 'object' ? read : undefined
+}
 
 // Regression (issue 16, item 9): a manifest's `placeholder` was not validated, so a tampered
 // manifest put its CSS into the `style` of every <picture> rendered from it.
-describe('parseManifest: placeholder', () => {
+describe('a variant manifest read back: placeholder', () => {
   describe('valid', () => {
     it.each([
       ['absent', undefined],
@@ -106,7 +112,11 @@ describe('a tampered manifest on disk', () => {
         { provider: 'test', placeholder: false },
       )
       const options = resolveOptimizeOptions({ ...FAST, placeholder: kind })
-      const cold = await createOptimizer({ cacheDir: dir, options, logger: silent }).optimize(entry)
+      const cold = await createOptimizer({
+        variants: createVariantStore({ dir, logger: silent }),
+        options,
+        logger: silent,
+      }).optimize(entry)
       const manifests = join(dir, 'variants', 'manifests')
       const [name] = await readdir(manifests)
       const path = join(manifests, name ?? '')
@@ -119,7 +129,11 @@ describe('a tampered manifest on disk', () => {
         }),
       )
 
-      const again = createOptimizer({ cacheDir: dir, options, logger: silent })
+      const again = createOptimizer({
+        variants: createVariantStore({ dir, logger: silent }),
+        options,
+        logger: silent,
+      })
       const warm = await again.optimize(entry)
       expect(again.stats).toMatchObject({ decodes: 1, hits: 0 })
       expect(warm.placeholder).toBe(cold.placeholder)

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import sharp from 'sharp'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createDiskCache, type DiskCache } from '../../src/cache/disk-cache.js'
+import type { OriginalStore } from '../../src/cache/original-store.js'
 import { createFlux, type Flux } from '../../src/create-flux.js'
 import { FluxError } from '../../src/errors.js'
 import { collectReport } from '../../src/report/collect-report.js'
@@ -49,7 +49,7 @@ async function keyOf(flux: Flux, prompt: string): Promise<{ key: string; request
 }
 
 /** A cache holding one entry of each kind; a.md and b.md use some of them. */
-async function populated(): Promise<{ flux: Flux; cache: DiskCache; keys: Record<string, string> }> {
+async function populated(): Promise<{ flux: Flux; cache: OriginalStore; keys: Record<string, string> }> {
   await files({
     'a.md': '![Real](flux:real one?size=1536x1024)\n\n![Ph](flux:placeholder one)\n',
     'b.md':
@@ -57,7 +57,7 @@ async function populated(): Promise<{ flux: Flux; cache: DiskCache; keys: Record
     'c.md': '![Old](flux:old one?size=768x1344)\n![New](flux:never made)\n',
   })
   const flux = createFlux({ root, logger, apiKey: KEY, baseURL: 'http://127.0.0.1:9' })
-  const cache = createDiskCache({ dir: flux.options.cacheDir, logger })
+  const { cache } = flux
   const keys: Record<string, string> = {}
   for (const [name, prompt, store] of [
     ['real', 'real one', 'original'],
@@ -74,7 +74,7 @@ async function populated(): Promise<{ flux: Flux; cache: DiskCache; keys: Record
   }
   const refused = await keyOf(flux, 'refused one')
   keys.refused = refused.key
-  await cache.markModerated(refused.key, refused.request, `Rejected by the safety system (Bearer ${KEY})`)
+  await cache.refusals.put(refused.key, refused.request, `Rejected by the safety system (Bearer ${KEY})`)
   keys.missing = (await keyOf(flux, 'never made')).key
   // The broken original: one byte changed after it was stored.
   const broken = join(flux.options.cacheDir, 'originals', `${keys.broken}.png`)

@@ -132,6 +132,21 @@ describe('createSession: where the configuration comes from', () => {
     expect((bad as FluxError).message).toContain('flux.config.mjs')
   })
 
+  it("names flux.config.mjs for a wrong or unknown member of its `image`, and the host's for none", async () => {
+    await write('flux.config.mjs', 'export default { image: { widths: [0], formts: [] } }\n')
+    const err = await createSession(
+      { image: { placeholder: 'lqip' as never } },
+      { root, env: {}, image: { base: 'my site' } },
+    ).catch((e: unknown) => e)
+    expect(FluxError.is(err, 'FLUX_INVALID_OPTIONS')).toBe(true)
+    expect((err as FluxError).detail.split('\n').slice(1)).toEqual([
+      '  - image.widths[0]: Expected a whole number from 1 to 16383, got 0 (from flux.config.mjs)',
+      '  - image.placeholder: Expected one of "blur", "color", "none", got "lqip"',
+      '  - image.base: Expected a URL path such as "/_flux/" or an absolute URL, without spaces, quotes, "?" or "#", got "my site"',
+      '  - image.formts (in flux.config.mjs): Unknown option; did you mean "formats"?',
+    ])
+  })
+
   it('watches the config files and the .env files of its mode, present or not', async () => {
     const session = await createSession({}, { root, command: 'dev', env: {} })
     expect(session.watchFiles.map((f) => f.slice(root.length + 1)).sort()).toEqual(

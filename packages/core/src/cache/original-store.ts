@@ -1,0 +1,56 @@
+/**
+ * The port every store of originals implements: the disk store today (`createDiskCache`), a remote
+ * object store next. What each must honour is written as a contract suite
+ * (`packages/core/test/contracts/store-contract.ts`, `testStore`), which every implementation runs.
+ */
+import type { CanonicalRequest, GeneratedImage } from '../types.js'
+import type { CacheEntry } from './cache-entry.js'
+import type { CacheEntryMeta } from './records.js'
+import type { RefusalStore } from './refusal-store.js'
+
+/** What `check` reports: a real entry wins over a refusal, a refusal over a placeholder. */
+export type CacheStatus = 'cached' | 'missing' | 'placeholder' | 'moderated' | 'corrupt'
+
+export interface OriginalStore {
+  /**
+   * The verified entry of `key`, or undefined when it is missing or corrupt (a corrupt one is
+   * reported once with FLUX_CACHE_CORRUPT, never served). With `placeholder: true` a placeholder is
+   * accepted when there is no real entry; a real entry always wins. `entry.path` is a local file.
+   */
+  get(key: string, opts?: { placeholder?: boolean }): Promise<CacheEntry | undefined>
+  /** The state of `key` for a scan, verifying integrity without logging. Creates nothing. */
+  check(key: string): Promise<CacheStatus>
+  /**
+   * Stores an image and its metadata, metadata last: until the metadata is in place the entry reads
+   * as missing, never as old metadata over a new image. A real image removes the key's placeholder
+   * and refusal. Write failures throw FLUX_CACHE_WRITE and leave no partial entry. Call it inside
+   * `withLock(key)` so that one writer stores a key at a time.
+   */
+  put(
+    key: string,
+    request: CanonicalRequest,
+    image: GeneratedImage,
+    opts: { provider: string; placeholder: boolean },
+  ): Promise<CacheEntry>
+  /** Remembered refusals, a small store of their own. */
+  readonly refusals: RefusalStore
+  /**
+   * Runs `fn` while holding the lease of `key` against every other holder (other processes, other
+   * machines for a shared store). Pattern: `get` -> miss -> `withLock(key, async () => (await
+   * get(key)) ?? put(key, ...generate()))`. Not reentrant. The wait rejects with the signal's
+   * reason when `signal` aborts. A store that can no longer write rejects at once with that
+   * FLUX_CACHE_WRITE: no image is paid for that could not be stored.
+   */
+  withLock<T>(key: string, fn: () => Promise<T>, opts?: { signal?: AbortSignal }): Promise<T>
+  /** The metadata of every real entry, sorted by key (not verified: use `check` or `get` for that). */
+  list(): Promise<CacheEntryMeta[]>
+  /** The metadata of every placeholder, sorted by key. */
+  listPlaceholders(): Promise<CacheEntryMeta[]>
+  /** Every key with anything stored (original, placeholder, refusal, or files without metadata), sorted. */
+  keys(): Promise<string[]>
+  /**
+   * Removes everything stored for `key` (original, placeholder, refusal), metadata before image so
+   * a crash never leaves metadata pointing at a missing file. True when anything was removed.
+   */
+  remove(key: string): Promise<boolean>
+}

@@ -1,0 +1,32 @@
+import { fluxError } from '../errors.js'
+import type { ResolvedOptions } from '../options.js'
+import { createOpenAIImagesProvider } from '../providers/openai-images.js'
+import { createPlaceholderProvider } from '../providers/placeholder.js'
+import type { Logger, Provider } from '../types.js'
+
+/** True when the options make local placeholders (no key, or placeholder mode), not real images. */
+export function usesPlaceholders(options: Pick<ResolvedOptions, 'mode' | 'apiKey'>): boolean {
+  return options.mode === 'placeholder' || (options.mode === 'auto' && !options.apiKey)
+}
+
+/** The gateway when a key is set in `auto` mode; otherwise the placeholder generator, said aloud. */
+export function chooseProvider(options: ResolvedOptions, logger: Logger): Provider {
+  if (options.mode === 'auto' && options.apiKey) {
+    if (!options.baseURL) throw fluxError('FLUX_NO_BASE_URL', {})
+    return createOpenAIImagesProvider({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL,
+      responseFormat: options.responseFormat,
+      timeoutMs: options.timeoutMs,
+      maxRetries: options.maxRetries,
+      allowPrivateDownloads: options.allowPrivateDownloads,
+      logger,
+    })
+  }
+  logger.warn(
+    options.mode === 'placeholder'
+      ? 'Placeholder mode: images are local placeholders, not generated (stored apart from real images).'
+      : 'No FLUX_API_KEY set: using local PLACEHOLDER images (stored apart, replaced once a key is set).',
+  )
+  return createPlaceholderProvider()
+}

@@ -1,0 +1,56 @@
+import type { OriginalStore } from '../cache/index.js'
+import { FluxError } from '../errors.js'
+import type { ScanReport } from './scan-report.js'
+
+/**
+ * Above this many entries to remove, `prune` asks for confirmation (as it does for every entry):
+ * after editing a few prompts a prune removes a handful, so dozens at once point to a scan that
+ * missed files.
+ */
+export const PRUNE_CONFIRM_ABOVE = 10
+
+export interface PruneOptions {
+  /** List what would be removed, remove nothing. @default false */
+  dryRun?: boolean
+  /** Remove even when that is every entry, or more than PRUNE_CONFIRM_ABOVE (the CLI's `--yes`). @default false */
+  confirmed?: boolean
+}
+
+export interface PruneResult {
+  /** The keys removed (or, in a dry run, that would be). */
+  removed: string[]
+  /** Set when nothing was removed for want of confirmation: the keys that would go, of how many. */
+  unconfirmed?: { wouldRemove: string[]; total: number }
+}
+
+/**
+ * Removes the cache entries (originals and placeholders) no directive of a fresh scan references.
+ * Removes nothing, and returns `unconfirmed`, when that would be every entry or more than
+ * PRUNE_CONFIRM_ABOVE of them, unless `confirmed`; throws when some file could not be scanned.
+ */
+export async function pruneCache(
+  { scan, cache }: { scan: () => Promise<ScanReport>; cache: OriginalStore },
+  { dryRun = false, confirmed = false }: PruneOptions = {},
+): Promise<PruneResult> {
+  const report = await scan()
+  if (report.errors.some((e) => e.code === 'FLUX_READ_FAILED' || e.code === 'FLUX_FRONTMATTER')) {
+    // A file we could not read may reference entries: deleting them could destroy paid images.
+    throw new FluxError('FLUX_READ_FAILED', 'Some files could not be scanned, so nothing was pruned.', {
+      hint: `Fix these first:\n${report.errors.map((e) => `    ${e.message}`).join('\n')}`,
+    })
+  }
+  const used = new Set(report.items.map((item) => item.key))
+  const keys = new Set([
+    ...(await cache.list()).map((m) => m.key),
+    ...(await cache.listPlaceholders()).map((m) => m.key),
+  ])
+  const removed = [...keys].filter((key) => !used.has(key)).sort()
+  // A typo in include/exclude/root makes the scan find nothing, and every paid original looks unused.
+  const sweeping =
+    removed.length > 0 && (removed.length === keys.size || removed.length > PRUNE_CONFIRM_ABOVE)
+  if (sweeping && !confirmed && !dryRun) {
+    return { removed: [], unconfirmed: { wouldRemove: removed, total: keys.size } }
+  }
+  if (!dryRun) for (const key of removed) await cache.remove(key)
+  return { removed }
+}

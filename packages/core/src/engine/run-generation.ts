@@ -1,0 +1,258 @@
+import type { CacheEntryMeta } from '../cache/index.js'
+import { FluxError, fluxError, formatLocation } from '../errors.js'
+import type { ImageResult } from '../optimize/index.js'
+import type { ResolvedOptions } from '../options.js'
+import { sizeWarning } from '../providers/check-image.js'
+import type { CanonicalRequest, Logger } from '../types.js'
+import type { Budget } from './budget.js'
+import { plannedCost } from './cost.js'
+import type { ObtainOriginal, Outcome } from './obtain-original.js'
+import type { PlanItem } from './plan.js'
+import { createProgress, type Progress, type ProgressStream } from './progress.js'
+import type { ScannedItem, ScanReport } from './scan-report.js'
+
+export interface GenerateOptions {
+  /** List what would be generated and its estimated cost; call nothing. */
+  dryRun?: boolean
+  /** Retry prompts the gateway refused before (their refusal is otherwise remembered). */
+  force?: boolean
+  /** Stops new requests and aborts those in flight (Ctrl-C). */
+  signal?: AbortSignal
+  /** Where the live progress line goes (a TTY); plain lines go through the logger. */
+  progressStream?: ProgressStream
+  /**
+   * Also make each image's responsive variants, as soon as it is generated (a separate sharp pool,
+   * overlapped with the requests still in flight). What adapters do before a build renders.
+   */
+  optimize?: boolean
+  /** With `optimize`: called with each image once its variants exist (an adapter lists its files). */
+  onImage?: (image: ImageResult) => void
+}
+
+export interface GenerateSummary {
+  /** Distinct images the content asks for (after dedupe). */
+  total: number
+  directives: number
+  cached: number
+  generated: number
+  placeholders: number
+  /** Every failure, located: scan problems, bad directives, generation failures. */
+  failed: FluxError[]
+  /** Images not attempted because the run stopped (auth or quota failure, Ctrl-C, frozen mode, cap). */
+  skipped: number
+  retries: number
+  wallMs: number
+  /** Estimated cost in USD of what this run generated (or, in a dry run, would generate). */
+  estimatedCost: number
+  /** Dry run only: what would be generated. */
+  wouldGenerate?: PlanItem[]
+}
+
+/** What a run works with, as one object. */
+export interface RunCollaborators {
+  options: Pick<ResolvedOptions, 'mode' | 'prices' | 'progress'>
+  logger: Logger
+  scan: () => Promise<ScanReport>
+  obtain: ObtainOriginal
+  budget: Budget
+  /** True when the images made are local placeholders. */
+  placeholder: boolean
+  /** Makes one image's responsive variants (`optimize: true`). */
+  optimize: (request: CanonicalRequest) => Promise<ImageResult>
+}
+
+/** One run in progress: its collaborators, its summary, its progress and its stop signal. */
+interface Run {
+  c: RunCollaborators
+  summary: GenerateSummary
+  progress: Progress
+  signal: AbortSignal
+  force: boolean
+  /** Stops the run after an auth or quota failure: every further request would fail the same way. */
+  stop: () => void
+  /** Optimizes an image now, if the run optimizes; awaited at the end. */
+  optimize: (item: PlanItem) => void
+}
+
+/**
+ * Scans, then obtains every image the content asks for that is not cached, and summarises.
+ * Nothing is requested when the mode is frozen, in a dry run, or when the budget cannot cover
+ * every image to pay for: the summary says why.
+ */
+export async function runGeneration(
+  c: RunCollaborators,
+  run: GenerateOptions = {},
+): Promise<GenerateSummary> {
+  const started = Date.now()
+  const report = await c.scan()
+  for (const err of report.errors) c.logger.warn(err.toString())
+  for (const warning of report.warnings) c.logger.warn(warning)
+  const missing = report.items.filter((item) => isMissing(item, c.placeholder))
+  const summary: GenerateSummary = {
+    total: report.items.length,
+    directives: report.directives.length,
+    cached: report.items.length - missing.length,
+    generated: 0,
+    placeholders: 0,
+    failed: [...report.errors],
+    skipped: 0,
+    retries: 0,
+    wallMs: 0,
+    estimatedCost: 0,
+  }
+  const held = holdBack(c, run, summary, missing)
+  if (!held) await generateMissing(c, run, summary, report.items, missing)
+  return { ...summary, ...held, wallMs: Date.now() - started }
+}
+
+/** Why nothing is requested (frozen mode with images missing, a dry run, a budget too small), or undefined. */
+function holdBack(
+  c: RunCollaborators,
+  run: GenerateOptions,
+  summary: GenerateSummary,
+  missing: ScannedItem[],
+): Partial<GenerateSummary> | undefined {
+  if (missing.length > 0 && c.options.mode === 'frozen') {
+    const list = missing.flatMap((item) =>
+      item.directives.map((d) => `${formatLocation(d.location)}  ${item.request.prompt}`),
+    )
+    summary.failed.push(fluxError('FLUX_MISSING_FROZEN', { list }))
+    return { skipped: missing.length }
+  }
+  const toPay = missing.filter((item) => item.status !== 'moderated' || run.force)
+  if (run.dryRun) {
+    return { wouldGenerate: toPay, estimatedCost: c.placeholder ? 0 : plannedCost(toPay, c.options.prices) }
+  }
+  if (!c.placeholder && !c.budget.covers(toPay.length)) {
+    summary.failed.push(fluxError('FLUX_BUDGET', { needed: toPay.length, max: c.budget.max }))
+    return { skipped: missing.length }
+  }
+  return undefined
+}
+
+async function generateMissing(
+  c: RunCollaborators,
+  options: GenerateOptions,
+  summary: GenerateSummary,
+  items: ScannedItem[],
+  missing: ScannedItem[],
+): Promise<void> {
+  const stop = new AbortController()
+  const progress = createProgress({
+    total: items.length,
+    style: c.options.progress,
+    logger: c.logger,
+    stream: options.progressStream,
+  })
+  const optimizing: Promise<void>[] = []
+  const run: Run = {
+    c,
+    summary,
+    progress,
+    signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
+    force: options.force ?? false,
+    stop: () => stop.abort(),
+    optimize: (item) => {
+      if (options.optimize) optimizing.push(optimizeItem(run, item, options.onImage))
+    },
+  }
+  const waiting = new Set(missing)
+  for (const item of items) if (!waiting.has(item)) run.optimize(item)
+  progress.counters.cached = summary.cached
+  progress.counters.done = summary.cached
+  progress.tick()
+  await Promise.all(missing.map((item) => generateItem(run, item)))
+  progress.stop()
+  await Promise.all(optimizing)
+}
+
+/** One missing image: obtained and counted, or its failure located; progress either way. */
+async function generateItem(run: Run, item: ScannedItem): Promise<void> {
+  const { summary, progress } = run
+  let started = false
+  try {
+    const { entry, outcome } = await run.c.obtain(item.key, item.request, {
+      signal: run.signal,
+      force: run.force,
+      onFatal: run.stop,
+      onStart: () => {
+        started = true
+        progress.counters.inFlight++
+        progress.tick()
+      },
+      onRetry: () => {
+        summary.retries++
+        progress.counters.retries++
+        progress.tick()
+      },
+    })
+    run.optimize(item)
+    count(run, item, entry.meta, outcome)
+  } catch (err) {
+    if (stoppedBy(run.signal, err)) summary.skipped++
+    else {
+      progress.counters.failed++
+      fail(run, item, err)
+    }
+  } finally {
+    progress.counters.done++
+    if (started) progress.counters.inFlight--
+    progress.tick()
+  }
+}
+
+function count(run: Run, item: PlanItem, meta: CacheEntryMeta, outcome: Outcome): void {
+  const { summary } = run
+  if (outcome === 'generated') {
+    const resized = sizeWarning(
+      meta,
+      item.directives.map((d) => d.location),
+    )
+    if (resized) run.c.logger.warn(resized)
+    summary.generated++
+    summary.estimatedCost += run.c.options.prices[item.request.model] ?? 0
+  } else if (outcome === 'placeholder') summary.placeholders++
+  else summary.cached++
+}
+
+async function optimizeItem(
+  run: Run,
+  item: PlanItem,
+  onImage: ((image: ImageResult) => void) | undefined,
+): Promise<void> {
+  try {
+    const image = await run.c.optimize(item.request)
+    onImage?.(image)
+  } catch (err) {
+    fail(run, item, err)
+  }
+}
+
+function fail(run: Run, item: PlanItem, err: unknown): void {
+  const located = locate(err, item)
+  run.summary.failed.push(located)
+  run.c.logger.error(located.toString())
+}
+
+/** Stopped by Ctrl-C or by an auth/quota failure reported on its own: skipped, not failed. */
+function stoppedBy(signal: AbortSignal, err: unknown): boolean {
+  return (
+    signal.aborted && (!FluxError.is(err) || err.code === 'FLUX_TRANSIENT' || err.code === 'FLUX_INTERRUPTED')
+  )
+}
+
+function isMissing(item: ScannedItem, placeholder: boolean): boolean {
+  return item.status !== 'cached' && !(placeholder && item.status === 'placeholder')
+}
+
+/** The error, located at the first directive that asks for the image, naming the others. */
+function locate(err: unknown, item: PlanItem): FluxError {
+  const first = item.directives[0]
+  const base = FluxError.is(err)
+    ? err
+    : new FluxError('FLUX_TRANSIENT', err instanceof Error ? err.message : String(err), { cause: err })
+  if (!first) return base
+  const others = item.directives.slice(1).map((d) => formatLocation(d.location))
+  const detail = others.length ? `${base.detail} (also used at ${others.join(', ')})` : base.detail
+  return new FluxError(base.code, detail, { hint: base.hint, location: first.location, cause: base.cause })
+}
