@@ -1,5 +1,6 @@
-import { FluxError, fluxError } from '@flux-images/core'
+import { FluxError } from '@flux-images/core'
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { fluxError } from '../packages/core/src/errors.js'
 import { createPipelines, type Pipeline } from './helpers/markdown-processors.js'
 
 // What the adapters call of core on the way, counted: scans of markdown text, markup serialized

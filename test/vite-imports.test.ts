@@ -1,10 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FluxError, fluxError, type ImageResult } from '@flux-images/core'
+import { FluxError, type ImageResult } from '@flux-images/core'
 import { type FluxImport, fluxImports } from '@flux-images/vite'
 import { build, type Plugin } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fluxError } from '../packages/core/src/errors.js'
 
 // `import x from 'flux:...'` is located where the importer writes it, in the importer's source as
 // Vite hands it to plugins (before the TypeScript transform moves lines): the importer here exists

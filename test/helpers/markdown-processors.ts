@@ -3,22 +3,21 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { unified } from '@astrojs/markdown-remark'
 import {
-  DEFAULT_MODELS,
-  DEFAULT_SIZES,
   type DirectiveParams,
   type Flux,
   FluxError,
   type ImageInput,
   type ImageResult,
   parseDirective,
-  requestKey,
-  resolveRequest,
-  scanHtml,
   scanMarkdown,
 } from '@flux-images/core'
 import type { FluxState } from '../../packages/astro/src/flux-state.js'
 import { remarkFlux } from '../../packages/astro/src/remark-plugin.js'
 import { satteriPlugins } from '../../packages/astro/src/satteri-plugins.js'
+import { requestKey } from '../../packages/core/src/cache/index.js'
+import { scanHtml } from '../../packages/core/src/directives/index.js'
+import { resolveRequest } from '../../packages/core/src/engine/index.js'
+import { DEFAULT_MODELS, DEFAULT_SIZES } from '../../packages/core/src/options.js'
 
 /**
  * Astro's markdown processors run directly (no site build), as Astro runs them: the processor

@@ -1,12 +1,11 @@
-export {
-  CACHE_KEY_VERSION,
-  type CacheEntry,
-  type CacheEntryMeta,
-  type CacheStatus,
-  createDiskCache,
-  type DiskCache,
-  requestKey,
-} from './cache/index.js'
+/**
+ * `@flux-images/core`: what a script, a custom provider and the adapters use. Everything else
+ * (the cache, the engine's steps, the scanners of whole projects, the report's parts) is internal
+ * and may change in any release.
+ */
+
+// A run: the session reads options, the environment, `.env` and `flux.config.*` as every entry
+// point does; `createFlux` takes options as they are, without reading any file.
 export {
   createFlux,
   type Flux,
@@ -17,26 +16,18 @@ export {
   type ScannedItem,
   type ScanReport,
 } from './create-flux.js'
+// Directives: the grammar, and the scanners the adapters run over the code and markdown they transform.
 export {
   formatDirective,
   parseDirective,
   plainText,
   replaceHtmlImages,
-  scanCode,
-  scanFrontmatter,
-  scanHtml,
   scanMarkdown,
   scanSource,
   withAlt,
 } from './directives/index.js'
-export {
-  type Plan,
-  type PlanItem,
-  planRequests,
-  resolveRequest,
-  scanProject,
-} from './engine/index.js'
-export { ERRORS, FluxError, type FluxErrorCode, fluxError, formatLocation } from './errors.js'
+export { ERRORS, FluxError, type FluxErrorCode } from './errors.js'
+// An image's result and its markup: a `<picture>` as a tree, serialized to HTML or to hast.
 export {
   type HastElement,
   type MarkupElement,
@@ -46,41 +37,20 @@ export {
   toHast,
   toHtml,
 } from './markup/index.js'
-export {
-  type ImageFile,
-  type ImageResult,
-  type ImageSource,
-  OPTIMIZE_DEFAULTS,
-  type OptimizeOptions,
-  type PlaceholderKind,
-  type ResolvedOptimizeOptions,
-  serveVariants,
+export type {
+  ImageFile,
+  ImageResult,
+  ImageSource,
+  OptimizeOptions,
+  PlaceholderKind,
 } from './optimize/index.js'
-export {
-  DEFAULT_MODELS,
-  DEFAULT_PRICES,
-  DEFAULT_SIZES,
-  DEFAULTS,
-  type FluxMode,
-  type FluxOptions,
-  type ResolvedOptions,
-  resolveOptions,
-} from './options.js'
+export { DEFAULTS, type FluxMode, type FluxOptions } from './options.js'
+// Providers: the gateway's, the offline placeholder, and the interface a custom one implements.
 export { createOpenAIImagesProvider } from './providers/openai-images.js'
 export { createPlaceholderProvider } from './providers/placeholder.js'
-export { redact } from './redact.js'
-export {
-  type CollectReportOptions,
-  collectReport,
-  DEFAULT_REPORT_FILE,
-  type ReportData,
-  type ReportEntry,
-  type ReportStatus,
-  renderReport,
-  type WriteReportOptions,
-  writeReport,
-} from './report/index.js'
-export { buildError, createSession, formatSummary, type Session, type SessionHost } from './session/index.js'
+// The HTML report of a cache (what `flux-images report` writes).
+export { type WriteReportOptions, writeReport } from './report/index.js'
+export { createSession, type Session, type SessionHost } from './session/index.js'
 export type {
   CanonicalRequest,
   Directive,
