@@ -24,7 +24,9 @@ const require = createRequire(new URL('package.json', core))
 /** @type {import('sharp').default} */
 const sharp = require('sharp')
 const { createOptimizer, resolveOptimizeOptions } = await import(new URL('dist/optimize/index.js', core).href)
-const { createDiskCache, createVariantStore, requestKey } = await import(new URL('dist/cache/index.js', core).href)
+const { createDiskCache, createVariantStore, requestKey } = await import(
+  new URL('dist/cache/index.js', core).href
+)
 
 const silent = { info() {}, warn() {}, error() {} }
 

@@ -83,7 +83,7 @@ function scanText(ctx: ScanContext, masked: string, segment: Segment, mdx: boole
       const opener = openers.pop()
       const resume =
         opener !== undefined && opener % 2 === 1
-          ? image(ctx, masked, parens, (opener - 1) / 2, i, segment)
+          ? imageEnd(ctx, masked, parens, (opener - 1) / 2, i, segment)
           : -1
       i = resume > 0 ? resume : i + 1
     } else if (c === 60) {
@@ -129,7 +129,7 @@ function matchParens(masked: string, segment: Segment): Int32Array {
  * The image whose `![` is at `bang` and `]` at `close`, when its destination is a directive.
  * Returns the offset after the image, or -1 (not an image, or not ours).
  */
-function image(
+function imageEnd(
   ctx: ScanContext,
   masked: string,
   parens: Int32Array,
