@@ -1,4 +1,6 @@
-import type { Quality } from './options.js'
+/** The qualities a request may ask for. */
+export const QUALITIES = ['standard', 'hd'] as const
+export type Quality = (typeof QUALITIES)[number]
 
 /** Where a directive was written. `line` and `column` are 1-based. */
 export interface SourceLocation {
