@@ -23,9 +23,10 @@ const core = new URL('../packages/core/', import.meta.url)
 const require = createRequire(new URL('package.json', core))
 /** @type {import('sharp').default} */
 const sharp = require('sharp')
-const { createDiskCache, requestKey } = await import(new URL('dist/index.js', core).href)
 const { createOptimizer, resolveOptimizeOptions } = await import(new URL('dist/optimize/index.js', core).href)
-const { createVariantStore } = await import(new URL('dist/cache/index.js', core).href)
+const { createDiskCache, createVariantStore, requestKey } = await import(
+  new URL('dist/cache/index.js', core).href
+)
 
 const silent = { info() {}, warn() {}, error() {} }
 

@@ -8,15 +8,12 @@
 // (b) The placeholder provider making a 1536x1024 PNG: median of 7 after one to warm sharp up.
 //     Target: well under 100 ms.
 import { fileURLToPath } from 'node:url'
-import {
-  createPlaceholderProvider,
-  parseDirective,
-  scanCode,
-  scanFrontmatter,
-  scanHtml,
-  scanMarkdown,
-  scanSource,
-} from '@flux-images/core'
+import { createPlaceholderProvider, parseDirective } from '@flux-images/core'
+
+const { scanCode, scanFrontmatter, scanHtml, scanMarkdown, scanSource } = await import(
+  new URL('directives/index.js', import.meta.resolve('@flux-images/core')).href
+)
+
 import { formatRange, summarize } from './lib/stats.mjs'
 
 const SCAN_TARGET_MS = 200

@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { requestKey } from '@flux-images/core'
 import { flux } from '@flux-images/vite'
 import { createServer, type ViteDevServer } from 'vite'
 import { afterAll, describe, expect, it } from 'vitest'
+import { requestKey } from '../packages/core/src/cache/index.js'
 import { writeUntil } from './helpers/dev-server.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/vite-basic', import.meta.url))

@@ -13,14 +13,14 @@ const CORE_DIST = new URL('../../packages/core/dist/', import.meta.url)
 
 const { createFlux } = await import(new URL('index.js', CORE_DIST).href)
 const { createCounters } = await import(new URL('optimize/index.js', CORE_DIST).href)
-const { loadConfig } = await import(new URL('cli/load-config.js', CORE_DIST).href)
+const { loadConfig } = await import(new URL('session/load-config.js', CORE_DIST).href)
 
 const root = process.argv[2]
 const silent = { info() {}, warn() {}, error: (m) => process.stderr.write(`${m}\n`) }
 const counters = createCounters()
 const flux = createFlux(
   { root, logger: silent, progress: 'off' },
-  { env: process.env, fileConfig: await loadConfig(root), optimizeCounters: counters },
+  { env: process.env, fileConfig: (await loadConfig(root)).config, optimizeCounters: counters },
 )
 const summary = await flux.generate({ optimize: true })
 await flux.close()

@@ -11,9 +11,10 @@
 import { readFile } from 'node:fs/promises'
 
 const coreIndex = import.meta.resolve('@flux-images/core')
-const { createDiskCache, requestKey } = await import(coreIndex)
 const { createOptimizer, resolveOptimizeOptions } = await import(new URL('optimize/index.js', coreIndex).href)
-const { createVariantStore } = await import(new URL('cache/index.js', coreIndex).href)
+const { createDiskCache, createVariantStore, requestKey } = await import(
+  new URL('cache/index.js', coreIndex).href
+)
 
 const silent = { info() {}, warn() {}, error() {} }
 export const WIDTHS = [480, 960, 1440]

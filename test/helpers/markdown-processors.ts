@@ -3,22 +3,21 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { unified } from '@astrojs/markdown-remark'
 import {
-  DEFAULT_MODELS,
-  DEFAULT_SIZES,
   type DirectiveParams,
   type Flux,
   FluxError,
   type ImageInput,
   type ImageResult,
   parseDirective,
-  requestKey,
-  resolveRequest,
-  scanHtml,
   scanMarkdown,
 } from '@flux-images/core'
 import type { FluxState } from '../../packages/astro/src/flux-state.js'
 import { remarkFlux } from '../../packages/astro/src/remark-plugin.js'
 import { satteriPlugins } from '../../packages/astro/src/satteri-plugins.js'
+import { requestKey } from '../../packages/core/src/cache/index.js'
+import { scanHtml } from '../../packages/core/src/directives/index.js'
+import { resolveRequest } from '../../packages/core/src/engine/index.js'
+import { DEFAULT_MODELS, DEFAULT_SIZES } from '../../packages/core/src/options.js'
 
 /**
  * Astro's markdown processors run directly (no site build), as Astro runs them: the processor
@@ -32,6 +31,15 @@ export interface Pipeline {
   mdx: boolean
   /** The requests the page would make, or undefined when the processor rejects the source. */
   run(source: string): Promise<string[] | undefined>
+  /** What the last run asked the session for, in the order asked. */
+  inputs(): ImageInput[]
+  /** What the last run rendered (HTML for `.md`, compiled code for MDX). */
+  output(): string
+}
+
+export interface PipelineOptions {
+  /** Every image fails with this error (made anew for each), as a refused prompt would. */
+  failure?: () => Error
 }
 
 const DEFAULTS = {
@@ -87,14 +95,18 @@ interface AstroProcessor {
 // Astro's markdown defaults, without syntax highlighting (code holds no images either way).
 const SHARED = { syntaxHighlight: false, gfm: true, smartypants: true }
 
-export async function createPipelines(): Promise<Pipeline[]> {
+export async function createPipelines({ failure }: PipelineOptions = {}): Promise<Pipeline[]> {
   const { satteri } = await loadSatteri()
   let seen: string[] = []
+  let inputs: ImageInput[] = []
+  let output = ''
   // What the markdown plugins use of the session: the root and `image`.
   const state = {
     flux: { options: { root: dirname(FILE) } } as unknown as Flux,
     files: new Map(),
     async image(input: ImageInput) {
+      inputs.push(input)
+      if (failure) throw failure()
       const { prompt, params } = input as { prompt: string; params: DirectiveParams }
       const request = requestOf({ prompt, params })
       seen.push(request)
@@ -116,6 +128,8 @@ export async function createPipelines(): Promise<Pipeline[]> {
     })
     const run = async (source: string, format: 'md' | 'mdx') => {
       seen = []
+      inputs = []
+      output = ''
       let code: string
       try {
         code =
@@ -124,14 +138,27 @@ export async function createPipelines(): Promise<Pipeline[]> {
             : (await mdx.process(source, FILE.replace(/\.md$/, '.mdx'), {})).code
       } catch (err) {
         // A source the processor refuses fails the build: nothing is paid behind its back.
-        if (format === 'mdx') return undefined
+        if (format === 'mdx' && !failure) return undefined
         throw err
       }
+      output = code
       return [...seen, ...leftovers(code, format)].sort()
     }
     pipelines.push(
-      { name: `${processor.name} .md`, mdx: false, run: (source) => run(source, 'md') },
-      { name: `${processor.name} .mdx`, mdx: true, run: (source) => run(source, 'mdx') },
+      {
+        name: `${processor.name} .md`,
+        mdx: false,
+        run: (source) => run(source, 'md'),
+        inputs: () => inputs,
+        output: () => output,
+      },
+      {
+        name: `${processor.name} .mdx`,
+        mdx: true,
+        run: (source) => run(source, 'mdx'),
+        inputs: () => inputs,
+        output: () => output,
+      },
     )
   }
   return pipelines

@@ -1,12 +1,6 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import {
-  type DirectiveParams,
-  type ImageResult,
-  resolveRequest,
-  type Session,
-  writeFlatImage,
-} from '@flux-images/core'
+import { type DirectiveParams, type ImageResult, type Session, writeFlatImage } from '@flux-images/core'
 
 /**
  * The file Astro's pipeline reads for a directive: the cached original once it exists; a local
@@ -30,7 +24,8 @@ async function pendingPicture(
   input: { prompt: string; params: DirectiveParams },
   { key, dominantColor }: ImageResult,
 ): Promise<string> {
-  const [width = 1024, height = 1024] = resolveRequest(input, session.options).size.split('x').map(Number)
+  const size = input.params.size ?? session.options.size
+  const [width = 1024, height = 1024] = size.split('x').map(Number)
   // Beside the variants: derived, rebuilt when missing, never committed.
   const path = join(session.options.cacheDir, 'variants', 'pending', `${key}-${width}x${height}.png`)
   if (!(await stat(path).catch(() => undefined))) {

@@ -35,7 +35,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
   // This instance's session (a dev restart makes a new instance); pages' code reaches it through getFluxState().
   let session: Session | undefined
   let refresh: ((files: string[]) => void) | undefined
-  // The project's images after generation: the content digest and the build's end read the same.
+  // The project's directives after generation: the content digest and the output check read them.
   let scanned: ScanReport | undefined
   let siteBase = '/'
 
@@ -117,10 +117,8 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       },
       async 'astro:build:done'({ dir, logger }) {
         const session = current()
-        // Pages restored from Astro's content cache never ran the plugins: what the scan found
-        // is what the content uses, whichever way it rendered.
-        const report = scanned ?? (await session.flux.scan())
-        await Promise.all(report.items.map((item) => session.image({ request: item.request })))
+        // Every image the build made or rendered, the scanned ones included (pages restored from
+        // Astro's content cache never ran the plugins): the session listed their files as they resolved.
         const publicDir = new URL(session.options.image.publicPath, 'http://x').pathname
         const out = join(fileURLToPath(dir), publicDir)
         await mkdir(out, { recursive: true })
@@ -134,7 +132,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         logger.info(`${byName.size} image files written to ${publicDir}`)
         // Never a silent broken image: a `flux:` left where a URL goes fails the build.
         const unresolved = await checkOutput(fileURLToPath(dir), {
-          directives: report.directives,
+          directives: (scanned ?? (await session.flux.scan())).directives,
           root: session.options.root,
         }).finally(() => session.close())
         if (unresolved.length > 0) throw unresolvedError(unresolved)

@@ -1,23 +1,27 @@
 import { pathToFileURL } from 'node:url'
-import { type ImageResult, renderPicture, scanMarkdown } from '@flux-images/core'
+import { type HastElement, type ImageResult, pictureElement, plainText, toHast } from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
-import { isDirectiveUrl, markdownImage } from './markdown-image.js'
-import { altPromptUrl, scannedUrl } from './typed-images.js'
+import { isDirectiveUrl, markdownImage, pointIn, type SourcePoint } from './markdown-image.js'
+import { altPromptUrl, markdownImages } from './typed-images.js'
 
+interface Point extends SourcePoint {
+  offset?: number
+}
 interface Node {
   type: string
   url?: string
   alt?: string | null
   value?: string
   children?: Node[]
-  position?: { start: { offset?: number }; end: { offset?: number } }
+  position?: { start: Point; end: Point }
+  data?: { hName?: string; hProperties?: HastElement['properties']; hChildren?: HastElement[] }
 }
 
 /**
- * The remark plugin for the unified processor: every `flux:` image becomes the `<picture>` markup
- * (an `html` node, which remark-rehype with raw HTML and unified MDX both keep), resolved
+ * The remark plugin for the unified processor: every `flux:` image becomes the `<picture>` element
+ * (a node that remark-rehype turns into that hast element, in `.md` and MDX alike), resolved
  * concurrently. The typed-anyway form `![alt](flux:with spaces)`, text to remark, is found in text
- * nodes by core's scanner and replaced the same way.
+ * nodes by core's scanner and replaced the same way. Errors are located where the parser's node is.
  */
 export function remarkFlux(getState: () => FluxState) {
   return () =>
@@ -25,49 +29,34 @@ export function remarkFlux(getState: () => FluxState) {
       const fileURL = file.path ? pathToFileURL(file.path) : undefined
       const source = typeof file.value === 'string' ? file.value : undefined
       const mdx = file.extname === '.mdx'
-      const urlOf = ({ url = '', position }: Node) => {
+      /** The source a node spans, when the parser gave its offsets. */
+      const sourceOf = ({ position }: Node) => {
         const start = position?.start.offset
         const end = position?.end.offset
-        if (source === undefined || start === undefined || end === undefined) return url
-        return altPromptUrl(url, source, start, end, mdx) ?? url
+        return source === undefined || start === undefined || end === undefined
+          ? undefined
+          : source.slice(start, end)
       }
-      // The typed images of a text node as the scanner reads its source, when it finds as many.
-      const sourceUrls = ({ position }: Node, count: number) => {
-        const start = position?.start.offset
-        const end = position?.end.offset
-        if (source === undefined || start === undefined || end === undefined) return undefined
-        const found = scanMarkdown(source.slice(start, end), 'text', 1, { mdx }).directives
-        const urls = found.filter((d) => d.kind === 'markdown').map(scannedUrl)
-        // The decoded text shows an image the source does not hold (`flux:\)` unescaped): none.
-        return urls.length === count && urls.every((u) => u !== undefined) ? urls : null
-      }
+      const picture = async (url: string, alt: string, at: SourcePoint | undefined): Promise<Node> =>
+        pictureNode(await markdownImage(getState(), url, alt, fileURL, at))
       const jobs: Promise<void>[] = []
-      const html = (image: ImageResult): Node => ({ type: 'html', value: renderPicture(image) })
       const walk = (node: Node) => {
         const children = node.children ?? []
         for (const [index, child] of children.entries()) {
           if (child.type === 'image' && child.url && isDirectiveUrl(child.url)) {
+            const image = sourceOf(child)
+            const url = (image !== undefined && altPromptUrl(child.url, image, mdx)) || child.url
             jobs.push(
-              markdownImage(getState(), urlOf(child), child.alt ?? '', fileURL).then((image) => {
-                children[index] = html(image)
+              picture(url, child.alt ?? '', child.position?.start).then((replaced) => {
+                children[index] = replaced
               }),
             )
           } else if (child.type === 'text' && child.value?.includes('](flux:')) {
-            const parts = typedImages(child.value)
-            if (parts.every((part) => typeof part === 'string')) continue
-            // The text was decoded and smartened by then: the requests are read from the source.
-            const urls = sourceUrls(child, parts.length - parts.filter((p) => typeof p === 'string').length)
-            if (urls === null) continue
-            let k = 0
+            const job = typedImages(child, sourceOf(child), mdx, picture)
+            if (job === undefined) continue
+            // Spliced in as one parent, so sibling indexes stay valid for the other jobs.
             jobs.push(
-              Promise.all(
-                parts.map(async (part) =>
-                  typeof part === 'string'
-                    ? { type: 'text', value: part }
-                    : html(await markdownImage(getState(), urls?.[k++] ?? part.url, part.alt, fileURL)),
-                ),
-              ).then((nodes) => {
-                // Spliced in as one parent, so sibling indexes stay valid for the other jobs.
+              job.then((nodes) => {
                 children[index] = { type: 'flux-group', children: nodes }
               }),
             )
@@ -80,22 +69,54 @@ export function remarkFlux(getState: () => FluxState) {
     }
 }
 
-/** A text node's value split into text and typed-anyway images (`![alt](flux:...)`). */
-function typedImages(text: string): (string | { url: string; alt: string })[] {
-  const lines = [0]
-  for (const m of text.matchAll(/\r\n|\r|\n/g)) lines.push((m.index ?? 0) + m[0].length)
-  const parts: (string | { url: string; alt: string })[] = []
+/**
+ * A text node's typed-anyway images (`![alt](flux:...)`) and the text around them. The requests
+ * and positions come from the node's source; the text around them from its value, which was
+ * decoded and smartened by then, split by the same function (once when both are the same text).
+ * When the value shows other images than the source (`flux:\)`, an escaped `]`), the text around
+ * the source's images is the source's, decoded as the parser decodes it, unless it holds what
+ * smart punctuation changes. Undefined when there are none, or neither holds.
+ */
+function typedImages(
+  node: Node,
+  source: string | undefined,
+  mdx: boolean,
+  picture: (url: string, alt: string, at: SourcePoint | undefined) => Promise<Node>,
+): Promise<Node[]> | undefined {
+  const text = node.value ?? ''
+  if (source === undefined) return undefined
+  const written = markdownImages(source, mdx)
+  // The value is text, not MDX any more (its expressions and tags are other nodes).
+  const shown = source === text ? written : markdownImages(text, false)
+  const paired = shown.length === written.length
+  // The text around the images: the value's when it shows the same images, else the source's.
+  const [around, images] = paired ? [text, shown] : [source, written]
+  if (written.length === 0) return undefined
+  const start = node.position?.start
+  const parts: Promise<Node>[] = []
   let from = 0
-  for (const d of scanMarkdown(text, 'text', 1, { mdx: false }).directives) {
-    const at = (lines[d.location.line - 1] ?? 0) + d.location.column - 1
-    const start = text.lastIndexOf('![', at)
-    const end = text.indexOf(')', at + d.raw.length)
-    if (d.kind !== 'markdown' || start < from || end < 0 || !text.startsWith(d.raw, at)) continue
-    parts.push(text.slice(from, start), { url: d.raw, alt: text.slice(start + 2, text.indexOf('](', start)) })
-    from = end + 1
+  const textPart = (part: string) => {
+    // What smart punctuation would change cannot be told from the source.
+    if (!paired && /["'`.-]/.test(part)) return false
+    parts.push(Promise.resolve({ type: 'text', value: paired ? part : plainText(part) }))
+    return true
   }
-  parts.push(text.slice(from))
-  return parts.filter((p) => p !== '')
+  for (const [k, image] of images.entries()) {
+    const { url, element, directive } = written[k] as (typeof written)[number]
+    if (image.element.start < from || !textPart(around.slice(from, image.element.start))) return undefined
+    const alt = paired ? image.alt : (directive.params.alt ?? '')
+    // Where the image starts in the source, as the parser's node gives a real image's start.
+    parts.push(picture(url, alt, start && pointIn(start, source, element.start)))
+    from = image.element.end
+  }
+  if (!textPart(around.slice(from))) return undefined
+  return Promise.all(parts).then((nodes) => nodes.filter((n) => n.type !== 'text' || n.value !== ''))
+}
+
+/** A node that remark-rehype turns into the `<picture>` element itself (its `data.h*`). */
+function pictureNode(image: ImageResult): Node {
+  const { tagName, properties, children } = toHast(pictureElement(image))
+  return { type: 'flux-picture', data: { hName: tagName, hProperties: properties, hChildren: children } }
 }
 
 /** Replaces each `flux-group` by its children. */

@@ -1,11 +1,17 @@
-import { renderPicture } from '@flux-images/core'
+import {
+  formatDirective,
+  type HastElement,
+  type MarkupElement,
+  parseDirective,
+  pictureElement,
+  toHast,
+} from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
-import { isDirectiveUrl, markdownImage } from './markdown-image.js'
-import { type HastElement, pictureHast } from './picture-hast.js'
+import { isDirectiveUrl, markdownImage, pointIn, type SourcePoint } from './markdown-image.js'
 import { altPromptUrl, rewriteTypedImages } from './typed-images.js'
 
 // The few shapes of Sätteri's plugin API used here (satteri is Astro's dependency, not ours).
-interface Point {
+interface Point extends SourcePoint {
   offset?: number
 }
 interface MdastNode {
@@ -28,6 +34,7 @@ export interface SatteriMdastPlugin {
   name: string
   options?: { position?: boolean }
   paragraph?: (node: MdastNode, ctx: MdastContext) => { raw: string } | undefined
+  heading?: (node: MdastNode, ctx: MdastContext) => { raw: string } | undefined
   image?: (node: MdastNode, ctx: MdastContext) => Promise<MdastNode | undefined>
 }
 export interface SatteriHastPlugin {
@@ -40,29 +47,46 @@ export interface SatteriHastPlugin {
 
 const ID = 'data-flux-id'
 const PICTURES = 'fluxPictures'
+/** The document's pictures by id, as elements until the hast plugin places them. */
+type Pictures = Map<string, MarkupElement>
+const POINTS = 'fluxPoints'
+/** Where the typed images the paragraph plugin rewrote were written, by URL, in source order. */
+type Points = Map<string, SourcePoint[]>
 
 /**
- * Sätteri plugins: the first rewrites the typed-anyway form into images; the second resolves each
- * `flux:` image (async, concurrently) to its fallback URL, keeping the markup aside by id in the
- * document's data; a hast plugin then swaps each such `<img>` for the `<picture>` tree, which
- * both `.md` and MDX compile (MDX refuses raw HTML).
+ * Sätteri plugins: the first rewrites the typed-anyway form into images (in paragraphs and headings); the second resolves each
+ * `flux:` image (async, concurrently) to its fallback URL, keeping its `<picture>` element aside by
+ * id in the document's data; a hast plugin then swaps each such `<img>` for that element as hast,
+ * which both `.md` and MDX compile (MDX refuses raw HTML). No markup string on the way.
  */
 export function satteriPlugins(getState: () => FluxState): {
   mdast: SatteriMdastPlugin[]
   hast: SatteriHastPlugin[]
 } {
+  // A paragraph or a heading whose source holds the typed form is given back as rewritten
+  // markdown, which Sätteri parses again (a heading's source keeps its `#` or underline).
+  const rewrite = (node: MdastNode, ctx: MdastContext): { raw: string } | undefined => {
+    const start = node.position?.start.offset
+    const end = node.position?.end.offset
+    if (start === undefined || end === undefined) return undefined
+    const text = ctx.source.slice(start, end)
+    if (!text.includes('flux:')) return undefined
+    const rewritten = rewriteTypedImages(text, ctx.sourceFormat === 'mdx')
+    if (rewritten === undefined) return undefined
+    // The images parsed from the new text have no position: keep where each was written.
+    const points = (ctx.data[POINTS] as Points | undefined) ?? new Map()
+    ctx.data[POINTS] = points
+    for (const { url, offset } of rewritten.images) {
+      const at = pointIn(node.position?.start ?? {}, text, offset)
+      points.set(url, [...(points.get(url) ?? []), at])
+    }
+    return { raw: rewritten.raw }
+  }
   const typed: SatteriMdastPlugin = {
     name: 'flux-images:typed',
     options: { position: true },
-    paragraph(node, ctx) {
-      const start = node.position?.start.offset
-      const end = node.position?.end.offset
-      if (start === undefined || end === undefined) return undefined
-      const text = ctx.source.slice(start, end)
-      if (!text.includes('flux:')) return undefined
-      const raw = rewriteTypedImages(text, ctx.sourceFormat === 'mdx')
-      return raw === undefined ? undefined : { raw }
-    },
+    paragraph: rewrite,
+    heading: rewrite,
   }
   const images: SatteriMdastPlugin = {
     name: 'flux-images',
@@ -73,13 +97,14 @@ export function satteriPlugins(getState: () => FluxState): {
       const url =
         (start?.offset !== undefined &&
           end?.offset !== undefined &&
-          altPromptUrl(node.url, ctx.source, start.offset, end.offset, ctx.sourceFormat === 'mdx')) ||
+          altPromptUrl(node.url, ctx.source.slice(start.offset, end.offset), ctx.sourceFormat === 'mdx')) ||
         node.url
-      const image = await markdownImage(getState(), url, node.alt ?? '', ctx.fileURL)
-      const pictures = (ctx.data[PICTURES] as Map<string, string> | undefined) ?? new Map<string, string>()
+      const at = start?.line !== undefined ? start : rewrittenPoint(ctx, node.url)
+      const image = await markdownImage(getState(), url, node.alt ?? '', ctx.fileURL, at)
+      const pictures = (ctx.data[PICTURES] as Pictures | undefined) ?? new Map()
       ctx.data[PICTURES] = pictures
       const id = String(pictures.size)
-      pictures.set(id, renderPicture(image))
+      pictures.set(id, pictureElement(image))
       // An absolute URL: Astro's image collection leaves it alone.
       return { ...node, url: image.src, data: { ...node.data, hProperties: { [ID]: id } } }
     },
@@ -90,11 +115,18 @@ export function satteriPlugins(getState: () => FluxState): {
       filter: ['img'],
       visit(node, ctx) {
         const id = node.properties?.[ID]
-        const html = (ctx.data[PICTURES] as Map<string, string> | undefined)?.get(String(id))
-        if (id === undefined || html === undefined) return undefined
-        return pictureHast(html)
+        const picture = (ctx.data[PICTURES] as Pictures | undefined)?.get(String(id))
+        if (id === undefined || picture === undefined) return undefined
+        return toHast(picture)
       },
     },
   }
   return { mdast: [typed, images], hast: [pictures] }
+}
+
+/** The next place a rewritten image with this URL was written (its URL reads back as `scannedUrl`'s). */
+function rewrittenPoint(ctx: MdastContext, url: string): SourcePoint | undefined {
+  const parsed = parseDirective(url)
+  const points = (ctx.data[POINTS] as Points | undefined)?.get(parsed ? formatDirective(parsed) : url)
+  return points?.shift()
 }

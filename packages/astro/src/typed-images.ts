@@ -1,4 +1,41 @@
-import { type Directive, formatDirective, parseDirective, scanMarkdown } from '@flux-images/core'
+import { type Directive, formatDirective, parseDirective, type Span, scanMarkdown } from '@flux-images/core'
+
+/** A markdown image whose destination is a directive, as core's scanner reads it in a text. */
+export interface MarkdownImage {
+  /** Its `span` is the destination as written. */
+  directive: Directive
+  /** The whole image, `![` to its `)`. */
+  element: Span
+  /** The alt as written, between `![` and `](`. */
+  alt: string
+  /** The request as a URL that parses back the same (see `scannedUrl`). */
+  url: string
+}
+
+/**
+ * The one splitter of markdown text into directive images, for both processors: Sätteri's
+ * paragraph and heading rewrite, the unified adapter's text nodes, and the alt of an image whose
+ * prompt is empty. One scan of `text`; offsets are the scanner's spans.
+ */
+export function markdownImages(text: string, mdx: boolean): MarkdownImage[] {
+  const images: MarkdownImage[] = []
+  for (const directive of scanMarkdown(text, 'markdown', 1, { mdx }).directives) {
+    const { element } = directive
+    const url = scannedUrl(directive)
+    if (directive.kind !== 'markdown' || element === undefined || url === undefined) continue
+    // Only spaces and one line ending stand between the image's `](` and its destination.
+    const alt = text.slice(element.start + 2, text.lastIndexOf('](', directive.span.start))
+    images.push({ directive, element, alt, url })
+  }
+  return images
+}
+
+/** A paragraph with its typed-anyway images rewritten, and where each rewritten image starts. */
+export interface RewrittenParagraph {
+  raw: string
+  /** Each rewritten image's URL (as `scannedUrl` writes it) and its `![` offset in the paragraph. */
+  images: { url: string; offset: number }[]
+}
 
 /**
  * `![alt](flux:A lighthouse at dawn)` is text to CommonMark (a destination has no spaces). Core's
@@ -7,32 +44,27 @@ import { type Directive, formatDirective, parseDirective, scanMarkdown } from '@
  * them back), so the image plugin then sees the same request the scan pre-generated.
  * Undefined when the paragraph holds no such form.
  */
-export function rewriteTypedImages(paragraph: string, mdx: boolean): string | undefined {
-  const lines = lineStarts(paragraph)
-  const found = scanMarkdown(paragraph, 'paragraph', 1, { mdx }).directives
+export function rewriteTypedImages(paragraph: string, mdx: boolean): RewrittenParagraph | undefined {
   let source = ''
   let from = 0
   let rewritten = 0
-  for (const directive of found) {
-    if (directive.kind !== 'markdown') continue
+  const images: RewrittenParagraph['images'] = []
+  for (const { directive, element, url } of markdownImages(paragraph, mdx)) {
     const typed = /\s/.test(directive.raw)
     // An empty prompt is rewritten too: the alt the processor gives it is not the source's
     // (smart punctuation), and positions no longer point into the source once rewritten.
     if (!typed && parseDirective(directive.raw)?.prompt !== '') continue
-    const { line, column } = directive.location
-    const at = (lines[line - 1] ?? 0) + column - 1
-    const angle = paragraph[at - 1] === '<'
-    if (at < from || !paragraph.startsWith(directive.raw, at) || !(angle || paragraph[at - 1] === '('))
-      continue
-    const url = scannedUrl(directive)
-    if (url === undefined) continue
+    const { start, end } = directive.span
+    const angle = paragraph[start - 1] === '<'
+    if (start < from || !(angle || paragraph[start - 1] === '(')) continue
     // `&` escaped too: the parser would read `&amp;` in the destination as a reference again.
     const encoded = url.replace(/[\s<>\\]/g, encodeURIComponent).replace(/&/g, '\\&')
-    source += paragraph.slice(from, at) + (angle ? encoded : `<${encoded}>`)
-    from = at + directive.raw.length
+    source += paragraph.slice(from, start) + (angle ? encoded : `<${encoded}>`)
+    from = end
+    images.push({ url, offset: element.start })
     if (typed && !angle) rewritten++
   }
-  return rewritten === 0 ? undefined : source + paragraph.slice(from)
+  return rewritten === 0 ? undefined : { raw: source + paragraph.slice(from), images }
 }
 
 /**
@@ -49,31 +81,18 @@ export function scannedUrl(directive: Directive): string | undefined {
   })
 }
 
-function lineStarts(text: string): number[] {
-  const starts = [0]
-  for (const m of text.matchAll(/\r\n|\r|\n/g)) starts.push((m.index ?? 0) + m[0].length)
-  return starts
-}
-
 /**
  * The URL to resolve for a markdown image whose directive has an empty prompt (the alt fills it):
- * the alt as core's scanner reads it in the source at [start, end), since each processor changes
- * its own alt (Sätteri's smart punctuation curls typed quotes, remark-smartypants curls quotes
- * from `&quot;`), and a different prompt is a second key, paid twice. Undefined when the source
- * there holds no such image (the processor's own alt is used then).
+ * the alt as core's scanner reads it in the image's source `image` (the text the parser's node
+ * spans), since each processor changes its own alt (Sätteri's smart punctuation curls typed
+ * quotes, remark-smartypants curls quotes from `&quot;`), and a different prompt is a second key,
+ * paid twice. Undefined when the prompt is not empty or the source holds no such image (the
+ * processor's own alt is used then).
  */
-export function altPromptUrl(
-  url: string,
-  source: string,
-  start: number,
-  end: number,
-  mdx: boolean,
-): string | undefined {
+export function altPromptUrl(url: string, image: string, mdx: boolean): string | undefined {
   const parsed = parseDirective(url)
   if (parsed === undefined || parsed.prompt !== '') return undefined
-  const found = scanMarkdown(source.slice(start, end), 'image', 1, { mdx }).directives.find(
-    (d) => d.kind === 'markdown' && d.location.line === 1 && d.location.column > 1,
-  )
+  const found = markdownImages(image, mdx).find((found) => found.element.start === 0)?.directive
   if (found === undefined || found.prompt === '') return undefined
   return formatDirective({ prompt: found.prompt, params: parsed.params })
 }

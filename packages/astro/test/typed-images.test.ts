@@ -1,6 +1,5 @@
-import { parseDirective, renderPicture, scanMarkdown } from '@flux-images/core'
+import { parseDirective, scanMarkdown } from '@flux-images/core'
 import { describe, expect, it } from 'vitest'
-import { pictureHast } from '../src/picture-hast.js'
 import { rewriteTypedImages } from '../src/typed-images.js'
 
 /** The directives core's scanner reads in a markdown text (prompt and params). */
@@ -10,18 +9,22 @@ const directives = (text: string) =>
 describe('rewriteTypedImages', () => {
   it('turns the typed-anyway form into an <...> destination that reads back as the same directive', () => {
     const text = 'See ![A lamp](flux:A lighthouse at dawn?size=1536x1024) and ![b](flux:b%20c).'
-    const rewritten = rewriteTypedImages(text, false) ?? ''
+    const rewritten = rewriteTypedImages(text, false)?.raw ?? ''
     expect(rewritten).toBe(
       'See ![A lamp](<flux:A%20lighthouse%20at%20dawn?size=1536x1024>) and ![b](flux:b%20c).',
     )
     expect(directives(rewritten)).toEqual(directives(text))
     const url = /\(<(flux:[^>]+)>\)/.exec(rewritten)?.[1] ?? ''
     expect(parseDirective(url)).toEqual({ prompt: 'A lighthouse at dawn', params: { size: '1536x1024' } })
+    // Where the rewritten image starts in the paragraph, for its position (the new text has none).
+    expect(rewriteTypedImages(text, false)?.images).toEqual([
+      { url: 'flux:A lighthouse at dawn?size=1536x1024', offset: 4 },
+    ])
   })
 
   it('keeps characters a destination cannot hold, and percent signs, through the round trip', () => {
     const text = 'x ![](flux:100% <wild> a\\b cat?alt=A cat)\nnext line ![](flux:second one)'
-    const rewritten = rewriteTypedImages(text, false) ?? ''
+    const rewritten = rewriteTypedImages(text, false)?.raw ?? ''
     expect(rewritten).not.toMatch(/<flux:[^>]*[\s<\\]/)
     expect(directives(rewritten)).toEqual(directives(text))
     expect(directives(text).map((d) => d.prompt)).toEqual(['100% <wild> a\\b cat', 'second one'])
@@ -31,44 +34,5 @@ describe('rewriteTypedImages', () => {
     expect(
       rewriteTypedImages('![a](flux:a%20b) ![c](<flux:c d>) `![x](flux:in code)`', false),
     ).toBeUndefined()
-  })
-})
-
-describe('pictureHast', () => {
-  it("is renderPicture's markup as a hast tree, attributes unescaped", () => {
-    const html = renderPicture(
-      {
-        src: '/_flux/a-320.jpg',
-        width: 320,
-        height: 213,
-        alt: 'Tom & "Jerry"',
-        prompt: 'p',
-        key: 'k',
-        placeholder: '#102030',
-        dominantColor: '#102030',
-        hasAlpha: false,
-        sources: [{ type: 'image/avif', srcset: '/_flux/a-160.avif 160w, /_flux/a-320.avif 320w' }],
-        srcset: '/_flux/a-160.jpg 160w, /_flux/a-320.jpg 320w',
-        files: [],
-      },
-      { class: 'hero wide', fetchpriority: 'high' },
-    )
-    const tree = pictureHast(html)
-    expect(tree.tagName).toBe('picture')
-    expect(tree.children.map((c) => c.tagName)).toEqual(['source', 'img'])
-    expect(tree.children[0]?.properties).toEqual({
-      type: 'image/avif',
-      srcSet: '/_flux/a-160.avif 160w, /_flux/a-320.avif 320w',
-      sizes: '100vw',
-    })
-    expect(tree.children[1]?.properties).toMatchObject({
-      src: '/_flux/a-320.jpg',
-      width: '320',
-      height: '213',
-      alt: 'Tom & "Jerry"',
-      fetchPriority: 'high',
-      className: ['hero', 'wide'],
-      style: 'max-width:100%;height:auto;background-color:#102030',
-    })
   })
 })

@@ -1,12 +1,11 @@
-export {
-  CACHE_KEY_VERSION,
-  type CacheEntry,
-  type CacheEntryMeta,
-  type CacheStatus,
-  createDiskCache,
-  type DiskCache,
-  requestKey,
-} from './cache/index.js'
+/**
+ * `@flux-images/core`: what a script, a custom provider and the adapters use. Everything else
+ * (the cache, the engine's steps, the scanners of whole projects, the report's parts) is internal
+ * and may change in any release.
+ */
+
+// A run: the session reads options, the environment, `.env` and `flux.config.*` as every entry
+// point does; `createFlux` takes options as they are, without reading any file.
 export {
   createFlux,
   type Flux,
@@ -17,71 +16,48 @@ export {
   type ScannedItem,
   type ScanReport,
 } from './create-flux.js'
-export { decodeAttributeEntities } from './directives/entities.js'
+// What the Astro adapter's own-image pieces use: social cards, a flat picture for an image still
+// being generated, reading a page's attributes, serving and escaping, the catalog's errors.
+export { decodeAttributeEntities } from './directives/grammar/entities.js'
+// Directives: the grammar, and the scanners the adapters run over the code and markdown they transform.
 export {
   formatDirective,
   parseDirective,
+  plainText,
   replaceHtmlImages,
-  scanCode,
-  scanFrontmatter,
-  scanHtml,
   scanMarkdown,
   scanSource,
   withAlt,
 } from './directives/index.js'
+export { ERRORS, FluxError, type FluxErrorCode, fluxError } from './errors.js'
+// An image's result and its markup: a `<picture>` as a tree, serialized to HTML or to hast.
 export {
-  locateDirective,
-  type Plan,
-  type PlanItem,
-  planRequests,
-  resolveRequest,
-  scanProject,
-} from './engine/index.js'
-export { ERRORS, FluxError, type FluxErrorCode, fluxError, formatLocation } from './errors.js'
-export {
-  type CardFocus,
-  escapeHtml,
-  type ImageFile,
-  type ImageResult,
-  type ImageSource,
-  makeSocialCard,
-  OPTIMIZE_DEFAULTS,
-  type OptimizeOptions,
+  type HastElement,
+  type MarkupElement,
   type PictureAttributes,
-  type PlaceholderKind,
-  type ResolvedOptimizeOptions,
+  pictureElement,
   renderPicture,
-  SOCIAL_CARD,
-  type SocialCard,
-  type SocialCardOptions,
-  serveVariants,
-  writeFlatImage,
+  toHast,
+  toHtml,
+} from './markup/index.js'
+export { escapeHtml } from './optimize/escape-html.js'
+export { writeFlatImage } from './optimize/flat-image.js'
+export type {
+  ImageFile,
+  ImageResult,
+  ImageSource,
+  OptimizeOptions,
+  PlaceholderKind,
 } from './optimize/index.js'
-export {
-  DEFAULT_MODELS,
-  DEFAULT_PRICES,
-  DEFAULT_SIZES,
-  DEFAULTS,
-  type FluxMode,
-  type FluxOptions,
-  type ResolvedOptions,
-  resolveOptions,
-} from './options.js'
+export { serveVariants } from './optimize/serve-variants.js'
+export { type CardFocus, makeSocialCard, SOCIAL_CARD, type SocialCard } from './optimize/social-card.js'
+export { DEFAULTS, type FluxMode, type FluxOptions } from './options.js'
+// Providers: the gateway's, the offline placeholder, and the interface a custom one implements.
 export { createOpenAIImagesProvider } from './providers/openai-images.js'
 export { createPlaceholderProvider } from './providers/placeholder.js'
-export { redact } from './redact.js'
-export {
-  type CollectReportOptions,
-  collectReport,
-  DEFAULT_REPORT_FILE,
-  type ReportData,
-  type ReportEntry,
-  type ReportStatus,
-  renderReport,
-  type WriteReportOptions,
-  writeReport,
-} from './report/index.js'
-export { buildError, createSession, formatSummary, type Session, type SessionHost } from './session/index.js'
+// The HTML report of a cache (what `flux-images report` writes).
+export { type WriteReportOptions, writeReport } from './report/index.js'
+export { createSession, type Session, type SessionHost } from './session/index.js'
 export type {
   CanonicalRequest,
   Directive,
@@ -93,4 +69,5 @@ export type {
   ParsedDirective,
   Provider,
   SourceLocation,
+  Span,
 } from './types.js'

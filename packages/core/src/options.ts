@@ -18,17 +18,15 @@ import {
   text,
   wholeNumber,
 } from './schema.js'
-import type { Logger } from './types.js'
+import { type Logger, QUALITIES } from './types.js'
 
 export const DEFAULT_MODELS = ['flux-1.1-pro', 'flux-pro', 'flux-dev', 'flux-schnell'] as const
 export const DEFAULT_SIZES = ['1024x1024', '1536x1024', '1024x1536', '1344x768', '768x1344'] as const
-export const QUALITIES = ['standard', 'hd'] as const
 export const MODES = ['auto', 'frozen', 'placeholder'] as const
 const PROGRESS_STYLES = ['auto', 'live', 'plain', 'off'] as const
 const RESPONSE_FORMATS = ['b64_json', 'url'] as const
 
 export type FluxMode = (typeof MODES)[number]
-export type Quality = (typeof QUALITIES)[number]
 export type ProgressStyle = (typeof PROGRESS_STYLES)[number]
 
 /** Published list prices of the FLUX models in USD per image (estimates; gateways differ: override with `prices`). */

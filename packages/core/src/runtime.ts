@@ -4,6 +4,7 @@
  * YAML). Server bundles (Astro's prerender build) then take in a few small modules, not the
  * engine and its dependencies.
  */
-export { parseDirective } from './directives/parse-directive.js'
+export { parseDirective } from './directives/grammar/parse-directive.js'
 export { FluxError } from './errors.js'
-export { type PictureAttributes, renderPicture } from './optimize/render-picture.js'
+export type { PictureAttributes } from './markup/picture-element.js'
+export { renderPicture } from './markup/render-picture.js'

@@ -1,4 +1,6 @@
-import type { Quality } from './options.js'
+/** The qualities a request may ask for. */
+export const QUALITIES = ['standard', 'hd'] as const
+export type Quality = (typeof QUALITIES)[number]
 
 /** Where a directive was written. `line` and `column` are 1-based. */
 export interface SourceLocation {
@@ -31,12 +33,26 @@ export interface ParsedDirective {
 
 export type DirectiveKind = 'markdown' | 'frontmatter' | 'html' | 'import' | 'component'
 
+/** A range [start, end) of offsets in a scanned text, in UTF-16 code units (as `slice` takes them). */
+export interface Span {
+  start: number
+  end: number
+}
+
 /** One directive found in a source file. */
 export interface Directive extends ParsedDirective {
   kind: DirectiveKind
   location: SourceLocation
   /** The text as written in the source (for messages). */
   raw: string
+  /** Where `raw` is in the scanned text: `text.slice(span.start, span.end) === raw`. */
+  span: Span
+  /**
+   * The markup that holds the directive, where there is one: the whole `<img ...>` tag (kind
+   * `html`), the `<FluxImage ... />` tag (`component`), the image `![alt](...)` up to its `)`
+   * (`markdown`).
+   */
+  element?: Span
 }
 
 /** A directive resolved against the options: every default filled in. Its hash is the cache key. */

@@ -21,7 +21,7 @@ import { FluxError } from '../src/errors.js'
 import { createOptimizer } from '../src/optimize/create-optimizer.js'
 import { createCounters } from '../src/optimize/make-variants.js'
 import { resolveOptimizeOptions } from '../src/optimize/resolve-optimize-options.js'
-import { checkImage, sizeWarning } from '../src/providers/check-image.js'
+import { decodeAnswerImage, sizeWarning } from '../src/providers/check-image.js'
 import { makeThumbnail } from '../src/report/make-thumbnail.js'
 import { decodeOptions, MAX_INPUT_PIXELS, readImageHeader } from '../src/sharp.js'
 import type { CanonicalRequest, GeneratedImage, Logger, Provider } from '../src/types.js'
@@ -100,9 +100,9 @@ describe('the pixel budget', () => {
   })
 })
 
-describe('a gateway answer (checkImage)', () => {
+describe('a gateway answer (decodeAnswerImage)', () => {
   it('a 16000x16000 PNG is refused from its header: FLUX_BAD_IMAGE naming the size and the budget', async () => {
-    const err = await caught(checkImage(pngClaiming(16000, 16000)))
+    const err = await caught(decodeAnswerImage(pngClaiming(16000, 16000)))
     expect(FluxError.is(err, 'FLUX_BAD_IMAGE')).toBe(true)
     const flux = err as FluxError
     expect(flux.message).toContain('the png image is 16000x16000 pixels (256.0 MP), over the budget')
@@ -113,19 +113,19 @@ describe('a gateway answer (checkImage)', () => {
     const bytes = await sharp({ create: { width: 3073, height: 3072, channels: 3, background: '#000' } })
       .png({ compressionLevel: 1 })
       .toBuffer()
-    const err = await caught(checkImage(bytes))
+    const err = await caught(decodeAnswerImage(bytes))
     expect(FluxError.is(err, 'FLUX_BAD_IMAGE')).toBe(true)
     expect(String(err)).toContain('3073x3072 pixels')
   })
 
   it('an SVG is refused before any parser sees it', async () => {
-    const err = await caught(checkImage(SVG))
+    const err = await caught(decodeAnswerImage(SVG))
     expect(FluxError.is(err, 'FLUX_BAD_IMAGE')).toBe(true)
     expect(String(err)).toContain('starting "<svg xmlns="http" is not a PNG, JPEG or WebP image')
   })
 
   it('an EXIF-rotated JPEG is recorded with its displayed dimensions', async () => {
-    expect(await checkImage(await sideways())).toEqual({ format: 'jpeg', width: 30, height: 40 })
+    expect(await decodeAnswerImage(await sideways())).toEqual({ format: 'jpeg', width: 30, height: 40 })
   })
 })
 

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { isAbsolute, join } from 'node:path'
+import { isAbsolute, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   type DirectiveParams,
   FluxError,
   type ImageResult,
-  locateDirective,
   parseDirective,
   type SourceLocation,
+  scanSource,
 } from '@flux-images/core'
 import type { Plugin, Rollup } from 'vite'
 
@@ -41,15 +41,36 @@ export interface FluxImportsOptions {
  * `import image from 'flux:...'`: a virtual module whose default export is the image's metadata
  * (without the cache's file paths). Shared by the Vite plugin and the Astro integration, each
  * answering `image` from its session. A failure is a Rollup error at the import, so Vite prints
- * where it is and the dev overlay shows it.
+ * where it is and the dev overlay shows it: where each importer writes its imports is read by
+ * core's scanner from the importer's own source as it passes through `transform` (first, before
+ * any compiler), so no file is read again to find a position.
  */
 export function fluxImports({ root, image, code }: FluxImportsOptions): Plugin {
   const specs = new Map<string, { spec: string; importer: string | undefined }>()
+  // Per importer (its path), where it writes each `flux:` import, by the import's text.
+  const written = new Map<string, Map<string, SourceLocation>>()
   let viteRoot = process.cwd()
+  const base = () => root?.() ?? viteRoot
+  const fileName = (path: string) => relative(base(), path).split('\\').join('/')
   return {
     name: 'flux-images:imports',
     configResolved(config) {
       viteRoot = config.root
+    },
+    transform: {
+      // Before compilers (Astro, MDX, Vue) turn the source into code with other positions;
+      // dependencies hold no `flux:` imports (their own code may hold the word).
+      order: 'pre',
+      filter: { id: { exclude: [/^\0/, /\?/, /[\\/]node_modules[\\/]/] }, code: 'flux:' },
+      handler(code, id) {
+        const places = new Map<string, SourceLocation>()
+        for (const directive of scanSource(fileName(id), code).directives) {
+          if (directive.kind === 'import' && !places.has(directive.raw))
+            places.set(directive.raw, directive.location)
+        }
+        written.set(id, places)
+        return undefined
+      },
     },
     resolveId: {
       filter: { id: /^(flux:|virtual:flux-images\/)/ },
@@ -69,16 +90,16 @@ export function fluxImports({ root, image, code }: FluxImportsOptions): Plugin {
         const found = specs.get(id.slice(FLUX_MODULE_PREFIX.length))
         const parsed = found && parseDirective(found.spec)
         if (!found || !parsed) return undefined
-        const base = root?.() ?? viteRoot
-        const location = found.importer
-          ? await locateDirective(base, found.importer, (d) => d.raw === found.spec)
+        const { importer } = found
+        const location = importer
+          ? (written.get(importer)?.get(found.spec) ?? { file: fileName(importer), line: 1, column: 1 })
           : { file: '(unknown importer)', line: 1, column: 1 }
         try {
           const input = { ...parsed, location }
-          const { files: _files, ...result } = await image(input, found.importer)
+          const { files: _files, ...result } = await image(input, importer)
           return code ? await code(result, input) : `export default ${JSON.stringify(result)}`
         } catch (err) {
-          this.error(hostError(err, base))
+          this.error(hostError(err, base()))
         }
       },
     },

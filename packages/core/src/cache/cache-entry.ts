@@ -43,25 +43,31 @@ export interface CacheEntry {
 export function describeEntry(
   key: string,
   request: CanonicalRequest,
-  image: GeneratedImage,
+  generated: GeneratedImage,
   provider: string,
 ): CacheEntryMeta {
-  if (!Object.hasOwn(ORIGINAL_EXTENSIONS, image.format)) {
+  if (!Object.hasOwn(ORIGINAL_EXTENSIONS, generated.format)) {
     throw fluxError('FLUX_BAD_IMAGE', {
-      detail: `unsupported format "${image.format}" (expected ${Object.keys(ORIGINAL_EXTENSIONS).join(', ')})`,
+      detail: `unsupported format "${generated.format}" (expected ${Object.keys(ORIGINAL_EXTENSIONS).join(', ')})`,
     })
   }
-  const format = image.format as keyof typeof ORIGINAL_EXTENSIONS
+  const format = generated.format as keyof typeof ORIGINAL_EXTENSIONS
   const ext = ORIGINAL_EXTENSIONS[format]
-  if (!(image.bytes instanceof Uint8Array) || !isPositiveInt(image.width) || !isPositiveInt(image.height)) {
+  if (
+    !(generated.bytes instanceof Uint8Array) ||
+    !isPositiveInt(generated.width) ||
+    !isPositiveInt(generated.height)
+  ) {
     throw fluxError('FLUX_BAD_IMAGE', { detail: 'the image has no bytes or no valid dimensions' })
   }
   const canonical = pickCanonical(request)
   // A date no Date can hold (created: 1e20) is not worth losing a paid image over: now instead.
   const given =
-    Number.isFinite(image.created) && image.created > 0 ? new Date(image.created * 1000) : undefined
+    Number.isFinite(generated.created) && generated.created > 0
+      ? new Date(generated.created * 1000)
+      : undefined
   const created = given && Number.isFinite(given.getTime()) ? given : new Date()
-  const revised = typeof image.revisedPrompt === 'string' ? capText(image.revisedPrompt) : undefined
+  const revised = typeof generated.revisedPrompt === 'string' ? capText(generated.revisedPrompt) : undefined
   return {
     version: CACHE_META_VERSION,
     key,
@@ -71,11 +77,11 @@ export function describeEntry(
     ...(revised === undefined ? {} : { revisedPrompt: revised }),
     created: created.toISOString(),
     requestedSize: canonical.size,
-    width: image.width,
-    height: image.height,
+    width: generated.width,
+    height: generated.height,
     format,
-    bytes: image.bytes.byteLength,
-    sha256: createHash('sha256').update(image.bytes).digest('hex'),
+    bytes: generated.bytes.byteLength,
+    sha256: createHash('sha256').update(generated.bytes).digest('hex'),
     file: `${key}.${ext}`,
   }
 }
@@ -93,7 +99,7 @@ export function parseMeta(text: string, key: string): CacheEntryMeta | string {
  * checked, its content hashed unless the file still has the identity (inode, size, times) it had
  * when it was written (`meta.stamp`) or when it was hashed in this process (`verified`).
  */
-export async function checkImage(
+export async function entryMismatch(
   path: string,
   meta: CacheEntryMeta,
   verified?: Map<string, string>,
@@ -141,7 +147,7 @@ export function fileStamp({ ino, size, mtimeMs, ctimeMs }: Stats): string {
   return `${ino}:${size}:${mtimeMs}:${ctimeMs}`
 }
 
-/** What `checkImage` remembers of a file it verified: its stamp and the content hash it matched. */
+/** What `entryMismatch` remembers of a file it verified: its stamp and the content hash it matched. */
 function identity(stats: Stats, meta: CacheEntryMeta): string {
   return `${fileStamp(stats)}:${meta.sha256}`
 }

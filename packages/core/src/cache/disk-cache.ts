@@ -34,8 +34,8 @@ import {
 } from './atomic-write.js'
 import {
   type CacheEntry,
-  checkImage,
   describeEntry,
+  entryMismatch,
   fileStamp,
   IMAGE_EXTENSIONS,
   parseMeta,
@@ -43,7 +43,7 @@ import {
 } from './cache-entry.js'
 import { CACHE_GITIGNORE, CACHE_LAYOUT, type CacheArea } from './cache-layout.js'
 import { cacheWriteError, disablesWrites } from './cache-write-error.js'
-import { makeDir, readText, reasonOf, unlinkIfPresent } from './fs-util.js'
+import { makeDir, readTextIfPresent, reasonOf, unlinkIfPresent } from './fs-util.js'
 import { createKeyLock } from './key-lock.js'
 import type { CacheStatus, OriginalStore } from './original-store.js'
 import { CACHE_META_VERSION, type CacheEntryMeta } from './records.js'
@@ -100,7 +100,7 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
   const tmpDir = join(dir, CACHE_LAYOUT.tmp.dir)
   const areaDir = (area: CacheArea) => join(dir, CACHE_LAYOUT[area].dir)
   const reported = new Set<string>()
-  // Originals hashed in this process, by file identity: see checkImage.
+  // Originals hashed in this process, by file identity: see entryMismatch.
   const verified = new Map<string, string>()
 
   /** The first write that failed for want of space or of a writable disk: later ones would too. */
@@ -116,7 +116,8 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
     await makeDir(tmpDir)
     await makeDir(areaDir(area))
     const gitignore = join(dir, '.gitignore')
-    if ((await readText(gitignore)) === undefined) await writeFileAtomic(gitignore, CACHE_GITIGNORE, tmpDir)
+    if ((await readTextIfPresent(gitignore)) === undefined)
+      await writeFileAtomic(gitignore, CACHE_GITIGNORE, tmpDir)
   }
 
   let cleaning: Promise<void> | undefined
@@ -153,7 +154,7 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
     for (let attempt = 0; ; attempt++) {
       let text: string | undefined
       try {
-        text = await readText(metaPath)
+        text = await readTextIfPresent(metaPath)
       } catch (err) {
         return { corrupt: `its metadata cannot be read: ${reasonOf(err)}` }
       }
@@ -161,11 +162,11 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       const meta = parseMeta(text, key)
       if (typeof meta === 'string') return { corrupt: meta }
       const path = join(areaDir(store), meta.file)
-      const problem = await checkImage(path, meta, verified)
+      const problem = await entryMismatch(path, meta, verified)
       if (problem === undefined) return { entry: { meta, path, placeholder: store === 'placeholders' } }
       // A writer removes the old metadata before it replaces the image: if the metadata changed
       // while we read, we saw a replacement in progress, not a corrupt entry. Look again.
-      const now = await readText(metaPath).catch(() => text)
+      const now = await readTextIfPresent(metaPath).catch(() => text)
       if (attempt < 2 && now !== text) continue
       return { corrupt: problem }
     }
@@ -197,7 +198,7 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
     const keys = names.flatMap((name) => /^([0-9a-f]{24})\.json$/.exec(name)?.[1] ?? []).sort()
     const metas = await Promise.all(
       keys.map(async (key) => {
-        const text = await readText(join(areaDir(store), `${key}.json`)).catch(() => undefined)
+        const text = await readTextIfPresent(join(areaDir(store), `${key}.json`)).catch(() => undefined)
         const meta = text === undefined ? undefined : parseMeta(text, key)
         return typeof meta === 'object' ? meta : undefined
       }),
@@ -247,9 +248,9 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       return 'entry' in (await verify(key, 'placeholders')) ? 'placeholder' : 'missing'
     },
 
-    async put(key, request, image, { provider, placeholder }) {
+    async put(key, request, generated, { provider, placeholder }) {
       assertKey(key)
-      const meta = describeEntry(key, request, image, provider)
+      const meta = describeEntry(key, request, generated, provider)
       await ready()
       const store: Store = placeholder ? 'placeholders' : 'originals'
       const path = join(areaDir(store), meta.file)
@@ -258,8 +259,8 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       let metaTmp: string | undefined
       try {
         await prepare(store)
-        imageTmp = await writeTemp(tmpDir, image.bytes)
-        const previous = previousFile(await readText(metaPath).catch(() => undefined), key)
+        imageTmp = await writeTemp(tmpDir, generated.bytes)
+        const previous = previousFile(await readTextIfPresent(metaPath).catch(() => undefined), key)
         // Metadata leaves first and comes back last: while the image is replaced the entry reads
         // as missing, never as the old metadata over the new image.
         await unlinkIfPresent(metaPath)

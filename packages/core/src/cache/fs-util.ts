@@ -11,7 +11,7 @@ export function reasonOf(err: unknown): string {
 }
 
 /** The file's text, or undefined when it does not exist. */
-export async function readText(path: string): Promise<string | undefined> {
+export async function readTextIfPresent(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8')
   } catch (err) {

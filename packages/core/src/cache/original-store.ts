@@ -29,7 +29,7 @@ export interface OriginalStore {
   put(
     key: string,
     request: CanonicalRequest,
-    image: GeneratedImage,
+    generated: GeneratedImage,
     opts: { provider: string; placeholder: boolean },
   ): Promise<CacheEntry>
   /** Remembered refusals, a small store of their own. */

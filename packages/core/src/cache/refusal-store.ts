@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import type { FluxError } from '../errors.js'
 import type { CanonicalRequest } from '../types.js'
 import { writeFileAtomic } from './atomic-write.js'
-import { readText, unlinkIfPresent } from './fs-util.js'
+import { readTextIfPresent, unlinkIfPresent } from './fs-util.js'
 import { CACHE_META_VERSION, parseRecord, type RefusalRecord, RefusalRecordSchema } from './records.js'
 import { pickCanonical } from './request-key.js'
 
@@ -37,7 +37,7 @@ export function createDiskRefusalStore({
   const pathOf = (key: string) => join(dir, `${key}.json`)
   return {
     async get(key) {
-      const text = await readText(pathOf(key)).catch(() => undefined)
+      const text = await readTextIfPresent(pathOf(key)).catch(() => undefined)
       const record =
         text === undefined ? undefined : parseRecord(RefusalRecordSchema, text, key, CACHE_META_VERSION)
       return typeof record === 'object' ? record : undefined

@@ -1,5 +1,5 @@
 import { ERRORS, FluxError } from '../errors.js'
-import type { Directive, DirectiveKind, ParsedDirective } from '../types.js'
+import type { Directive, DirectiveKind, ParsedDirective, Span } from '../types.js'
 import { createLineIndex, type LineIndex } from './line-index.js'
 
 /** What every scanner returns. Scanners never throw: problems come back as `errors`. */
@@ -16,8 +16,8 @@ export interface ScanContext {
   readonly text: string
   readonly file: string
   readonly lines: LineIndex
-  /** Records a directive whose `raw` text starts at `offset`. */
-  add(kind: DirectiveKind, offset: number, raw: string, parsed: ParsedDirective): void
+  /** Records a directive whose `raw` text starts at `offset`, inside the markup at `element`. */
+  add(kind: DirectiveKind, offset: number, raw: string, parsed: ParsedDirective, element?: Span): void
   fail(code: ScanErrorCode, reason: string, offset: number, hint?: string): void
 }
 
@@ -39,8 +39,11 @@ export function createScanContext(
     text,
     file,
     lines,
-    add(kind, offset, raw, parsed) {
-      found.push({ offset, directive: { kind, location: location(offset), raw, ...parsed } })
+    add(kind, offset, raw, parsed, element) {
+      const span = { start: offset, end: offset + raw.length }
+      const directive: Directive = { kind, location: location(offset), raw, span, ...parsed }
+      if (element) directive.element = element
+      found.push({ offset, directive })
     },
     fail(code, reason, offset, hint) {
       errors.push(new FluxError(code, ERRORS[code].message({ reason }), { location: location(offset), hint }))

@@ -1,9 +1,9 @@
-import { scanAstro } from './scan-astro.js'
-import { scanCode } from './scan-code.js'
+import { scanCode } from './code/scan-code.js'
+import { findFrontmatter, scanFrontmatterRange } from './frontmatter/scan-frontmatter.js'
+import { scanAstro } from './html/scan-astro.js'
+import { scanHtml, scanHtmlRange } from './html/scan-html.js'
+import { scanMarkdownRange } from './markdown/scan-markdown.js'
 import { runScan, type ScanResult } from './scan-context.js'
-import { findFrontmatter, scanFrontmatterRange } from './scan-frontmatter.js'
-import { scanHtml, scanHtmlRange } from './scan-html.js'
-import { scanMarkdownRange } from './scan-markdown.js'
 
 /** The extensions `scanSource` reads (lower case, with the dot); any other file has no directives. */
 export const SOURCE_EXTENSIONS = [

@@ -1,5 +1,4 @@
 export { costByModel, plannedCost } from './cost.js'
-export { locateDirective } from './locate-directive.js'
 export { type Plan, type PlanItem, planRequests } from './plan.js'
 export {
   createProgress,

@@ -1,5 +1,6 @@
 import type { CacheEntryMeta } from '../cache/index.js'
 import { FluxError, fluxError, formatLocation } from '../errors.js'
+import type { ImageResult } from '../optimize/index.js'
 import type { ResolvedOptions } from '../options.js'
 import { sizeWarning } from '../providers/check-image.js'
 import type { CanonicalRequest, Logger } from '../types.js'
@@ -24,6 +25,8 @@ export interface GenerateOptions {
    * overlapped with the requests still in flight). What adapters do before a build renders.
    */
   optimize?: boolean
+  /** With `optimize`: called with each image once its variants exist (an adapter lists its files). */
+  onImage?: (image: ImageResult) => void
 }
 
 export interface GenerateSummary {
@@ -55,7 +58,7 @@ export interface RunCollaborators {
   /** True when the images made are local placeholders. */
   placeholder: boolean
   /** Makes one image's responsive variants (`optimize: true`). */
-  optimize: (request: CanonicalRequest) => Promise<unknown>
+  optimize: (request: CanonicalRequest) => Promise<ImageResult>
 }
 
 /** One run in progress: its collaborators, its summary, its progress and its stop signal. */
@@ -150,7 +153,7 @@ async function generateMissing(
     force: options.force ?? false,
     stop: () => stop.abort(),
     optimize: (item) => {
-      if (options.optimize) optimizing.push(optimizeItem(run, item))
+      if (options.optimize) optimizing.push(optimizeItem(run, item, options.onImage))
     },
   }
   const waiting = new Set(missing)
@@ -212,9 +215,14 @@ function count(run: Run, item: PlanItem, meta: CacheEntryMeta, outcome: Outcome)
   else summary.cached++
 }
 
-async function optimizeItem(run: Run, item: PlanItem): Promise<void> {
+async function optimizeItem(
+  run: Run,
+  item: PlanItem,
+  onImage: ((image: ImageResult) => void) | undefined,
+): Promise<void> {
   try {
-    await run.c.optimize(item.request)
+    const image = await run.c.optimize(item.request)
+    onImage?.(image)
   } catch (err) {
     fail(run, item, err)
   }

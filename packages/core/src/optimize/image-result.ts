@@ -77,11 +77,6 @@ export function toImageResult(
       height: f.height,
       bytes: f.bytes,
     }))
-  const srcsetOf = (format: OutputFormat) =>
-    files
-      .filter((f) => f.format === format)
-      .map((f) => `${f.url} ${f.width}w`)
-      .join(', ')
   const fallbacks = files.filter((f) => f.format === manifest.fallback)
   const largest = fallbacks[fallbacks.length - 1]
   return {
@@ -94,8 +89,40 @@ export function toImageResult(
     placeholder: manifest.placeholder,
     dominantColor: manifest.dominantColor,
     hasAlpha: manifest.hasAlpha,
-    sources: manifest.formats.map((format) => ({ type: MIME_TYPES[format], srcset: srcsetOf(format) })),
-    srcset: srcsetOf(manifest.fallback),
+    sources: manifest.formats.map((format) => ({ type: MIME_TYPES[format], srcset: srcset(files, format) })),
+    srcset: srcset(files, manifest.fallback),
     files,
   }
+}
+
+/**
+ * The same image with each file's URL replaced by `url(file)`: `src`, every srcset and `files`
+ * rebuilt from the files, as `toImageResult` builds them (no URL is parsed out of a srcset).
+ */
+export function withUrls(image: ImageResult, url: (file: ImageFile) => string): ImageResult {
+  const files = image.files.map((file) => ({ ...file, url: url(file) }))
+  const src = image.files.findIndex((file) => file.url === image.src)
+  const fallback = image.files[src]?.format
+  return {
+    ...image,
+    src: files[src]?.url ?? image.src,
+    srcset: fallback === undefined ? image.srcset : srcset(files, fallback),
+    sources: image.sources.map((source) => {
+      const format = FORMAT_OF_TYPE.get(source.type)
+      return format === undefined ? source : { ...source, srcset: srcset(files, format) }
+    }),
+    files,
+  }
+}
+
+const FORMAT_OF_TYPE = new Map(
+  Object.entries(MIME_TYPES).map(([format, type]) => [type, format as OutputFormat]),
+)
+
+/** `url 480w, url 960w, ...` of one format's files, in their order (smallest first). */
+function srcset(files: readonly ImageFile[], format: OutputFormat): string {
+  return files
+    .filter((f) => f.format === format)
+    .map((f) => `${f.url} ${f.width}w`)
+    .join(', ')
 }

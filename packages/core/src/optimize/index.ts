@@ -4,7 +4,6 @@ export {
   type Optimizer,
   type OptimizerOptions,
 } from './create-optimizer.js'
-export { escapeHtml } from './escape-html.js'
 export { writeFlatImage } from './flat-image.js'
 export {
   type ImageFile,
@@ -13,10 +12,10 @@ export {
   MIME_TYPES,
   publicUrl,
   toImageResult,
+  withUrls,
 } from './image-result.js'
 export { createCounters, type OptimizeCounters } from './make-variants.js'
 export { planWidths, type VariantSize } from './plan-widths.js'
-export { type PictureAttributes, renderPicture } from './render-picture.js'
 export {
   defaultOptimizeConcurrency,
   type FallbackFormat,

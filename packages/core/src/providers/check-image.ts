@@ -25,7 +25,7 @@ export interface CheckedImage {
  * only the header, which survives truncation. Throws FLUX_BAD_IMAGE for anything that is not a
  * complete PNG, JPEG or WebP within MAX_INPUT_PIXELS; an image over it is never decoded.
  */
-export async function checkImage(bytes: Uint8Array): Promise<CheckedImage> {
+export async function decodeAnswerImage(bytes: Uint8Array): Promise<CheckedImage> {
   const format = sniffImageFormat(bytes)
   if (format === undefined) {
     throw fluxError('FLUX_BAD_IMAGE', { detail: `${describeBytes(bytes)} is not a PNG, JPEG or WebP image` })

@@ -6,7 +6,7 @@ import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js'
 import { printable, redact as redactSecret } from '../redact.js'
 import { parseOptions } from '../schema.js'
 import type { CanonicalRequest, GenerateContext, GeneratedImage, Logger, Provider } from '../types.js'
-import { checkImage } from './check-image.js'
+import { decodeAnswerImage } from './check-image.js'
 import { download, guardedLookup } from './download.js'
 import { AttemptFailure, parseRetryAfter, retry } from './retry.js'
 
@@ -112,7 +112,7 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
 
     let text: string
     try {
-      text = await readText(res.body, maxAnswerBytes)
+      text = await readBodyCapped(res.body, maxAnswerBytes)
     } catch (err) {
       if (FluxError.is(err) || res.statusCode === 200 || signal.aborted) throw err
       text = ''
@@ -171,7 +171,7 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
 
   /** The received answer, decoded by sharp: an undecodable image is fatal (retrying would pay again). */
   async function toImage(answer: Answer): Promise<GeneratedImage> {
-    const image = await checkImage(answer.bytes)
+    const image = await decodeAnswerImage(answer.bytes)
     return { ...answer, format: image.format, width: image.width, height: image.height }
   }
 
@@ -340,7 +340,7 @@ function trackSent(progress: { sent: boolean }): Dispatcher.DispatcherComposeInt
     })
 }
 
-async function readText(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
+async function readBodyCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
   const chunks: Buffer[] = []
   let total = 0
   for await (const chunk of body) {

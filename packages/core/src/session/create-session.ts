@@ -45,7 +45,7 @@ export interface Session {
   readonly options: ResolvedOptions
   /** The configuration's files, present or not (`flux.config.*`, `.env*`): a change to one means a new session. */
   readonly watchFiles: readonly string[]
-  /** Every variant file handed out so far: public URL -> file in the cache (dev serves them, builds emit them). */
+  /** Every variant file of the images resolved so far (pages' and a build's): public URL -> file in the cache (dev serves them, builds emit them). */
   readonly files: ReadonlyMap<string, string>
   /**
    * One image for a page, its files remembered. `file` is the source asking for it. In dev, an
@@ -95,6 +95,9 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
   const logger = redactingLogger(resolved.logger, resolved.apiKey)
   const flux = createEngine({ ...resolved, logger }, host.provider ? { provider: host.provider } : {})
   const files = new Map<string, string>()
+  const remember = (image: ImageResult) => {
+    for (const { url, path } of image.files) files.set(url, path)
+  }
   // Closing stops the background run: a dev server restarting must not keep paying for a stale config.
   const closing = new AbortController()
   let placeholders: Flux | undefined
@@ -124,11 +127,11 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     files,
     async image(input, file) {
       const result = dev ? await dev.image(directiveInput(input), file) : await flux.image(input)
-      for (const { url, path } of result.files) files.set(url, path)
+      remember(result)
       return result
     },
     async build() {
-      const summary = await flux.generate({ optimize: true })
+      const summary = await flux.generate({ optimize: true, onImage: remember })
       if (summary.failed.length > 0) throw buildError(summary.failed)
       logger.info(formatSummary(summary))
       return summary

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Flux, ResolveInput } from '../create-flux.js'
 import { FluxError } from '../errors.js'
-import type { ImageFile, ImageResult } from '../optimize/index.js'
+import { type ImageFile, type ImageResult, withUrls } from '../optimize/index.js'
 
 export interface DevImagesOptions {
   /** The engine that renders placeholders (mode `placeholder`, same cache), made on first need. */
@@ -154,27 +154,11 @@ function safeDecode(url: string): string | undefined {
 /** The placeholder under pending URLs; no files, since those are served by `middleware`. */
 function pendingResult(placeholder: ImageResult): ImageResult {
   const { key } = placeholder
-  const pendingUrl = (url: string) => {
+  const pending = withUrls(placeholder, ({ url }) => {
     const slash = url.lastIndexOf('/') + 1
     return `${url.slice(0, slash)}~${key}/${url.slice(slash)}`
-  }
-  const srcset = (text: string) =>
-    text
-      .split(', ')
-      .map((candidate) => {
-        const space = candidate.indexOf(' ')
-        return space < 0
-          ? pendingUrl(candidate)
-          : pendingUrl(candidate.slice(0, space)) + candidate.slice(space)
-      })
-      .join(', ')
-  return {
-    ...placeholder,
-    src: pendingUrl(placeholder.src),
-    srcset: srcset(placeholder.srcset),
-    sources: placeholder.sources.map((source) => ({ ...source, srcset: srcset(source.srcset) })),
-    files: [],
-  }
+  })
+  return { ...pending, files: [] }
 }
 
 /** The file of the same format (any fallback for a fallback) whose width is nearest. */

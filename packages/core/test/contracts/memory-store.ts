@@ -101,12 +101,12 @@ export function createMemoryStore(backing: MemoryBacking): OriginalStore {
       return typeof (await read(key, true)) === 'object' ? 'placeholder' : 'missing'
     },
 
-    async put(key, request, image, { provider, placeholder }) {
-      const meta = describeEntry(checked(key), request, image, provider)
+    async put(key, request, generated, { provider, placeholder }) {
+      const meta = describeEntry(checked(key), request, generated, provider)
       const area = areaOf(placeholder)
       // Metadata leaves first and comes back last, as on disk.
       files.delete(`${area}/${key}`)
-      files.set(`${area}/${key}.image`, Buffer.from(image.bytes))
+      files.set(`${area}/${key}.image`, Buffer.from(generated.bytes))
       files.set(`${area}/${key}`, JSON.stringify(meta))
       if (!placeholder) {
         removeEntry(key, true)

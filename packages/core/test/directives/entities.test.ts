@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeAttributeEntities, decodeMarkdownEntities } from '../../src/directives/entities.js'
+import { decodeAttributeEntities, decodeMarkdownEntities } from '../../src/directives/grammar/entities.js'
 import { scanHtml, scanMarkdown } from '../../src/directives/index.js'
 import { prompts } from './helpers.js'
 

@@ -41,6 +41,20 @@ export function checkLocations(
     if (at < 0 || text.slice(at, at + d.raw.length) !== d.raw) {
       return `raw ${JSON.stringify(d.raw)} is not at ${d.location.line}:${d.location.column}`
     }
+    // The span is the same place as offsets, and the element holds it.
+    if (d.span.start !== at || text.slice(d.span.start, d.span.end) !== d.raw) {
+      return `span ${d.span.start}-${d.span.end} is not raw ${JSON.stringify(d.raw)} at ${at}`
+    }
+    const element = d.element === undefined ? undefined : text.slice(d.element.start, d.element.end)
+    const shape = { html: /^<.*>$/s, component: /^<FluxImage.*>$/s, markdown: /^!\[.*\)$/s }[
+      d.kind as 'html' | 'component' | 'markdown'
+    ]
+    if ((shape === undefined) !== (element === undefined)) return `${d.kind} element ${element}`
+    if (element !== undefined && d.element !== undefined) {
+      if (!shape?.test(element)) return `${d.kind} element ${JSON.stringify(element)}`
+      if (d.span.start < d.element.start || d.span.end > d.element.end)
+        return `span outside element ${JSON.stringify(element)}`
+    }
     if (typeof d.prompt !== 'string' || d.prompt !== d.prompt.trim())
       return `untrimmed prompt ${JSON.stringify(d.prompt)}`
   }

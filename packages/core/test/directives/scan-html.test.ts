@@ -108,3 +108,14 @@ describe('scanHtml: invalid', () => {
     expect(prompts(html('<img src="flux:a"><!-- <img src="flux:b">'))).toEqual(['a'])
   })
 })
+
+describe('scanHtml: spans', () => {
+  it("gives the src value's offsets and the whole <img> tag's", () => {
+    const text = '<p>x</p>\n<img alt="a" src=" flux:a cat?size=1536x1024 " class="c">\n'
+    const [d] = html(text).directives
+    const tag = '<img alt="a" src=" flux:a cat?size=1536x1024 " class="c">'
+    expect(d?.span).toEqual({ start: 28, end: 53 })
+    expect(d?.element).toEqual({ start: 9, end: 9 + tag.length })
+    expect(text.slice(d?.element?.start, d?.element?.end)).toBe(tag)
+  })
+})

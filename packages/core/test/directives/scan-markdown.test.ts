@@ -295,3 +295,19 @@ describe('scanMarkdown: locations', () => {
     ])
   })
 })
+
+describe('scanMarkdown: spans', () => {
+  it("gives the destination's offsets and the whole image's, in every form", () => {
+    const text = 'a ![x](<flux:one>) b ![y [z]](flux:two words "t") c ![](flux:three%20x "title")\n'
+    const found = md(text).directives.map((d) => [
+      text.slice(d.span.start, d.span.end),
+      text.slice(d.element?.start, d.element?.end),
+    ])
+    expect(found).toEqual([
+      ['flux:one', '![x](<flux:one>)'],
+      ['flux:two words "t"', '![y [z]](flux:two words "t")'],
+      ['flux:three%20x', '![](flux:three%20x "title")'],
+    ])
+    expect(md(text).directives.map((d) => d.span.start)).toEqual([8, 30, 56])
+  })
+})

@@ -16,6 +16,7 @@ function directive(prompt: string, params: Directive['params'] = {}, line = 1): 
     params,
     location: { file: 'a.md', line, column: 1 },
     raw: `flux:${prompt}`,
+    span: { start: 0, end: `flux:${prompt}`.length },
   }
 }
 

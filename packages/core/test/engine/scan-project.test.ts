@@ -2,7 +2,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { locateDirective } from '../../src/engine/locate-directive.js'
 import { scanProject } from '../../src/engine/scan-project.js'
 import { DEFAULTS } from '../../src/options.js'
 
@@ -53,26 +52,5 @@ describe('scanProject', () => {
       "[flux] src/posts/a.md:1:1: The file could not be read: EACCES: permission denied, open './src/posts/a.md'",
     )
     expect(err?.hint).toMatch(/permissions|exclude/)
-  })
-})
-
-describe('locateDirective', () => {
-  it('names the first matching directive relative to the root, or the first line', async () => {
-    const path = join(root, 'src/main.ts')
-    expect(await locateDirective(root, path, (d) => d.prompt === 'two')).toEqual({
-      file: 'src/main.ts',
-      line: 1,
-      column: 16,
-    })
-    expect(await locateDirective(root, path, () => false)).toEqual({
-      file: 'src/main.ts',
-      line: 1,
-      column: 1,
-    })
-    expect(await locateDirective(root, join(root, 'gone.md'), () => true)).toEqual({
-      file: 'gone.md',
-      line: 1,
-      column: 1,
-    })
   })
 })

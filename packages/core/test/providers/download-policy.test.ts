@@ -5,7 +5,7 @@ import sharp from 'sharp'
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FluxError } from '../../src/errors.js'
-import { checkImage, sniffImageFormat } from '../../src/providers/check-image.js'
+import { decodeAnswerImage, sniffImageFormat } from '../../src/providers/check-image.js'
 import { download, guardedLookup, isPrivateAddress } from '../../src/providers/download.js'
 import { AttemptFailure } from '../../src/providers/retry.js'
 
@@ -214,7 +214,7 @@ describe('every redirect hop is checked', () => {
   })
 })
 
-describe('checkImage', () => {
+describe('decodeAnswerImage', () => {
   const make = (format: 'png' | 'jpeg' | 'webp' | 'gif') =>
     sharp({ create: { width: 40, height: 30, channels: 3, background: '#8899aa' } })
       .toFormat(format)
@@ -223,7 +223,7 @@ describe('checkImage', () => {
   it.each(['png', 'jpeg', 'webp'] as const)('accepts %s and reports its dimensions', async (format) => {
     const bytes = await make(format)
     expect(sniffImageFormat(bytes)).toBe(format)
-    expect(await checkImage(bytes)).toEqual({ format, width: 40, height: 30 })
+    expect(await decodeAnswerImage(bytes)).toEqual({ format, width: 40, height: 30 })
   })
 
   it.each([
@@ -249,7 +249,7 @@ describe('checkImage', () => {
       },
     ],
   ])('refuses %s with FLUX_BAD_IMAGE', async (_name, bytes) => {
-    const err = await caught(checkImage(await bytes()))
+    const err = await caught(decodeAnswerImage(await bytes()))
     expect(FluxError.is(err, 'FLUX_BAD_IMAGE')).toBe(true)
   })
 })

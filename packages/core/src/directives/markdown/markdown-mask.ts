@@ -1,4 +1,4 @@
-import { firstAfter } from './line-index.js'
+import { firstAfter } from '../line-index.js'
 import type { MarkdownLine } from './markdown-blocks.js'
 
 /** A run of consecutive non-blank lines of one kind: inline constructs never cross its end. */

@@ -1,8 +1,8 @@
 import { isMap, isScalar, isSeq, type Node, parseDocument, type Scalar, type YAMLMap } from 'yaml'
-import type { DirectiveParams, ParsedDirective } from '../types.js'
-import { DIRECTIVE_KEYS } from './grammar.js'
-import { parseDirective } from './parse-directive.js'
-import { runScan, type ScanContext, type ScanResult } from './scan-context.js'
+import type { DirectiveParams, ParsedDirective } from '../../types.js'
+import { DIRECTIVE_KEYS } from '../grammar/grammar.js'
+import { parseDirective } from '../grammar/parse-directive.js'
+import { runScan, type ScanContext, type ScanResult } from '../scan-context.js'
 
 /** Where a file's `---` frontmatter is: its YAML, and where the body starts. */
 export interface FrontmatterRange {

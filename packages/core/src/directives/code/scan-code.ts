@@ -1,6 +1,6 @@
-import { FLUX_SCHEME } from './grammar.js'
-import { parseDirective } from './parse-directive.js'
-import { runScan, type ScanContext, type ScanResult } from './scan-context.js'
+import { FLUX_SCHEME } from '../grammar/grammar.js'
+import { parseDirective } from '../grammar/parse-directive.js'
+import { runScan, type ScanContext, type ScanResult } from '../scan-context.js'
 
 /**
  * Finds `flux:` module ids in JS/TS: `import x from 'flux:...'`, `import 'flux:...'`,

@@ -1,5 +1,9 @@
-import { FLUX_SCHEME } from './grammar.js'
-import { readTag } from './html-tag.js'
+import { scanCodeRange } from '../code/scan-code.js'
+import { FLUX_SCHEME } from '../grammar/grammar.js'
+import { parseDirective } from '../grammar/parse-directive.js'
+import { readTag } from '../html/html-tag.js'
+import { componentTag, imageTag } from '../html/scan-html.js'
+import { runScan, type ScanContext, type ScanResult, withAlt } from '../scan-context.js'
 import { classifyLines, type MarkdownLine } from './markdown-blocks.js'
 import {
   angleDestination,
@@ -8,10 +12,6 @@ import {
   typedDestination,
 } from './markdown-destination.js'
 import { maskMarkdown, type Segment } from './markdown-mask.js'
-import { parseDirective } from './parse-directive.js'
-import { scanCodeRange } from './scan-code.js'
-import { runScan, type ScanContext, type ScanResult, withAlt } from './scan-context.js'
-import { componentTag, imageTag } from './scan-html.js'
 
 export interface MarkdownScanOptions {
   /**
@@ -83,7 +83,7 @@ function scanText(ctx: ScanContext, masked: string, segment: Segment, mdx: boole
       const opener = openers.pop()
       const resume =
         opener !== undefined && opener % 2 === 1
-          ? image(ctx, masked, parens, (opener - 1) / 2, i, segment)
+          ? imageEnd(ctx, masked, parens, (opener - 1) / 2, i, segment)
           : -1
       i = resume > 0 ? resume : i + 1
     } else if (c === 60) {
@@ -129,7 +129,7 @@ function matchParens(masked: string, segment: Segment): Int32Array {
  * The image whose `![` is at `bang` and `]` at `close`, when its destination is a directive.
  * Returns the offset after the image, or -1 (not an image, or not ours).
  */
-function image(
+function imageEnd(
   ctx: ScanContext,
   masked: string,
   parens: Int32Array,
@@ -150,6 +150,6 @@ function image(
   const parsed = parseDirective(found.value)
   if (parsed === undefined) return -1
   const alt = plainText(ctx.text.slice(bang + 2, close))
-  ctx.add('markdown', found.offset, found.raw, withAlt(parsed, alt))
+  ctx.add('markdown', found.offset, found.raw, withAlt(parsed, alt), { start: bang, end: found.resume })
   return found.resume
 }

@@ -1,10 +1,10 @@
-import type { DirectiveParams } from '../types.js'
-import { decodeAttributeEntities } from './entities.js'
-import { DIRECTIVE_KEYS } from './grammar.js'
+import type { DirectiveParams } from '../../types.js'
+import { cookEscapes, scanCodeRange } from '../code/scan-code.js'
+import { decodeAttributeEntities } from '../grammar/entities.js'
+import { DIRECTIVE_KEYS } from '../grammar/grammar.js'
+import { parseDirective } from '../grammar/parse-directive.js'
+import { runScan, type ScanContext, type ScanResult, withAlt } from '../scan-context.js'
 import { attribute, readTag, type Tag, type TagAttribute } from './html-tag.js'
-import { parseDirective } from './parse-directive.js'
-import { cookEscapes, scanCodeRange } from './scan-code.js'
-import { runScan, type ScanContext, type ScanResult, withAlt } from './scan-context.js'
 
 export interface HtmlScanOptions {
   /** Astro and Svelte templates: `{expression}` attribute values, `{...spread}`, `{/* comments *\/}`. */
@@ -106,7 +106,9 @@ export function imageTag(ctx: ScanContext, tag: Tag): void {
   const parsed = parseDirective(value)
   if (parsed === undefined) return
   const lead = src.value.length - src.value.trimStart().length
-  ctx.add('html', src.valueStart + lead, src.value.trim(), withAlt(parsed, staticText(attribute(tag, 'alt'))))
+  const element = { start: tag.start, end: tag.end }
+  const alt = staticText(attribute(tag, 'alt'))
+  ctx.add('html', src.valueStart + lead, src.value.trim(), withAlt(parsed, alt), element)
 }
 
 /**
@@ -131,7 +133,10 @@ export function componentTag(ctx: ScanContext, tag: Tag): void {
     params[key] = value.trim()
   }
   const parsed = withAlt({ prompt: promptText.trim(), params }, staticText(attribute(tag, 'alt', true)))
-  ctx.add('component', tag.start, ctx.text.slice(tag.start, tag.end), parsed)
+  ctx.add('component', tag.start, ctx.text.slice(tag.start, tag.end), parsed, {
+    start: tag.start,
+    end: tag.end,
+  })
 }
 
 /** The value of an attribute when it is known without running code, else undefined. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { pictureElement, renderPicture, toHast, toHtml } from '../../src/markup/index.js'
 import { escapeHtml } from '../../src/optimize/escape-html.js'
 import type { ImageResult } from '../../src/optimize/image-result.js'
-import { renderPicture } from '../../src/optimize/render-picture.js'
 
 interface Tag {
   name: string
@@ -193,5 +193,45 @@ describe('escapeHtml', () => {
 
   it('escapes an existing entity again (values are text, not markup)', () => {
     expect(escapeHtml('&amp;')).toBe('&amp;amp;')
+  })
+})
+
+describe('toHast', () => {
+  it("is pictureElement's <picture> as a hast tree (what renderPicture writes), attributes unescaped", () => {
+    const image: ImageResult = {
+      src: '/_flux/a-320.jpg',
+      width: 320,
+      height: 213,
+      alt: 'Tom & "Jerry"',
+      prompt: 'p',
+      key: 'k',
+      placeholder: '#102030',
+      dominantColor: '#102030',
+      hasAlpha: false,
+      sources: [{ type: 'image/avif', srcset: '/_flux/a-160.avif 160w, /_flux/a-320.avif 320w' }],
+      srcset: '/_flux/a-160.jpg 160w, /_flux/a-320.jpg 320w',
+      files: [],
+    }
+    const attrs = { class: 'hero wide', fetchpriority: 'high' } as const
+    const element = pictureElement(image, attrs)
+    // One tree, two serializations: the string is the tree's.
+    expect(toHtml(element)).toBe(renderPicture(image, attrs))
+    const tree = toHast(element)
+    expect(tree.tagName).toBe('picture')
+    expect(tree.children.map((c) => c.tagName)).toEqual(['source', 'img'])
+    expect(tree.children[0]?.properties).toEqual({
+      type: 'image/avif',
+      srcSet: '/_flux/a-160.avif 160w, /_flux/a-320.avif 320w',
+      sizes: '100vw',
+    })
+    expect(tree.children[1]?.properties).toMatchObject({
+      src: '/_flux/a-320.jpg',
+      width: '320',
+      height: '213',
+      alt: 'Tom & "Jerry"',
+      fetchPriority: 'high',
+      className: ['hero', 'wide'],
+      style: 'max-width:100%;height:auto;background-color:#102030',
+    })
   })
 })

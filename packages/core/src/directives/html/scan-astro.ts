@@ -1,5 +1,5 @@
-import { scanCodeRange } from './scan-code.js'
-import { runScan, type ScanContext, type ScanResult } from './scan-context.js'
+import { scanCodeRange } from '../code/scan-code.js'
+import { runScan, type ScanContext, type ScanResult } from '../scan-context.js'
 import { scanHtmlRange } from './scan-html.js'
 
 /**

@@ -1,4 +1,4 @@
-import { readTag } from './html-tag.js'
+import { readTag } from '../html/html-tag.js'
 
 /**
  * What a markdown line is, for directive purposes:

@@ -1,4 +1,4 @@
-import type { ParsedDirective } from '../types.js'
+import type { ParsedDirective } from '../../types.js'
 import { DIRECTIVE_KEYS, FLUX_SCHEME, optionNameEnd } from './grammar.js'
 import { isPercentEscape } from './percent-decode.js'
 

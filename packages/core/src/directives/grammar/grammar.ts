@@ -1,4 +1,4 @@
-import type { DirectiveParams } from '../types.js'
+import type { DirectiveParams } from '../../types.js'
 
 /** Every directive starts with this scheme (case-sensitive, like Vite module ids). */
 export const FLUX_SCHEME = 'flux:'

@@ -1,5 +1,5 @@
-import { escapeHtml } from './escape-html.js'
-import type { ImageResult } from './image-result.js'
+import type { ImageResult } from '../optimize/image-result.js'
+import type { MarkupElement } from './markup-element.js'
 
 /** Attributes of the rendered `<img>` (and the `sizes` of each `<source>`). */
 export interface PictureAttributes {
@@ -18,16 +18,16 @@ export interface PictureAttributes {
 }
 
 /**
- * A `<picture>`: one `<source>` per modern format, then an `<img>` with the fallback, its
+ * A `<picture>` as data: one `<source>` per modern format, then an `<img>` with the fallback, its
  * dimensions (so the browser reserves the aspect ratio) and the placeholder as a background that
- * the loaded image covers. Every attribute value is escaped.
+ * the loaded image covers. Attributes without a value are left out (`alt` is always written).
  */
-export function renderPicture(image: ImageResult, attrs: PictureAttributes = {}): string {
+export function pictureElement(image: ImageResult, attrs: PictureAttributes = {}): MarkupElement {
   const sizes = attrs.sizes ?? '100vw'
   const sources = image.sources
     .filter((source) => source.srcset)
-    .map((source) => `<source${attributes({ type: source.type, srcset: source.srcset, sizes })}>`)
-  const img = `<img${attributes({
+    .map((source) => element('source', { type: source.type, srcset: source.srcset, sizes }))
+  const img = element('img', {
     src: image.src,
     srcset: image.srcset,
     sizes,
@@ -39,8 +39,8 @@ export function renderPicture(image: ImageResult, attrs: PictureAttributes = {})
     fetchpriority: attrs.fetchpriority,
     class: attrs.class,
     style: [...placeholderStyle(image), attrs.style].filter(Boolean).join(';'),
-  })}>`
-  return `<picture>${sources.join('')}${img}</picture>`
+  })
+  return { tag: 'picture', attrs: {}, children: [...sources, img] }
 }
 
 /**
@@ -63,11 +63,10 @@ function placeholderStyle(image: ImageResult): string[] {
   return [...layout, `background-color:${placeholder}`]
 }
 
-function attributes(values: Record<string, string | undefined>): string {
-  return Object.entries(values)
-    .filter(
-      (entry): entry is [string, string] => entry[1] !== undefined && (entry[0] === 'alt' || entry[1] !== ''),
-    )
-    .map(([name, value]) => ` ${name}="${escapeHtml(value)}"`)
-    .join('')
+function element(tag: string, values: Record<string, string | undefined>): MarkupElement {
+  const attrs: Record<string, string> = {}
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined && (name === 'alt' || value !== '')) attrs[name] = value
+  }
+  return { tag, attrs, children: [] }
 }

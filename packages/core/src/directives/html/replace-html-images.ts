@@ -1,8 +1,7 @@
-import type { PictureAttributes } from '../optimize/index.js'
-import type { Directive } from '../types.js'
-import { decodeAttributeEntities } from './entities.js'
+import type { PictureAttributes } from '../../markup/index.js'
+import type { Directive } from '../../types.js'
+import { decodeAttributeEntities } from '../grammar/entities.js'
 import { attribute, readTag, type Tag } from './html-tag.js'
-import { createLineIndex } from './line-index.js'
 import { scanHtml } from './scan-html.js'
 
 /**
@@ -15,28 +14,18 @@ export async function replaceHtmlImages(
   render: (directive: Directive, attrs: PictureAttributes) => Promise<string>,
 ): Promise<string> {
   const { directives } = scanHtml(html, file)
-  const { starts } = createLineIndex(html)
   let out = ''
   let done = 0
   for (const directive of directives) {
-    if (directive.kind !== 'html') continue
-    const { line, column } = directive.location
-    const tag = tagAround(html, (starts[line - 1] ?? 0) + column - 1)
-    if (!tag || tag.start < done) continue
-    out += html.slice(done, tag.start) + (await render(directive, keptAttributes(tag)))
-    done = tag.end
+    const { element } = directive
+    if (directive.kind !== 'html' || element === undefined || element.start < done) continue
+    // The tag the scanner found, read again only for the attributes the `<picture>` keeps.
+    const tag = readTag(html, element.start, { end: element.end })
+    if (tag === undefined) continue
+    out += html.slice(done, element.start) + (await render(directive, keptAttributes(tag)))
+    done = element.end
   }
   return out + html.slice(done)
-}
-
-/** The `<img>` whose `src` value starts at `offset`. */
-function tagAround(html: string, offset: number): Tag | undefined {
-  for (let lt = html.lastIndexOf('<', offset); lt >= 0; lt = html.lastIndexOf('<', lt - 1)) {
-    const tag = readTag(html, lt)
-    const src = tag && attribute(tag, 'src')
-    if (tag && src && src.valueStart <= offset && offset < tag.end) return tag
-  }
-  return undefined
 }
 
 function keptAttributes(tag: Tag): PictureAttributes {

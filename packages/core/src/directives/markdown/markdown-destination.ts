@@ -1,5 +1,5 @@
-import { decodeMarkdownReference, MARKDOWN_REFERENCE } from './entities.js'
-import { FLUX_SCHEME } from './grammar.js'
+import { decodeMarkdownReference, MARKDOWN_REFERENCE } from '../grammar/entities.js'
+import { FLUX_SCHEME } from '../grammar/grammar.js'
 
 /** A directive's destination in `![alt](...)`. */
 export interface Destination {
@@ -125,9 +125,10 @@ function resolveEscapes(text: string): string {
 }
 
 /**
- * Alt text as the processors give it (mdast's text of the alt): escapes and character references
- * resolved, spaces kept, a soft line break read as `\n` without the spaces around it, a hard break
- * (two spaces or a backslash before the line ending) dropped.
+ * Markdown text as the processors give it (mdast's text of an alt, or of a text node without
+ * smart punctuation): escapes and character references resolved, spaces kept, a soft line break
+ * read as `\n` without the spaces around it, a hard break (two spaces or a backslash before the
+ * line ending) dropped.
  */
 export function plainText(alt: string): string {
   const lines = alt.split(/\r\n|\r|\n/)

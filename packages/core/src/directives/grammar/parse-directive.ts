@@ -1,4 +1,4 @@
-import type { DirectiveParams, ParsedDirective } from '../types.js'
+import type { DirectiveParams, ParsedDirective } from '../../types.js'
 import { FLUX_SCHEME, findQueryStart, isDirectiveKey } from './grammar.js'
 import { percentDecode } from './percent-decode.js'
 import { findUnknownParams } from './unknown-params.js'

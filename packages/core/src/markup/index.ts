@@ -1,0 +1,5 @@
+export type { MarkupElement } from './markup-element.js'
+export { type PictureAttributes, pictureElement } from './picture-element.js'
+export { renderPicture } from './render-picture.js'
+export { type HastElement, toHast } from './to-hast.js'
+export { toHtml } from './to-html.js'

@@ -1,0 +1,116 @@
+import { FluxError } from '@flux-images/core'
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { fluxError } from '../packages/core/src/errors.js'
+import { createPipelines, type Pipeline } from './helpers/markdown-processors.js'
+
+// What the adapters call of core on the way, counted: scans of markdown text, markup serialized
+// to a string (none: the picture reaches the processor as a tree), trees made into hast.
+const calls = vi.hoisted(() => ({ scanMarkdown: 0, renderPicture: 0, toHtml: 0, toHast: 0 }))
+vi.mock('@flux-images/core', async (importOriginal) => {
+  const core = await importOriginal<typeof import('@flux-images/core')>()
+  const counted =
+    <A extends unknown[], R>(name: keyof typeof calls, f: (...args: A) => R) =>
+    (...args: A): R => {
+      calls[name]++
+      return f(...args)
+    }
+  return {
+    ...core,
+    scanMarkdown: counted('scanMarkdown', core.scanMarkdown),
+    renderPicture: counted('renderPicture', core.renderPicture),
+    toHtml: counted('toHtml', core.toHtml),
+    toHast: counted('toHast', core.toHast),
+  }
+})
+beforeEach(() => {
+  for (const name of Object.keys(calls) as (keyof typeof calls)[]) calls[name] = 0
+})
+
+// One markdown image's way through each processor (Sätteri and unified, `.md` and MDX): the
+// session is asked once per image with the request and where the parser's node put the image;
+// a failure is located there. The page's file does not exist (`test/fixtures/page.md`): nothing
+// reads it to find a position.
+
+let pipelines: Pipeline[]
+let failing: Pipeline[]
+beforeAll(async () => {
+  pipelines = await createPipelines()
+  failing = await createPipelines({
+    failure: () => fluxError('FLUX_MODERATED', { detail: 'refused by the mock' }),
+  })
+})
+
+const file = (pipeline: Pipeline) => (pipeline.mdx ? 'page.mdx' : 'page.md')
+
+describe('the session is asked once per image, with the position of the parser node', () => {
+  it.each([
+    ['the angle-bracket form', 'Intro\n\n![A lamp](<flux:a lamp on a desk>)\n', 3, 1],
+    ['the percent-encoded form, mid-line', 'Intro\n\nSee ![A lamp](flux:a%20lamp) here.\n', 3, 5],
+    ['the typed form, mid-line', 'Intro\n\nSee ![A lamp](flux:a lamp on a desk) here.\n', 3, 5],
+    ['the typed form on a later line of its paragraph', 'Intro\n\nOne\nand ![x](flux:a b) two\n', 4, 5],
+    ['an empty prompt (the alt fills it)', '# Title\n\n![A lamp](flux:)\n', 3, 1],
+    ['the typed form in a heading', 'Intro\n\n## See ![x](flux:a b)\n', 3, 8],
+  ])('%s', async (_, source, line, column) => {
+    for (const pipeline of pipelines) {
+      expect(await pipeline.run(source), pipeline.name).toHaveLength(1)
+      const inputs = pipeline.inputs()
+      expect(inputs, pipeline.name).toHaveLength(1)
+      expect(inputs[0], pipeline.name).toMatchObject({ location: { file: file(pipeline), line, column } })
+    }
+  })
+})
+
+describe('a failed image is located at its node, in the message and for the overlay', () => {
+  it.each([
+    ['the angle-bracket form', 'Intro\n\n![A lamp](<flux:a lamp on a desk>)\n', 3, 1],
+    ['the typed form, mid-line', 'Intro\n\nSee ![A lamp](flux:a lamp on a desk) here.\n', 3, 5],
+  ])('%s', async (_, source, line, column) => {
+    for (const pipeline of failing) {
+      const err = await pipeline.run(source).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(FluxError.is(err), `${pipeline.name}: ${String(err)}`).toBe(true)
+      const located = err as FluxError & { loc?: unknown }
+      expect(located.location, pipeline.name).toEqual({ file: file(pipeline), line, column })
+      expect(located.message, pipeline.name).toContain(`${file(pipeline)}:${line}:${column}:`)
+      expect(located.loc, pipeline.name).toMatchObject({ line, column })
+      expect(pipeline.inputs(), pipeline.name).toHaveLength(1)
+    }
+  })
+})
+
+describe('the work on the way, per image (counted in the adapters)', () => {
+  // Scans: Sätteri's paragraph hook reads each paragraph holding `flux:` once (it must find the
+  // typed form before the parser sees it); an empty prompt reads its image's source once more (the
+  // alt as the scanner reads it); unified reads a text node holding the typed form once (twice only
+  // when its decoded text differs from its source). No file is read (the page's file does not exist).
+  it.each([
+    ['the angle-bracket form', 'Intro\n\n![A lamp](<flux:a lamp on a desk>)\n', { satteri: 1, unified: 0 }],
+    ['the typed form', 'Intro\n\nSee ![A lamp](flux:a lamp on a desk) here.\n', { satteri: 1, unified: 1 }],
+    ['an empty prompt', 'Intro\n\n![A lamp](flux:)\n', { satteri: 2, unified: 1 }],
+  ])('%s: scans, and no markup string', async (_, source, scans) => {
+    for (const pipeline of pipelines) {
+      expect(await pipeline.run(source), pipeline.name).toHaveLength(1)
+      const processor = pipeline.name.startsWith('satteri') ? 'satteri' : 'unified'
+      expect({ ...calls }, pipeline.name).toEqual({
+        scanMarkdown: scans[processor],
+        renderPicture: 0,
+        toHtml: 0,
+        toHast: 1,
+      })
+      for (const name of Object.keys(calls) as (keyof typeof calls)[]) calls[name] = 0
+    }
+  })
+})
+
+describe('unified: the text around a typed image whose text node shows other images than its source', () => {
+  it('is the source decoded, the image a <picture> where the source has it', async () => {
+    const source = 'Intro\n\n![x](flux:\\) and ![x](flux:a lighthouse at dawn)\n'
+    const unified = pipelines.find((p) => p.name === 'unified .md')
+    expect(await unified?.run(source)).toHaveLength(1)
+    expect(unified?.output()).toMatch(
+      /<p>!\[x\]\(flux:\) and <picture><img src="\/_flux\/[0-9a-f]+\.jpg"[^>]*><\/picture><\/p>/,
+    )
+  })
+})
