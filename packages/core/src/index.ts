@@ -2,10 +2,18 @@
  * `@flux-images/core`: what a script, a custom provider and the adapters use. Everything else
  * (the cache, the engine's steps, the scanners of whole projects, the report's parts) is internal
  * and may change in any release.
+ *
+ * - A run: `createSession` reads options, the environment, `.env` and `flux.config.*` as every
+ *   entry point does; `createFlux` takes options as they are, reading no file.
+ * - Providers: the gateway's, the offline placeholder, and the interface a custom one implements.
+ * - Directives: the grammar, and the scanners the adapters run over the code and markdown they
+ *   transform.
+ * - An image's result and its markup: a `<picture>` as a tree, serialized to HTML or to hast.
+ * - For the Astro adapter's own images: social cards, a flat picture for an image still being
+ *   generated, attributes decoded as HTML does, variants served in dev.
+ * - The HTML report of a cache (what `flux-images report` writes).
  */
 
-// A run: the session reads options, the environment, `.env` and `flux.config.*` as every entry
-// point does; `createFlux` takes options as they are, without reading any file.
 export {
   createFlux,
   type Flux,
@@ -16,10 +24,7 @@ export {
   type ScannedItem,
   type ScanReport,
 } from './create-flux.js'
-// What the Astro adapter's own-image pieces use: social cards, a flat picture for an image still
-// being generated, reading a page's attributes, serving and escaping, the catalog's errors.
 export { decodeAttributeEntities } from './directives/grammar/entities.js'
-// Directives: the grammar, and the scanners the adapters run over the code and markdown they transform.
 export {
   formatDirective,
   parseDirective,
@@ -30,7 +35,6 @@ export {
   withAlt,
 } from './directives/index.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError } from './errors.js'
-// An image's result and its markup: a `<picture>` as a tree, serialized to HTML or to hast.
 export {
   type HastElement,
   type MarkupElement,
@@ -52,10 +56,8 @@ export type {
 export { serveVariants } from './optimize/serve-variants.js'
 export { type CardFocus, makeSocialCard, SOCIAL_CARD, type SocialCard } from './optimize/social-card.js'
 export { DEFAULTS, type FluxMode, type FluxOptions } from './options.js'
-// Providers: the gateway's, the offline placeholder, and the interface a custom one implements.
 export { createOpenAIImagesProvider } from './providers/openai-images.js'
 export { createPlaceholderProvider } from './providers/placeholder.js'
-// The HTML report of a cache (what `flux-images report` writes).
 export { type WriteReportOptions, writeReport } from './report/index.js'
 export { createSession, type Session, type SessionHost } from './session/index.js'
 export type {
