@@ -17,6 +17,7 @@ import { devPageCheck } from './dev-page-check.js'
 import { getFluxState, getSocialCards, lastFluxState, setFluxState, setSocialCards } from './flux-state.js'
 import { imageModule } from './image-module.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
+import { readOutput, referencedNames } from './read-output.js'
 import { createSocialCards } from './social-cards.js'
 import { checkOutput, unresolvedError } from './unresolved-output.js'
 
@@ -38,6 +39,8 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
   // The project's directives after generation: the content digest and the output check read them.
   let scanned: ScanReport | undefined
   let siteBase = '/'
+  // The whole build output (a server build's `dist/`, client and server): what the images' files are written for.
+  let outDir: string | undefined
 
   const current = (): Session => session ?? getFluxState()
 
@@ -105,6 +108,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       // the cache.
       async 'astro:config:done'({ config, injectTypes }) {
         injectTypes({ filename: 'flux-images.d.ts', content: IMPORT_TYPES })
+        outDir = fileURLToPath(config.outDir)
         const session = current()
         if (command === 'build') {
           await session.build().catch(async (err: unknown) => {
@@ -117,21 +121,35 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       },
       async 'astro:build:done'({ dir, logger }) {
         const session = current()
+        const clientDir = fileURLToPath(dir)
+        // The whole output read once (a server build's bundle too: its pages' code may hold a
+        // URL), for the files to write and for the output check.
+        const files = await readOutput(outDir ?? clientDir)
         // Every image the build made or rendered, the scanned ones included (pages restored from
-        // Astro's content cache never ran the plugins): the session listed their files as they resolved.
+        // Astro's content cache never ran the plugins): the session listed their files as they
+        // resolved. Written are those the output references: a `flux:` hero shown by Astro's
+        // <Image> has its own files in `_astro/`, and ours would be dead weight.
         const publicDir = new URL(session.options.image.publicPath, 'http://x').pathname
-        const out = join(fileURLToPath(dir), publicDir)
+        const out = join(clientDir, publicDir)
         await mkdir(out, { recursive: true })
         // By name: content-hashed, so one name is one file. A copy-on-write clone where the file
         // system has them (btrfs, XFS, APFS), else a copy.
-        const used = [...session.files.values(), ...getSocialCards().files.values()]
-        const byName = new Map(used.map((path) => [basename(path), path]))
+        const made = [...session.files.values(), ...getSocialCards().files.values()]
+        const byName = new Map(made.map((path) => [basename(path), path]))
+        const referenced = referencedNames(files, new Set(byName.keys()))
+        const used = [...byName].filter(([name]) => referenced.has(name))
         await Promise.all(
-          [...byName].map(([name, path]) => copyFile(path, join(out, name), constants.COPYFILE_FICLONE)),
+          used.map(([name, path]) => copyFile(path, join(out, name), constants.COPYFILE_FICLONE)),
         )
-        logger.info(`${byName.size} image files written to ${publicDir}`)
+        const unused = byName.size - used.length
+        logger.info(
+          `${used.length} image files written to ${publicDir}` +
+            (unused > 0
+              ? `, ${unused} left out (no page, feed or script of the output references them)`
+              : ''),
+        )
         // Never a silent broken image: a `flux:` left where a URL goes fails the build.
-        const unresolved = await checkOutput(fileURLToPath(dir), {
+        const unresolved = await checkOutput(clientDir, files, {
           directives: (scanned ?? (await session.flux.scan())).directives,
           root: session.options.root,
         }).finally(() => session.close())
