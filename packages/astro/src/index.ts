@@ -1,6 +1,6 @@
 import { constants } from 'node:fs'
 import { copyFile, mkdir } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { basename, isAbsolute, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   createSession,
@@ -122,9 +122,9 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       async 'astro:build:done'({ dir, logger }) {
         const session = current()
         const clientDir = fileURLToPath(dir)
-        // The whole output read once (a server build's bundle too: its pages' code may hold a
-        // URL), for the files to write and for the output check.
-        const files = await readOutput(outDir ?? clientDir)
+        // The whole output read once (a server build's `dist/`: its bundle's code may hold a URL
+        // too), for the files to write and for the output check.
+        const files = await readOutput(outDir && contains(outDir, clientDir) ? outDir : clientDir)
         // Every image the build made or rendered, the scanned ones included (pages restored from
         // Astro's content cache never ran the plugins): the session listed their files as they
         // resolved. Written are those the output references: a `flux:` hero shown by Astro's
@@ -187,6 +187,12 @@ function toLogger(logger: AstroIntegrationLogger): Logger {
 }
 
 const withSlash = (base: string) => (base.endsWith('/') ? base : `${base}/`)
+
+/** Whether `path` is `dir` or inside it (`build.client` may be set outside `outDir`). */
+function contains(dir: string, path: string): boolean {
+  const rest = relative(dir, path)
+  return !rest.startsWith('..') && !isAbsolute(rest)
+}
 
 export type { FluxOptions } from '@flux-images/core'
 export type { FluxImageData } from './flux-state.js'
