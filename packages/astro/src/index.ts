@@ -4,6 +4,7 @@ import { basename, isAbsolute, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   createSession,
+  type FluxError,
   type FluxOptions,
   type Logger,
   type ScanReport,
@@ -17,7 +18,7 @@ import { devPageCheck } from './dev-page-check.js'
 import { getFluxState, getSocialCards, lastFluxState, setFluxState, setSocialCards } from './flux-state.js'
 import { imageModule } from './image-module.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
-import { readOutput, referencedNames } from './read-output.js'
+import { createReferences, readOutput } from './read-output.js'
 import { createSocialCards } from './social-cards.js'
 import { checkOutput, unresolvedError } from './unresolved-output.js'
 
@@ -122,25 +123,38 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       async 'astro:build:done'({ dir, logger }) {
         const session = current()
         const clientDir = fileURLToPath(dir)
-        // The whole output read once (a server build's `dist/`: its bundle's code may hold a URL
-        // too), for the files to write and for the output check.
-        const files = await readOutput(outDir && contains(outDir, clientDir) ? outDir : clientDir)
         // Every image the build made or rendered, the scanned ones included (pages restored from
         // Astro's content cache never ran the plugins): the session listed their files as they
         // resolved. Written are those the output references: a `flux:` hero shown by Astro's
         // <Image> has its own files in `_astro/`, and ours would be dead weight.
-        const publicDir = new URL(session.options.image.publicPath, 'http://x').pathname
-        const out = join(clientDir, publicDir)
-        await mkdir(out, { recursive: true })
-        // By name: content-hashed, so one name is one file. A copy-on-write clone where the file
-        // system has them (btrfs, XFS, APFS), else a copy.
         const made = [...session.files.values(), ...getSocialCards().files.values()]
         const byName = new Map(made.map((path) => [basename(path), path]))
-        const referenced = referencedNames(files, new Set(byName.keys()))
-        const used = [...byName].filter(([name]) => referenced.has(name))
-        await Promise.all(
-          used.map(([name, path]) => copyFile(path, join(out, name), constants.COPYFILE_FICLONE)),
-        )
+        const references = createReferences(new Set(byName.keys()))
+        // The whole output read once (a server build's `dist/`: its bundle's code may hold a URL
+        // too), for the references and the output check: a `flux:` left where a URL goes.
+        const check = {
+          directives: (scanned ?? (await session.flux.scan())).directives,
+          root: session.options.root,
+        }
+        const unresolved: FluxError[] = []
+        const publicDir = new URL(session.options.image.publicPath, 'http://x').pathname
+        let used: [string, string][] = []
+        try {
+          await readOutput(outDir && contains(outDir, clientDir) ? outDir : clientDir, async (file) => {
+            references.read(file.text)
+            unresolved.push(...(await checkOutput(clientDir, file, check)))
+          })
+          const out = join(clientDir, publicDir)
+          await mkdir(out, { recursive: true })
+          // By name: content-hashed, so one name is one file. A copy-on-write clone where the file
+          // system has them (btrfs, XFS, APFS), else a copy.
+          used = [...byName].filter(([name]) => references.referenced.has(name))
+          await Promise.all(
+            used.map(([name, path]) => copyFile(path, join(out, name), constants.COPYFILE_FICLONE)),
+          )
+        } finally {
+          await session.close()
+        }
         const unused = byName.size - used.length
         logger.info(
           `${used.length} image files written to ${publicDir}` +
@@ -148,11 +162,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
               ? `, ${unused} left out (no page, feed or script of the output references them)`
               : ''),
         )
-        // Never a silent broken image: a `flux:` left where a URL goes fails the build.
-        const unresolved = await checkOutput(clientDir, files, {
-          directives: (scanned ?? (await session.flux.scan())).directives,
-          root: session.options.root,
-        }).finally(() => session.close())
+        // Never a silent broken image.
         if (unresolved.length > 0) throw unresolvedError(unresolved)
       },
     },

@@ -27,8 +27,14 @@ const TEXT_EXTENSIONS = new Set([
   '.md',
 ])
 
-/** Every text file under `outDir`, read once, sorted by path (a missing folder has none). */
-export async function readOutput(outDir: string): Promise<OutputFile[]> {
+/**
+ * Hands each text file under `outDir` to `visit`, one at a time, sorted by path (a missing folder
+ * has none): the output is read once, and never held whole in memory.
+ */
+export async function readOutput(
+  outDir: string,
+  visit: (file: OutputFile) => void | Promise<void>,
+): Promise<void> {
   const entries = await readdir(outDir, { recursive: true, withFileTypes: true }).catch(
     (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return []
@@ -39,24 +45,28 @@ export async function readOutput(outDir: string): Promise<OutputFile[]> {
     .filter((e) => e.isFile() && TEXT_EXTENSIONS.has(extname(e.name).toLowerCase()))
     .map((e) => join(e.parentPath, e.name))
     .sort()
-  return Promise.all(paths.map(async (path) => ({ path, text: await readFile(path, 'utf8') })))
+  for (const path of paths) await visit({ path, text: await readFile(path, 'utf8') })
 }
 
 /**
- * The names among `names` that some output file references. Variant and card names are
- * content-hashed ASCII (`<slug>-<hash>-<width>.<ext>`), so a name found whole, in whatever URL
- * (`/_flux/`, the site's base, an absolute URL, JSON), is a reference: each file is read once,
- * token by token, whatever the number of names.
+ * Finds the names of `names` that a file of the output references (for every file of the
+ * output: one `referenced` set). Variant and card names are content-hashed ASCII
+ * (`<slug>-<hash>-<width>.<ext>`), so a name found whole, in whatever URL (`/_flux/`, the site's
+ * base, an absolute URL, JSON), is a reference; the text is read once, token by token, whatever
+ * the number of names.
  */
-export function referencedNames(files: readonly OutputFile[], names: ReadonlySet<string>): Set<string> {
-  const extensions = new Set([...names].map((name) => extname(name).slice(1)))
-  if (extensions.size === 0) return new Set()
-  const alternatives = [...extensions].map((ext) => ext.replace(/[^\w]/g, '\\$&')).join('|')
+export function createReferences(names: ReadonlySet<string>): {
+  referenced: Set<string>
+  read: (text: string) => void
+} {
+  const referenced = new Set<string>()
+  const extensions = [...new Set([...names].map((name) => extname(name).slice(1)))]
+  const alternatives = extensions.map((ext) => ext.replace(/[^\w]/g, '\\$&')).join('|')
   // A token starts where a name can (never mid-word), so the scan stays linear in the text.
   const token = new RegExp(`(?<![\\w-])[\\w-]+\\.(?:${alternatives})(?![\\w-])`, 'g')
-  const found = new Set<string>()
-  for (const { text } of files) {
-    for (const [name] of text.matchAll(token)) if (names.has(name)) found.add(name)
+  const read = (text: string) => {
+    if (extensions.length === 0) return
+    for (const [name] of text.matchAll(token)) if (names.has(name)) referenced.add(name)
   }
-  return found
+  return { referenced, read }
 }

@@ -89,29 +89,21 @@ const KINDS: Readonly<Record<string, 'html' | 'xml' | 'css'>> = {
 }
 
 /**
- * Every HTML, XML (RSS, sitemaps) and CSS file of a build's output (`files`, read once: see
- * readOutput) checked for `flux:` left where a URL goes. Each one is a FLUX_UNRESOLVED_OUTPUT error
- * naming the page (its path under `outDir`), the attribute or entry, and where the directive was
- * written (`directives`: the project's scan), with the field.
+ * An HTML, XML (RSS, sitemaps) or CSS file of a build's output (a file of readOutput) checked for
+ * `flux:` left where a URL goes; other files, and files outside `outDir`, have none. Each one is a
+ * FLUX_UNRESOLVED_OUTPUT error naming the page (its path under `outDir`), the attribute or entry,
+ * and where the directive was written (`directives`: the project's scan), with the field.
  */
 export async function checkOutput(
   outDir: string,
-  files: readonly OutputFile[],
+  { path, text }: OutputFile,
   { directives, root }: { directives: readonly Directive[]; root: string },
 ): Promise<FluxError[]> {
-  const errors: FluxError[] = []
-  for (const { path, text } of files) {
-    const kind = KINDS[extname(path).toLowerCase()]
-    const page = relative(outDir, path)
-    if (kind === undefined || page.startsWith('..') || !text.includes('flux:')) continue
-    errors.push(
-      ...(await locateUnresolved(`/${page.split(sep).join('/')}`, findUnresolved(text, kind), {
-        directives,
-        root,
-      })),
-    )
-  }
-  return errors
+  const kind = KINDS[extname(path).toLowerCase()]
+  const page = relative(outDir, path)
+  if (kind === undefined || page.startsWith('..') || !text.includes('flux:')) return []
+  const found = findUnresolved(text, kind)
+  return locateUnresolved(`/${page.split(sep).join('/')}`, found, { directives, root })
 }
 
 /**

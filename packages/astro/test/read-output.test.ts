@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readOutput, referencedNames } from '../src/read-output.js'
+import { createReferences, type OutputFile, readOutput } from '../src/read-output.js'
 
 const LAKE = 'a-quiet-lake-0123456789ab-320.avif'
 const KITE = 'a-red-kite-ba9876543210-160.webp'
@@ -23,10 +23,12 @@ async function referenced(files: Record<string, string>): Promise<string[]> {
     await mkdir(join(root, path, '..'), { recursive: true })
     await writeFile(join(root, path), text)
   }
-  return [...referencedNames(await readOutput(root), NAMES)].sort()
+  const references = createReferences(NAMES)
+  await readOutput(root, (file) => references.read(file.text))
+  return [...references.referenced].sort()
 }
 
-describe('referencedNames: a name found whole in a text file of the output', () => {
+describe('createReferences: a name found whole in a text file of the output', () => {
   it.each([
     [
       'a srcset under a base',
@@ -65,16 +67,24 @@ describe('referencedNames: a name found whole in a text file of the output', () 
     ).toEqual([])
   })
 
-  it('reads each text file once, sorted, and a missing output as empty', async () => {
+  it('visits each text file once, sorted, and no file of a missing output', async () => {
     const root = await mkdtemp(join(dir, 'case-'))
     await writeFile(join(root, 'b.html'), 'b')
     await writeFile(join(root, 'a.txt'), 'a')
     await writeFile(join(root, 'c.avif'), 'c')
-    expect((await readOutput(root)).map((f) => [f.path, f.text])).toEqual([
-      [join(root, 'a.txt'), 'a'],
-      [join(root, 'b.html'), 'b'],
+    const read: OutputFile[] = []
+    await readOutput(root, (file) => {
+      read.push(file)
+    })
+    expect(read).toEqual([
+      { path: join(root, 'a.txt'), text: 'a' },
+      { path: join(root, 'b.html'), text: 'b' },
     ])
-    expect(await readOutput(join(root, 'missing'))).toEqual([])
-    expect(referencedNames([{ path: 'a.html', text: `/_flux/${LAKE}` }], new Set())).toEqual(new Set())
+    await readOutput(join(root, 'missing'), () => {
+      throw new Error('no file to visit')
+    })
+    const none = createReferences(new Set())
+    none.read(`/_flux/${LAKE}`)
+    expect(none.referenced).toEqual(new Set())
   })
 })
