@@ -157,6 +157,19 @@ describe("Astro's blog starter with flux: heroes (image(), <Image>, <Picture>, g
     expect(index).toMatch(/<source srcset="\/_astro\/[^" ]+\.avif 300w, \/_astro\/[^" ]+\.avif 600w"/)
   })
 
+  it('writes to dist/_flux/ exactly the files the output references: none for the heroes Astro shows', async () => {
+    // Every /_flux/ URL of every text file (pages, feeds, scripts, styles), with or without the site.
+    const referenced = new Set<string>()
+    for (const [, text] of pages) {
+      for (const m of text.matchAll(/\/_flux\/([^"'\s)<>,?#&\\]+)/g)) referenced.add(m[1] ?? '')
+    }
+    const written = new Set(await readdir(join(dist, '_flux')))
+    expect([...written].sort()).toEqual([...referenced].sort())
+    // <FluxImage prompt> and <FluxImage image={harbour}>: each 2 widths x 3 formats; one social card
+    // per distinct hero (4). The two flux: heroes' own variants (2 x 6) are shown by Astro's files.
+    expect(written.size).toBe(WRITTEN)
+  })
+
   it('makes the social card a 1200x630 JPEG of the hero, in twitter:image', async () => {
     for (const slug of ['mountain-lake', 'red-kite', 'first-post']) {
       const post = pages.get(`/blog/${slug}/index.html`) ?? ''
@@ -192,6 +205,9 @@ describe("Astro's blog starter with flux: heroes (image(), <Image>, <Picture>, g
     expect([...again.keys()].sort()).toEqual([...pages.keys()].sort())
   }, 120_000)
 })
+
+/** The files of dist/_flux/: our two <FluxImage>s' variants and the four social cards. */
+const WRITTEN = 16
 
 /** Astro's transforms of the starter's images in a cold build (see the warm-build test). */
 const ASTRO_COLD_ENCODES = 67

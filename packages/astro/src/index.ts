@@ -1,9 +1,10 @@
 import { constants } from 'node:fs'
 import { copyFile, mkdir } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { basename, isAbsolute, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   createSession,
+  type FluxError,
   type FluxOptions,
   type Logger,
   type ScanReport,
@@ -17,6 +18,7 @@ import { devPageCheck } from './dev-page-check.js'
 import { getFluxState, getSocialCards, lastFluxState, setFluxState, setSocialCards } from './flux-state.js'
 import { imageModule } from './image-module.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
+import { createReferences, readOutput } from './read-output.js'
 import { createSocialCards } from './social-cards.js'
 import { checkOutput, unresolvedError } from './unresolved-output.js'
 
@@ -38,6 +40,8 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
   // The project's directives after generation: the content digest and the output check read them.
   let scanned: ScanReport | undefined
   let siteBase = '/'
+  // The whole build output (a server build's `dist/`, client and server): what the images' files are written for.
+  let outDir: string | undefined
 
   const current = (): Session => session ?? getFluxState()
 
@@ -105,6 +109,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       // the cache.
       async 'astro:config:done'({ config, injectTypes }) {
         injectTypes({ filename: 'flux-images.d.ts', content: IMPORT_TYPES })
+        outDir = fileURLToPath(config.outDir)
         const session = current()
         if (command === 'build') {
           await session.build().catch(async (err: unknown) => {
@@ -117,24 +122,47 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       },
       async 'astro:build:done'({ dir, logger }) {
         const session = current()
+        const clientDir = fileURLToPath(dir)
         // Every image the build made or rendered, the scanned ones included (pages restored from
-        // Astro's content cache never ran the plugins): the session listed their files as they resolved.
-        const publicDir = new URL(session.options.image.publicPath, 'http://x').pathname
-        const out = join(fileURLToPath(dir), publicDir)
-        await mkdir(out, { recursive: true })
-        // By name: content-hashed, so one name is one file. A copy-on-write clone where the file
-        // system has them (btrfs, XFS, APFS), else a copy.
-        const used = [...session.files.values(), ...getSocialCards().files.values()]
-        const byName = new Map(used.map((path) => [basename(path), path]))
-        await Promise.all(
-          [...byName].map(([name, path]) => copyFile(path, join(out, name), constants.COPYFILE_FICLONE)),
-        )
-        logger.info(`${byName.size} image files written to ${publicDir}`)
-        // Never a silent broken image: a `flux:` left where a URL goes fails the build.
-        const unresolved = await checkOutput(fileURLToPath(dir), {
+        // Astro's content cache never ran the plugins): the session listed their files as they
+        // resolved. Written are those the output references: a `flux:` hero shown by Astro's
+        // <Image> has its own files in `_astro/`, and ours would be dead weight.
+        const made = [...session.files.values(), ...getSocialCards().files.values()]
+        const byName = new Map(made.map((path) => [basename(path), path]))
+        const references = createReferences(new Set(byName.keys()))
+        // The whole output read once (a server build's `dist/`: its bundle's code may hold a URL
+        // too), for the references and the output check: a `flux:` left where a URL goes.
+        const check = {
           directives: (scanned ?? (await session.flux.scan())).directives,
           root: session.options.root,
-        }).finally(() => session.close())
+        }
+        const unresolved: FluxError[] = []
+        const publicDir = new URL(session.options.image.publicPath, 'http://x').pathname
+        let used: [string, string][] = []
+        try {
+          await readOutput(outDir && contains(outDir, clientDir) ? outDir : clientDir, async (file) => {
+            references.read(file.text)
+            unresolved.push(...(await checkOutput(clientDir, file, check)))
+          })
+          const out = join(clientDir, publicDir)
+          await mkdir(out, { recursive: true })
+          // By name: content-hashed, so one name is one file. A copy-on-write clone where the file
+          // system has them (btrfs, XFS, APFS), else a copy.
+          used = [...byName].filter(([name]) => references.referenced.has(name))
+          await Promise.all(
+            used.map(([name, path]) => copyFile(path, join(out, name), constants.COPYFILE_FICLONE)),
+          )
+        } finally {
+          await session.close()
+        }
+        const unused = byName.size - used.length
+        logger.info(
+          `${used.length} image files written to ${publicDir}` +
+            (unused > 0
+              ? `, ${unused} left out (no page, feed or script of the output references them)`
+              : ''),
+        )
+        // Never a silent broken image.
         if (unresolved.length > 0) throw unresolvedError(unresolved)
       },
     },
@@ -169,6 +197,12 @@ function toLogger(logger: AstroIntegrationLogger): Logger {
 }
 
 const withSlash = (base: string) => (base.endsWith('/') ? base : `${base}/`)
+
+/** Whether `path` is `dir` or inside it (`build.client` may be set outside `outDir`). */
+function contains(dir: string, path: string): boolean {
+  const rest = relative(dir, path)
+  return !rest.startsWith('..') && !isAbsolute(rest)
+}
 
 export type { FluxOptions } from '@flux-images/core'
 export type { FluxImageData } from './flux-state.js'

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { extname, join, relative, sep } from 'node:path'
 import {
   type Directive,
@@ -7,6 +7,7 @@ import {
   fluxError,
   parseDirective,
 } from '@flux-images/core'
+import type { OutputFile } from './read-output.js'
 
 /** One `flux:` left in an output file: where in the file (an attribute, a CSS `url()`, an XML entry) and what. */
 export interface UnresolvedFind {
@@ -88,27 +89,21 @@ const KINDS: Readonly<Record<string, 'html' | 'xml' | 'css'>> = {
 }
 
 /**
- * Reads every HTML, XML (RSS, sitemaps) and CSS file of a build's output for `flux:` left where a
- * URL goes. Each one is a FLUX_UNRESOLVED_OUTPUT error naming the page, the attribute or entry,
+ * An HTML, XML (RSS, sitemaps) or CSS file of a build's output (a file of readOutput) checked for
+ * `flux:` left where a URL goes; other files, and files outside `outDir`, have none. Each one is a
+ * FLUX_UNRESOLVED_OUTPUT error naming the page (its path under `outDir`), the attribute or entry,
  * and where the directive was written (`directives`: the project's scan), with the field.
  */
 export async function checkOutput(
   outDir: string,
+  { path, text }: OutputFile,
   { directives, root }: { directives: readonly Directive[]; root: string },
 ): Promise<FluxError[]> {
-  const entries = await readdir(outDir, { recursive: true, withFileTypes: true })
-  const files = entries
-    .filter((e) => e.isFile() && KINDS[extname(e.name).toLowerCase()] !== undefined)
-    .map((e) => join(e.parentPath, e.name))
-  const errors: FluxError[] = []
-  for (const file of files.sort()) {
-    const kind = KINDS[extname(file).toLowerCase()] ?? 'html'
-    const text = await readFile(file, 'utf8')
-    if (!text.includes('flux:')) continue
-    const page = `/${relative(outDir, file).split(sep).join('/')}`
-    errors.push(...(await locateUnresolved(page, findUnresolved(text, kind), { directives, root })))
-  }
-  return errors
+  const kind = KINDS[extname(path).toLowerCase()]
+  const page = relative(outDir, path)
+  if (kind === undefined || page.startsWith('..') || !text.includes('flux:')) return []
+  const found = findUnresolved(text, kind)
+  return locateUnresolved(`/${page.split(sep).join('/')}`, found, { directives, root })
 }
 
 /**
