@@ -58,6 +58,8 @@ export interface Flux {
 interface EngineContext {
   /** Replaces the provider chosen from the options (tests, custom gateways). */
   provider?: Provider
+  /** Another engine's cache over the same folder (the session's placeholder engine in dev): one cache per folder. */
+  cache?: OriginalStore
   /** Counts the optimizer's decodes and encodes (tests, benchmarks). */
   optimizeCounters?: OptimizeCounters
 }
@@ -80,7 +82,7 @@ export function createFlux(
 /** The engine over resolved options (the session resolves them once): its parts, wired. */
 export function createEngine(options: ResolvedOptions, context: EngineContext = {}): Flux {
   const logger = redactingLogger(options.logger, options.apiKey)
-  const cache = createDiskCache({ dir: options.cacheDir, logger })
+  const cache = context.cache ?? createDiskCache({ dir: options.cacheDir, logger })
   const placeholder = context.provider ? context.provider.placeholder : usesPlaceholders(options)
   let provider = context.provider
   let optimizer: Optimizer | undefined

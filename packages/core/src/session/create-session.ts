@@ -107,11 +107,10 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       ? devImages(flux, {
           placeholders: () => {
             // Its "placeholder mode" warning would be wrong: real images are on their way.
-            placeholders ??= createEngine({
-              ...resolved,
-              mode: 'placeholder',
-              logger: { ...logger, warn() {} },
-            })
+            placeholders ??= createEngine(
+              { ...resolved, mode: 'placeholder', logger: { ...logger, warn() {} } },
+              { cache: flux.cache },
+            )
             return placeholders
           },
           refresh: (changed) => host.onRefresh?.(changed),
