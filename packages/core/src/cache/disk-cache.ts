@@ -48,7 +48,7 @@ import { createKeyLock } from './key-lock.js'
 import type { CacheStatus, OriginalStore } from './original-store.js'
 import { CACHE_META_VERSION, type CacheEntryMeta } from './records.js'
 import { createDiskRefusalStore } from './refusal-store.js'
-import { isRequestKey } from './request-key.js'
+import { assertKey } from './request-key.js'
 
 export { CACHE_META_VERSION, type CacheEntry, type CacheEntryMeta, type CacheStatus }
 
@@ -333,13 +333,4 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       }
     },
   }
-}
-
-function assertKey(key: string): string {
-  if (!isRequestKey(key)) {
-    throw new TypeError(
-      `Expected a request key (24 lowercase hex characters), got ${JSON.stringify(String(key).slice(0, 40))}.`,
-    )
-  }
-  return key
 }

@@ -59,3 +59,13 @@ export function pickCanonical(request: CanonicalRequest): CanonicalRequest {
 export function isRequestKey(value: unknown): value is string {
   return typeof value === 'string' && REQUEST_KEY_PATTERN.test(value)
 }
+
+/** `key` when it is a request key; a TypeError before anything is touched otherwise. */
+export function assertKey(key: string): string {
+  if (!isRequestKey(key)) {
+    throw new TypeError(
+      `Expected a request key (24 lowercase hex characters), got ${JSON.stringify(String(key).slice(0, 40))}.`,
+    )
+  }
+  return key
+}

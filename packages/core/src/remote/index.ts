@@ -8,6 +8,7 @@ export {
   type Leases,
 } from './leases.js'
 export { type ConditionalWriteSupport, probeConditionalWrites } from './probe-conditional-writes.js'
+export { createRemoteCache, type RemoteCacheOptions } from './remote-cache.js'
 export {
   type RemoteConfig,
   type RemoteCredentials,

@@ -59,7 +59,20 @@ async function holdLease(store: OriginalStore, key: string, events: string[]) {
   return { release, done }
 }
 
-export function testStore(name: string, make: () => Promise<StoreUnderTest>): void {
+export interface StoreContractOptions {
+  /**
+   * False where stores over the same backing cannot exclude each other (a bucket that ignores
+   * conditional writes, as s3rver does: such a store says so and may pay twice); the test of one
+   * holder across stores is then skipped, visibly.
+   */
+  exclusiveAcrossStores?: boolean
+}
+
+export function testStore(
+  name: string,
+  make: () => Promise<StoreUnderTest>,
+  options: StoreContractOptions = {},
+): void {
   describe(`store contract: ${name}`, () => {
     let subject: StoreUnderTest
     let store: OriginalStore
@@ -237,20 +250,23 @@ export function testStore(name: string, make: () => Promise<StoreUnderTest>): vo
     })
 
     describe('the lease of a key', () => {
-      it('is held by one holder at a time, across stores over the same backing', async () => {
-        const events: string[] = []
-        const first = await holdLease(store, keyA, events)
-        const second = subject.another().withLock(keyA, async () => {
-          events.push('second in')
-        })
-        // Another key is not held up by it.
-        await subject.another().withLock(keyB, async () => {
-          events.push('other key')
-        })
-        first.release()
-        await Promise.all([first.done, second])
-        expect(events).toEqual(['first in', 'other key', 'first out', 'second in'])
-      })
+      it.skipIf(options.exclusiveAcrossStores === false)(
+        'is held by one holder at a time, across stores over the same backing',
+        async () => {
+          const events: string[] = []
+          const first = await holdLease(store, keyA, events)
+          const second = subject.another().withLock(keyA, async () => {
+            events.push('second in')
+          })
+          // Another key is not held up by it.
+          await subject.another().withLock(keyB, async () => {
+            events.push('other key')
+          })
+          first.release()
+          await Promise.all([first.done, second])
+          expect(events).toEqual(['first in', 'other key', 'first out', 'second in'])
+        },
+      )
 
       it('is released when the work throws, which rejects with its error', async () => {
         const boom = new Error('boom')
