@@ -285,7 +285,47 @@ describe('the layered store, counted on the server', () => {
     expect(theirs.meta.sha256).toBe(mine.meta.sha256)
     expect(await readFile(theirs.path)).toEqual(await readFile(mine.path))
     expect(s3.count('PUT', { key: `${prefix}/originals/${keyA}.png` })).toBe(1)
+    // The lease: created by the first (200), refused to the second (412), never taken by it.
+    expect(
+      s3.log.filter((e) => e.key === `${prefix}/leases/${keyA}` && e.op === 'PUT').map((e) => e.status),
+    ).toEqual([200, 412])
     expect(s3.objects.has(`${prefix}/leases/${keyA}`)).toBe(false)
+    expect(warnings).toEqual([])
+  })
+
+  it('a holder that fails pays nothing: the machine waiting on it takes the lease and pays, once', async () => {
+    const first = await machine(s3, prefix, { logger })
+    const second = await machine(s3, prefix, { logger })
+    let entered = () => {}
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    let fail = (_: Error) => {}
+    const failing = first.store.withLock(keyA, () => {
+      entered()
+      return new Promise<never>((_, reject) => {
+        fail = reject
+      })
+    })
+    await inside
+    let paid = 0
+    const two = second.store.withLock(keyA, async () => {
+      const got = await second.store.get(keyA)
+      if (got) return got
+      paid++
+      return second.store.put(keyA, a, await image(), REAL)
+    })
+    while (s3.count('HEAD', { key: `${prefix}/leases/${keyA}` }) === 0)
+      await new Promise((r) => setTimeout(r, 5))
+    const boom = new Error('the gateway failed')
+    fail(boom)
+    await expect(failing).rejects.toBe(boom)
+    expect((await two).meta.key).toBe(keyA)
+    expect(paid).toBe(1)
+    // Created by the first, refused to the second, then created by the second once the first let go.
+    expect(
+      s3.log.filter((e) => e.key === `${prefix}/leases/${keyA}` && e.op === 'PUT').map((e) => e.status),
+    ).toEqual([200, 412, 200])
     expect(warnings).toEqual([])
   })
 
@@ -338,6 +378,15 @@ describe('the layered store, counted on the server', () => {
       await usesLocal(m)
       expect(requests()).toEqual([`GET originals/${keyA}.json 0`])
       expect(warnings[0]).toContain('no answer within 300 ms')
+    })
+
+    it('operations that fail at once, in parallel, still give one warning', async () => {
+      const m = await seeded()
+      s3.fault = () => ({ type: 'status', status: 500, code: 'InternalError' })
+      const keys = ['a', 'b', 'c'].map((p) => requestKey(request(`parallel ${p}`)))
+      expect(await Promise.all(keys.map((k) => m.store.get(k)))).toEqual([undefined, undefined, undefined])
+      expect(s3.count('GET', { status: 500 })).toBe(3)
+      expect(warnings).toHaveLength(1)
     })
 
     it('a remote that hangs in the middle of a download leaves nothing of it in the local cache', async () => {

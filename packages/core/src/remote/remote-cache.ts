@@ -65,7 +65,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
     try {
       return await op()
     } catch (err) {
-      if (FluxError.is(err, 'FLUX_INTERRUPTED')) throw err
+      // Not outages: the caller stopped, or another build is alive and still paying for the key.
+      if (FluxError.is(err, 'FLUX_INTERRUPTED') || FluxError.is(err, 'FLUX_REMOTE_LEASE_WAIT')) throw err
       if (!down) {
         down = FluxError.is(err)
           ? err
