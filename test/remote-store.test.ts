@@ -6,7 +6,6 @@ import { mkdtempSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import sharp from 'sharp'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createDiskCache } from '../packages/core/src/cache/disk-cache.js'
 import type { OriginalStore } from '../packages/core/src/cache/original-store.js'
@@ -19,8 +18,8 @@ import {
   type S3Client,
   type S3ClientOptions,
 } from '../packages/core/src/remote/index.js'
-import type { CanonicalRequest, GeneratedImage, Logger } from '../packages/core/src/types.js'
-import { testStore } from '../packages/core/test/contracts/store-contract.js'
+import type { Logger } from '../packages/core/src/types.js'
+import { image, request, testStore } from '../packages/core/test/contracts/store-contract.js'
 import { createS3Server, remoteOptionsFor, type S3Server } from './s3-server/index.js'
 import { type RunningS3rver, startS3rver } from './s3-server/s3rver.js'
 
@@ -128,18 +127,6 @@ afterAll(async () => {
   await s3rver?.close()
 })
 
-const request = (prompt: string): CanonicalRequest => ({
-  model: 'flux-schnell',
-  prompt,
-  size: '32x24',
-  quality: 'standard',
-})
-async function image(color = '#336699'): Promise<GeneratedImage> {
-  const bytes = await sharp({ create: { width: 32, height: 24, channels: 3, background: color } })
-    .png()
-    .toBuffer()
-  return { bytes, format: 'png', width: 32, height: 24, created: 1_700_000_000 }
-}
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 const REAL = { provider: 'test', placeholder: false }
 

@@ -21,14 +21,16 @@ export interface StoreUnderTest {
   cleanup?(): Promise<void>
 }
 
-const request = (prompt: string): CanonicalRequest => ({
+/** A small request, for tests of stores. */
+export const request = (prompt: string): CanonicalRequest => ({
   model: 'flux-schnell',
   prompt,
   size: '32x24',
   quality: 'standard',
 })
 
-async function image(color = '#336699'): Promise<GeneratedImage> {
+/** A real 32x24 PNG of one colour, as a provider returns it. */
+export async function image(color = '#336699'): Promise<GeneratedImage> {
   const bytes = await sharp({ create: { width: 32, height: 24, channels: 3, background: color } })
     .png()
     .toBuffer()
