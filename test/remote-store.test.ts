@@ -367,6 +367,21 @@ describe('the layered store, counted on the server', () => {
       expect(warnings[0]).toContain('no answer within 300 ms')
     })
 
+    it('a remote that fails while a lease is held: the lease is still released, the entry kept locally', async () => {
+      const m = await seeded()
+      s3.fault = ({ op, key }) =>
+        op === 'PUT' && key.includes('/originals/') ? { type: 'status', status: 503 } : undefined
+      const paid = await m.store.withLock(keyA, async () => m.store.put(keyA, a, await image(), REAL))
+      expect(await m.store.get(keyA)).toEqual(paid)
+      expect(requests()).toEqual([
+        `PUT leases/${keyA} 200`,
+        `PUT originals/${keyA}.png 503`,
+        `DELETE leases/${keyA} 204`,
+      ])
+      expect(s3.objects.has(`${prefix}/leases/${keyA}`)).toBe(false)
+      expect(warnings).toHaveLength(1)
+    })
+
     it('operations that fail at once, in parallel, still give one warning', async () => {
       const m = await seeded()
       s3.fault = () => ({ type: 'status', status: 500, code: 'InternalError' })

@@ -238,7 +238,9 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
               try {
                 return await fn()
               } finally {
-                await remote(() => lease.release())
+                // Released even when the remote failed meanwhile: it stops the renewals, or the
+                // lease would stay fresh, and the fleet wait, for as long as this process lives.
+                await lease.release().catch((err: unknown) => remote(() => Promise.reject(err)))
               }
             }
             // Another build held the lease and let it go: its result is read through by `fn`'s
