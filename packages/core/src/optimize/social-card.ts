@@ -16,6 +16,9 @@ const CARD_JPEG = { quality: 82, mozjpeg: true } as const
 /** Bump when the card's crop or encoding changes: older cards are then made again. */
 const CARD_VERSION = 1
 
+/** A card's content hash by its settings and its input file's identity (path, size, times, inode). */
+const cardHashes = new Map<string, string>()
+
 /** Where the crop is centred: the subject (sharp's `attention` strategy), or a point as fractions of the image. */
 export type CardFocus = 'attention' | { x: number; y: number }
 
@@ -48,7 +51,7 @@ export interface SocialCard {
 /**
  * A page's social card: the image cropped to 1200x630 and encoded as JPEG, centred on the subject
  * or on `focus`. Cached like the variants, under a hash of the input's bytes, the crop and the
- * encoder (sharp's version): a second call reads nothing but the input and encodes nothing.
+ * encoder (sharp's version): a second call reads nothing while the input file is unchanged, and encodes nothing.
  */
 export async function makeSocialCard({
   input,
@@ -59,12 +62,18 @@ export async function makeSocialCard({
   counters,
 }: SocialCardOptions): Promise<SocialCard> {
   const checked = checkFocus(focus)
-  const bytes = await readFile(input)
-  const hash = createHash('sha256')
-    .update(JSON.stringify([CARD_VERSION, SOCIAL_CARD, CARD_JPEG, checked, sharpVersion()]))
-    .update(bytes)
-    .digest('hex')
-    .slice(0, 16)
+  const settings = JSON.stringify([CARD_VERSION, SOCIAL_CARD, CARD_JPEG, checked, sharpVersion()])
+  // Pages ask for the same card again (a post and the list): its input is read and hashed once
+  // per process while the file keeps its identity.
+  const { size, mtimeMs, ctimeMs, ino } = await stat(input)
+  const identity = [settings, input, size, mtimeMs, ctimeMs, ino].join('\0')
+  let bytes: Buffer | undefined
+  let hash = cardHashes.get(identity)
+  if (hash === undefined) {
+    bytes = await readFile(input)
+    hash = createHash('sha256').update(settings).update(bytes).digest('hex').slice(0, 16)
+    cardHashes.set(identity, hash)
+  }
   const fileName = `${slugify(name)}-card-${hash}.jpg`
   const dir = join(cacheDir, CACHE_LAYOUT.variants.dir, 'cards')
   const path = join(dir, fileName)
@@ -72,6 +81,7 @@ export async function makeSocialCard({
   const cached = await stat(path).catch(() => undefined)
   if (cached?.isFile()) return { ...card, bytes: cached.size }
 
+  bytes ??= await readFile(input)
   const sharp = await loadSharp()
   const image = sharp(bytes, decodeOptions('error')).autoOrient()
   let cropped: typeof image

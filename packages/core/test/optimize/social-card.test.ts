@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
@@ -120,6 +120,29 @@ describe('makeSocialCard', () => {
     expect(counters.encodes).toBe(2)
     expect(changed.path).not.toBe(first.path)
     expect((await readdir(join(dir, 'variants', 'cards'))).sort()).toHaveLength(2)
+  })
+
+  it('is made again when its input is rewritten in place, even at the same size and modification time', async () => {
+    const input = await subjectLow()
+    // Uncompressed PNGs: the same dimensions give the same length, whatever the pixels.
+    const stored = (image: ReturnType<typeof sharp>) => image.png({ compressionLevel: 0 }).toBuffer()
+    const unflipped = await stored(sharp(input))
+    const flipped = await stored(sharp(input).flip())
+    // One modification time, in whole seconds (set exactly), before and after the rewrite.
+    const when = 1_700_000_000
+    await writeFile(input, unflipped)
+    await utimes(input, when, when)
+    const counters = { encodes: 0 }
+    const first = await makeSocialCard({ input, cacheDir: dir, serve: SERVE, counters })
+    const before = await stat(input)
+    // Other pixels, the same length, the same modification time: only the change time tells.
+    await writeFile(input, flipped)
+    await utimes(input, when, when)
+    const now = await stat(input)
+    expect([now.size, now.mtimeMs, now.ino]).toEqual([before.size, before.mtimeMs, before.ino])
+    const changed = await makeSocialCard({ input, cacheDir: dir, serve: SERVE, counters })
+    expect(counters.encodes).toBe(2)
+    expect(changed.path).not.toBe(first.path)
   })
 
   it('rejects a focal point outside the image, saying what it expects', async () => {
