@@ -127,7 +127,7 @@ export async function warm({ full = false, log = () => {} } = {}) {
  * Adds posts to the blog until it asks for IMAGES distinct images (counted by `flux-images scan`),
  * or the posts of an earlier call (`added`), so the plain copy has the same pages.
  */
-async function scaleBlog(dir, env, added) {
+export async function scaleBlog(dir, env, added) {
   const scan = assertOk(
     await measureProcess(process.execPath, [CLI_BIN, 'scan', '--json', '--root', dir], { cwd: dir, env }),
     'scan of the blog',
