@@ -129,7 +129,7 @@ export async function remote({ full = false, log = () => {} } = {}) {
           (await distDigest(dir)) !== reference && 'dist/_flux differs from the local build',
         ].filter(Boolean)
         if (problems.length) throw new Error(`bench: astro build of ${dir}: ${problems.join('; ')}`)
-        return { ...m, traffic, said: remoteLine(m.stdout + m.stderr) }
+        return { ...m, traffic, encodes, said: remoteLine(m.stdout + m.stderr) }
       }
     const contenders = {
       local: build(local, { remote: false }),
@@ -162,7 +162,7 @@ export async function remote({ full = false, log = () => {} } = {}) {
           `bench: pull downloaded ${traffic.originalGets}, kept ${got}: ${formatOps(traffic.requests)}`,
         )
       }
-      return { ...m, traffic, said: (m.stdout + m.stderr).trim().split('\n').at(-1) }
+      return { ...m, traffic, said: m.stdout.trim() }
     }
     const pulls = await runPaired({
       pairs: rounds,
@@ -299,23 +299,23 @@ function markdown({ rounds, root, added, priming, bucket, result, pulls, bytes, 
     const ratio = name === 'local' ? '1' : `**${formatRange(result.ratio(name, 'local'))}**`
     const ops = [...new Set(runs.map((m) => formatOps(m.traffic.requests)))].join(' / ')
     const down = [...new Set(runs.map((m) => (m.traffic.downloadedBytes / MB).toFixed(1)))].join(' / ')
-    return `| ${name} | ${describe[base]} | ${base === 'local' ? 'none' : delay} | ${formatRange(result.summary(name), formatMs)} | ${ratio} | ${formatRange(result.summary(name, 'cpuMs'), formatMs)} | ${formatRange(result.summary(name, 'peakRssMB'), formatMB)} | ${ops} | ${down} MB |`
+    return `| ${name} | ${describe[base]} | ${base === 'local' ? 'none' : delay} | ${formatRange(result.summary(name), formatMs)} | ${ratio} | ${formatRange(result.summary(name, 'cpuMs'), formatMs)} | ${formatRange(result.summary(name, 'peakRssMB'), formatMB)} | ${ops} | ${down} MB | ${[...new Set(runs.map((m) => m.encodes))].join(' / ')} |`
   }
   const pullRow = (name) =>
-    `| ${name} | ${formatRange(pulls.summary(name), formatMs)} | ${formatOps(pulls.runs[name][0].traffic.requests)} | ${(pulls.runs[name][0].traffic.downloadedBytes / MB).toFixed(1)} MB | ${pulls.runs[name][0].said} |`
+    `| ${name} | ${formatRange(pulls.summary(name), formatMs)} | ${formatRange(pulls.summary(name, 'cpuMs'), formatMs)} | ${formatOps(pulls.runs[name][0].traffic.requests)} | ${(pulls.runs[name][0].traffic.downloadedBytes / MB).toFixed(1)} MB | ${pulls.runs[name][0].said} |`
   return [
     `The example blog copied to ${root} and scaled to ${IMAGES} distinct flux images (${added.posts} more posts, each a frontmatter hero and body images); its originals in the bucket \`s3://${BUCKET}/${PREFIX}\` of the repository's S3-subset server on loopback (${bucket.images} images + ${bucket.metadata} metadata files, ${(bucket.bytes / MB).toFixed(1)} MB, ${bucket.other} other objects), filled by ${priming.how} (${formatMs(priming.wallMs)}; ${priming.generations} gateway requests; ${formatOps(priming.traffic.requests)}; ${(priming.traffic.uploadedBytes / MB).toFixed(1)} MB uploaded; said \`${priming.said}\`). ${rounds} rounds of whole \`astro build\` processes, every contender once a round, the order reversed every other round; dist/ removed before each (untimed). Every remote build: 0 gateway requests, 0 PUT and 0 DELETE, dist/_flux byte-identical to the local build's; every pull: exactly ${IMAGES} originals downloaded.`,
     '',
-    '| build | local cache | remote | wall | / local (paired) | CPU | peak RSS | S3 requests by op | downloaded |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |',
+    '| build | local cache | remote | wall | / local (paired) | CPU | peak RSS | S3 requests by op | downloaded | variant files written |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
     ...names.map(row),
     '',
     `What the builds said: ${[...new Set(names.filter((n) => n !== 'local').map((n) => `${n}: \`${result.runs[n][0].said}\``))].join('; ')}.`,
     '',
     `\`flux-images pull\` into an empty cache (${rounds} runs each, alternating):`,
     '',
-    '| run | wall | S3 requests by op | downloaded | it said |',
-    '| --- | ---: | --- | ---: | --- |',
+    '| run | wall | CPU | S3 requests by op | downloaded | it said |',
+    '| --- | ---: | ---: | --- | ---: | --- |',
     ...Object.keys(pulls.runs).map(pullRow),
     '',
     `Bytes: the ${bytes.images} originals weigh ${(bytes.imageBytes / MB).toFixed(1)} MB (${(bytes.imageBytes / bytes.images / MB).toFixed(2)} MB each on average) plus ${(bytes.metadataBytes / 1e3).toFixed(0)} KB of metadata; committed to git, they add ${(git.looseBytes / MB).toFixed(1)} MB of objects to the history, ${(git.packBytes / MB).toFixed(1)} MB once packed by \`git gc\`, for good (each regenerated image adds its new bytes again). (${git.distinct} distinct images of ${git.images}: ${(git.distinctBytes / MB).toFixed(1)} MB of PNG became ${(git.looseBytes / MB).toFixed(1)} MB of git objects, x${(git.looseBytes / git.distinctBytes).toFixed(2)}.)`,
