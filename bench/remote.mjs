@@ -1,6 +1,8 @@
 // Section 10: the remote cache (issue 18). The example blog scaled to 40 flux images (section 4's
 // site: frontmatter heroes and markdown images), its originals in a bucket of the repository's
-// S3-subset server on loopback (test/s3-server), whole `astro build` processes alternating:
+// S3-subset server on loopback (test/s3-server), whole `astro build` processes alternating (the
+// fresh builds in a paired run of their own against more local ones: their minute of encoding
+// would weigh on whichever build follows), the disk synced before each:
 //
 //   local         warm, the full local cache, no remote set (the baseline of every ratio)
 //   fresh         an empty .flux-cache each run, the remote set: 40 originals pulled, every variant encoded
@@ -83,7 +85,7 @@ export async function remote({ full = false, log = () => {} } = {}) {
       wallMs: primed.wallMs,
       generations: gateway.requests,
       traffic: s3Traffic(s3),
-      said: remoteLine(primed.stdout + primed.stderr),
+      said: kept === IMAGES ? primed.stdout.trim() : remoteLine(primed.stdout + primed.stderr),
     }
     log(`  ${priming.how}: ${formatMs(priming.wallMs)}, ${formatOps(priming.traffic.requests)}`)
     const bucket = bucketContents(s3)
@@ -109,6 +111,9 @@ export async function remote({ full = false, log = () => {} } = {}) {
         }
         const variants = await cacheSnapshot(cacheOf(dir, 'variants'))
         const originals = await cacheSnapshot(cacheOf(dir, 'originals'))
+        // Untimed: the disk writes of earlier runs (a fresh build's 445 variants) flushed now, not
+        // in the middle of this one.
+        execFileSync('sync')
         gateway.reset()
         s3.reset()
         s3.fault = delay ? () => ({ delayMs: delay }) : undefined
@@ -131,9 +136,8 @@ export async function remote({ full = false, log = () => {} } = {}) {
         if (problems.length) throw new Error(`bench: astro build of ${dir}: ${problems.join('; ')}`)
         return { ...m, traffic, encodes, said: remoteLine(m.stdout + m.stderr) }
       }
-    const contenders = {
+    const warmContenders = {
       local: build(local, { remote: false }),
-      fresh: build(site.fresh, { remote: true, wipe: 'all' }),
       originals: build(site.originals, { remote: true, wipe: 'originals' }),
       'remote-warm': build(local, { remote: true }),
       [`originals-${DELAY_MS}ms`]: build(site.originals, {
@@ -146,7 +150,13 @@ export async function remote({ full = false, log = () => {} } = {}) {
     // The originals copy encodes its variants once (untimed), as a CI cache of variants would keep them.
     log('  warm-up: the originals copy encodes its variants once')
     await build(site.originals, { remote: true, wipe: 'all' })()
-    const result = await runPaired({ pairs: rounds, contenders, log })
+    const warm = await runPaired({ pairs: rounds, contenders: warmContenders, log })
+    // Apart: a fresh build encodes for a minute or two, which would weigh on whichever build follows it.
+    const cold = await runPaired({
+      pairs: rounds,
+      contenders: { local: warmContenders.local, fresh: build(site.fresh, { remote: true, wipe: 'all' }) },
+      log,
+    })
 
     // `flux-images pull` into an empty cache, alternating 0 and 30 ms.
     const pull = (delay) => async () => {
@@ -172,7 +182,7 @@ export async function remote({ full = false, log = () => {} } = {}) {
 
     const bytes = await originalBytes(cacheOf(local, 'originals'))
     const git = await gitHistory(cacheOf(local, 'originals'))
-    return { md: markdown({ rounds, root, added, priming, bucket, result, pulls, bytes, git }) }
+    return { md: markdown({ rounds, root, added, priming, bucket, warm, cold, pulls, bytes, git }) }
   } finally {
     await s3.close()
     await gateway.close()
@@ -284,15 +294,15 @@ async function gitHistory(originals) {
   }
 }
 
-function markdown({ rounds, root, added, priming, bucket, result, pulls, bytes, git }) {
-  const names = Object.keys(result.runs)
+function markdown({ rounds, root, added, priming, bucket, warm, cold, pulls, bytes, git }) {
+  const names = Object.keys(warm.runs)
   const describe = {
     local: 'full',
     fresh: 'empty',
     originals: 'variants only',
     'remote-warm': 'full',
   }
-  const row = (name) => {
+  const row = (name, result = warm) => {
     const runs = result.runs[name]
     const base = name.replace(/-\d+ms$/, '')
     const delay = name === base ? 'loopback' : `+${DELAY_MS} ms a request`
@@ -304,13 +314,14 @@ function markdown({ rounds, root, added, priming, bucket, result, pulls, bytes, 
   const pullRow = (name) =>
     `| ${name} | ${formatRange(pulls.summary(name), formatMs)} | ${formatRange(pulls.summary(name, 'cpuMs'), formatMs)} | ${formatOps(pulls.runs[name][0].traffic.requests)} | ${(pulls.runs[name][0].traffic.downloadedBytes / MB).toFixed(1)} MB | ${pulls.runs[name][0].said} |`
   return [
-    `The example blog copied to ${root} and scaled to ${IMAGES} distinct flux images (${added.posts} more posts, each a frontmatter hero and body images); its originals in the bucket \`s3://${BUCKET}/${PREFIX}\` of the repository's S3-subset server on loopback (${bucket.images} images + ${bucket.metadata} metadata files, ${(bucket.bytes / MB).toFixed(1)} MB, ${bucket.other} other objects), filled by ${priming.how} (${formatMs(priming.wallMs)}; ${priming.generations} gateway requests; ${formatOps(priming.traffic.requests)}; ${(priming.traffic.uploadedBytes / MB).toFixed(1)} MB uploaded; said \`${priming.said}\`). ${rounds} rounds of whole \`astro build\` processes, every contender once a round, the order reversed every other round; dist/ removed before each (untimed). Every remote build: 0 gateway requests, 0 PUT and 0 DELETE, dist/_flux byte-identical to the local build's; every pull: exactly ${IMAGES} originals downloaded.`,
+    `The example blog copied to ${root} and scaled to ${IMAGES} distinct flux images (${added.posts} more posts, each a frontmatter hero and body images); its originals in the bucket \`s3://${BUCKET}/${PREFIX}\` of the repository's S3-subset server on loopback (${bucket.images} images + ${bucket.metadata} metadata files, ${(bucket.bytes / MB).toFixed(1)} MB, ${bucket.other} other objects), filled by ${priming.how} (${formatMs(priming.wallMs)}; ${priming.generations} gateway requests; ${formatOps(priming.traffic.requests)}; ${(priming.traffic.uploadedBytes / MB).toFixed(1)} MB uploaded; said \`${priming.said}\`). ${rounds} rounds of whole \`astro build\` processes, every contender once a round, the order reversed every other round; dist/ removed and the disk synced (\`sync\`) before each, untimed. Every remote build: 0 gateway requests, 0 PUT and 0 DELETE, dist/_flux byte-identical to the local build's; every pull: exactly ${IMAGES} originals downloaded.`,
     '',
     '| build | local cache | remote | wall | / local (paired) | CPU | peak RSS | S3 requests by op | downloaded | variant files written |',
     '| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
-    ...names.map(row),
+    ...names.map((name) => row(name)),
+    row('fresh', cold),
     '',
-    `What the builds said: ${[...new Set(names.filter((n) => n !== 'local').map((n) => `${n}: \`${result.runs[n][0].said}\``))].join('; ')}.`,
+    `The fresh builds ran in a paired run of their own, against ${rounds} more local builds (${formatRange(cold.summary('local'), formatMs)}), their ratio pair by pair with those. What the builds said: ${[...names.filter((n) => n !== 'local').map((n) => `${n}: \`${warm.runs[n][0].said}\``), `fresh: \`${cold.runs.fresh[0].said}\``].join('; ')}.`,
     '',
     `\`flux-images pull\` into an empty cache (${rounds} runs each, alternating):`,
     '',
