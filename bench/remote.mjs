@@ -19,6 +19,7 @@
 //
 //   node bench/remote.mjs [--full]               pnpm build first; 3 rounds, --full 5
 //   BENCH_REMOTE_DIR=/somewhere node bench/remote.mjs
+//   BENCH_REMOTE_DELAY_MS=150 node bench/remote.mjs   a farther region than the default 30 ms
 //
 // The copies live in <os temp>/flux-bench-remote; the `local` copy keeps its .flux-cache between
 // benchmark runs. The bucket lives in this process: it is filled by the local copy's cold build
@@ -41,7 +42,7 @@ import { scaleBlog } from './warm.mjs'
 
 const IMAGES = 40
 // A nearby region's round trip, added by the server before it answers each request.
-const DELAY_MS = 30
+const DELAY_MS = Number(process.env.BENCH_REMOTE_DELAY_MS ?? 30)
 const BUCKET = 'flux-bench'
 const PREFIX = 'blog'
 const MB = 1e6
