@@ -162,6 +162,30 @@ describe('the remote cache from the CLI', () => {
     expect(gateway.requests).toBe(24)
   })
 
+  it("a fork's build, with no credentials for a private bucket: one warning, placeholders, nothing written or paid", async () => {
+    const first = await checkout(site('cli-fork'))
+    expect((await runCli(['generate'], { cwd: first, env: env() })).code).toBe(0)
+    gateway.reset()
+    s3.reset()
+    const fork = await checkout(site('cli-fork'))
+    // The secrets of a fork's workflow are empty strings.
+    const run = await runCli(['generate'], {
+      cwd: fork,
+      env: cliEnv({
+        FLUX_MODE: 'placeholder',
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        FLUX_API_KEY: '',
+      }),
+    })
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain('(read-only)')
+    expect(run.stderr.match(/FLUX_REMOTE_DENIED/g)).toHaveLength(1)
+    expect(run.stderr).toMatch(/0 generated, 0 cached, 24 placeholder\(s\), 0 failed/)
+    expect(s3.count('PUT') + s3.count('DELETE')).toBe(0)
+    expect(gateway.requests).toBe(0)
+  })
+
   it('push in read-only mode, or with no bucket set, is refused with what to do', async () => {
     const root = await checkout(site('cli-refused'))
     const readOnly = await runCli(['push'], { cwd: root, env: env({ FLUX_REMOTE_MODE: 'read-only' }) })
