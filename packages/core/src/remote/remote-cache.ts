@@ -362,12 +362,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
             }
             if (outcome === OFF) return fn()
             if (outcome.status === 'acquired') {
-              const { lease, tookOverFrom } = outcome
-              if (tookOverFrom) {
-                logger.warn(
-                  `[flux] Took over the lease on ${key} from ${tookOverFrom}, which stopped renewing it (a build that died): this build generates the image instead.`,
-                )
-              }
+              const { lease } = outcome
               try {
                 return await fn()
               } finally {
