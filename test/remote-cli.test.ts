@@ -102,6 +102,11 @@ describe('the remote cache from the CLI', () => {
     expect(s3.count('HEAD')).toBe(24)
 
     s3.reset()
+    const dry = await runCli(['generate', '--dry-run'], { cwd: second, env: env() })
+    expect(dry.stdout).toContain('0 image(s) would be generated, est. $0.000; 24 cached. Nothing was called.')
+    expect(s3.count('GET')).toBe(0)
+
+    s3.reset()
     const frozen = await runCli(['generate'], { cwd: second, env: env({ FLUX_MODE: 'frozen' }) })
     expect(frozen.code).toBe(0)
     expect(gateway.requests).toBe(0)
