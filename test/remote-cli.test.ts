@@ -191,6 +191,27 @@ describe('the remote cache from the CLI', () => {
     expect(gateway.requests).toBe(0)
   })
 
+  it('prune cleans the local cache only: the bucket keeps what other branches may use', async () => {
+    const files = site('cli-prune')
+    const root = await checkout(files)
+    expect((await runCli(['generate'], { cwd: root, env: env() })).code).toBe(0)
+    const inBucket = () => [...s3.objects.keys()].filter((k) => k.startsWith('cli-prune/originals/')).length
+    expect(inBucket()).toBe(48)
+    // This branch drops a post.
+    await writeFile(join(root, 'src/content/posts/post-7.md'), '# No images any more\n')
+    s3.reset()
+    const prune = await runCli(['prune'], { cwd: root, env: env() })
+    expect(prune.code).toBe(0)
+    expect(prune.stdout).toContain('3 unreferenced entries removed.')
+    expect(s3.count('DELETE')).toBe(0)
+    expect(inBucket()).toBe(48)
+    // Back on a branch that has the post: downloaded again, not paid again.
+    await writeFile(join(root, 'src/content/posts/post-7.md'), files['src/content/posts/post-7.md'] as string)
+    const again = await runCli(['generate'], { cwd: root, env: env() })
+    expect(again.stderr).toContain('remote: 3 downloaded')
+    expect(gateway.requests).toBe(24)
+  })
+
   it('push in read-only mode, or with no bucket set, is refused with what to do', async () => {
     const root = await checkout(site('cli-refused'))
     const readOnly = await runCli(['push'], { cwd: root, env: env({ FLUX_REMOTE_MODE: 'read-only' }) })
