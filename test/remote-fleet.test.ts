@@ -1,0 +1,202 @@
+// A fleet of machines over one bucket, each a separate `flux-images generate` process with its own
+// checkout and local cache: four started at once pay for each of 24 new images once and end with
+// the same bytes; a holder killed (SIGKILL) mid-generation has its lease taken over after the
+// stale time and its image is still paid once; on s3rver, which ignores conditional writes, a run
+// says it may pay twice and completes.
+import type { ChildProcess } from 'node:child_process'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createS3Client, resolveRemoteConfig } from '../packages/core/src/remote/index.js'
+import { type CliRun, cliEnv, startCli } from './helpers/cli.js'
+import {
+  bucketKeys,
+  bucketOriginals,
+  copyProject,
+  FLEET_IMAGES,
+  generatedCount,
+  localOriginals,
+  occurrences,
+  remoteEnv,
+  type ScannedImage,
+  scanLocal,
+} from './helpers/remote-project.js'
+import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
+import { createS3Server, remoteOptionsFor, type S3Server } from './s3-server/index.js'
+import { startS3rver } from './s3-server/s3rver.js'
+
+const KEY = 'sk-flux-fleet-3c9e1a7b-DO-NOT-LEAK'
+
+/** The fixture's 24 images (key, prompt), read once by a local scan of a pristine copy. */
+let images: ScannedImage[]
+const cleanups: Array<() => Promise<void>> = []
+let children: ChildProcess[] = []
+
+beforeAll(async () => {
+  const pristine = await copyProject()
+  images = await scanLocal(pristine.root)
+  await pristine.cleanup()
+  expect(images.map((i) => i.status)).toEqual(Array(FLEET_IMAGES).fill('missing'))
+})
+
+afterEach(async () => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  children = []
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+/** Started now, stopped (hanging requests included) after the test. */
+async function gatewayFor(test: Parameters<typeof createMockGateway>[0] = {}): Promise<MockGateway> {
+  const gateway = await createMockGateway({ apiKey: KEY, sizes: ['256x256'], ...test })
+  cleanups.push(() => gateway.close())
+  return gateway
+}
+
+async function s3Server(): Promise<S3Server> {
+  const server = await createS3Server()
+  cleanups.push(() => server.close())
+  return server
+}
+
+async function machine(): Promise<string> {
+  const project = await copyProject()
+  cleanups.push(project.cleanup)
+  return project.root
+}
+
+function generate(root: string, env: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<CliRun> } {
+  const run = startCli(['generate'], { cwd: root, env })
+  children.push(run.child)
+  return run
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setTimeout(r, 20))
+}
+
+/** Each of the fixture's prompts with the count given (the same for all unless `except` says). */
+function eachPrompt(count: number, except: Record<string, number> = {}): Array<[string, number]> {
+  return images.map((i) => [i.prompt, except[i.prompt] ?? count] as [string, number]).sort()
+}
+const sorted = (map: ReadonlyMap<string, number>) => [...map].sort()
+
+describe('four builds at once, one bucket', () => {
+  it('24 new images: 24 generations in all, each prompt once; four caches and the bucket end with the same verified bytes; no lease left', async () => {
+    // Each generation takes a moment, so the four runs overlap and contend for the same keys.
+    const gateway = await gatewayFor({ latencyMs: 300 })
+    const server = await s3Server()
+    const roots = await Promise.all([machine(), machine(), machine(), machine()])
+    const env = cliEnv({ FLUX_API_KEY: KEY, FLUX_BASE_URL: gateway.url, ...remoteEnv(server) })
+
+    const runs = await Promise.all(roots.map((root) => generate(root, env).done))
+
+    for (const run of runs) expect(run.code, run.stderr).toBe(0)
+    // They did race: some lease creates lost to another build (412).
+    const lost = server.log.filter(
+      (e) =>
+        e.op === 'PUT' && e.key.startsWith('site/leases/') && !e.key.includes('probe-') && e.status === 412,
+    )
+    expect(lost.length).toBeGreaterThan(0)
+    // Paid once per image: the gateway's own count, by prompt.
+    expect(gateway.requests).toBe(FLEET_IMAGES)
+    expect(gateway.generated).toBe(FLEET_IMAGES)
+    expect(sorted(gateway.requestsByPrompt)).toEqual(eachPrompt(1))
+    expect(runs.map((r) => generatedCount(r.stderr)).reduce((a, b) => a + b)).toBe(FLEET_IMAGES)
+
+    // Every machine ends with the same bytes for every key, and so does the bucket.
+    const keys = images.map((i) => i.key)
+    const bucket = bucketOriginals(server)
+    expect([...bucket.keys()]).toEqual(keys)
+    expect(bucketKeys(server, 'originals')).toHaveLength(2 * FLEET_IMAGES) // image + metadata each
+    for (const root of roots) {
+      const local = await localOriginals(root)
+      expect([...local.keys()]).toEqual(keys)
+      for (const key of keys) expect(local.get(key)?.equals(bucket.get(key) as Buffer), key).toBe(true)
+    }
+    expect(bucketKeys(server, 'leases')).toEqual([])
+    for (const run of runs) expect(run.stderr + run.stdout).not.toContain(server.credentials.secretAccessKey)
+  })
+})
+
+describe('a holder killed mid-generation', () => {
+  it('SIGKILL while its request is in flight: the other build takes the lease over after the stale time, and the image is paid once', async () => {
+    // The first request for one prompt never answers while the test runs: its build is killed
+    // meanwhile, so that generation never completes (the gateway bills nothing for it).
+    const slow = images[Math.floor(FLEET_IMAGES / 2)] as ScannedImage
+    const gateway = await gatewayFor({
+      fault: ({ body, promptCount }) =>
+        body.prompt === slow.prompt && promptCount === 1 ? { delayMs: 600_000 } : undefined,
+    })
+    const server = await s3Server()
+    const env = cliEnv({
+      FLUX_API_KEY: KEY,
+      FLUX_BASE_URL: gateway.url,
+      ...remoteEnv(server),
+      FLUX_REMOTE_LEASE_STALE_MS: '3000',
+    })
+    const roots = await Promise.all([machine(), machine()])
+    const runs = roots.map((root) => generate(root, env))
+
+    // Everything else is done and written back, every other lease released; the slow prompt is
+    // at the gateway, its lease held.
+    const slowLease = `site/leases/${slow.key}`
+    await until(
+      () =>
+        gateway.requestsByPrompt.get(slow.prompt) === 1 &&
+        gateway.inFlight === 1 &&
+        bucketOriginals(server).size === FLEET_IMAGES - 1 &&
+        bucketKeys(server, 'leases').join() === slowLease,
+    )
+    const holder = JSON.parse(server.objects.get(slowLease)?.body.toString() ?? '{}').holder as string
+    const victim = runs.findIndex((r) => holder.endsWith(` pid ${r.child.pid}`))
+    expect(victim, `lease held by ${holder}`).toBeGreaterThanOrEqual(0)
+    const killed = runs[victim] as (typeof runs)[number]
+    const survivor = runs[1 - victim] as (typeof runs)[number]
+    const survivorRoot = roots[1 - victim] as string
+    killed.child.kill('SIGKILL')
+    expect((await killed.done).signal).toBe('SIGKILL')
+
+    const run = await survivor.done
+    expect(run.code, run.stderr).toBe(0)
+    expect(occurrences(run.stderr, 'took over the stale lease')).toBe(1)
+    expect(run.stderr).toContain(`[flux] took over the stale lease of ${holder} on ${slow.key}`)
+    // Paid once: the killed build's request never completed; the survivor's did. Every other
+    // prompt was asked for once.
+    expect(sorted(gateway.requestsByPrompt)).toEqual(eachPrompt(1, { [slow.prompt]: 2 }))
+    expect(sorted(gateway.generatedByPrompt)).toEqual(eachPrompt(1))
+    expect(gateway.generated).toBe(FLEET_IMAGES)
+
+    // The survivor's cache and the bucket: the same 24 verified originals; no lease left.
+    const keys = images.map((i) => i.key)
+    const bucket = bucketOriginals(server)
+    const local = await localOriginals(survivorRoot)
+    expect([...bucket.keys()]).toEqual(keys)
+    expect([...local.keys()]).toEqual(keys)
+    for (const key of keys) expect(local.get(key)?.equals(bucket.get(key) as Buffer), key).toBe(true)
+    expect(bucketKeys(server, 'leases')).toEqual([])
+  })
+})
+
+describe('on s3rver, which ignores conditional writes', () => {
+  it('one run says once that it may pay twice, takes no lease, and completes', async () => {
+    const gateway = await gatewayFor()
+    const s3rver = await startS3rver()
+    cleanups.push(() => s3rver.close())
+    const root = await machine()
+    const env = cliEnv({ FLUX_API_KEY: KEY, FLUX_BASE_URL: gateway.url, ...remoteEnv(s3rver) })
+
+    const run = await generate(root, env).done
+
+    expect(run.code, run.stderr).toBe(0)
+    expect(occurrences(run.stderr, 'may pay twice')).toBe(1)
+    expect(gateway.requests).toBe(FLEET_IMAGES)
+    expect(generatedCount(run.stderr)).toBe(FLEET_IMAGES)
+    expect([...(await localOriginals(root)).keys()]).toEqual(images.map((i) => i.key))
+    // Written back all the same; no lease (and no probe object) left behind.
+    const client = createS3Client(resolveRemoteConfig(remoteOptionsFor(s3rver), {}) as never)
+    cleanups.push(() => client.close())
+    const listed: string[] = []
+    for await (const object of client.list('')) listed.push(object.key)
+    expect(listed.filter((k) => k.startsWith('originals/'))).toHaveLength(2 * FLEET_IMAGES)
+    expect(listed.filter((k) => !k.startsWith('originals/'))).toEqual([])
+  })
+})
