@@ -23,7 +23,8 @@ import { image, request, testStore } from '../packages/core/test/contracts/store
 import { createS3Server, remoteOptionsFor, type S3Server } from './s3-server/index.js'
 import { type RunningS3rver, startS3rver } from './s3-server/s3rver.js'
 
-type Target = Pick<S3Server, 'url' | 'bucket' | 'region' | 'credentials'>
+/** A server the tests started, or a real bucket (`s3://bucket/prefix`, its endpoint and credentials from AWS_* and FLUX_REMOTE_*). */
+type Target = Pick<S3Server, 'url' | 'bucket' | 'region' | 'credentials'> | { realBucket: string }
 type Mode = 'read-write' | 'read-only'
 
 /** Short waits between looks at a lease, so the tests run quickly; correctness never depends on them. */
@@ -38,7 +39,10 @@ async function closeOpened(): Promise<void> {
 }
 
 function clientFor(target: Target, prefix: string, options: S3ClientOptions = {}): S3Client {
-  const config = resolveRemoteConfig(remoteOptionsFor(target, prefix), {})
+  const config =
+    'realBucket' in target
+      ? resolveRemoteConfig({ url: `${target.realBucket.replace(/\/+$/, '')}/${prefix}` }, process.env)
+      : resolveRemoteConfig(remoteOptionsFor(target, prefix), {})
   if (!config) throw new Error('no remote configured')
   const client = createS3Client(config, options)
   opened.clients.push(client)
@@ -107,6 +111,7 @@ testStore(
     if (!server) throw new Error('server not started')
     return server
   }),
+  { seenByAnother: 'remote' },
 )
 testStore(
   'layered: local disk over s3rver',
@@ -115,8 +120,33 @@ testStore(
     return s3rver
   }),
   // s3rver ignores If-None-Match: two machines both "create" a lease (probeConditionalWrites says so).
-  { exclusiveAcrossStores: false },
+  { exclusiveAcrossStores: false, seenByAnother: 'remote' },
 )
+
+// Opt-in, never in CI: the contract against a real bucket, e.g. FLUX_TEST_REAL_BUCKET=s3://my-bucket/flux-contract
+// with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT_URL_S3 for R2 or MinIO) set.
+// Each test writes under its own prefix and removes everything it wrote.
+const realBucket = process.env.CI ? undefined : process.env.FLUX_TEST_REAL_BUCKET
+if (realBucket) {
+  const target = { realBucket }
+  const contract = contractOver(() => target)
+  testStore(
+    'layered: local disk over a real bucket',
+    async () => {
+      const subject = await contract()
+      const client = clientFor(target, '')
+      return {
+        ...subject,
+        async cleanup() {
+          const prefix = `contract-${process.pid}-`
+          for await (const object of client.list(prefix)) await client.delete(object.key)
+          await subject.cleanup?.()
+        },
+      }
+    },
+    { seenByAnother: 'remote' },
+  )
+}
 
 beforeAll(async () => {
   server = await createS3Server()
@@ -155,7 +185,11 @@ describe('the layered store, counted on the server', () => {
   })
 
   /** The log since the last reset, as `OP key status`, keys without the prefix. */
-  const requests = () => s3.log.map((e) => `${e.op} ${e.key.replace(`${prefix}/`, '')} ${e.status}`)
+  const requests = () =>
+    s3.log.map(
+      (e) =>
+        `${e.op} ${e.key.replace(`${prefix}/`, '').replace(/probe-[0-9a-f-]{36}$/, 'probe-*')} ${e.status}`,
+    )
 
   it('writes back image first, metadata last; a second machine reads 1 original through with 2 GETs, then 0 requests', async () => {
     const first = machine(s3, prefix, { logger })
@@ -232,7 +266,8 @@ describe('the layered store, counted on the server', () => {
     expect(warnings[0]).toContain('does not match its sha256')
     // Nothing of it reached the local cache.
     expect(await readdir(join(reader.dir, 'originals')).catch(() => [])).toEqual([])
-    expect(s3.count('GET', { key: `${prefix}/originals/${keyA}.png` })).toBe(2)
+    // `check` remembers the refusal: the image is downloaded once.
+    expect(s3.count('GET', { key: `${prefix}/originals/${keyA}.png` })).toBe(1)
   })
 
   it('the fleet pays once: a machine that finds the lease held waits and reads the result through', async () => {
@@ -374,6 +409,11 @@ describe('the layered store, counted on the server', () => {
       const paid = await m.store.withLock(keyA, async () => m.store.put(keyA, a, await image(), REAL))
       expect(await m.store.get(keyA)).toEqual(paid)
       expect(requests()).toEqual([
+        // Before the first lease: does the bucket honour conditional writes? (It does.)
+        'PUT leases/probe-* 200',
+        'PUT leases/probe-* 412',
+        'PUT leases/probe-* 412',
+        'DELETE leases/probe-* 204',
         `PUT leases/${keyA} 200`,
         `PUT originals/${keyA}.png 503`,
         `DELETE leases/${keyA} 204`,
