@@ -15,6 +15,7 @@ import {
   generatedCount,
   localOriginals,
   occurrences,
+  remoteCounts,
   remoteEnv,
   type ScannedImage,
   scanLocal,
@@ -90,7 +91,7 @@ describe('four builds at once, one bucket', () => {
     const runs = await Promise.all(roots.map((root) => generate(root, env).done))
 
     for (const run of runs) expect(run.code, run.stderr).toBe(0)
-    // They did race: some lease creates lost to another build (412).
+    // They did race (a precondition of what follows): some lease creates lost to another build (412).
     const lost = server.log.filter(
       (e) =>
         e.op === 'PUT' && e.key.startsWith('site/leases/') && !e.key.includes('probe-') && e.status === 412,
@@ -100,7 +101,20 @@ describe('four builds at once, one bucket', () => {
     expect(gateway.requests).toBe(FLEET_IMAGES)
     expect(gateway.generated).toBe(FLEET_IMAGES)
     expect(sorted(gateway.requestsByPrompt)).toEqual(eachPrompt(1))
-    expect(runs.map((r) => generatedCount(r.stderr)).reduce((a, b) => a + b)).toBe(FLEET_IMAGES)
+    // Each build generated (and uploaded) some keys and downloaded every other: 24 uploads, 3 x 24 downloads.
+    const counts = runs.map((r) => ({ generated: generatedCount(r.stderr), ...remoteCounts(r.stderr) }))
+    const total = (field: 'generated' | 'downloaded' | 'uploaded') =>
+      counts.reduce((sum, c) => sum + c[field], 0)
+    expect([total('generated'), total('uploaded'), total('downloaded')]).toEqual([
+      FLEET_IMAGES,
+      FLEET_IMAGES,
+      3 * FLEET_IMAGES,
+    ])
+    for (const c of counts) expect(c.generated + c.downloaded).toBe(FLEET_IMAGES)
+    // One probe of conditional writes per build (3 PUTs and a DELETE each), before its first lease.
+    const probes = server.log.filter((e) => e.key.startsWith('site/leases/probe-'))
+    expect(probes.filter((e) => e.op === 'PUT')).toHaveLength(4 * 3)
+    expect(probes.filter((e) => e.op === 'DELETE')).toHaveLength(4)
 
     // Every machine ends with the same bytes for every key, and so does the bucket.
     const keys = images.map((i) => i.key)
@@ -157,8 +171,10 @@ describe('a holder killed mid-generation', () => {
 
     const run = await survivor.done
     expect(run.code, run.stderr).toBe(0)
-    expect(occurrences(run.stderr, 'took over the stale lease')).toBe(1)
-    expect(run.stderr).toContain(`[flux] took over the stale lease of ${holder} on ${slow.key}`)
+    expect(occurrences(run.stderr, 'Took over the lease')).toBe(1)
+    expect(run.stderr).toContain(
+      `[flux] Took over the lease on ${slow.key} from ${holder}, which stopped renewing it (a build that died): this build generates the image instead.`,
+    )
     // Paid once: the killed build's request never completed; the survivor's did. Every other
     // prompt was asked for once.
     expect(sorted(gateway.requestsByPrompt)).toEqual(eachPrompt(1, { [slow.prompt]: 2 }))
@@ -192,7 +208,9 @@ describe('on s3rver, which ignores conditional writes', () => {
     expect(generatedCount(run.stderr)).toBe(FLEET_IMAGES)
     expect([...(await localOriginals(root)).keys()]).toEqual(images.map((i) => i.key))
     // Written back all the same; no lease (and no probe object) left behind.
-    const client = createS3Client(resolveRemoteConfig(remoteOptionsFor(s3rver), {}) as never)
+    const config = resolveRemoteConfig(remoteOptionsFor(s3rver), {})
+    if (!config) throw new Error('no remote configured')
+    const client = createS3Client(config)
     cleanups.push(() => client.close())
     const listed: string[] = []
     for await (const object of client.list('')) listed.push(object.key)

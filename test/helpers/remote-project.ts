@@ -116,3 +116,10 @@ export function generatedCount(stderr: string): number {
   if (!match) throw new Error(`no summary line in:\n${stderr}`)
   return Number(match[1])
 }
+
+/** The ` · remote: D downloaded (X MB), U uploaded (Y MB)` counts of a run's summary line. */
+export function remoteCounts(stderr: string): { downloaded: number; uploaded: number } {
+  const match = / · remote: (\d+) downloaded \([\d.]+ MB\), (\d+) uploaded \([\d.]+ MB\)/.exec(stderr)
+  if (!match) throw new Error(`no remote counts in:\n${stderr}`)
+  return { downloaded: Number(match[1]), uploaded: Number(match[2]) }
+}
