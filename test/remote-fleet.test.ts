@@ -189,11 +189,12 @@ describe('a holder killed mid-generation', () => {
     expect([...local.keys()]).toEqual(keys)
     for (const key of keys) expect(local.get(key)?.equals(bucket.get(key) as Buffer), key).toBe(true)
     expect(bucketKeys(server, 'leases')).toEqual([])
+    expect(run.stderr + run.stdout).not.toContain(server.credentials.secretAccessKey)
   })
 })
 
 describe('on s3rver, which ignores conditional writes', () => {
-  it('one run says once that it may pay twice, takes no lease, and completes', async () => {
+  it('one run says once that it may pay twice, completes, and leaves only originals in the bucket', async () => {
     const gateway = await gatewayFor()
     const s3rver = await startS3rver()
     cleanups.push(() => s3rver.close())
@@ -207,7 +208,7 @@ describe('on s3rver, which ignores conditional writes', () => {
     expect(gateway.requests).toBe(FLEET_IMAGES)
     expect(generatedCount(run.stderr)).toBe(FLEET_IMAGES)
     expect([...(await localOriginals(root)).keys()]).toEqual(images.map((i) => i.key))
-    // Written back all the same; no lease (and no probe object) left behind.
+    // Written back all the same; no lease or probe object left behind.
     const config = resolveRemoteConfig(remoteOptionsFor(s3rver), {})
     if (!config) throw new Error('no remote configured')
     const client = createS3Client(config)
