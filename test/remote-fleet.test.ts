@@ -52,8 +52,8 @@ async function gatewayFor(test: Parameters<typeof createMockGateway>[0] = {}): P
   return gateway
 }
 
-async function s3Server(): Promise<S3Server> {
-  const server = await createS3Server()
+async function s3Server(options: Parameters<typeof createS3Server>[0] = {}): Promise<S3Server> {
+  const server = await createS3Server(options)
   cleanups.push(() => server.close())
   return server
 }
@@ -140,12 +140,17 @@ describe('a holder killed mid-generation', () => {
       fault: ({ body, promptCount }) =>
         body.prompt === slow.prompt && promptCount === 1 ? { delayMs: 600_000 } : undefined,
     })
-    const server = await s3Server()
+    // When each request reached the bucket (by its number in the log), on this process's clock.
+    const arrived = new Map<number, number>()
+    const server = await s3Server({
+      fault: ({ requestNumber }) => void arrived.set(requestNumber, Date.now()),
+    })
+    const staleMs = 3000
     const env = cliEnv({
       FLUX_API_KEY: KEY,
       FLUX_BASE_URL: gateway.url,
       ...remoteEnv(server),
-      FLUX_REMOTE_LEASE_STALE_MS: '3000',
+      FLUX_REMOTE_LEASE_STALE_MS: String(staleMs),
     })
     const roots = await Promise.all([machine(), machine()])
     const runs = roots.map((root) => generate(root, env))
@@ -167,6 +172,7 @@ describe('a holder killed mid-generation', () => {
     const survivor = runs[1 - victim] as (typeof runs)[number]
     const survivorRoot = roots[1 - victim] as string
     killed.child.kill('SIGKILL')
+    const killedAt = Date.now()
     expect((await killed.done).signal).toBe('SIGKILL')
 
     const run = await survivor.done
@@ -174,6 +180,19 @@ describe('a holder killed mid-generation', () => {
     expect(occurrences(run.stderr, 'Took over the lease')).toBe(1)
     expect(run.stderr).toContain(
       `[flux] Took over the lease on ${slow.key} from ${holder}, which stopped renewing it (a build that died): this build generates the image instead.`,
+    )
+    // Taken over with a conditional write (If-Match), no sooner than the stale time after the
+    // holder's last write. A lower bound only (a slow machine makes it later, never sooner); as
+    // waiters look at most every 5 s, a threshold set too low can pass unseen here: the lease
+    // tests pin the threshold itself.
+    const leaseWrites = server.log
+      .map((e, i) => ({ ...e, at: arrived.get(i + 1) as number }))
+      .filter((e) => e.op === 'PUT' && e.key === slowLease && e.status === 200)
+    const lastByHolder = leaseWrites.filter((e) => e.at < killedAt).at(-1)
+    const takeover = leaseWrites.find((e) => e.at > killedAt)
+    expect(takeover?.ifMatch).toMatch(/^"[0-9a-f]{32}"$/)
+    expect((takeover?.at ?? 0) - (lastByHolder?.at ?? Number.POSITIVE_INFINITY)).toBeGreaterThanOrEqual(
+      staleMs,
     )
     // Paid once: the killed build's request never completed; the survivor's did. Every other
     // prompt was asked for once.
