@@ -102,6 +102,11 @@ describe('the remote cache from the CLI', () => {
     expect(s3.count('HEAD')).toBe(24)
 
     s3.reset()
+    const dry = await runCli(['generate', '--dry-run'], { cwd: second, env: env() })
+    expect(dry.stdout).toContain('0 image(s) would be generated, est. $0.000; 24 cached. Nothing was called.')
+    expect(s3.count('GET')).toBe(0)
+
+    s3.reset()
     const frozen = await runCli(['generate'], { cwd: second, env: env({ FLUX_MODE: 'frozen' }) })
     expect(frozen.code).toBe(0)
     expect(gateway.requests).toBe(0)
@@ -184,6 +189,27 @@ describe('the remote cache from the CLI', () => {
     expect(run.stderr).toMatch(/0 generated, 0 cached, 24 placeholder\(s\), 0 failed/)
     expect(s3.count('PUT') + s3.count('DELETE')).toBe(0)
     expect(gateway.requests).toBe(0)
+  })
+
+  it('prune cleans the local cache only: the bucket keeps what other branches may use', async () => {
+    const files = site('cli-prune')
+    const root = await checkout(files)
+    expect((await runCli(['generate'], { cwd: root, env: env() })).code).toBe(0)
+    const inBucket = () => [...s3.objects.keys()].filter((k) => k.startsWith('cli-prune/originals/')).length
+    expect(inBucket()).toBe(48)
+    // This branch drops a post.
+    await writeFile(join(root, 'src/content/posts/post-7.md'), '# No images any more\n')
+    s3.reset()
+    const prune = await runCli(['prune'], { cwd: root, env: env() })
+    expect(prune.code).toBe(0)
+    expect(prune.stdout).toContain('3 unreferenced entries removed.')
+    expect(s3.count('DELETE')).toBe(0)
+    expect(inBucket()).toBe(48)
+    // Back on a branch that has the post: downloaded again, not paid again.
+    await writeFile(join(root, 'src/content/posts/post-7.md'), files['src/content/posts/post-7.md'] as string)
+    const again = await runCli(['generate'], { cwd: root, env: env() })
+    expect(again.stderr).toContain('remote: 3 downloaded')
+    expect(gateway.requests).toBe(24)
   })
 
   it('push in read-only mode, or with no bucket set, is refused with what to do', async () => {

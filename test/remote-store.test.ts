@@ -111,7 +111,7 @@ testStore(
     if (!server) throw new Error('server not started')
     return server
   }),
-  { seenByAnother: 'remote' },
+  { seenByAnother: 'remote', removeIsLocal: true },
 )
 testStore(
   'layered: local disk over s3rver',
@@ -120,7 +120,7 @@ testStore(
     return s3rver
   }),
   // s3rver ignores If-None-Match: two machines both "create" a lease (probeConditionalWrites says so).
-  { exclusiveAcrossStores: false, seenByAnother: 'remote' },
+  { exclusiveAcrossStores: false, seenByAnother: 'remote', removeIsLocal: true },
 )
 
 // Opt-in, never in CI: the contract against a real bucket, e.g. FLUX_TEST_REAL_BUCKET=s3://my-bucket/flux-contract
@@ -144,7 +144,7 @@ if (realBucket) {
         },
       }
     },
-    { seenByAnother: 'remote' },
+    { seenByAnother: 'remote', removeIsLocal: true },
   )
 }
 
