@@ -1,0 +1,460 @@
+// Two checkouts, one bucket: real `astro build` and `vite build` in their own processes, each in its
+// own copy of a site with its own `.flux-cache/`, sharing a bucket on our S3-subset server and the
+// mock gateway on loopback. The remote is configured as users configure it: a `.env` file, or
+// `flux.config.mjs` with the credentials in the environment. Every count is read on the servers.
+import { createHash } from 'node:crypto'
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { crc32 } from 'node:zlib'
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cliEnv, readTree, startNode } from './helpers/cli.js'
+import { createImageMaker } from './mock-gateway/images.js'
+import { createMockGateway, DEFAULT_SIZES, type MockGateway } from './mock-gateway/index.js'
+import { createS3Server, type S3Server, TEST_CREDENTIALS } from './s3-server/index.js'
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/remote-site', import.meta.url))
+// Inside the repository, so that the copies resolve astro, vite and the adapters from test/node_modules.
+const TMP = fileURLToPath(new URL('./.tmp', import.meta.url))
+// A fake key with a distinctive shape, so that a leak anywhere is easy to find.
+const KEY = 'sk-flux-remote-checkouts-8d2f-DO-NOT-LEAK'
+const SECRETS = [KEY, TEST_CREDENTIALS.secretAccessKey]
+/** Distinct images in each site of the fixture (each also repeats some, paid for once). */
+const IMAGES = 24
+// The fixture's flux.config.mjs asks for these small sizes.
+const SIZES = ['96x64', '64x96']
+
+type SiteName = 'astro' | 'vite'
+const BINS: Record<SiteName, string> = {
+  astro: fileURLToPath(new URL('./node_modules/astro/bin/astro.mjs', import.meta.url)),
+  vite: fileURLToPath(new URL('./node_modules/vite/bin/vite.js', import.meta.url)),
+}
+
+let gateway: MockGateway
+let server: S3Server
+const temps: string[] = []
+/** Every build's numbers, printed at the end: observed, never asserted. */
+const measured: string[] = []
+
+beforeAll(async () => {
+  // A real model draws a new picture each time it is asked: so does this gateway, so that equal
+  // bytes in two checkouts prove a download, never a second generation.
+  const maker = createImageMaker()
+  let generation = 0
+  gateway = await createMockGateway({
+    apiKey: KEY,
+    sizes: [...DEFAULT_SIZES, ...SIZES],
+    images: { make: (input) => maker.make({ ...input, index: ++generation }) },
+  })
+  server = await createS3Server()
+})
+afterAll(async () => {
+  await gateway?.close()
+  await server?.close()
+  // A failed build may still be finishing images it started: retry.
+  await Promise.all(
+    temps.map((dir) => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })),
+  )
+  if (measured.length > 0) console.log(`[remote-checkouts] observed:\n${measured.join('\n')}`)
+})
+
+/** A checkout: a fresh copy of one site of the fixture with its own (empty) cache, plus `files`. */
+async function checkout(site: SiteName, files: Record<string, string> = {}): Promise<string> {
+  await mkdir(TMP, { recursive: true })
+  const root = join(await mkdtemp(join(TMP, `remote-checkouts-${site}-`)), 'site')
+  temps.push(join(root, '..'))
+  await cp(join(FIXTURE, site), root, { recursive: true })
+  for (const [file, text] of Object.entries(files)) await writeFile(join(root, file), text)
+  return root
+}
+
+/** `.env` lines that set the whole remote, credentials included, under `prefix` of the bucket. */
+function dotEnv(prefix: string, extra: Record<string, string> = {}): string {
+  const vars = {
+    FLUX_REMOTE_URL: `s3://${server.bucket}/${prefix}`,
+    FLUX_REMOTE_ENDPOINT: server.url,
+    FLUX_REMOTE_REGION: server.region,
+    FLUX_REMOTE_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    FLUX_REMOTE_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    ...extra,
+  }
+  return `${Object.entries(vars)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n')}\n`
+}
+
+/** The checkout's flux.config.mjs with a `remote` (no credentials: those come from `AWS_*`). */
+async function configWithRemote(root: string, prefix: string): Promise<void> {
+  const file = join(root, 'flux.config.mjs')
+  const remote = { url: `s3://${server.bucket}/${prefix}`, endpoint: server.url, region: server.region }
+  const text = await readFile(file, 'utf8')
+  await writeFile(
+    file,
+    text.replace('export default {', `export default {\n  remote: ${JSON.stringify(remote)},`),
+  )
+}
+
+/** The credentials as CI gives them: the standard AWS variables. */
+const AWS_ENV = {
+  AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+}
+
+interface Built {
+  root: string
+  code: number | null
+  /** stdout and stderr. */
+  output: string
+  /** The build's `[flux] N image(s) …` line. */
+  summary: string
+  /** Every image file under dist/, by path relative to dist/. */
+  images: Map<string, Buffer>
+  ms: number
+}
+
+/**
+ * `astro build` or `vite build` as users run it: the tool's own CLI in its own process, in the
+ * checkout, with the gateway's key and URL in the environment (and `env`).
+ */
+async function build(site: SiteName, root: string, env: Record<string, string> = {}): Promise<Built> {
+  const run = await startNode(BINS[site], ['build'], {
+    cwd: root,
+    env: cliEnv({ FLUX_API_KEY: KEY, FLUX_BASE_URL: gateway.url, ...env }),
+  }).done
+  const output = run.stdout + run.stderr
+  const images = new Map<string, Buffer>()
+  const dist = join(root, 'dist')
+  for (const file of await readTree(dist).catch(() => [])) {
+    if (/\.(webp|avif|png|jpe?g)$/.test(file.path)) images.set(relative(dist, file.path), file.bytes)
+  }
+  const summary = /\[flux\] \d+ image\(s\) .*/.exec(output)?.[0] ?? ''
+  return { root, code: run.code, output, summary, images: sorted(images), ms: run.ms }
+}
+
+const sorted = <V>(map: Map<string, V>) => new Map([...map].sort(([a], [b]) => (a < b ? -1 : 1)))
+
+/** What the server saw under `prefix` since its last reset. */
+function traffic(prefix: string) {
+  const log = server.log.filter((e) => e.key.startsWith(`${prefix}/`))
+  const under = (path: string) => (e: { key: string }) => new RegExp(`^${prefix}/${path}$`).test(e.key)
+  const original = under('originals/[0-9a-f]+\\.png')
+  const metadata = under('originals/[0-9a-f]+\\.json')
+  // Leases on cache keys, not the start-up probe's `leases/probe-*`.
+  const lease = under('leases/[0-9a-f]+')
+  return {
+    requests: log.length,
+    puts: log.filter((e) => e.op === 'PUT').length,
+    deletes: log.filter((e) => e.op === 'DELETE').length,
+    originalPuts: log.filter((e) => e.op === 'PUT' && original(e) && e.status === 200).length,
+    metadataPuts: log.filter((e) => e.op === 'PUT' && metadata(e) && e.status === 200).length,
+    originalGets: log.filter((e) => e.op === 'GET' && original(e) && e.status === 200).length,
+    leasesTaken: log.filter((e) => e.op === 'PUT' && lease(e) && e.ifNoneMatch === '*' && e.status === 200)
+      .length,
+    leasesReleased: log.filter((e) => e.op === 'DELETE' && lease(e) && e.status === 204).length,
+  }
+}
+
+/** The objects under `prefix` in the bucket, by kind. */
+function stored(prefix: string) {
+  const keys = [...server.objects.keys()].filter((k) => k.startsWith(`${prefix}/`))
+  const count = (pattern: RegExp) => keys.filter((k) => pattern.test(k.slice(prefix.length + 1))).length
+  return {
+    originals: count(/^originals\/[0-9a-f]+\.png$/),
+    metadata: count(/^originals\/[0-9a-f]+\.json$/),
+    leases: count(/^leases\//),
+    other: keys.length - count(/^originals\/[0-9a-f]+\.(png|json)$/) - count(/^leases\//),
+  }
+}
+
+/** The bucket's metadata for the image whose prompt is `prompt` (its cache key and sha256). */
+function metadataOf(prefix: string, prompt: string): { key: string; sha256: string; bytes: number } {
+  for (const [name, object] of server.objects) {
+    if (!name.startsWith(`${prefix}/originals/`) || !name.endsWith('.json')) continue
+    const meta = JSON.parse(object.body.toString('utf8'))
+    if (meta.request.prompt === prompt) return meta
+  }
+  throw new Error(`no metadata for "${prompt}" under ${prefix}/`)
+}
+
+/** Copies the originals and metadata under `from` to `to`: a second bucket seeded from the first. */
+function seed(from: string, to: string): void {
+  for (const [name, object] of [...server.objects]) {
+    if (name.startsWith(`${from}/originals/`))
+      server.putObject(`${to}/${name.slice(from.length + 1)}`, object.body)
+  }
+}
+
+/** Every original in the checkout's local cache, by file name. */
+async function localOriginals(root: string): Promise<Map<string, Buffer>> {
+  const found = await readTree(join(root, '.flux-cache', 'originals')).catch(() => [])
+  return sorted(
+    new Map(
+      found.filter((f) => f.path.endsWith('.png')).map((f) => [f.path.split('/').pop() ?? '', f.bytes]),
+    ),
+  )
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+
+/** No secret in the build's output, nor in anything under its dist/ or .flux-cache/. */
+async function expectNoSecrets(built: Built): Promise<void> {
+  for (const secret of SECRETS) expect(built.output).not.toContain(secret)
+  const files = [
+    ...(await readTree(join(built.root, 'dist')).catch(() => [])),
+    ...(await readTree(join(built.root, '.flux-cache')).catch(() => [])),
+  ]
+  expect(files.length).toBeGreaterThan(IMAGES)
+  const leaks = files.filter((f) => SECRETS.some((s) => f.bytes.includes(s))).map((f) => f.path)
+  expect(leaks).toEqual([])
+}
+
+function note(what: string, built: Built, prefix: string): void {
+  const t = traffic(prefix)
+  const got = [...server.objects]
+    .filter(([name]) => name.startsWith(`${prefix}/originals/`) && name.endsWith('.png'))
+    .reduce((sum, [, o]) => sum + o.body.length, 0)
+  measured.push(
+    `  ${what}: ${(built.ms / 1000).toFixed(1)} s, gateway ${gateway.requests} request(s), bucket ${t.requests} request(s) ` +
+      `(${t.originalGets} original GETs, ${t.puts} PUTs, ${t.deletes} DELETEs), originals in the bucket ${got} B; ${built.summary}`,
+  )
+}
+
+/** The 1-based line of `text` in a file of the fixture. */
+async function lineOf(file: string, text: string): Promise<number> {
+  const index = (await readFile(join(FIXTURE, file), 'utf8')).split('\n').findIndex((l) => l.includes(text))
+  if (index < 0) throw new Error(`"${text}" is not in ${file}`)
+  return index + 1
+}
+
+/**
+ * A valid PNG of `width` x `height` in one flat red, exactly `length` bytes long (a tEXt chunk pads
+ * it): an impostor only the sha256 can tell from the original it replaces.
+ */
+async function impostor(length: number, width: number, height: number): Promise<Buffer> {
+  const png = await sharp({ create: { width, height, channels: 3, background: '#ff0000' } })
+    .png()
+    .toBuffer()
+  const iend = png.length - 12
+  const padding = length - png.length - 12
+  const data = Buffer.concat([Buffer.from('Comment\0'), Buffer.alloc(padding - 8, 0x20)])
+  const type = Buffer.from('tEXt')
+  const head = Buffer.alloc(4)
+  head.writeUInt32BE(data.length)
+  const crc = Buffer.alloc(4)
+  crc.writeUInt32BE(crc32(Buffer.concat([type, data])))
+  return Buffer.concat([png.subarray(0, iend), head, type, data, crc, png.subarray(iend)])
+}
+
+/**
+ * The cold build every later checkout of the Astro site reads from, once: checkout A, a `.env`
+ * with the remote, an empty bucket under `astro/`.
+ */
+const PREFIX = 'astro'
+let coldAstro:
+  | Promise<{ built: Built; gatewayRequests: number; traffic: ReturnType<typeof traffic> }>
+  | undefined
+function astroFleet() {
+  coldAstro ??= (async () => {
+    const root = await checkout('astro', { '.env': dotEnv(PREFIX) })
+    gateway.reset()
+    server.reset()
+    const built = await build('astro', root)
+    note('astro checkout A (cold)', built, PREFIX)
+    return { built, gatewayRequests: gateway.requests, traffic: traffic(PREFIX) }
+  })()
+  return coldAstro
+}
+
+describe('two checkouts, one bucket', () => {
+  it('astro build: A pays for 24 images and shares them; B asks the gateway nothing, downloads 24 originals and builds the same image files', async () => {
+    const a = await astroFleet()
+    expect(a.built.code, a.built.output).toBe(0)
+    expect(a.gatewayRequests).toBe(IMAGES)
+    expect(a.traffic).toMatchObject({
+      originalPuts: IMAGES,
+      metadataPuts: IMAGES,
+      originalGets: 0,
+      leasesTaken: IMAGES,
+      leasesReleased: IMAGES,
+    })
+    expect(stored(PREFIX)).toEqual({ originals: IMAGES, metadata: IMAGES, leases: 0, other: 0 })
+    expect(a.built.summary).toMatch(
+      new RegExp(`^\\[flux\\] ${IMAGES} image\\(s\\) .*${IMAGES} generated, 0 cached`),
+    )
+    expect(a.built.summary).toMatch(
+      new RegExp(`remote: 0 downloaded \\([\\d.]+ MB\\), ${IMAGES} uploaded \\([\\d.]+ MB\\)`),
+    )
+    await expectNoSecrets(a.built)
+
+    const root = await checkout('astro', { '.env': dotEnv(PREFIX) })
+    gateway.reset()
+    server.reset()
+    const b = await build('astro', root)
+    note('astro checkout B', b, PREFIX)
+    expect(b.code, b.output).toBe(0)
+    expect(gateway.requests).toBe(0)
+    expect(traffic(PREFIX)).toMatchObject({ originalGets: IMAGES, puts: 0, deletes: 0 })
+    expect(b.summary).toMatch(new RegExp(`remote: ${IMAGES} downloaded \\([\\d.]+ MB\\), 0 uploaded`))
+    // The same originals in both local caches, and the same image files in both dist/.
+    expect(await localOriginals(root)).toEqual(await localOriginals(a.built.root))
+    expect((await localOriginals(root)).size).toBe(IMAGES)
+    expect([...b.images.keys()]).toEqual([...a.built.images.keys()])
+    expect(b.images).toEqual(a.built.images)
+    // Every image: its 48 px WebP and fallback, and its full-size WebP and fallback.
+    expect(b.images.size).toBe(IMAGES * 4)
+    await expectNoSecrets(b)
+  }, 240_000)
+
+  it('vite build: the same, configured in flux.config.mjs with the credentials in AWS_*', async () => {
+    const prefix = 'vite'
+    const a = await checkout('vite')
+    await configWithRemote(a, prefix)
+    gateway.reset()
+    server.reset()
+    const first = await build('vite', a, AWS_ENV)
+    note('vite checkout A (cold)', first, prefix)
+    expect(first.code, first.output).toBe(0)
+    expect(gateway.requests).toBe(IMAGES)
+    expect(traffic(prefix)).toMatchObject({
+      originalPuts: IMAGES,
+      metadataPuts: IMAGES,
+      originalGets: 0,
+      leasesTaken: IMAGES,
+      leasesReleased: IMAGES,
+    })
+    expect(stored(prefix)).toEqual({ originals: IMAGES, metadata: IMAGES, leases: 0, other: 0 })
+    expect(first.summary).toMatch(
+      new RegExp(`${IMAGES} generated, 0 cached.*remote: 0 downloaded .*, ${IMAGES} uploaded`),
+    )
+    await expectNoSecrets(first)
+
+    const b = await checkout('vite')
+    await configWithRemote(b, prefix)
+    gateway.reset()
+    server.reset()
+    const second = await build('vite', b, AWS_ENV)
+    note('vite checkout B', second, prefix)
+    expect(second.code, second.output).toBe(0)
+    expect(gateway.requests).toBe(0)
+    expect(traffic(prefix)).toMatchObject({ originalGets: IMAGES, puts: 0, deletes: 0 })
+    expect(second.summary).toMatch(new RegExp(`remote: ${IMAGES} downloaded \\([\\d.]+ MB\\), 0 uploaded`))
+    expect(await localOriginals(b)).toEqual(await localOriginals(a))
+    expect([...second.images.keys()]).toEqual([...first.images.keys()])
+    expect(second.images).toEqual(first.images)
+    expect(second.images.size).toBe(IMAGES * 4)
+    await expectNoSecrets(second)
+  }, 240_000)
+
+  it('read-only: a checkout with one new image downloads the 24, generates the new one locally, and writes nothing to the bucket', async () => {
+    await astroFleet()
+    const prompt = 'A brand new image only this checkout has'
+    const root = await checkout('astro', { '.env': dotEnv(PREFIX) })
+    const about = join(root, 'src', 'pages', 'about.md')
+    await writeFile(about, `${await readFile(about, 'utf8')}\n![New](flux:${prompt})\n`)
+    const before = new Map([...server.objects].map(([k, o]) => [k, o.etag]))
+    gateway.reset()
+    server.reset()
+    // As CI runs a pull request from a fork: the mode in the real environment, over the .env.
+    const built = await build('astro', root, { FLUX_REMOTE_MODE: 'read-only' })
+    note('astro read-only checkout (+1 image)', built, PREFIX)
+    expect(built.code, built.output).toBe(0)
+    expect(gateway.requests).toBe(1)
+    expect(Object.fromEntries(gateway.requestsByPrompt)).toEqual({ [prompt]: 1 })
+    expect(server.count('PUT')).toBe(0)
+    expect(server.count('DELETE')).toBe(0)
+    expect(traffic(PREFIX).originalGets).toBe(IMAGES)
+    expect(built.summary).toMatch(/1 generated, 0 cached.*remote: 24 downloaded \([\d.]+ MB\), 0 uploaded/)
+    // The bucket is as it was: the new image is only in this checkout's cache.
+    expect(new Map([...server.objects].map(([k, o]) => [k, o.etag]))).toEqual(before)
+    expect(() => metadataOf(PREFIX, prompt)).toThrow(/no metadata/)
+    expect((await localOriginals(root)).size).toBe(IMAGES + 1)
+    await expectNoSecrets(built)
+  }, 240_000)
+
+  it('a tampered original in the bucket is refused: auto regenerates it (1 request) and writes a verified one back; frozen fails at its directive', async () => {
+    await astroFleet()
+    const prefix = 'astro-tampered'
+    seed(PREFIX, prefix)
+    const prompt = 'A lighthouse at dawn'
+    const { key, bytes } = metadataOf(prefix, prompt)
+    const name = `${prefix}/originals/${key}.png`
+    const original = server.objects.get(name)?.body ?? Buffer.alloc(0)
+    const fake = await impostor(bytes, 96, 64)
+    // Same length and a real image: only the sha256 tells it apart.
+    expect(fake.length).toBe(original.length)
+    expect(await sharp(fake).stats()).toMatchObject({
+      channels: [{ min: 255, max: 255 }, { max: 0 }, { max: 0 }],
+    })
+    server.putObject(name, fake)
+
+    const root = await checkout('astro', { '.env': dotEnv(prefix) })
+    gateway.reset()
+    server.reset()
+    const built = await build('astro', root)
+    note('astro checkout over a tampered original (auto)', built, prefix)
+    expect(built.code, built.output).toBe(0)
+    expect(Object.fromEntries(gateway.requestsByPrompt)).toEqual({ [prompt]: 1 })
+    expect(gateway.requests).toBe(1)
+    const warnings = built.output.split('\n').filter((l) => l.includes('FLUX_CACHE_CORRUPT'))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain(key)
+    expect(warnings[0]).toContain('sha256')
+    expect(traffic(prefix)).toMatchObject({
+      originalGets: IMAGES,
+      originalPuts: 1,
+      metadataPuts: 1,
+      leasesTaken: 1,
+      leasesReleased: 1,
+    })
+    expect(built.summary).toMatch(/1 generated, 23 cached.*remote: 23 downloaded .*, 1 uploaded/)
+    // The bucket now holds a verified original for the key, the one this checkout made and serves.
+    const now = server.objects.get(name)?.body ?? Buffer.alloc(0)
+    expect(sha256(now)).toBe(metadataOf(prefix, prompt).sha256)
+    expect(now.equals(fake)).toBe(false)
+    expect((await localOriginals(root)).get(`${key}.png`)).toEqual(now)
+    // The served files of that image are not the flat red impostor.
+    const served = [...built.images].filter(([path]) =>
+      path.split('/').pop()?.startsWith('a-lighthouse-at-dawn'),
+    )
+    expect(served).toHaveLength(4)
+    for (const [path, file] of served) {
+      const { channels } = await sharp(file).stats()
+      expect(
+        channels.some((c) => c.stdev > 1),
+        `${path} is not one flat colour`,
+      ).toBe(true)
+    }
+    await expectNoSecrets(built)
+
+    // Tampered again; a frozen build must not pay, and must not serve it either.
+    server.putObject(name, await impostor(now.length, 96, 64))
+    const frozen = await checkout('astro', { '.env': dotEnv(prefix, { FLUX_MODE: 'frozen' }) })
+    gateway.reset()
+    server.reset()
+    const failed = await build('astro', frozen)
+    note('astro checkout over a tampered original (frozen)', failed, prefix)
+    expect(failed.code).toBe(1)
+    expect(gateway.requests).toBe(0)
+    expect(server.count('PUT')).toBe(0)
+    expect(failed.output).toContain('FLUX_CACHE_CORRUPT')
+    const line = await lineOf('astro/src/content/posts/kites.md', `(flux:${prompt})`)
+    expect(failed.output).toMatch(new RegExp(`src/content/posts/kites\\.md:${line}:\\d+\\s+${prompt}`))
+    await expectNoSecrets(failed)
+  }, 240_000)
+
+  it('frozen with an empty local cache builds from the bucket: 0 gateway requests', async () => {
+    const a = await astroFleet()
+    const root = await checkout('astro', { '.env': dotEnv(PREFIX, { FLUX_MODE: 'frozen' }) })
+    gateway.reset()
+    server.reset()
+    const built = await build('astro', root)
+    note('astro frozen checkout', built, PREFIX)
+    expect(built.code, built.output).toBe(0)
+    expect(gateway.requests).toBe(0)
+    expect(traffic(PREFIX)).toMatchObject({ originalGets: IMAGES, puts: 0, deletes: 0 })
+    expect(built.summary).toMatch(new RegExp(`0 generated, ${IMAGES} cached.*remote: ${IMAGES} downloaded`))
+    expect(built.images).toEqual(a.built.images)
+    await expectNoSecrets(built)
+  }, 240_000)
+})
