@@ -246,129 +246,134 @@ async function impostor(length: number, width: number, height: number): Promise<
   return Buffer.concat([png.subarray(0, iend), head, type, data, crc, png.subarray(iend)])
 }
 
+interface Checkout extends Built {
+  /** Generation requests the gateway received during the build. */
+  gatewayRequests: number
+  /** What the server saw under the checkout's prefix during the build. */
+  traffic: ReturnType<typeof traffic>
+}
+
 /**
- * The cold build every later checkout of the Astro site reads from, once: checkout A, a `.env`
- * with the remote, an empty bucket under `astro/`.
+ * A new checkout of `site` pointed at `prefix` of the bucket, built. `via`: a `.env` with the whole
+ * remote (and `dotEnvExtra`), or `flux.config.mjs` with the credentials in `AWS_*`. `edit` changes
+ * the copy before the build; `env` is the build's environment on top.
  */
+async function buildCheckout(
+  what: string,
+  site: SiteName,
+  prefix: string,
+  {
+    via = 'dotenv',
+    dotEnvExtra = {},
+    env = {},
+    edit,
+  }: {
+    via?: 'dotenv' | 'config'
+    dotEnvExtra?: Record<string, string>
+    env?: Record<string, string>
+    edit?: (root: string) => Promise<void>
+  } = {},
+): Promise<Checkout> {
+  const root = await checkout(site, via === 'dotenv' ? { '.env': dotEnv(prefix, dotEnvExtra) } : {})
+  if (via === 'config') await configWithRemote(root, prefix)
+  await edit?.(root)
+  gateway.reset()
+  server.reset()
+  const built = await build(site, root, via === 'config' ? { ...AWS_ENV, ...env } : env)
+  note(what, built, prefix)
+  return { ...built, gatewayRequests: gateway.requests, traffic: traffic(prefix) }
+}
+
+/** A cold checkout paid for every image once, shared each (original, metadata), and let every lease go. */
+function expectPaidAndShared(a: Checkout, prefix: string): void {
+  expect(a.code, a.output).toBe(0)
+  expect(a.gatewayRequests).toBe(IMAGES)
+  expect(a.traffic).toMatchObject({
+    originalPuts: IMAGES,
+    metadataPuts: IMAGES,
+    originalGets: 0,
+    leasesTaken: IMAGES,
+    leasesReleased: IMAGES,
+  })
+  // Originals and their metadata only: no variant, no lease left behind.
+  expect(stored(prefix)).toEqual({ originals: IMAGES, metadata: IMAGES, leases: 0, other: 0 })
+  expect(a.summary).toMatch(new RegExp(`^\\[flux\\] ${IMAGES} image\\(s\\) .*${IMAGES} generated, 0 cached`))
+  expect(a.summary).toMatch(
+    new RegExp(`remote: 0 downloaded \\([\\d.]+ MB\\), ${IMAGES} uploaded \\([\\d.]+ MB\\)`),
+  )
+}
+
+/** A later checkout asked the gateway nothing, downloaded every original once, wrote nothing, and built A's files. */
+async function expectBuiltFromBucket(b: Checkout, a: Checkout): Promise<void> {
+  expect(b.code, b.output).toBe(0)
+  expect(b.gatewayRequests).toBe(0)
+  expect(b.traffic).toMatchObject({ originalGets: IMAGES, puts: 0, deletes: 0 })
+  expect(b.summary).toMatch(new RegExp(`remote: ${IMAGES} downloaded \\([\\d.]+ MB\\), 0 uploaded`))
+  // The same originals in both local caches, and the same image files in both dist/.
+  const originals = await localOriginals(b.root)
+  expect(originals.size).toBe(IMAGES)
+  expect(originals).toEqual(await localOriginals(a.root))
+  expect([...b.images.keys()]).toEqual([...a.images.keys()])
+  expect(b.images).toEqual(a.images)
+  // Every image: its 48 px WebP and fallback, and its full-size WebP and fallback.
+  expect(b.images.size).toBe(IMAGES * 4)
+}
+
+/** The cold checkout (A) every later checkout of the Astro site reads from, built once. */
 const PREFIX = 'astro'
-let coldAstro:
-  | Promise<{ built: Built; gatewayRequests: number; traffic: ReturnType<typeof traffic> }>
-  | undefined
-function astroFleet() {
-  coldAstro ??= (async () => {
-    const root = await checkout('astro', { '.env': dotEnv(PREFIX) })
-    gateway.reset()
-    server.reset()
-    const built = await build('astro', root)
-    note('astro checkout A (cold)', built, PREFIX)
-    return { built, gatewayRequests: gateway.requests, traffic: traffic(PREFIX) }
-  })()
+let coldAstro: Promise<Checkout> | undefined
+const astroFleet = () => {
+  coldAstro ??= buildCheckout('astro checkout A (cold, .env)', 'astro', PREFIX)
   return coldAstro
 }
 
 describe('two checkouts, one bucket', () => {
   it('astro build: A pays for 24 images and shares them; B asks the gateway nothing, downloads 24 originals and builds the same image files', async () => {
     const a = await astroFleet()
-    expect(a.built.code, a.built.output).toBe(0)
-    expect(a.gatewayRequests).toBe(IMAGES)
-    expect(a.traffic).toMatchObject({
-      originalPuts: IMAGES,
-      metadataPuts: IMAGES,
-      originalGets: 0,
-      leasesTaken: IMAGES,
-      leasesReleased: IMAGES,
-    })
-    expect(stored(PREFIX)).toEqual({ originals: IMAGES, metadata: IMAGES, leases: 0, other: 0 })
-    expect(a.built.summary).toMatch(
-      new RegExp(`^\\[flux\\] ${IMAGES} image\\(s\\) .*${IMAGES} generated, 0 cached`),
-    )
-    expect(a.built.summary).toMatch(
-      new RegExp(`remote: 0 downloaded \\([\\d.]+ MB\\), ${IMAGES} uploaded \\([\\d.]+ MB\\)`),
-    )
-    await expectNoSecrets(a.built)
-
-    const root = await checkout('astro', { '.env': dotEnv(PREFIX) })
-    gateway.reset()
-    server.reset()
-    const b = await build('astro', root)
-    note('astro checkout B', b, PREFIX)
-    expect(b.code, b.output).toBe(0)
-    expect(gateway.requests).toBe(0)
-    expect(traffic(PREFIX)).toMatchObject({ originalGets: IMAGES, puts: 0, deletes: 0 })
-    expect(b.summary).toMatch(new RegExp(`remote: ${IMAGES} downloaded \\([\\d.]+ MB\\), 0 uploaded`))
-    // The same originals in both local caches, and the same image files in both dist/.
-    expect(await localOriginals(root)).toEqual(await localOriginals(a.built.root))
-    expect((await localOriginals(root)).size).toBe(IMAGES)
-    expect([...b.images.keys()]).toEqual([...a.built.images.keys()])
-    expect(b.images).toEqual(a.built.images)
-    // Every image: its 48 px WebP and fallback, and its full-size WebP and fallback.
-    expect(b.images.size).toBe(IMAGES * 4)
+    expectPaidAndShared(a, PREFIX)
+    await expectNoSecrets(a)
+    const b = await buildCheckout('astro checkout B (.env)', 'astro', PREFIX)
+    await expectBuiltFromBucket(b, a)
     await expectNoSecrets(b)
   }, 240_000)
 
   it('vite build: the same, configured in flux.config.mjs with the credentials in AWS_*', async () => {
     const prefix = 'vite'
-    const a = await checkout('vite')
-    await configWithRemote(a, prefix)
-    gateway.reset()
-    server.reset()
-    const first = await build('vite', a, AWS_ENV)
-    note('vite checkout A (cold)', first, prefix)
-    expect(first.code, first.output).toBe(0)
-    expect(gateway.requests).toBe(IMAGES)
-    expect(traffic(prefix)).toMatchObject({
-      originalPuts: IMAGES,
-      metadataPuts: IMAGES,
-      originalGets: 0,
-      leasesTaken: IMAGES,
-      leasesReleased: IMAGES,
+    const a = await buildCheckout('vite checkout A (cold, flux.config.mjs)', 'vite', prefix, {
+      via: 'config',
     })
-    expect(stored(prefix)).toEqual({ originals: IMAGES, metadata: IMAGES, leases: 0, other: 0 })
-    expect(first.summary).toMatch(
-      new RegExp(`${IMAGES} generated, 0 cached.*remote: 0 downloaded .*, ${IMAGES} uploaded`),
-    )
-    await expectNoSecrets(first)
-
-    const b = await checkout('vite')
-    await configWithRemote(b, prefix)
-    gateway.reset()
-    server.reset()
-    const second = await build('vite', b, AWS_ENV)
-    note('vite checkout B', second, prefix)
-    expect(second.code, second.output).toBe(0)
-    expect(gateway.requests).toBe(0)
-    expect(traffic(prefix)).toMatchObject({ originalGets: IMAGES, puts: 0, deletes: 0 })
-    expect(second.summary).toMatch(new RegExp(`remote: ${IMAGES} downloaded \\([\\d.]+ MB\\), 0 uploaded`))
-    expect(await localOriginals(b)).toEqual(await localOriginals(a))
-    expect([...second.images.keys()]).toEqual([...first.images.keys()])
-    expect(second.images).toEqual(first.images)
-    expect(second.images.size).toBe(IMAGES * 4)
-    await expectNoSecrets(second)
+    expectPaidAndShared(a, prefix)
+    await expectNoSecrets(a)
+    const b = await buildCheckout('vite checkout B (flux.config.mjs)', 'vite', prefix, { via: 'config' })
+    await expectBuiltFromBucket(b, a)
+    await expectNoSecrets(b)
   }, 240_000)
 
   it('read-only: a checkout with one new image downloads the 24, generates the new one locally, and writes nothing to the bucket', async () => {
     await astroFleet()
     const prompt = 'A brand new image only this checkout has'
-    const root = await checkout('astro', { '.env': dotEnv(PREFIX) })
-    const about = join(root, 'src', 'pages', 'about.md')
-    await writeFile(about, `${await readFile(about, 'utf8')}\n![New](flux:${prompt})\n`)
     const before = new Map([...server.objects].map(([k, o]) => [k, o.etag]))
-    gateway.reset()
-    server.reset()
-    // As CI runs a pull request from a fork: the mode in the real environment, over the .env.
-    const built = await build('astro', root, { FLUX_REMOTE_MODE: 'read-only' })
-    note('astro read-only checkout (+1 image)', built, PREFIX)
+    const built = await buildCheckout('astro read-only checkout (+1 image)', 'astro', PREFIX, {
+      // As CI runs a pull request from a fork: the mode in the real environment, over the .env.
+      env: { FLUX_REMOTE_MODE: 'read-only' },
+      async edit(root) {
+        const about = join(root, 'src', 'pages', 'about.md')
+        await writeFile(about, `${await readFile(about, 'utf8')}\n![New](flux:${prompt})\n`)
+      },
+    })
     expect(built.code, built.output).toBe(0)
-    expect(gateway.requests).toBe(1)
+    expect(built.gatewayRequests).toBe(1)
     expect(Object.fromEntries(gateway.requestsByPrompt)).toEqual({ [prompt]: 1 })
     expect(server.count('PUT')).toBe(0)
     expect(server.count('DELETE')).toBe(0)
-    expect(traffic(PREFIX).originalGets).toBe(IMAGES)
-    expect(built.summary).toMatch(/1 generated, 0 cached.*remote: 24 downloaded \([\d.]+ MB\), 0 uploaded/)
+    expect(built.traffic.originalGets).toBe(IMAGES)
+    expect(built.summary).toMatch(
+      new RegExp(`1 generated, ${IMAGES} cached.*remote: ${IMAGES} downloaded \\([\\d.]+ MB\\), 0 uploaded`),
+    )
     // The bucket is as it was: the new image is only in this checkout's cache.
     expect(new Map([...server.objects].map(([k, o]) => [k, o.etag]))).toEqual(before)
     expect(() => metadataOf(PREFIX, prompt)).toThrow(/no metadata/)
-    expect((await localOriginals(root)).size).toBe(IMAGES + 1)
+    expect((await localOriginals(built.root)).size).toBe(IMAGES + 1)
     await expectNoSecrets(built)
   }, 240_000)
 
@@ -383,39 +388,43 @@ describe('two checkouts, one bucket', () => {
     const fake = await impostor(bytes, 96, 64)
     // Same length and a real image: only the sha256 tells it apart.
     expect(fake.length).toBe(original.length)
-    expect(await sharp(fake).stats()).toMatchObject({
-      channels: [{ min: 255, max: 255 }, { max: 0 }, { max: 0 }],
-    })
+    expect((await sharp(fake).stats()).channels.map((c) => [c.min, c.max])).toEqual([
+      [255, 255],
+      [0, 0],
+      [0, 0],
+    ])
     server.putObject(name, fake)
 
-    const root = await checkout('astro', { '.env': dotEnv(prefix) })
-    gateway.reset()
-    server.reset()
-    const built = await build('astro', root)
-    note('astro checkout over a tampered original (auto)', built, prefix)
+    // Auto mode, configured in flux.config.mjs this time.
+    const built = await buildCheckout('astro checkout over a tampered original (auto)', 'astro', prefix, {
+      via: 'config',
+    })
     expect(built.code, built.output).toBe(0)
+    expect(built.gatewayRequests).toBe(1)
     expect(Object.fromEntries(gateway.requestsByPrompt)).toEqual({ [prompt]: 1 })
-    expect(gateway.requests).toBe(1)
     const warnings = built.output.split('\n').filter((l) => l.includes('FLUX_CACHE_CORRUPT'))
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain(key)
     expect(warnings[0]).toContain('sha256')
-    expect(traffic(prefix)).toMatchObject({
+    expect(built.traffic).toMatchObject({
       originalGets: IMAGES,
       originalPuts: 1,
       metadataPuts: 1,
       leasesTaken: 1,
       leasesReleased: 1,
     })
-    expect(built.summary).toMatch(/1 generated, 23 cached.*remote: 23 downloaded .*, 1 uploaded/)
-    // The bucket now holds a verified original for the key, the one this checkout made and serves.
+    expect(built.summary).toMatch(
+      new RegExp(`1 generated, ${IMAGES - 1} cached.*remote: ${IMAGES - 1} downloaded .*, 1 uploaded`),
+    )
+    // The bucket now holds a verified original for the key: the one this checkout made and serves.
     const now = server.objects.get(name)?.body ?? Buffer.alloc(0)
     expect(sha256(now)).toBe(metadataOf(prefix, prompt).sha256)
     expect(now.equals(fake)).toBe(false)
-    expect((await localOriginals(root)).get(`${key}.png`)).toEqual(now)
+    expect(now.equals(original)).toBe(false)
+    expect((await localOriginals(built.root)).get(`${key}.png`)).toEqual(now)
     // The served files of that image are not the flat red impostor.
     const served = [...built.images].filter(([path]) =>
-      path.split('/').pop()?.startsWith('a-lighthouse-at-dawn'),
+      path.split('/').pop()?.startsWith('a-lighthouse-at-dawn-'),
     )
     expect(served).toHaveLength(4)
     for (const [path, file] of served) {
@@ -427,16 +436,14 @@ describe('two checkouts, one bucket', () => {
     }
     await expectNoSecrets(built)
 
-    // Tampered again; a frozen build must not pay, and must not serve it either.
+    // Tampered again: a frozen build must not pay for it, nor serve it.
     server.putObject(name, await impostor(now.length, 96, 64))
-    const frozen = await checkout('astro', { '.env': dotEnv(prefix, { FLUX_MODE: 'frozen' }) })
-    gateway.reset()
-    server.reset()
-    const failed = await build('astro', frozen)
-    note('astro checkout over a tampered original (frozen)', failed, prefix)
+    const failed = await buildCheckout('astro checkout over a tampered original (frozen)', 'astro', prefix, {
+      dotEnvExtra: { FLUX_MODE: 'frozen' },
+    })
     expect(failed.code).toBe(1)
-    expect(gateway.requests).toBe(0)
-    expect(server.count('PUT')).toBe(0)
+    expect(failed.gatewayRequests).toBe(0)
+    expect(failed.traffic.puts).toBe(0)
     expect(failed.output).toContain('FLUX_CACHE_CORRUPT')
     const line = await lineOf('astro/src/content/posts/kites.md', `(flux:${prompt})`)
     expect(failed.output).toMatch(new RegExp(`src/content/posts/kites\\.md:${line}:\\d+\\s+${prompt}`))
@@ -445,16 +452,11 @@ describe('two checkouts, one bucket', () => {
 
   it('frozen with an empty local cache builds from the bucket: 0 gateway requests', async () => {
     const a = await astroFleet()
-    const root = await checkout('astro', { '.env': dotEnv(PREFIX, { FLUX_MODE: 'frozen' }) })
-    gateway.reset()
-    server.reset()
-    const built = await build('astro', root)
-    note('astro frozen checkout', built, PREFIX)
-    expect(built.code, built.output).toBe(0)
-    expect(gateway.requests).toBe(0)
-    expect(traffic(PREFIX)).toMatchObject({ originalGets: IMAGES, puts: 0, deletes: 0 })
-    expect(built.summary).toMatch(new RegExp(`0 generated, ${IMAGES} cached.*remote: ${IMAGES} downloaded`))
-    expect(built.images).toEqual(a.built.images)
+    const built = await buildCheckout('astro frozen checkout (.env)', 'astro', PREFIX, {
+      dotEnvExtra: { FLUX_MODE: 'frozen' },
+    })
+    await expectBuiltFromBucket(built, a)
+    expect(built.summary).toMatch(new RegExp(`0 generated, ${IMAGES} cached`))
     await expectNoSecrets(built)
   }, 240_000)
 })
