@@ -18,7 +18,8 @@ import { createOptimizer, type ImageResult, type OptimizeCounters, type Optimize
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { sizeWarning } from './providers/check-image.js'
 import { redactingLogger } from './redact.js'
-import type { CanonicalRequest, Provider, SourceLocation } from './types.js'
+import { openRemoteCache } from './remote/remote-cache.js'
+import type { CanonicalRequest, Logger, Provider, SourceLocation } from './types.js'
 
 export { directiveInput, type ImageInput, type ResolveInput } from './engine/directive-input.js'
 export { PRUNE_CONFIRM_ABOVE, type PruneOptions, type PruneResult } from './engine/prune-cache.js'
@@ -82,7 +83,7 @@ export function createFlux(
 /** The engine over resolved options (the session resolves them once): its parts, wired. */
 export function createEngine(options: ResolvedOptions, context: EngineContext = {}): Flux {
   const logger = redactingLogger(options.logger, options.apiKey)
-  const cache = context.cache ?? createDiskCache({ dir: options.cacheDir, logger })
+  const cache = context.cache ?? openCache(options, logger)
   const placeholder = context.provider ? context.provider.placeholder : usesPlaceholders(options)
   let provider = context.provider
   let optimizer: Optimizer | undefined
@@ -135,7 +136,16 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     scan,
     generate: (run) =>
       runGeneration(
-        { options, logger, scan, obtain, budget, placeholder, optimize: (request) => image({ request }) },
+        {
+          options,
+          logger,
+          scan,
+          obtain,
+          budget,
+          placeholder,
+          optimize: (request) => image({ request }),
+          ...(cache.remote && { remote: cache.remote }),
+        },
         run,
       ),
     resolve,
@@ -144,10 +154,22 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     prune: (opts) => pruneCache({ scan, cache }, opts),
     close() {
       // Idempotent: hosts such as Vite may close twice.
-      closing ??= Promise.resolve(provider?.close?.())
+      // The store is closed by the engine that opened it.
+      const remote = context.cache ? undefined : cache.remote
+      closing ??= Promise.all([provider?.close?.(), remote?.close()]).then(() => undefined)
       return closing
     },
   }
+}
+
+/** The disk store of `cacheDir`, layered over the shared bucket when `remote` is set. */
+function openCache(options: ResolvedOptions, logger: Logger): OriginalStore {
+  const disk = createDiskCache({ dir: options.cacheDir, logger })
+  if (!options.remote) return disk
+  logger.info(
+    `[flux] Shared cache: s3://${options.remote.bucket}/${options.remote.prefix} (${options.remote.mode}).`,
+  )
+  return openRemoteCache(options.remote, disk, logger)
 }
 
 /** The error located at `location` when it has no location yet. */

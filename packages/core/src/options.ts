@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import * as v from 'valibot'
 import { OPTIMIZE_OPTIONS } from './optimize/resolve-optimize-options.js'
+import { type RemoteConfig, resolveRemoteConfig } from './remote/remote-config.js'
 import {
   boolean,
   custom,
@@ -201,6 +202,25 @@ export const FLUX_OPTIONS = v.pipe(
     progress: v.optional(oneOf(PROGRESS_STYLES), DEFAULTS.progress),
     /** Responsive variants: widths, formats, encoder settings, placeholder, public URL. */
     image: v.optional(OPTIMIZE_OPTIONS, {}),
+    /**
+     * A cache shared through an S3-compatible bucket (AWS S3, R2, MinIO...): originals read through
+     * and written back, one generation per image across a fleet. Every field may come from the
+     * environment instead (`FLUX_REMOTE_*`, `AWS_*`); see `remote/remote-config.ts`.
+     * @default none (FLUX_REMOTE_URL)
+     */
+    remote: v.optional(
+      optionsObject({
+        url: v.optional(text()),
+        endpoint: v.optional(text()),
+        region: v.optional(text()),
+        addressing: v.optional(oneOf(['path', 'virtual'] as const)),
+        accessKeyId: v.optional(text()),
+        secretAccessKey: v.optional(text({ secret: true })),
+        sessionToken: v.optional(text({ secret: true })),
+        mode: v.optional(oneOf(['read-write', 'read-only'] as const)),
+        leaseStaleMs: v.optional(wholeNumber(1000, 3_600_000)),
+      }),
+    ),
     /** Where messages go. @default a console logger in the CLI; the adapter's logger in Vite and Astro */
     logger: v.optional(logger, SILENT),
   }),
@@ -250,7 +270,10 @@ function listed<T>(name: 'model' | 'size', defaults: readonly string[]): v.RawCh
 /** Options of `createFlux()`, the CLI and both adapters, as given. */
 export type FluxOptions = v.InferInput<typeof FLUX_OPTIONS>
 /** The options as the engine uses them: every layer read, every default filled in, paths absolute. */
-export type ResolvedOptions = v.InferOutput<typeof FLUX_OPTIONS>
+export type ResolvedOptions = Omit<v.InferOutput<typeof FLUX_OPTIONS>, 'remote'> & {
+  /** The shared bucket, resolved with the environment; undefined when none is set. */
+  remote: RemoteConfig | undefined
+}
 
 /** The defaults of GATEWAY_OPTIONS that FluxOptions does not have. */
 export const GATEWAY_DEFAULTS = {
@@ -358,7 +381,8 @@ export function resolveOptions(
   ])
   if (merged.apiKey === '') delete merged.apiKey
 
-  const resolved = parseOptions(FLUX_OPTIONS, merged, { from: (keys) => sourceOf(sources, keys) })
+  const parsed = parseOptions(FLUX_OPTIONS, merged, { from: (keys) => sourceOf(sources, keys) })
+  const resolved = { ...parsed, remote: resolveRemoteConfig(parsed.remote, env) }
   if (resolved.apiKey && resolved.baseURL) {
     const url = new URL(resolved.baseURL)
     if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {

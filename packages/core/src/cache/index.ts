@@ -5,7 +5,7 @@ export { cacheWriteError, disablesWrites } from './cache-write-error.js'
 export { createDiskCache, type DiskCache, type DiskCacheOptions } from './disk-cache.js'
 export { makeDir } from './fs-util.js'
 export { createKeyLock, type KeyLockOptions, type LockInfo, type WithLock } from './key-lock.js'
-export type { CacheStatus, OriginalStore } from './original-store.js'
+export type { CacheStatus, OriginalStore, RemoteSide, RemoteStats, TransferResult } from './original-store.js'
 export {
   CACHE_META_VERSION,
   type CacheEntryMeta,

@@ -8,8 +8,43 @@ import type { CacheEntry } from './cache-entry.js'
 import type { CacheEntryMeta } from './records.js'
 import type { RefusalStore } from './refusal-store.js'
 
-/** What `check` reports: a real entry wins over a refusal, a refusal over a placeholder. */
-export type CacheStatus = 'cached' | 'missing' | 'placeholder' | 'moderated' | 'corrupt'
+/**
+ * What `check` reports: a real entry wins over a refusal, a refusal over a placeholder. `remote`:
+ * not in the local cache, in the shared bucket (downloaded and verified by `get`).
+ */
+export type CacheStatus = 'cached' | 'remote' | 'missing' | 'placeholder' | 'moderated' | 'corrupt'
+
+/** What a store shared through a bucket has moved so far. */
+export interface RemoteStats {
+  downloaded: number
+  downloadedBytes: number
+  uploaded: number
+  uploadedBytes: number
+}
+
+/** The shared side of a layered store (`remote/remote-cache.ts`). */
+export interface RemoteSide {
+  /** `s3://bucket/prefix/`, for messages. */
+  readonly location: string
+  readonly mode: 'read-write' | 'read-only'
+  stats(): RemoteStats
+  /** Downloads, verified, every original of the bucket the local cache lacks. */
+  pull(): Promise<TransferResult>
+  /** Uploads every verified local original the bucket lacks (read-write only). */
+  push(): Promise<TransferResult>
+  close(): Promise<void>
+}
+
+/** What `push` or `pull` did. */
+export interface TransferResult {
+  /** Originals uploaded (push) or downloaded and verified (pull). */
+  moved: number
+  bytes: number
+  /** Originals already on the other side. */
+  present: number
+  /** Keys not moved: damaged locally (push) or failing verification (pull). */
+  refused: string[]
+}
 
 export interface OriginalStore {
   /**
@@ -53,4 +88,6 @@ export interface OriginalStore {
    * a crash never leaves metadata pointing at a missing file. True when anything was removed.
    */
   remove(key: string): Promise<boolean>
+  /** Present when the store is shared through a bucket. */
+  readonly remote?: RemoteSide
 }

@@ -7,7 +7,7 @@ import { FluxError, formatLocation } from '../errors.js'
 import type { FluxOptions } from '../options.js'
 import { printable, redact } from '../redact.js'
 import { writeReport } from '../report/index.js'
-import { countBy, createSession, formatSummary, type Session } from '../session/create-session.js'
+import { countBy, createSession, formatSummary, megabytes, type Session } from '../session/create-session.js'
 import type { Logger } from '../types.js'
 import { createConsoleLogger } from './console-logger.js'
 
@@ -18,6 +18,8 @@ Commands:
   generate   Generate the images that are missing from the cache
   prune      Remove cache entries that no directive references
   report     Write an HTML gallery of the cache (offline, self-contained)
+  push       Upload every local original the shared bucket lacks (remote cache)
+  pull       Download every original of the shared bucket the local cache lacks
 
 Options:
   --root DIR            Project root (default: the current directory)
@@ -31,7 +33,9 @@ Options:
   --out FILE            report: where to write it (default: flux-report.html in the root)
   -h, --help            Show this help
 
-Environment: FLUX_API_KEY (secret), FLUX_BASE_URL, FLUX_MODE, FLUX_CONCURRENCY.
+Environment: FLUX_API_KEY (secret), FLUX_BASE_URL, FLUX_MODE, FLUX_CONCURRENCY;
+remote cache: FLUX_REMOTE_URL (s3://bucket/prefix), FLUX_REMOTE_ENDPOINT, FLUX_REMOTE_MODE,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (secret), AWS_REGION.
 Configuration: flags, then the environment, then FLUX_ variables of .env, .env.local,
 .env.production and .env.production.local at the root, then flux.config.{mjs,js,ts}, then defaults.`
 
@@ -83,6 +87,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         return await pruneCommand(flux, io, { dryRun: values['dry-run'] ?? false, yes: values.yes ?? false })
       case 'report':
         return await reportCommand(flux, io, logger, values.out && resolve(io.cwd, values.out))
+      case 'push':
+      case 'pull':
+        return await transferCommand(flux, io, command)
       default:
         io.stderr.write(`[flux] Unknown command "${command}".\n\n${USAGE}\n`)
         return 2
@@ -216,6 +223,22 @@ async function pruneCommand(
     `${removed.length} unreferenced entr${removed.length === 1 ? 'y' : 'ies'} ${dryRun ? 'would be removed' : 'removed'}.\n`,
   )
   return 0
+}
+
+async function transferCommand(flux: Flux, io: CliIO, direction: 'push' | 'pull'): Promise<number> {
+  const remote = flux.cache.remote
+  if (!remote) {
+    io.stderr.write(
+      `[flux] ${direction} needs a shared bucket, and none is set.\n  hint: Set FLUX_REMOTE_URL=s3://bucket/prefix (with FLUX_REMOTE_ENDPOINT for a store other than AWS S3, and credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or \`remote\` in flux.config.mjs.\n`,
+    )
+    return 2
+  }
+  const { moved, bytes, present, refused } = direction === 'push' ? await remote.push() : await remote.pull()
+  const there = direction === 'push' ? 'already in the bucket' : 'already local'
+  io.stdout.write(
+    `${direction === 'push' ? 'Uploaded' : 'Downloaded'} ${moved} original(s) (${megabytes(bytes)}) ${direction === 'push' ? 'to' : 'from'} ${remote.location}; ${present} ${there}${refused.length ? `; ${refused.length} refused (damaged, listed above)` : ''}.\n`,
+  )
+  return refused.length > 0 ? 1 : 0
 }
 
 async function reportCommand(

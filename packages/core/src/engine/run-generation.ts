@@ -1,4 +1,4 @@
-import type { CacheEntryMeta } from '../cache/index.js'
+import type { CacheEntryMeta, RemoteSide, RemoteStats } from '../cache/index.js'
 import { FluxError, fluxError, formatLocation } from '../errors.js'
 import type { ImageResult } from '../optimize/index.js'
 import type { ResolvedOptions } from '../options.js'
@@ -46,6 +46,8 @@ export interface GenerateSummary {
   estimatedCost: number
   /** Dry run only: what would be generated. */
   wouldGenerate?: PlanItem[]
+  /** With a shared bucket: what this run downloaded (counted in `cached`) and uploaded. */
+  remote?: RemoteStats
 }
 
 /** What a run works with, as one object. */
@@ -59,6 +61,8 @@ export interface RunCollaborators {
   placeholder: boolean
   /** Makes one image's responsive variants (`optimize: true`). */
   optimize: (request: CanonicalRequest) => Promise<ImageResult>
+  /** The shared bucket, when the cache has one. */
+  remote?: RemoteSide
 }
 
 /** One run in progress: its collaborators, its summary, its progress and its stop signal. */
@@ -84,9 +88,11 @@ export async function runGeneration(
   run: GenerateOptions = {},
 ): Promise<GenerateSummary> {
   const started = Date.now()
+  const before = c.remote?.stats()
   const report = await c.scan()
   for (const err of report.errors) c.logger.warn(err.toString())
   for (const warning of report.warnings) c.logger.warn(warning)
+  // In the bucket: downloaded (and verified) when obtained, never paid for, counted as cached.
   const missing = report.items.filter((item) => isMissing(item, c.placeholder))
   const summary: GenerateSummary = {
     total: report.items.length,
@@ -102,7 +108,17 @@ export async function runGeneration(
   }
   const held = holdBack(c, run, summary, missing)
   if (!held) await generateMissing(c, run, summary, report.items, missing)
-  return { ...summary, ...held, wallMs: Date.now() - started }
+  const remote = before && c.remote && difference(c.remote.stats(), before)
+  return { ...summary, ...held, ...(remote && { remote }), wallMs: Date.now() - started }
+}
+
+function difference(after: RemoteStats, before: RemoteStats): RemoteStats {
+  return {
+    downloaded: after.downloaded - before.downloaded,
+    downloadedBytes: after.downloadedBytes - before.downloadedBytes,
+    uploaded: after.uploaded - before.uploaded,
+    uploadedBytes: after.uploadedBytes - before.uploadedBytes,
+  }
 }
 
 /** Why nothing is requested (frozen mode with images missing, a dry run, a budget too small), or undefined. */
@@ -112,14 +128,15 @@ function holdBack(
   summary: GenerateSummary,
   missing: ScannedItem[],
 ): Partial<GenerateSummary> | undefined {
-  if (missing.length > 0 && c.options.mode === 'frozen') {
-    const list = missing.flatMap((item) =>
+  const absent = missing.filter((item) => item.status !== 'remote')
+  if (absent.length > 0 && c.options.mode === 'frozen') {
+    const list = absent.flatMap((item) =>
       item.directives.map((d) => `${formatLocation(d.location)}  ${item.request.prompt}`),
     )
     summary.failed.push(fluxError('FLUX_MISSING_FROZEN', { list }))
     return { skipped: missing.length }
   }
-  const toPay = missing.filter((item) => item.status !== 'moderated' || run.force)
+  const toPay = absent.filter((item) => item.status !== 'moderated' || run.force)
   if (run.dryRun) {
     return { wouldGenerate: toPay, estimatedCost: c.placeholder ? 0 : plannedCost(toPay, c.options.prices) }
   }

@@ -15,9 +15,11 @@
  * local store would, and never fails an operation the local store can complete.
  */
 import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import pLimit from 'p-limit'
 import { type CacheEntry, IMAGE_EXTENSIONS, parseMeta } from '../cache/cache-entry.js'
 import { CACHE_LAYOUT } from '../cache/cache-layout.js'
-import type { OriginalStore } from '../cache/original-store.js'
+import type { OriginalStore, RemoteSide, RemoteStats, TransferResult } from '../cache/original-store.js'
 import {
   CACHE_META_VERSION,
   type CacheEntryMeta,
@@ -28,8 +30,10 @@ import type { RefusalStore } from '../cache/refusal-store.js'
 import { assertKey } from '../cache/request-key.js'
 import { FluxError, fluxError } from '../errors.js'
 import type { Logger } from '../types.js'
-import type { Leases } from './leases.js'
-import type { S3Client } from './s3-client.js'
+import { createLeases, type Leases } from './leases.js'
+import { type ConditionalWriteSupport, probeConditionalWrites } from './probe-conditional-writes.js'
+import type { RemoteConfig } from './remote-config.js'
+import { createS3Client, type S3Client } from './s3-client.js'
 
 export interface RemoteCacheOptions {
   /** The primary store: every answer comes from it, every download is kept in it. */
@@ -40,6 +44,25 @@ export interface RemoteCacheOptions {
   /** `read-only` (untrusted builds): reads through, never writes to the bucket. */
   mode: 'read-write' | 'read-only'
   logger: Logger
+  /**
+   * Whether the bucket honours conditional writes, asked once before the first lease.
+   * @default probeConditionalWrites(client)
+   */
+  probe?: () => Promise<ConditionalWriteSupport>
+}
+
+/** Downloads at once: each holds an original (a few MB) in memory until it is verified and kept. */
+const DOWNLOAD_CONCURRENCY = 8
+
+/** The layered store of `config`'s bucket over `local`, with its own client and leases (closed by `close`). */
+export function openRemoteCache(
+  config: RemoteConfig,
+  local: OriginalStore,
+  logger: Logger,
+): OriginalStore & { remote: RemoteSide } {
+  const client = createS3Client(config)
+  const leases = createLeases({ client, staleMs: config.leaseStaleMs, logger })
+  return createRemoteCache({ local, client, leases, mode: config.mode, logger })
 }
 
 const ORIGINALS = `${CACHE_LAYOUT.originals.dir}/`
@@ -51,13 +74,19 @@ type Fetched = { entry: CacheEntry } | { missing: true } | { corrupt: string }
 const OFF = Symbol('remote off')
 
 /** A store of originals over `local`, shared through the bucket of `client`. */
-export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
+export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & { remote: RemoteSide } {
   const { local, client, leases, mode, logger } = options
   const writes = mode === 'read-write'
   /** The first failure of the remote: from then on this store is local only. */
   let down: FluxError | undefined
   const reported = new Set<string>()
+  /** Keys whose remote original failed verification: `check` says corrupt until one is stored. */
+  const refused = new Set<string>()
   const fetching = new Map<string, Promise<Fetched>>()
+  const downloads = pLimit(DOWNLOAD_CONCURRENCY)
+  const stats: RemoteStats = { downloaded: 0, downloadedBytes: 0, uploaded: 0, uploadedBytes: 0 }
+  /** Whether leases can be trusted here: asked once, before the first one. */
+  let leasing: Promise<boolean> | undefined
 
   /** `op`'s result, or OFF once the remote has failed (warned about once per store). */
   async function remote<T>(op: () => Promise<T>): Promise<T | typeof OFF> {
@@ -84,7 +113,9 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
     }
   }
 
-  function report(key: string, reason: string): void {
+  /** A remote original that failed verification: reported once, and `check` says corrupt. */
+  function refuse(key: string, reason: string): void {
+    refused.add(key)
     if (reported.has(`${key}:${reason}`)) return
     reported.add(`${key}:${reason}`)
     const err = fluxError('FLUX_CACHE_CORRUPT', { key, reason: `(in ${client.location}) ${reason}` })
@@ -95,7 +126,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
   function fetchOriginal(key: string): Promise<Fetched> {
     let pending = fetching.get(key)
     if (!pending) {
-      pending = download(key).finally(() => fetching.delete(key))
+      pending = downloads(() => download(key)).finally(() => fetching.delete(key))
       fetching.set(key, pending)
     }
     return pending
@@ -125,6 +156,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
       },
       { provider: meta.provider, placeholder: false },
     )
+    stats.downloaded++
+    stats.downloadedBytes += image.body.length
     return { entry }
   }
 
@@ -133,7 +166,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
     const kept = await local.get(key)
     if (kept) return kept
     const fetched = await fetchOriginal(key)
-    if ('corrupt' in fetched) report(key, fetched.corrupt)
+    if ('corrupt' in fetched) refuse(key, fetched.corrupt)
     return 'entry' in fetched ? fetched.entry : undefined
   }
 
@@ -147,7 +180,30 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
         contentType: 'application/json',
       })
       await client.delete(`${MODERATION}${meta.key}.json`)
+      stats.uploaded++
+      stats.uploadedBytes += bytes.length
     })
+  }
+
+  /**
+   * True when leases work in this bucket. A store that ignores conditional writes would let two
+   * builds both win one lease: said once, and this store goes on without leases (may pay twice).
+   */
+  function leasesWork(): Promise<boolean> {
+    leasing ??= remote(options.probe ?? (() => probeConditionalWrites(client))).then((support) => {
+      if (support === OFF) return false
+      if (!support.supported) {
+        const ignored = [!support.ifNoneMatch && 'If-None-Match', !support.ifMatch && 'If-Match'].filter(
+          Boolean,
+        )
+        logger.warn(
+          `[flux] ${client.location} ignores conditional writes (${ignored.join(', ')}): leases cannot stop two builds from generating one image, so they are off, and builds sharing this bucket at the same time may pay twice for an image (each keeps the first stored).\n` +
+            '  hint: Use a store that honours conditional writes (AWS S3, Cloudflare R2, MinIO, Google Cloud Storage), or run one build at a time against this bucket.',
+        )
+      }
+      return support.supported
+    })
+    return leasing
   }
 
   const refusals: RefusalStore = {
@@ -191,6 +247,74 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
     return found === true
   }
 
+  /** The keys of every original in the bucket (their metadata objects). Throws when the remote fails. */
+  async function remoteKeys(): Promise<Set<string>> {
+    const keys = new Set<string>()
+    for await (const object of client.list(ORIGINALS)) {
+      const name = object.key.slice(ORIGINALS.length)
+      if (name.endsWith('.json')) keys.add(name.slice(0, -'.json'.length))
+    }
+    return keys
+  }
+
+  /** Throws the remote's failure if one happened during a push or a pull: they exist to move files. */
+  function throwIfDown(): void {
+    if (down) throw down
+  }
+
+  async function pull(): Promise<TransferResult> {
+    const result: TransferResult = { moved: 0, bytes: 0, present: 0, refused: [] }
+    const keys = await remoteKeys()
+    await Promise.all(
+      [...keys].map(async (key) => {
+        if ((await local.check(key)) === 'cached') {
+          result.present++
+          return
+        }
+        const fetched = await fetchOriginal(key)
+        if ('entry' in fetched) {
+          result.moved++
+          result.bytes += fetched.entry.meta.bytes
+        } else if ('corrupt' in fetched) {
+          refuse(key, fetched.corrupt)
+          result.refused.push(key)
+        }
+      }),
+    )
+    throwIfDown()
+    return result
+  }
+
+  async function push(): Promise<TransferResult> {
+    if (!writes) throw fluxError('FLUX_REMOTE_CONFIG', { problems: ['remote.mode: push needs "read-write"'] })
+    const result: TransferResult = { moved: 0, bytes: 0, present: 0, refused: [] }
+    const keys = await remoteKeys()
+    const uploads = pLimit(DOWNLOAD_CONCURRENCY)
+    await Promise.all(
+      (await local.list()).map((meta) =>
+        uploads(async () => {
+          if (keys.has(meta.key)) {
+            result.present++
+            return
+          }
+          // Verified before it is shared: a damaged local file is reported by `get`, not uploaded.
+          const entry = await local.get(meta.key)
+          if (!entry) {
+            result.refused.push(meta.key)
+            return
+          }
+          const bytes = await readFile(entry.path)
+          await writeBack(entry, bytes)
+          if (down) return
+          result.moved++
+          result.bytes += bytes.length
+        }),
+      ),
+    )
+    throwIfDown()
+    return result
+  }
+
   return {
     async get(key, opts = {}) {
       assertKey(key)
@@ -203,16 +327,19 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
       assertKey(key)
       const status = await local.check(key)
       if (status === 'cached' || status === 'moderated') return status
-      const fetched = await fetchOriginal(key)
-      if ('entry' in fetched) return 'cached'
-      if ('corrupt' in fetched) return 'corrupt'
-      if (status === 'corrupt') return status
-      if (await refusals.get(key)) return 'moderated'
-      return status
+      if (refused.has(key)) return 'corrupt'
+      // Looked at, not downloaded: a scan of a thousand images moves no image. `get` verifies it.
+      const found = await remote(async () => {
+        if (await client.head(`${ORIGINALS}${key}.json`)) return 'remote' as const
+        if (await client.head(`${MODERATION}${key}.json`)) return 'moderated' as const
+        return undefined
+      })
+      return found === OFF || found === undefined ? status : found
     },
 
     async put(key, request, generated, opts) {
       const entry = await local.put(key, request, generated, opts)
+      if (!opts.placeholder) refused.delete(key)
       if (!opts.placeholder) await writeBack(entry, generated.bytes)
       return entry
     },
@@ -225,6 +352,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
         async () => {
           if (!writes) return fn()
           for (;;) {
+            if (!(await leasesWork())) return fn()
             let outcome: Awaited<ReturnType<Leases['acquire']>> | typeof OFF
             try {
               outcome = await remote(() => leases.acquire(key, { signal: opts.signal }))
@@ -234,7 +362,12 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
             }
             if (outcome === OFF) return fn()
             if (outcome.status === 'acquired') {
-              const { lease } = outcome
+              const { lease, tookOverFrom } = outcome
+              if (tookOverFrom) {
+                logger.warn(
+                  `[flux] Took over the lease on ${key} from ${tookOverFrom}, which stopped renewing it (a build that died): this build generates the image instead.`,
+                )
+              }
               try {
                 return await fn()
               } finally {
@@ -250,6 +383,15 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore {
         },
         opts,
       )
+    },
+
+    remote: {
+      location: client.location,
+      mode,
+      stats: () => ({ ...stats }),
+      pull,
+      push,
+      close: () => client.close(),
     },
 
     list: () => local.list(),

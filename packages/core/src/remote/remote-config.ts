@@ -1,5 +1,6 @@
 import { inspect } from 'node:util'
 import { fluxError } from '../errors.js'
+import { LEASE_DEFAULTS } from './leases.js'
 
 /** The `remote` option: where the shared cache lives. Every field may come from the environment instead. */
 export interface RemoteOptions {
@@ -25,6 +26,17 @@ export interface RemoteOptions {
   secretAccessKey?: string | undefined
   /** Secret. Env: `FLUX_REMOTE_SESSION_TOKEN`, then `AWS_SESSION_TOKEN` (taken with the key pair it belongs to). */
   sessionToken?: string | undefined
+  /**
+   * `read-only` reads through and never writes to the bucket: for untrusted builds (pull requests
+   * from forks). Env: `FLUX_REMOTE_MODE`.
+   * @default 'read-write' with credentials, 'read-only' without
+   */
+  mode?: 'read-write' | 'read-only' | undefined
+  /**
+   * A lease not renewed for this long is stale (its holder died) and taken over. Env:
+   * `FLUX_REMOTE_LEASE_STALE_MS`. @default 60_000
+   */
+  leaseStaleMs?: number | undefined
 }
 
 /**
@@ -48,6 +60,8 @@ export interface RemoteConfig {
   addressing: 'path' | 'virtual'
   /** Undefined: requests are sent unsigned (a public bucket, read-only). */
   credentials: RemoteCredentials | undefined
+  mode: 'read-write' | 'read-only'
+  leaseStaleMs: number
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -119,8 +133,32 @@ export function resolveRemoteConfig(options: RemoteOptions | undefined, env: Env
   }
 
   const credentials = pickCredentials(o, env, problems)
+  const mode = pick(o.mode, env.FLUX_REMOTE_MODE)?.trim() ?? (credentials ? 'read-write' : 'read-only')
+  if (mode !== 'read-write' && mode !== 'read-only') {
+    problems.push(`remote.mode: expected "read-write" or "read-only", got ${JSON.stringify(mode)}`)
+  } else if (mode === 'read-write' && !credentials && problems.length === 0) {
+    problems.push(
+      'remote.mode: "read-write" needs credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or FLUX_REMOTE_*); without them set "read-only"',
+    )
+  }
+  const staleGiven = o.leaseStaleMs ?? pick(env.FLUX_REMOTE_LEASE_STALE_MS)
+  const leaseStaleMs = staleGiven === undefined ? LEASE_DEFAULTS.staleMs : Number(staleGiven)
+  if (!Number.isInteger(leaseStaleMs) || leaseStaleMs < 1000 || leaseStaleMs > 3_600_000) {
+    problems.push(
+      `remote.leaseStaleMs: expected a whole number of ms from 1000 to 3600000, got ${JSON.stringify(staleGiven)}`,
+    )
+  }
   if (problems.length > 0) throw fluxError('FLUX_REMOTE_CONFIG', { problems })
-  return { bucket, prefix, endpoint, region, addressing: addressing as 'path' | 'virtual', credentials }
+  return {
+    bucket,
+    prefix,
+    endpoint,
+    region,
+    addressing: addressing as 'path' | 'virtual',
+    credentials,
+    mode: mode as 'read-write' | 'read-only',
+    leaseStaleMs,
+  }
 }
 
 function pickCredentials(o: RemoteOptions, env: Env, problems: string[]): RemoteCredentials | undefined {

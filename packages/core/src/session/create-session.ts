@@ -171,7 +171,14 @@ export function formatSummary(s: GenerateSummary): string {
     `${s.failed.length} failed${failedText}`,
     ...(s.skipped ? [`${s.skipped} skipped`] : []),
   ]
-  return `[flux] ${s.total} image(s) from ${s.directives} directive(s): ${counts.join(', ')} · ${s.retries} retries · ${formatDuration(s.wallMs)} · est. $${s.estimatedCost.toFixed(3)}`
+  const remote = s.remote
+    ? ` · remote: ${s.remote.downloaded} downloaded (${megabytes(s.remote.downloadedBytes)}), ${s.remote.uploaded} uploaded (${megabytes(s.remote.uploadedBytes)})`
+    : ''
+  return `[flux] ${s.total} image(s) from ${s.directives} directive(s): ${counts.join(', ')} · ${s.retries} retries · ${formatDuration(s.wallMs)} · est. $${s.estimatedCost.toFixed(3)}${remote}`
+}
+
+export function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`
 }
 
 export function countBy(values: string[]): Map<string, number> {

@@ -68,6 +68,12 @@ export interface StoreContractOptions {
    * holder across stores is then skipped, visibly.
    */
   exclusiveAcrossStores?: boolean
+  /**
+   * What another store over the same backing reports for an entry it has not read yet: `cached`
+   * for the disk store (one folder), `remote` for a layered store (in the bucket, not yet local).
+   * @default 'cached'
+   */
+  seenByAnother?: 'cached' | 'remote'
 }
 
 export function testStore(
@@ -150,7 +156,10 @@ export function testStore(
         const sorted = [keyA, keyB].sort()
         expect((await store.list()).map((m) => m.key)).toEqual(sorted)
         expect(await store.keys()).toEqual(sorted)
-        expect(await subject.another().check(keyA)).toBe('cached')
+        const other = subject.another()
+        expect(await other.check(keyA)).toBe(options.seenByAnother ?? 'cached')
+        expect((await other.get(keyA))?.meta.sha256).toBe((await store.get(keyA))?.meta.sha256)
+        expect(await other.check(keyA)).toBe('cached')
       })
 
       it('an image the store cannot describe is refused and leaves no partial entry', async () => {
