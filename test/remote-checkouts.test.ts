@@ -26,6 +26,14 @@ const IMAGES = 24
 const SIZES = ['96x64', '64x96']
 
 type SiteName = 'astro' | 'vite'
+/** Image files in each site's dist/. */
+const EMITTED: Record<SiteName, number> = {
+  // Every image: its 48 px WebP and fallback, and its full-size WebP and fallback.
+  vite: IMAGES * 4,
+  // The same, and the original of index.astro's `flux:` import, which Astro emits itself as Astro's
+  // image of it (`_astro/<key>.<hash>.png`).
+  astro: IMAGES * 4 + 1,
+}
 const BINS: Record<SiteName, string> = {
   astro: fileURLToPath(new URL('./node_modules/astro/bin/astro.mjs', import.meta.url)),
   vite: fileURLToPath(new URL('./node_modules/vite/bin/vite.js', import.meta.url)),
@@ -247,6 +255,7 @@ async function impostor(length: number, width: number, height: number): Promise<
 }
 
 interface Checkout extends Built {
+  site: SiteName
   /** Generation requests the gateway received during the build. */
   gatewayRequests: number
   /** What the server saw under the checkout's prefix during the build. */
@@ -281,7 +290,7 @@ async function buildCheckout(
   server.reset()
   const built = await build(site, root, via === 'config' ? { ...AWS_ENV, ...env } : env)
   note(what, built, prefix)
-  return { ...built, gatewayRequests: gateway.requests, traffic: traffic(prefix) }
+  return { ...built, site, gatewayRequests: gateway.requests, traffic: traffic(prefix) }
 }
 
 /** A cold checkout paid for every image once, shared each (original, metadata), and let every lease go. */
@@ -315,8 +324,7 @@ async function expectBuiltFromBucket(b: Checkout, a: Checkout): Promise<void> {
   expect(originals).toEqual(await localOriginals(a.root))
   expect([...b.images.keys()]).toEqual([...a.images.keys()])
   expect(b.images).toEqual(a.images)
-  // Every image: its 48 px WebP and fallback, and its full-size WebP and fallback.
-  expect(b.images.size).toBe(IMAGES * 4)
+  expect(b.images.size).toBe(EMITTED[b.site])
 }
 
 /** The cold checkout (A) every later checkout of the Astro site reads from, built once. */
@@ -334,6 +342,13 @@ describe('two checkouts, one bucket', () => {
     await expectNoSecrets(a)
     const b = await buildCheckout('astro checkout B (.env)', 'astro', PREFIX)
     await expectBuiltFromBucket(b, a)
+    // The one image file not ours: Astro's own copy of the imported original, the downloaded bytes.
+    const harbour = metadataOf(PREFIX, 'A harbour at dusk, fishing boats moored')
+    const astros = [...b.images].filter(([path]) => !path.startsWith('_flux/'))
+    expect(astros.map(([path]) => path)).toEqual([
+      expect.stringMatching(new RegExp(`^_astro/${harbour.key}\\.[\\w-]+\\.png$`)),
+    ])
+    expect(astros[0]?.[1]).toEqual((await localOriginals(b.root)).get(`${harbour.key}.png`))
     await expectNoSecrets(b)
   }, 240_000)
 
@@ -394,6 +409,7 @@ describe('two checkouts, one bucket', () => {
       [0, 0],
     ])
     server.putObject(name, fake)
+    const tamperedGets = () => server.count('GET', { key: name, status: 200 })
 
     // Auto mode, configured in flux.config.mjs this time.
     const built = await buildCheckout('astro checkout over a tampered original (auto)', 'astro', prefix, {
@@ -407,12 +423,15 @@ describe('two checkouts, one bucket', () => {
     expect(warnings[0]).toContain(key)
     expect(warnings[0]).toContain('sha256')
     expect(built.traffic).toMatchObject({
-      originalGets: IMAGES,
+      // The tampered image twice: before the lease, and again under it (another build may have
+      // written the key meanwhile).
+      originalGets: IMAGES + 1,
       originalPuts: 1,
       metadataPuts: 1,
       leasesTaken: 1,
       leasesReleased: 1,
     })
+    expect(tamperedGets()).toBe(2)
     expect(built.summary).toMatch(
       new RegExp(`1 generated, ${IMAGES - 1} cached.*remote: ${IMAGES - 1} downloaded .*, 1 uploaded`),
     )
@@ -443,10 +462,14 @@ describe('two checkouts, one bucket', () => {
     })
     expect(failed.code).toBe(1)
     expect(failed.gatewayRequests).toBe(0)
-    expect(failed.traffic.puts).toBe(0)
+    expect(failed.traffic).toMatchObject({ puts: 0, deletes: 0 })
     expect(failed.output).toContain('FLUX_CACHE_CORRUPT')
     const line = await lineOf('astro/src/content/posts/kites.md', `(flux:${prompt})`)
-    expect(failed.output).toMatch(new RegExp(`src/content/posts/kites\\.md:${line}:\\d+\\s+${prompt}`))
+    expect(failed.output).toMatch(
+      new RegExp(
+        `\\[flux\\] src/content/posts/kites\\.md:${line}:\\d+: 1 image\\(s\\) are not cached.*\\n\\s+- ${prompt}\\n`,
+      ),
+    )
     await expectNoSecrets(failed)
   }, 240_000)
 
