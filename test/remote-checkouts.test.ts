@@ -221,6 +221,7 @@ async function expectNoSecrets(built: Built): Promise<void> {
     ...(await readTree(join(built.root, 'dist')).catch(() => [])),
     ...(await readTree(join(built.root, '.flux-cache')).catch(() => [])),
   ]
+  // Not a count of the build's work: only that the search below had its files to look at.
   expect(files.length).toBeGreaterThan(IMAGES)
   const leaks = files.filter((f) => SECRETS.some((s) => f.bytes.includes(s))).map((f) => f.path)
   expect(leaks).toEqual([])
@@ -313,6 +314,10 @@ function expectPaidAndShared(a: Checkout, prefix: string): void {
     leasesTaken: IMAGES,
     leasesReleased: IMAGES,
     metadataFirst: 0,
+    // Every write: per image its original, metadata and lease, and the start-up probe's 3 PUTs.
+    puts: 3 * IMAGES + 3,
+    // Per image its lease's release and the clearing of a remote refusal; the probe's cleanup.
+    deletes: 2 * IMAGES + 1,
   })
   // Originals and their metadata only: no variant, no lease left behind.
   expect(stored(prefix)).toEqual({ originals: IMAGES, metadata: IMAGES, leases: 0, other: 0 })
