@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import pLimit from 'p-limit'
-import { type CacheEntry, IMAGE_EXTENSIONS, parseMeta } from '../cache/cache-entry.js'
+import { type CacheEntry, parseMeta } from '../cache/cache-entry.js'
 import { CACHE_LAYOUT } from '../cache/cache-layout.js'
 import type { OriginalStore, RemoteSide, RemoteStats, TransferResult } from '../cache/original-store.js'
 import {
@@ -362,12 +362,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
             }
             if (outcome === OFF) return fn()
             if (outcome.status === 'acquired') {
-              const { lease, tookOverFrom } = outcome
-              if (tookOverFrom) {
-                logger.warn(
-                  `[flux] Took over the lease on ${key} from ${tookOverFrom}, which stopped renewing it (a build that died): this build generates the image instead.`,
-                )
-              }
+              const { lease } = outcome
               try {
                 return await fn()
               } finally {
@@ -398,17 +393,9 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     listPlaceholders: () => local.listPlaceholders(),
     keys: () => local.keys(),
 
-    async remove(key) {
-      const removed = await local.remove(key)
-      if (writes) {
-        await remote(async () => {
-          await client.delete(`${ORIGINALS}${key}.json`)
-          for (const ext of IMAGE_EXTENSIONS) await client.delete(`${ORIGINALS}${key}.${ext}`)
-          await client.delete(`${MODERATION}${key}.json`)
-        })
-      }
-      return removed
-    },
+    // Local only: the bucket is shared by other branches and machines, and what this checkout no
+    // longer references may be another's (pruning the bucket is its lifecycle rules' job).
+    remove: (key) => local.remove(key),
   }
 }
 
