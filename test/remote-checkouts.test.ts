@@ -316,8 +316,8 @@ function expectPaidAndShared(a: Checkout, prefix: string): void {
     metadataFirst: 0,
     // Every write: per image its original, metadata and lease, and the start-up probe's 3 PUTs.
     puts: 3 * IMAGES + 3,
-    // Per image its lease's release and the clearing of a remote refusal; the probe's cleanup.
-    deletes: 2 * IMAGES + 1,
+    // Per image its lease's release (no refusal to clear: none was known); the probe's cleanup.
+    deletes: IMAGES + 1,
   })
   // Originals and their metadata only: no variant, no lease left behind.
   expect(stored(prefix)).toEqual({ originals: IMAGES, metadata: IMAGES, leases: 0, other: 0 })

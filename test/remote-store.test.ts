@@ -195,11 +195,8 @@ describe('the layered store, counted on the server', () => {
     const first = machine(s3, prefix, { logger })
     const given = await image()
     await first.store.put(keyA, a, given, REAL)
-    expect(requests()).toEqual([
-      `PUT originals/${keyA}.png 200`,
-      `PUT originals/${keyA}.json 200`,
-      `DELETE moderation/${keyA}.json 204`,
-    ])
+    // No refusal known for the key: nothing to clear, no DELETE.
+    expect(requests()).toEqual([`PUT originals/${keyA}.png 200`, `PUT originals/${keyA}.json 200`])
     s3.reset()
 
     const second = machine(s3, prefix, { logger })
@@ -218,6 +215,19 @@ describe('the layered store, counted on the server', () => {
     expect(meta).toEqual(firstMeta)
     expect((await readdir(join(second.dir, 'originals'))).sort()).toEqual([`${keyA}.json`, `${keyA}.png`])
     expect(warnings).toEqual([])
+  })
+
+  it("a real image clears the key's shared refusal (the one case a write-back deletes)", async () => {
+    const first = machine(s3, prefix, { logger })
+    await first.store.refusals.put(keyA, a, 'flagged')
+    s3.reset()
+    await first.store.put(keyA, a, await image(), REAL)
+    expect(requests()).toEqual([
+      `PUT originals/${keyA}.png 200`,
+      `PUT originals/${keyA}.json 200`,
+      `DELETE moderation/${keyA}.json 204`,
+    ])
+    expect(await machine(s3, prefix).store.check(keyA)).toBe('remote')
   })
 
   it('a key missing everywhere costs one GET of its metadata per look, and stores nothing', async () => {

@@ -170,8 +170,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     return 'entry' in fetched ? fetched.entry : undefined
   }
 
-  /** Uploads an entry stored locally: image first, metadata last, then clears a remote refusal. */
-  async function writeBack(entry: CacheEntry, bytes: Uint8Array): Promise<void> {
+  /** Uploads an entry stored locally: image first, metadata last, then clears the key's refusal. */
+  async function writeBack(entry: CacheEntry, bytes: Uint8Array, { refused = false } = {}): Promise<void> {
     if (!writes) return
     const { stamp: _local, ...meta } = entry.meta
     await remote(async () => {
@@ -179,7 +179,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
       await client.put(`${ORIGINALS}${meta.key}.json`, `${JSON.stringify(meta, null, 2)}\n`, {
         contentType: 'application/json',
       })
-      await client.delete(`${MODERATION}${meta.key}.json`)
+      // A refusal this cache knew of (so shared) is cleared; none known, no request.
+      if (refused) await client.delete(`${MODERATION}${meta.key}.json`)
       stats.uploaded++
       stats.uploadedBytes += bytes.length
     })
@@ -341,11 +342,11 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     },
 
     async put(key, request, generated, opts) {
+      if (opts.placeholder) return local.put(key, request, generated, opts)
+      const hadRefusal = (await local.refusals.get(key)) !== undefined
       const entry = await local.put(key, request, generated, opts)
-      if (!opts.placeholder) {
-        refused.delete(key)
-        await writeBack(entry, generated.bytes)
-      }
+      refused.delete(key)
+      await writeBack(entry, generated.bytes, { refused: hadRefusal })
       return entry
     },
 
