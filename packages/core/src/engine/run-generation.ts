@@ -133,7 +133,10 @@ function holdBack(
     const list = absent.flatMap((item) =>
       item.directives.map((d) => `${formatLocation(d.location)}  ${item.request.prompt}`),
     )
-    summary.failed.push(fluxError('FLUX_MISSING_FROZEN', { list }))
+    // Located at the first one listed: hosts' overlays point there.
+    const first = absent[0]?.directives[0]?.location
+    const err = fluxError('FLUX_MISSING_FROZEN', { list })
+    summary.failed.push(first ? err.at(first) : err)
     return { skipped: missing.length }
   }
   const toPay = absent.filter((item) => item.status !== 'moderated' || run.force)
