@@ -95,6 +95,14 @@ describe('astro build with flux() (Sätteri, MDX)', () => {
     await expect(failure).rejects.toThrow(
       /src\/content\/posts\/gardens\.mdx:4:\d+\s+A walled garden in spring/,
     )
+    // Where Astro points (terminal and overlay): the first missing directive, not a guess from the message.
+    const err = (await failure.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { errors?: unknown[] }
+    expect((err.errors ?? [err]).map((e) => (e as { loc?: unknown }).loc)).toEqual([
+      { file: join(root, 'src', 'content', 'posts', 'gardens.mdx'), line: 4, column: 3 },
+    ])
     expect(gateway.requests).toBe(0)
   })
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { access, constants, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -6,6 +7,7 @@ import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
+import { createS3Server, type S3Server } from './s3-server/index.js'
 
 // The product installed as users install it: the three packages packed with `pnpm pack`, their
 // tarballs installed into new projects outside the workspace (an Astro site shaped like Astro's blog
@@ -75,12 +77,14 @@ const BUILD_TIMEOUT = 240_000
 
 let work: string
 let gateway: MockGateway
+let s3: S3Server
 const tarballs = {} as Record<PackageName, string>
 const installs = new Map<Project, { root: string; output: string }>()
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'flux-install-'))
   gateway = await createMockGateway({ apiKey: KEY })
+  s3 = await createS3Server()
   const packs = join(work, 'packs')
   await mkdir(packs)
   for (const name of PACKAGES) {
@@ -98,6 +102,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.close()
+  await s3?.close()
   if (work) await rm(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
 })
 
@@ -239,6 +244,42 @@ describe.each([
     },
     BUILD_TIMEOUT,
   )
+
+  it(
+    'with a shared bucket: `flux-images push` seeds it, and a checkout with an empty cache builds frozen from it, to the same images',
+    async () => {
+      const root = rootOf(project)
+      const count = project.prompts.length + 1
+      const remote = {
+        FLUX_REMOTE_URL: `s3://${s3.bucket}/${project.fixture}`,
+        FLUX_REMOTE_ENDPOINT: s3.url,
+        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+        ...(s3.credentials.sessionToken && { AWS_SESSION_TOKEN: s3.credentials.sessionToken }),
+      }
+      const push = await exec(join(root, 'node_modules', '.bin', 'flux-images'), ['push'], {
+        cwd: root,
+        env: userEnv(remote),
+      })
+      expect(push.code, push.stderr).toBe(0)
+      expect(push.stdout).toContain(`Uploaded ${count} original(s)`)
+      const built = await imagesOf(join(root, 'dist'))
+      // Another checkout: no local cache, no output.
+      await rm(join(root, '.flux-cache'), { recursive: true })
+      await rm(join(root, 'dist'), { recursive: true })
+      const requests = gateway.requests
+      s3.reset()
+      const run = await build(project, { ...remote, FLUX_MODE: 'frozen' })
+      expect(run.code, run.stdout + run.stderr).toBe(0)
+      expect(gateway.requests - requests).toBe(0)
+      expect(s3.count('GET', { status: 200 })).toBe(count * 2)
+      expect(s3.count('PUT') + s3.count('DELETE')).toBe(0)
+      expect(run.stdout + run.stderr).toContain(`remote: ${count} downloaded`)
+      expect(run.stdout + run.stderr).not.toContain(s3.credentials.secretAccessKey)
+      expect(await imagesOf(join(root, 'dist'))).toEqual(built)
+    },
+    BUILD_TIMEOUT,
+  )
 })
 
 // --- helpers ---------------------------------------------------------------------------------
@@ -357,6 +398,19 @@ async function originalsOf(root: string): Promise<Original[]> {
 /** Placeholder images in the project's cache: none once a key is configured. */
 async function placeholdersOf(root: string): Promise<string[]> {
   return readdir(join(root, '.flux-cache', 'placeholders')).catch(() => [])
+}
+
+/** Every image file of a build's output, by path, as its SHA-256. */
+async function imagesOf(dist: string): Promise<Record<string, string>> {
+  const files = (await readdir(dist, { recursive: true })).filter((f) => /\.(png|jpe?g|webp|avif)$/.test(f))
+  expect(files.length).toBeGreaterThan(0)
+  const hashes: Record<string, string> = {}
+  for (const file of files.sort()) {
+    hashes[file] = createHash('sha256')
+      .update(await readFile(join(dist, file)))
+      .digest('hex')
+  }
+  return hashes
 }
 
 /** Every built HTML page, concatenated. */

@@ -153,7 +153,9 @@ describe('a stale lease', () => {
     await winner.lease.release()
     const all = await Promise.all(outcomes)
     expect(all.map((o) => o.status).sort()).toEqual(['acquired', ...Array(5).fill('released')])
-    expect(warnings).toContain('[flux] took over the stale lease of a dead build on k3')
+    expect(warnings).toContain(
+      '[flux] Took over the lease on k3 from a dead build, which stopped renewing it (a build that died): this build generates the image instead.',
+    )
   })
 
   it('a lease still renewed is waited for; past maxWaitMs: FLUX_REMOTE_LEASE_WAIT naming its holder', async () => {
@@ -217,7 +219,9 @@ describe('a holder that dies', () => {
     expect(JSON.parse(server.objects.get(LEASE('k5'))?.body.toString() ?? '{}').holder).toBe(
       'the waiting build',
     )
-    expect(warnings).toContain('[flux] took over the stale lease of the killed build on k5')
+    expect(warnings).toContain(
+      '[flux] Took over the lease on k5 from the killed build, which stopped renewing it (a build that died): this build generates the image instead.',
+    )
     if (taken.status === 'acquired') await taken.lease.release()
   })
 })
@@ -245,6 +249,16 @@ describe('a held lease', () => {
     expect(server.log.filter((e) => e.op === 'DELETE').map((e) => [e.ifMatch, e.status])).toEqual([
       [lease.etag, 204],
     ])
+  })
+
+  it('renewals failing through an outage are warned about once per lease, not at every interval', async () => {
+    const outcome = await build('renewer in an outage', { renewMs: 20 }).acquire('k9')
+    if (outcome.status !== 'acquired') throw new Error('not acquired')
+    server.fault = () => ({ type: 'status', status: 503, code: 'SlowDown' })
+    await until(() => server.count('PUT', { status: 503 }) >= 8)
+    server.fault = undefined
+    await outcome.lease.release()
+    expect(warnings.filter((w) => w.includes('could not renew the lease on k9'))).toHaveLength(1)
   })
 
   it('taken over by another build is lost: its signal aborts, and its release leaves the new lease alone', async () => {
@@ -284,9 +298,10 @@ describe('on s3rver, which ignores conditional writes', () => {
 describe('what leases log', () => {
   it('every warning of this file names builds and keys only, never the secret key', () => {
     expect(warnings.sort()).toEqual([
+      '[flux] Took over the lease on k3 from a dead build, which stopped renewing it (a build that died): this build generates the image instead.',
+      '[flux] Took over the lease on k5 from the killed build, which stopped renewing it (a build that died): this build generates the image instead.',
+      expect.stringMatching(/^\[flux\] could not renew the lease on k9: .*503/),
       '[flux] the lease on k7 was lost: an impatient build took it over',
-      '[flux] took over the stale lease of a dead build on k3',
-      '[flux] took over the stale lease of the killed build on k5',
     ])
     for (const line of warnings) {
       expect(line).not.toContain(server.credentials.secretAccessKey)

@@ -23,7 +23,8 @@ import { image, request, testStore } from '../packages/core/test/contracts/store
 import { createS3Server, remoteOptionsFor, type S3Server } from './s3-server/index.js'
 import { type RunningS3rver, startS3rver } from './s3-server/s3rver.js'
 
-type Target = Pick<S3Server, 'url' | 'bucket' | 'region' | 'credentials'>
+/** A server the tests started, or a real bucket (`s3://bucket/prefix`, its endpoint and credentials from AWS_* and FLUX_REMOTE_*). */
+type Target = Pick<S3Server, 'url' | 'bucket' | 'region' | 'credentials'> | { realBucket: string }
 type Mode = 'read-write' | 'read-only'
 
 /** Short waits between looks at a lease, so the tests run quickly; correctness never depends on them. */
@@ -38,7 +39,10 @@ async function closeOpened(): Promise<void> {
 }
 
 function clientFor(target: Target, prefix: string, options: S3ClientOptions = {}): S3Client {
-  const config = resolveRemoteConfig(remoteOptionsFor(target, prefix), {})
+  const config =
+    'realBucket' in target
+      ? resolveRemoteConfig({ url: `${target.realBucket.replace(/\/+$/, '')}/${prefix}` }, process.env)
+      : resolveRemoteConfig(remoteOptionsFor(target, prefix), {})
   if (!config) throw new Error('no remote configured')
   const client = createS3Client(config, options)
   opened.clients.push(client)
@@ -107,7 +111,7 @@ testStore(
     if (!server) throw new Error('server not started')
     return server
   }),
-  { seenByAnother: 'remote' },
+  { seenByAnother: 'remote', removeIsLocal: true },
 )
 testStore(
   'layered: local disk over s3rver',
@@ -116,8 +120,33 @@ testStore(
     return s3rver
   }),
   // s3rver ignores If-None-Match: two machines both "create" a lease (probeConditionalWrites says so).
-  { exclusiveAcrossStores: false, seenByAnother: 'remote' },
+  { exclusiveAcrossStores: false, seenByAnother: 'remote', removeIsLocal: true },
 )
+
+// Opt-in, never in CI: the contract against a real bucket, e.g. FLUX_TEST_REAL_BUCKET=s3://my-bucket/flux-contract
+// with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT_URL_S3 for R2 or MinIO) set.
+// Each test writes under its own prefix and removes everything it wrote.
+const realBucket = process.env.CI ? undefined : process.env.FLUX_TEST_REAL_BUCKET
+if (realBucket) {
+  const target = { realBucket }
+  const contract = contractOver(() => target)
+  testStore(
+    'layered: local disk over a real bucket',
+    async () => {
+      const subject = await contract()
+      const client = clientFor(target, '')
+      return {
+        ...subject,
+        async cleanup() {
+          const prefix = `contract-${process.pid}-`
+          for await (const object of client.list(prefix)) await client.delete(object.key)
+          await subject.cleanup?.()
+        },
+      }
+    },
+    { seenByAnother: 'remote', removeIsLocal: true },
+  )
+}
 
 beforeAll(async () => {
   server = await createS3Server()
@@ -166,11 +195,8 @@ describe('the layered store, counted on the server', () => {
     const first = machine(s3, prefix, { logger })
     const given = await image()
     await first.store.put(keyA, a, given, REAL)
-    expect(requests()).toEqual([
-      `PUT originals/${keyA}.png 200`,
-      `PUT originals/${keyA}.json 200`,
-      `DELETE moderation/${keyA}.json 204`,
-    ])
+    // No refusal known for the key: nothing to clear, no DELETE.
+    expect(requests()).toEqual([`PUT originals/${keyA}.png 200`, `PUT originals/${keyA}.json 200`])
     s3.reset()
 
     const second = machine(s3, prefix, { logger })
@@ -189,6 +215,19 @@ describe('the layered store, counted on the server', () => {
     expect(meta).toEqual(firstMeta)
     expect((await readdir(join(second.dir, 'originals'))).sort()).toEqual([`${keyA}.json`, `${keyA}.png`])
     expect(warnings).toEqual([])
+  })
+
+  it("a real image clears the key's shared refusal (the one case a write-back deletes)", async () => {
+    const first = machine(s3, prefix, { logger })
+    await first.store.refusals.put(keyA, a, 'flagged')
+    s3.reset()
+    await first.store.put(keyA, a, await image(), REAL)
+    expect(requests()).toEqual([
+      `PUT originals/${keyA}.png 200`,
+      `PUT originals/${keyA}.json 200`,
+      `DELETE moderation/${keyA}.json 204`,
+    ])
+    expect(await machine(s3, prefix).store.check(keyA)).toBe('remote')
   })
 
   it('a key missing everywhere costs one GET of its metadata per look, and stores nothing', async () => {

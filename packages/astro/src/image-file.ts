@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { type DirectiveParams, type ImageResult, type Session, writeFlatImage } from '@flux-images/core'
 
 /**
- * The file Astro's pipeline reads for a directive: the cached original once it exists; a local
+ * The file Astro's pipeline reads for a directive: the cached original once it exists (locally or
+ * in the shared bucket); a local
  * placeholder's largest fallback variant (no key, or placeholder mode); in dev, while the image is
  * pending, a flat picture of its size and dominant colour (the page reloads when it arrives).
  */
@@ -11,7 +12,9 @@ export async function imageFile(
   session: Session,
   input: { prompt: string; params: DirectiveParams },
 ): Promise<string> {
-  if ((await session.flux.status(input)) === 'cached') return (await session.flux.resolve(input)).entry.path
+  const status = await session.flux.status(input)
+  // In the shared bucket: downloaded and verified by `resolve`, then the original like a cached one.
+  if (status === 'cached' || status === 'remote') return (await session.flux.resolve(input)).entry.path
   const shown = await session.image(input)
   const fallback = shown.files.filter((f) => f.format === 'jpeg' || f.format === 'png')
   if (fallback.length > 0) return fallback.reduce((a, b) => (b.width > a.width ? b : a)).path

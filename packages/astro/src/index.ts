@@ -15,6 +15,7 @@ import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
 import type { AstroIntegration, AstroIntegrationLogger } from 'astro'
 import { contentDigest } from './content-digest.js'
 import { devPageCheck } from './dev-page-check.js'
+import { withLoc } from './error-location.js'
 import { getFluxState, getSocialCards, lastFluxState, setFluxState, setSocialCards } from './flux-state.js'
 import { imageModule } from './image-module.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
@@ -114,7 +115,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         if (command === 'build') {
           await session.build().catch(async (err: unknown) => {
             await session.close()
-            throw err
+            throw withLoc(err, session.options.root)
           })
         }
         scanned = await session.flux.scan()

@@ -1,6 +1,7 @@
-import { relative, resolve } from 'node:path'
+import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FluxError, type ImageResult, parseDirective, withAlt } from '@flux-images/core'
+import { withLoc } from './error-location.js'
 import type { FluxState } from './flux-state.js'
 
 /** Whether a markdown image's URL is a directive (`flux:`, any case of the scheme is not one). */
@@ -40,12 +41,7 @@ export async function markdownImage(
     return await state.image({ prompt, params, location }, file)
   } catch (err) {
     if (!FluxError.is(err)) throw err
-    const located = err.location ? err : err.at(location)
-    const { line, column } = located.location ?? location
-    // `loc` (absolute file) is what Astro's overlay reads to point at the directive.
-    throw Object.assign(located, {
-      loc: { file: resolve(root, located.location?.file ?? file), line, column },
-    })
+    throw withLoc(err.location ? err : err.at(location), root)
   }
 }
 

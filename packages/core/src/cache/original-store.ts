@@ -85,7 +85,8 @@ export interface OriginalStore {
   keys(): Promise<string[]>
   /**
    * Removes everything stored for `key` (original, placeholder, refusal), metadata before image so
-   * a crash never leaves metadata pointing at a missing file. True when anything was removed.
+   * a crash never leaves metadata pointing at a missing file. True when anything was removed. A
+   * layered store removes the local copy only: the bucket's is shared with other checkouts.
    */
   remove(key: string): Promise<boolean>
   /** Present when the store is shared through a bucket. */

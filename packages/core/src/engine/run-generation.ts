@@ -92,7 +92,7 @@ export async function runGeneration(
   const report = await c.scan()
   for (const err of report.errors) c.logger.warn(err.toString())
   for (const warning of report.warnings) c.logger.warn(warning)
-  // In the bucket: downloaded (and verified) when obtained, never paid for, counted as cached.
+  // Missing locally; those in the shared bucket (`remote`) are downloaded, then counted as cached.
   const missing = report.items.filter((item) => isMissing(item, c.placeholder))
   const summary: GenerateSummary = {
     total: report.items.length,
@@ -133,12 +133,20 @@ function holdBack(
     const list = absent.flatMap((item) =>
       item.directives.map((d) => `${formatLocation(d.location)}  ${item.request.prompt}`),
     )
-    summary.failed.push(fluxError('FLUX_MISSING_FROZEN', { list }))
+    // Located at the first one listed: hosts' overlays point there.
+    const first = absent[0]?.directives[0]?.location
+    const err = fluxError('FLUX_MISSING_FROZEN', { list })
+    summary.failed.push(first ? err.at(first) : err)
     return { skipped: missing.length }
   }
   const toPay = absent.filter((item) => item.status !== 'moderated' || run.force)
   if (run.dryRun) {
-    return { wouldGenerate: toPay, estimatedCost: c.placeholder ? 0 : plannedCost(toPay, c.options.prices) }
+    return {
+      wouldGenerate: toPay,
+      estimatedCost: c.placeholder ? 0 : plannedCost(toPay, c.options.prices),
+      // What the shared bucket holds is downloaded, never paid for.
+      cached: summary.cached + missing.length - absent.length,
+    }
   }
   if (!c.placeholder && !c.budget.covers(toPay.length)) {
     summary.failed.push(fluxError('FLUX_BUDGET', { needed: toPay.length, max: c.budget.max }))

@@ -155,7 +155,9 @@ export function createLeases(options: LeaseOptions): Leases {
         if (isStale(seen)) {
           const taken = await write({ ifMatch: seen.etag })
           if (taken) {
-            logger?.warn(`[flux] took over the stale lease of ${seen.holder} on ${key}`)
+            logger?.warn(
+              `[flux] Took over the lease on ${key} from ${seen.holder}, which stopped renewing it (a build that died): this build generates the image instead.`,
+            )
             return hold(taken.etag, seen.holder)
           }
           seen = await read(objectKey, signal)
@@ -225,8 +227,12 @@ function holdLease(a: {
       else lose(seen ? `${seen.holder} took it over` : 'it was deleted')
     })
 
+  // Said once per lease: a remote that is down fails every renewal, and the store warns about it too.
+  let warned = false
   const timer = setInterval(() => {
     renew().catch((err: unknown) => {
+      if (warned) return
+      warned = true
       a.logger?.warn(
         `[flux] could not renew the lease on ${a.key}: ${err instanceof Error ? err.message : err}`,
       )

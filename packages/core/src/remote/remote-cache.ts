@@ -13,11 +13,16 @@
  * keeps it; one that does not match is reported and treated as missing, never served. A remote
  * that refuses, fails or hangs is warned about once, then left alone: the store goes on as the
  * local store would, and never fails an operation the local store can complete.
+ *
+ * Before its first lease the store asks the bucket, once, whether it honours conditional writes;
+ * one that ignores them is named in a warning, and the store goes on without leases (builds at the
+ * same time may pay twice). `check` looks (HEAD), `get` downloads. `remove` is local only: the
+ * bucket is shared with other branches. `push` and `pull` move what the other side lacks.
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import pLimit from 'p-limit'
-import { type CacheEntry, IMAGE_EXTENSIONS, parseMeta } from '../cache/cache-entry.js'
+import { type CacheEntry, parseMeta } from '../cache/cache-entry.js'
 import { CACHE_LAYOUT } from '../cache/cache-layout.js'
 import type { OriginalStore, RemoteSide, RemoteStats, TransferResult } from '../cache/original-store.js'
 import {
@@ -31,7 +36,7 @@ import { assertKey } from '../cache/request-key.js'
 import { FluxError, fluxError } from '../errors.js'
 import type { Logger } from '../types.js'
 import { createLeases, type Leases } from './leases.js'
-import { type ConditionalWriteSupport, probeConditionalWrites } from './probe-conditional-writes.js'
+import { probeConditionalWrites } from './probe-conditional-writes.js'
 import type { RemoteConfig } from './remote-config.js'
 import { createS3Client, type S3Client } from './s3-client.js'
 
@@ -44,15 +49,10 @@ export interface RemoteCacheOptions {
   /** `read-only` (untrusted builds): reads through, never writes to the bucket. */
   mode: 'read-write' | 'read-only'
   logger: Logger
-  /**
-   * Whether the bucket honours conditional writes, asked once before the first lease.
-   * @default probeConditionalWrites(client)
-   */
-  probe?: () => Promise<ConditionalWriteSupport>
 }
 
-/** Downloads at once: each holds an original (a few MB) in memory until it is verified and kept. */
-const DOWNLOAD_CONCURRENCY = 8
+/** Transfers at once: each holds an original (a few MB) in memory until it is verified and kept, or sent. */
+const TRANSFER_CONCURRENCY = 8
 
 /** The layered store of `config`'s bucket over `local`, with its own client and leases (closed by `close`). */
 export function openRemoteCache(
@@ -83,7 +83,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   /** Keys whose remote original failed verification: `check` says corrupt until one is stored. */
   const refused = new Set<string>()
   const fetching = new Map<string, Promise<Fetched>>()
-  const downloads = pLimit(DOWNLOAD_CONCURRENCY)
+  const downloads = pLimit(TRANSFER_CONCURRENCY)
   const stats: RemoteStats = { downloaded: 0, downloadedBytes: 0, uploaded: 0, uploadedBytes: 0 }
   /** Whether leases can be trusted here: asked once, before the first one. */
   let leasing: Promise<boolean> | undefined
@@ -170,8 +170,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     return 'entry' in fetched ? fetched.entry : undefined
   }
 
-  /** Uploads an entry stored locally: image first, metadata last, then clears a remote refusal. */
-  async function writeBack(entry: CacheEntry, bytes: Uint8Array): Promise<void> {
+  /** Uploads an entry stored locally: image first, metadata last, then clears the key's refusal. */
+  async function writeBack(entry: CacheEntry, bytes: Uint8Array, { refused = false } = {}): Promise<void> {
     if (!writes) return
     const { stamp: _local, ...meta } = entry.meta
     await remote(async () => {
@@ -179,7 +179,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
       await client.put(`${ORIGINALS}${meta.key}.json`, `${JSON.stringify(meta, null, 2)}\n`, {
         contentType: 'application/json',
       })
-      await client.delete(`${MODERATION}${meta.key}.json`)
+      // A refusal this cache knew of (so shared) is cleared; none known, no request.
+      if (refused) await client.delete(`${MODERATION}${meta.key}.json`)
       stats.uploaded++
       stats.uploadedBytes += bytes.length
     })
@@ -190,7 +191,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
    * builds both win one lease: said once, and this store goes on without leases (may pay twice).
    */
   function leasesWork(): Promise<boolean> {
-    leasing ??= remote(options.probe ?? (() => probeConditionalWrites(client))).then((support) => {
+    leasing ??= remote(() => probeConditionalWrites(client)).then((support) => {
       if (support === OFF) return false
       if (!support.supported) {
         const ignored = [!support.ifNoneMatch && 'If-None-Match', !support.ifMatch && 'If-Match'].filter(
@@ -265,21 +266,24 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   async function pull(): Promise<TransferResult> {
     const result: TransferResult = { moved: 0, bytes: 0, present: 0, refused: [] }
     const keys = await remoteKeys()
+    const checks = pLimit(TRANSFER_CONCURRENCY)
     await Promise.all(
-      [...keys].map(async (key) => {
-        if ((await local.check(key)) === 'cached') {
-          result.present++
-          return
-        }
-        const fetched = await fetchOriginal(key)
-        if ('entry' in fetched) {
-          result.moved++
-          result.bytes += fetched.entry.meta.bytes
-        } else if ('corrupt' in fetched) {
-          refuse(key, fetched.corrupt)
-          result.refused.push(key)
-        }
-      }),
+      [...keys].map((key) =>
+        checks(async () => {
+          if ((await local.check(key)) === 'cached') {
+            result.present++
+            return
+          }
+          const fetched = await fetchOriginal(key)
+          if ('entry' in fetched) {
+            result.moved++
+            result.bytes += fetched.entry.meta.bytes
+          } else if ('corrupt' in fetched) {
+            refuse(key, fetched.corrupt)
+            result.refused.push(key)
+          }
+        }),
+      ),
     )
     throwIfDown()
     return result
@@ -289,7 +293,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     if (!writes) throw fluxError('FLUX_REMOTE_CONFIG', { problems: ['remote.mode: push needs "read-write"'] })
     const result: TransferResult = { moved: 0, bytes: 0, present: 0, refused: [] }
     const keys = await remoteKeys()
-    const uploads = pLimit(DOWNLOAD_CONCURRENCY)
+    const uploads = pLimit(TRANSFER_CONCURRENCY)
     await Promise.all(
       (await local.list()).map((meta) =>
         uploads(async () => {
@@ -338,9 +342,11 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     },
 
     async put(key, request, generated, opts) {
+      if (opts.placeholder) return local.put(key, request, generated, opts)
+      const hadRefusal = (await local.refusals.get(key)) !== undefined
       const entry = await local.put(key, request, generated, opts)
-      if (!opts.placeholder) refused.delete(key)
-      if (!opts.placeholder) await writeBack(entry, generated.bytes)
+      refused.delete(key)
+      await writeBack(entry, generated.bytes, { refused: hadRefusal })
       return entry
     },
 
@@ -362,12 +368,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
             }
             if (outcome === OFF) return fn()
             if (outcome.status === 'acquired') {
-              const { lease, tookOverFrom } = outcome
-              if (tookOverFrom) {
-                logger.warn(
-                  `[flux] Took over the lease on ${key} from ${tookOverFrom}, which stopped renewing it (a build that died): this build generates the image instead.`,
-                )
-              }
+              const { lease } = outcome
               try {
                 return await fn()
               } finally {
@@ -398,17 +399,9 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     listPlaceholders: () => local.listPlaceholders(),
     keys: () => local.keys(),
 
-    async remove(key) {
-      const removed = await local.remove(key)
-      if (writes) {
-        await remote(async () => {
-          await client.delete(`${ORIGINALS}${key}.json`)
-          for (const ext of IMAGE_EXTENSIONS) await client.delete(`${ORIGINALS}${key}.${ext}`)
-          await client.delete(`${MODERATION}${key}.json`)
-        })
-      }
-      return removed
-    },
+    // Local only: the bucket is shared by other branches and machines, and what this checkout no
+    // longer references may be another's (pruning the bucket is its lifecycle rules' job).
+    remove: (key) => local.remove(key),
   }
 }
 

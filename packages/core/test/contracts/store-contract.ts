@@ -74,6 +74,11 @@ export interface StoreContractOptions {
    * @default 'cached'
    */
   seenByAnother?: 'cached' | 'remote'
+  /**
+   * True for a layered store: `remove` removes the local copy only, so what the bucket holds (here
+   * a refusal) is still seen afterwards.
+   */
+  removeIsLocal?: boolean
 }
 
 export function testStore(
@@ -254,7 +259,7 @@ export function testStore(
         await store.put(keyB, b, await image(), REAL)
         expect(await store.remove(keyA)).toBe(true)
         expect(await store.keys()).toEqual([keyB])
-        expect(await store.check(keyA)).toBe('missing')
+        expect(await store.check(keyA)).toBe(options.removeIsLocal ? 'moderated' : 'missing')
         expect(await store.remove(keyA)).toBe(false)
         expect(await store.check(keyB)).toBe('cached')
       })
