@@ -97,14 +97,15 @@ describe('the remote cache from the CLI', () => {
     const scan = await runCli(['scan'], { cwd: second, env: env() })
     expect(scan.code).toBe(0)
     expect(scan.stdout).toContain('24 directive(s), 24 distinct image(s): 24 remote')
-    // Looked at, not downloaded.
-    expect(s3.count('GET')).toBe(0)
-    expect(s3.count('HEAD')).toBe(24)
+    // Looked at (each key's metadata), not downloaded: no image.
+    expect(s3.log.filter((e) => e.op === 'GET' && e.key.endsWith('.json'))).toHaveLength(24)
+    expect(s3.log.filter((e) => e.op === 'GET' && e.key.endsWith('.png'))).toHaveLength(0)
+    expect(s3.count('HEAD')).toBe(0)
 
     s3.reset()
     const dry = await runCli(['generate', '--dry-run'], { cwd: second, env: env() })
     expect(dry.stdout).toContain('0 image(s) would be generated, est. $0.000; 24 cached. Nothing was called.')
-    expect(s3.count('GET')).toBe(0)
+    expect(s3.log.filter((e) => e.op === 'GET' && e.key.endsWith('.png'))).toHaveLength(0)
 
     s3.reset()
     const frozen = await runCli(['generate'], { cwd: second, env: env({ FLUX_MODE: 'frozen' }) })
@@ -113,7 +114,9 @@ describe('the remote cache from the CLI', () => {
     expect(frozen.stderr).toMatch(
       /0 generated, 24 cached,.* remote: 24 downloaded \(\d+\.\d MB\), 0 uploaded \(0\.0 MB\)/,
     )
-    expect(s3.count('GET')).toBe(48) // metadata and image of each
+    // Metadata and image of each, once: the scan's look at the metadata serves the download.
+    expect(s3.count('GET')).toBe(48)
+    expect(s3.count('HEAD')).toBe(0)
     expect(s3.count('PUT')).toBe(0)
     const a = await originals(first)
     const b = await originals(second)

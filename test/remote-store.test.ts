@@ -260,6 +260,34 @@ describe('the layered store, counted on the server', () => {
     ])
   })
 
+  it("a scan's look serves the download (2 GETs a key, no HEAD); metadata replaced since is read again, not refused", async () => {
+    const writer = machine(s3, prefix)
+    await writer.store.put(keyA, a, await image('#112233'), REAL)
+    await writer.store.put(keyB, b, await image('#445566'), REAL)
+    s3.reset()
+    const reader = machine(s3, prefix, { logger })
+    expect(await reader.store.check(keyA)).toBe('remote')
+    expect(await reader.store.check(keyB)).toBe('remote')
+    expect((await reader.store.get(keyA))?.meta.key).toBe(keyA)
+    expect(requests()).toEqual([
+      `GET originals/${keyA}.json 200`,
+      `GET originals/${keyB}.json 200`,
+      `GET originals/${keyA}.png 200`,
+    ])
+    // Another build replaces keyB (a repaired key) after this one looked at it.
+    const replaced = await image('#778899')
+    await machine(s3, prefix).store.put(keyB, b, replaced, REAL)
+    s3.reset()
+    const got = await reader.store.get(keyB)
+    expect(got?.meta.sha256).toBe(sha256(replaced.bytes))
+    expect(requests()).toEqual([
+      `GET originals/${keyB}.png 200`,
+      `GET originals/${keyB}.json 200`,
+      `GET originals/${keyB}.png 200`,
+    ])
+    expect(warnings).toEqual([])
+  })
+
   it('a tampered remote original (bytes changed, metadata kept) is refused with a warning naming the key', async () => {
     const writer = machine(s3, prefix)
     await writer.store.put(keyA, a, await image(), REAL)

@@ -83,6 +83,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   /** Keys whose remote original failed verification: `check` says corrupt until one is stored. */
   const refused = new Set<string>()
   const fetching = new Map<string, Promise<Fetched>>()
+  /** Metadata read by `check` (a scan), kept for the download that usually follows: a request fewer per key. */
+  const looked = new Map<string, CacheEntryMeta>()
   const downloads = pLimit(TRANSFER_CONCURRENCY)
   const stats: RemoteStats = { downloaded: 0, downloadedBytes: 0, uploaded: 0, uploadedBytes: 0 }
   /** Whether leases can be trusted here: asked once, before the first one. */
@@ -132,16 +134,29 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     return pending
   }
 
-  async function download(key: string): Promise<Fetched> {
-    const metaObject = await remote(() => client.get(`${ORIGINALS}${key}.json`))
-    if (metaObject === OFF || metaObject === undefined) return { missing: true }
-    const meta = parseMeta(metaObject.body.toString('utf8'), key)
+  /** The bucket's metadata of `key`: parsed, a reason it cannot be, undefined when absent, OFF when the remote failed. */
+  async function readMeta(key: string): Promise<CacheEntryMeta | string | undefined | typeof OFF> {
+    const found = await remote(() => client.get(`${ORIGINALS}${key}.json`))
+    if (found === OFF || found === undefined) return found
+    return parseMeta(found.body.toString('utf8'), key)
+  }
+
+  /** Downloads, verifies and keeps `key`'s image, with the metadata a scan read if it did. */
+  async function download(key: string, remembered = looked.get(key)): Promise<Fetched> {
+    looked.delete(key)
+    const meta = remembered ?? (await readMeta(key))
+    if (meta === OFF || meta === undefined) return { missing: true }
     if (typeof meta === 'string') return { corrupt: meta }
     const image = await remote(() => client.get(`${ORIGINALS}${meta.file}`))
     if (image === OFF) return { missing: true }
-    if (image === undefined) return { corrupt: 'its image file is missing' }
-    const problem = mismatch(image.body, meta)
-    if (problem) return { corrupt: problem }
+    const problem = image === undefined ? 'its image file is missing' : mismatch(image.body, meta)
+    if (problem && remembered) {
+      // The metadata a scan read may have been replaced since (a key repaired meanwhile).
+      const fresh = await readMeta(key)
+      if (fresh !== OFF && typeof fresh === 'object' && fresh.sha256 !== remembered.sha256)
+        return download(key, fresh)
+    }
+    if (problem || image === undefined) return { corrupt: problem ?? 'its image file is missing' }
     const created = Date.parse(meta.created) / 1000
     const entry = await local.put(
       key,
@@ -332,13 +347,17 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
       const status = await local.check(key)
       if (status === 'cached' || status === 'moderated') return status
       if (refused.has(key)) return 'corrupt'
-      // Looked at, not downloaded: a scan of a thousand images moves no image. `get` verifies it.
-      const found = await remote(async () => {
-        if (await client.head(`${ORIGINALS}${key}.json`)) return 'remote' as const
-        if (await client.head(`${MODERATION}${key}.json`)) return 'moderated' as const
-        return undefined
-      })
-      return found === OFF || found === undefined ? status : found
+      // Its metadata read, its image not: a scan of a thousand images moves no image. `get`
+      // downloads the image with this metadata and verifies it.
+      const meta = await readMeta(key)
+      if (meta === OFF) return status
+      if (typeof meta === 'string') return 'corrupt'
+      if (meta) {
+        looked.set(key, meta)
+        return 'remote'
+      }
+      const refusal = await remote(() => client.head(`${MODERATION}${key}.json`))
+      return refusal && refusal !== OFF ? 'moderated' : status
     },
 
     async put(key, request, generated, opts) {
