@@ -16,7 +16,7 @@
  *
  * Before its first lease the store asks the bucket, once, whether it honours conditional writes;
  * one that ignores them is named in a warning, and the store goes on without leases (builds at the
- * same time may pay twice). `check` looks (HEAD), `get` downloads. `remove` is local only: the
+ * same time may pay twice). `check` reads metadata (kept for the download), `get` downloads the image. `remove` is local only: the
  * bucket is shared with other branches. `push` and `pull` move what the other side lacks.
  */
 import { createHash } from 'node:crypto'
