@@ -16,8 +16,9 @@
  *
  * Before its first lease the store asks the bucket, once, whether it honours conditional writes;
  * one that ignores them is named in a warning, and the store goes on without leases (builds at the
- * same time may pay twice). `check` reads metadata (kept for the download), `get` downloads the image. `remove` is local only: the
- * bucket is shared with other branches. `push` and `pull` move what the other side lacks.
+ * same time may pay twice). `check` reads a key's metadata (kept for the download), `get` downloads
+ * its image. `remove` is local only: the bucket is shared with other branches. `push` and `pull`
+ * move what the other side lacks.
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
