@@ -2,7 +2,12 @@ import { isAbsolute, resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import * as v from 'valibot'
 import { OPTIMIZE_OPTIONS } from './optimize/resolve-optimize-options.js'
-import { type RemoteConfig, resolveRemoteConfig } from './remote/remote-config.js'
+import {
+  LEASE_STALE_MS,
+  REMOTE_MODES,
+  type RemoteConfig,
+  resolveRemoteConfig,
+} from './remote/remote-config.js'
 import {
   boolean,
   custom,
@@ -217,8 +222,8 @@ export const FLUX_OPTIONS = v.pipe(
         accessKeyId: v.optional(text()),
         secretAccessKey: v.optional(text({ secret: true })),
         sessionToken: v.optional(text({ secret: true })),
-        mode: v.optional(oneOf(['read-write', 'read-only'] as const)),
-        leaseStaleMs: v.optional(wholeNumber(1000, 3_600_000)),
+        mode: v.optional(oneOf(REMOTE_MODES)),
+        leaseStaleMs: v.optional(wholeNumber(LEASE_STALE_MS.min, LEASE_STALE_MS.max)),
       }),
     ),
     /** Where messages go. @default a console logger in the CLI; the adapter's logger in Vite and Astro */

@@ -38,7 +38,7 @@ import { FluxError, fluxError } from '../errors.js'
 import type { Logger } from '../types.js'
 import { createLeases, type Leases } from './leases.js'
 import { probeConditionalWrites } from './probe-conditional-writes.js'
-import type { RemoteConfig } from './remote-config.js'
+import type { RemoteConfig, RemoteMode } from './remote-config.js'
 import { createS3Client, type S3Client } from './s3-client.js'
 
 export interface RemoteCacheOptions {
@@ -48,7 +48,7 @@ export interface RemoteCacheOptions {
   /** Leases in the same bucket (`createLeases`); read-write mode takes one before paying for a key. */
   leases: Leases
   /** `read-only` (untrusted builds): reads through, never writes to the bucket. */
-  mode: 'read-write' | 'read-only'
+  mode: RemoteMode
   logger: Logger
 }
 

@@ -2,6 +2,12 @@ import { inspect } from 'node:util'
 import { fluxError } from '../errors.js'
 import { LEASE_DEFAULTS } from './leases.js'
 
+/** `read-write`: reads through, writes back, takes leases. `read-only`: reads through only. */
+export const REMOTE_MODES = ['read-write', 'read-only'] as const
+export type RemoteMode = (typeof REMOTE_MODES)[number]
+/** Bounds of `leaseStaleMs`: a second (HTTP dates count whole seconds) to an hour. */
+export const LEASE_STALE_MS = { min: 1000, max: 3_600_000 } as const
+
 /** The `remote` option: where the shared cache lives. Every field may come from the environment instead. */
 export interface RemoteOptions {
   /** `s3://bucket/prefix`. Env: `FLUX_REMOTE_URL`. */
@@ -31,7 +37,7 @@ export interface RemoteOptions {
    * from forks). Env: `FLUX_REMOTE_MODE`.
    * @default 'read-write' with credentials, 'read-only' without
    */
-  mode?: 'read-write' | 'read-only' | undefined
+  mode?: RemoteMode | undefined
   /**
    * A lease not renewed for this long is stale (its holder died) and taken over. Env:
    * `FLUX_REMOTE_LEASE_STALE_MS`. @default 60_000
@@ -60,7 +66,7 @@ export interface RemoteConfig {
   addressing: 'path' | 'virtual'
   /** Undefined: requests are sent unsigned (a public bucket, read-only). */
   credentials: RemoteCredentials | undefined
-  mode: 'read-write' | 'read-only'
+  mode: RemoteMode
   leaseStaleMs: number
 }
 
@@ -134,7 +140,7 @@ export function resolveRemoteConfig(options: RemoteOptions | undefined, env: Env
 
   const credentials = pickCredentials(o, env, problems)
   const mode = pick(o.mode, env.FLUX_REMOTE_MODE)?.trim() ?? (credentials ? 'read-write' : 'read-only')
-  if (mode !== 'read-write' && mode !== 'read-only') {
+  if (!(REMOTE_MODES as readonly string[]).includes(mode)) {
     problems.push(`remote.mode: expected "read-write" or "read-only", got ${JSON.stringify(mode)}`)
   } else if (mode === 'read-write' && !credentials && problems.length === 0) {
     problems.push(
@@ -143,9 +149,13 @@ export function resolveRemoteConfig(options: RemoteOptions | undefined, env: Env
   }
   const staleGiven = o.leaseStaleMs ?? pick(env.FLUX_REMOTE_LEASE_STALE_MS)
   const leaseStaleMs = staleGiven === undefined ? LEASE_DEFAULTS.staleMs : Number(staleGiven)
-  if (!Number.isInteger(leaseStaleMs) || leaseStaleMs < 1000 || leaseStaleMs > 3_600_000) {
+  if (
+    !Number.isInteger(leaseStaleMs) ||
+    leaseStaleMs < LEASE_STALE_MS.min ||
+    leaseStaleMs > LEASE_STALE_MS.max
+  ) {
     problems.push(
-      `remote.leaseStaleMs: expected a whole number of ms from 1000 to 3600000, got ${JSON.stringify(staleGiven)}`,
+      `remote.leaseStaleMs: expected a whole number of ms from ${LEASE_STALE_MS.min} to ${LEASE_STALE_MS.max}, got ${JSON.stringify(staleGiven)}`,
     )
   }
   if (problems.length > 0) throw fluxError('FLUX_REMOTE_CONFIG', { problems })
@@ -156,7 +166,7 @@ export function resolveRemoteConfig(options: RemoteOptions | undefined, env: Env
     region,
     addressing: addressing as 'path' | 'virtual',
     credentials,
-    mode: mode as 'read-write' | 'read-only',
+    mode: mode as RemoteMode,
     leaseStaleMs,
   }
 }
