@@ -5,7 +5,7 @@
 const PENDING = /^(.*\/)~([0-9a-f]{24})\/[^/]*$/
 let round = 0
 
-/** Every pending URL of the page's images: [element, attribute, url, key, prefix]. */
+/** Every pending URL of the page's images on this server: { element, name, key, prefix }. */
 function pendingUrls() {
   const found = []
   for (const element of document.querySelectorAll('img, source')) {
@@ -14,7 +14,10 @@ function pendingUrls() {
       if (!value) continue
       const urls = name === 'src' ? [value] : value.split(',').map((c) => c.trim().split(/\s+/)[0])
       for (const url of urls) {
-        const match = PENDING.exec(url.split('?')[0])
+        // Only this server's own: a URL the page holds must not choose where the client asks.
+        const own = new URL(url, location.href)
+        if (own.origin !== location.origin) continue
+        const match = PENDING.exec(own.pathname)
         if (match) found.push({ element, name, key: match[2], prefix: match[1] })
       }
     }

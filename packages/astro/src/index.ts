@@ -67,6 +67,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
           root,
           logger: toLogger(logger.fork('flux')),
           image: { base: withSlash(config.base), publicPath: '/_flux/' },
+          serverHost: config.server.host,
           onRefresh: (files) => refresh?.(files),
         })
         setFluxState(session)
@@ -78,6 +79,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         const imports = fluxImports({
           root: () => root,
           image: (input, importer) => getFluxState().image(input, importer),
+          guard: () => getFluxState().guard,
           code: (data, input) => imageModule(getFluxState(), data, input),
         })
         updateConfig({ vite: { plugins: [imports] } })
@@ -86,6 +88,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       },
       'astro:server:setup'({ server, logger }) {
         const own = current()
+        server.watcher.on('all', (_event, file) => own.changed(file))
         server.middlewares.use(own.middleware)
         server.middlewares.use(serveVariants(getSocialCards().files, { base: own.options.image.base }))
         server.middlewares.use(devPageCheck(own, { base: siteBase, logger: toLogger(logger.fork('flux')) }))

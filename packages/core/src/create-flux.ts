@@ -8,7 +8,7 @@ import {
 import { createBudget } from './engine/budget.js'
 import { chooseProvider, usesPlaceholders } from './engine/choose-provider.js'
 import { directiveInput, type ImageInput, requestOf } from './engine/directive-input.js'
-import { createObtainOriginal } from './engine/obtain-original.js'
+import { createObtainOriginal, type ObtainCollaborators } from './engine/obtain-original.js'
 import { type PruneOptions, type PruneResult, pruneCache } from './engine/prune-cache.js'
 import { createRequestSlots } from './engine/request-slots.js'
 import { type GenerateOptions, type GenerateSummary, runGeneration } from './engine/run-generation.js'
@@ -63,6 +63,8 @@ interface EngineContext {
   cache?: OriginalStore
   /** Counts the optimizer's decodes and encodes (tests, benchmarks). */
   optimizeCounters?: OptimizeCounters
+  /** A paid generation starts: the dev server logs each one. */
+  onGenerate?: ObtainCollaborators['onGenerate']
 }
 
 /**
@@ -96,6 +98,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     budget,
     mode: options.mode,
     placeholder,
+    ...(context.onGenerate && { onGenerate: context.onGenerate }),
   })
   const getOptimizer = () =>
     (optimizer ??= createOptimizer({
@@ -108,7 +111,8 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
 
   async function resolve(given: ImageInput, { signal }: { signal?: AbortSignal } = {}) {
     const { key, request, location } = requestOf(directiveInput(given), options)
-    const { entry, outcome } = await obtain(key, request, { signal }).catch((err) =>
+    const locations = location ? [location] : []
+    const { entry, outcome } = await obtain(key, request, { signal, locations }).catch((err) =>
       Promise.reject(at(err, location)),
     )
     const resized = outcome === 'generated' && sizeWarning(entry.meta, location ? [location] : [])

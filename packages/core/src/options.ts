@@ -60,6 +60,7 @@ export const DEFAULTS = {
   timeoutMs: 180_000,
   maxRetries: 4,
   allowPrivateDownloads: false,
+  allowNetworkDev: false,
   progress: 'auto',
 } as const
 
@@ -203,6 +204,12 @@ export const FLUX_OPTIONS = v.pipe(
     maxRetries,
     /** Allow image downloads from private or loopback addresses (a gateway on your own network). @default false */
     allowPrivateDownloads,
+    /**
+     * Let a dev server that listens beyond this machine (`vite --host`, `astro dev --host`) generate
+     * images. Risk: anyone who can reach it on the network could then make you pay for images.
+     * @default false (such a dev server shows placeholders for missing images and pays for nothing)
+     */
+    allowNetworkDev: v.optional(boolean(), DEFAULTS.allowNetworkDev),
     /** Progress display: a live line on a terminal, plain periodic lines in CI. @default 'auto' */
     progress: v.optional(oneOf(PROGRESS_STYLES), DEFAULTS.progress),
     /** Responsive variants: widths, formats, encoder settings, placeholder, public URL. */

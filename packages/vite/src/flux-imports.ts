@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isAbsolute, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
@@ -35,6 +36,11 @@ export interface FluxImportsOptions {
    * `ImageMetadata`). @default `export default <the image's metadata>`
    */
   code?: (image: Omit<ImageResult, 'files'>, input: FluxImport) => Promise<string>
+  /**
+   * The session's dev guard (`Session.guard`), installed before every other middleware, Vite's
+   * own included: a `flux:` id that another site's page requests is refused before `load`.
+   */
+  guard?: () => (req: IncomingMessage, res: ServerResponse, next: () => void) => void
 }
 
 /**
@@ -45,7 +51,7 @@ export interface FluxImportsOptions {
  * core's scanner from the importer's own source as it passes through `transform` (first, before
  * any compiler), so no file is read again to find a position.
  */
-export function fluxImports({ root, image, code }: FluxImportsOptions): Plugin {
+export function fluxImports({ root, image, code, guard }: FluxImportsOptions): Plugin {
   const specs = new Map<string, { spec: string; importer: string | undefined }>()
   // Per importer (its path), where it writes each `flux:` import, by the import's text.
   const written = new Map<string, Map<string, SourceLocation>>()
@@ -56,6 +62,12 @@ export function fluxImports({ root, image, code }: FluxImportsOptions): Plugin {
     name: 'flux-images:imports',
     configResolved(config) {
       viteRoot = config.root
+    },
+    configureServer: {
+      order: 'pre',
+      handler(server) {
+        if (guard) server.middlewares.use((req, res, next) => guard()(req, res, next))
+      },
     },
     transform: {
       // Before compilers (Astro, MDX, Vue) turn the source into code with other positions;

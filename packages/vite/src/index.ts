@@ -50,6 +50,7 @@ export function flux(options: FluxOptions = {}): Plugin[] {
           error: (m) => resolved.logger.error(m),
         },
         image: { base: resolved.base, publicPath: `/${resolved.build.assetsDir}/_flux/` },
+        serverHost: resolved.server.host,
         onRefresh: refresh,
       })
     },
@@ -66,6 +67,7 @@ export function flux(options: FluxOptions = {}): Plugin[] {
       devServer.watcher.unwatch(own.options.cacheDir)
       devServer.watcher.on('all', (_event, file) => {
         if (restartOn.has(file)) void devServer.restart()
+        else own.changed(file)
       })
       own.prepare()
     },
@@ -106,7 +108,11 @@ export function flux(options: FluxOptions = {}): Plugin[] {
       if (config.command === 'build') await session.close()
     },
   }
-  return [main, fluxImports({ image: (input, importer) => session.image(input, importer) })]
+  const imports = fluxImports({
+    image: (input, importer) => session.image(input, importer),
+    guard: () => session.guard,
+  })
+  return [main, imports]
 }
 
 export default flux

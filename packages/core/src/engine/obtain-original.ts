@@ -1,7 +1,7 @@
 import type { CacheEntry, OriginalStore, RefusalStore } from '../cache/index.js'
 import { FluxError, fluxError } from '../errors.js'
 import type { FluxMode } from '../options.js'
-import type { CanonicalRequest, Provider } from '../types.js'
+import type { CanonicalRequest, Provider, SourceLocation } from '../types.js'
 import type { Budget } from './budget.js'
 import type { RequestSlots } from './request-slots.js'
 
@@ -22,6 +22,8 @@ export interface ObtainCollaborators {
   mode: FluxMode
   /** True when the images made are local placeholders (stored apart, not charged, not locked). */
   placeholder: boolean
+  /** A paid generation starts (charged, about to be requested), with where its directives are written. */
+  onGenerate?: (key: string, request: CanonicalRequest, locations: readonly SourceLocation[]) => void
 }
 
 export interface ObtainContext {
@@ -30,6 +32,8 @@ export interface ObtainContext {
   force?: boolean
   onStart?: () => void
   onRetry?: () => void
+  /** Where the directives asking for it are written (for `onGenerate`). */
+  locations?: readonly SourceLocation[]
   /** An auth or quota failure: every further request would fail the same way. */
   onFatal?: (err: FluxError) => void
 }
@@ -99,7 +103,10 @@ async function generateOnce(
 ): Promise<Obtained> {
   const again = await c.cache.get(key, { placeholder: c.placeholder })
   if (again) return { entry: again, outcome: 'cached' }
-  if (!c.placeholder) c.budget.charge()
+  if (!c.placeholder) {
+    c.budget.charge()
+    c.onGenerate?.(key, request, ctx.locations ?? [])
+  }
   try {
     const image = await c.slots.request(provider, request, {
       signal: ctx.signal,

@@ -199,6 +199,7 @@ async function generateItem(run: Run, item: ScannedItem): Promise<void> {
     const { entry, outcome } = await run.c.obtain(item.key, item.request, {
       signal: run.signal,
       force: run.force,
+      locations: item.directives.map((d) => d.location),
       onFatal: run.stop,
       onStart: () => {
         started = true

@@ -1,21 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { basename, join, resolve } from 'node:path'
+import { basename, join, relative, resolve } from 'node:path'
 import {
   createEngine,
   directiveInput,
   type Flux,
   type GenerateSummary,
   type ImageInput,
+  type ResolveInput,
 } from '../create-flux.js'
 import { formatDuration } from '../engine/index.js'
-import type { FluxError } from '../errors.js'
-import { type ImageResult, type OptimizeOptions, serveVariants } from '../optimize/index.js'
+import { type FluxError, formatLocation } from '../errors.js'
+import { type ImageResult, type OptimizeOptions, publicUrl, serveVariants } from '../optimize/index.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from '../options.js'
 import { redactingLogger } from '../redact.js'
-import type { Logger, Provider } from '../types.js'
+import type { CanonicalRequest, Logger, Provider, SourceLocation } from '../types.js'
+import { devGuard, isLoopback } from './dev-guard.js'
 import { devImages } from './dev-images.js'
 import { CONFIG_FILES, loadConfig } from './load-config.js'
 import { envFiles, loadEnv } from './load-env.js'
+import { writtenDirectives } from './written-directives.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -33,6 +36,11 @@ export interface SessionHost {
   image?: Pick<OptimizeOptions, 'base' | 'publicPath'>
   /** The real environment, which wins over `.env` files. @default process.env */
   env?: Env
+  /**
+   * Dev: where the server listens (Vite's and Astro's `server.host`). Beyond this machine it pays
+   * for nothing unless `allowNetworkDev`. @default this machine only
+   */
+  serverHost?: string | boolean
   /** Dev: pending images arrived (or failed); re-render `files`, the sources that showed them, and reload. */
   onRefresh?: (files: string[]) => void | Promise<void>
   /** Replaces the gateway provider (tests). */
@@ -64,6 +72,13 @@ export interface Session {
   prepare(): void
   /** Dev servers' middleware: pending images and the variants handed out. */
   middleware(req: IncomingMessage, res: ServerResponse, next: () => void): void
+  /**
+   * Dev servers' first middleware, before any transform: refuses (403, logged) requests for flux
+   * modules and files that another site's page sent (see `devGuard`).
+   */
+  guard(req: IncomingMessage, res: ServerResponse, next: () => void): void
+  /** Dev: a project file was added, changed or removed (the host's watcher). */
+  changed(file: string): void
   /** Stops the background run and releases the gateway's connections; idempotent. */
   close(): Promise<void>
 }
@@ -93,7 +108,20 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     },
   )
   const logger = redactingLogger(resolved.logger, resolved.apiKey)
-  const flux = createEngine({ ...resolved, logger }, host.provider ? { provider: host.provider } : {})
+  // Dev: what the project's files write, the only images a dev server pays for.
+  const written =
+    command === 'dev' ? writtenDirectives({ options: resolved, scan: () => flux.scan() }) : undefined
+  const flux: Flux = createEngine(
+    { ...resolved, logger },
+    {
+      ...(host.provider && { provider: host.provider }),
+      // Every image a dev server pays for is said as it starts, with who asked for it.
+      ...(written && {
+        onGenerate: (key: string, request: CanonicalRequest, locations: readonly SourceLocation[]) =>
+          logger.info(generatingLine(request, locations.length ? locations : written.where(key))),
+      }),
+    },
+  )
   const files = new Map<string, string>()
   const remember = (image: ImageResult) => {
     for (const { url, path } of image.files) files.set(url, path)
@@ -102,21 +130,36 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
   const closing = new AbortController()
   let placeholders: Flux | undefined
 
-  const dev =
-    command === 'dev'
-      ? devImages(flux, {
-          placeholders: () => {
-            // Its "placeholder mode" warning would be wrong: real images are on their way.
-            placeholders ??= createEngine(
-              { ...resolved, mode: 'placeholder', logger: { ...logger, warn() {} } },
-              { cache: flux.cache },
-            )
-            return placeholders
-          },
-          refresh: (changed) => host.onRefresh?.(changed),
-          onError: (err) => logger.error(err.toString()),
-        })
-      : undefined
+  // A dev server others can reach pays for nothing, unless a person here said it may.
+  const spends = resolved.mode === 'auto' && resolved.apiKey !== undefined
+  const exposed = command === 'dev' && !listensLocally(host.serverHost)
+  const paused = exposed && spends && !resolved.allowNetworkDev
+  if (paused) {
+    logger.warn(
+      `[flux] The dev server listens beyond this machine (host ${JSON.stringify(host.serverHost)}): it generates nothing, so no one on the network can spend your key, and missing images show placeholders. Set allowNetworkDev: true (flux.config.mjs or the plugin's options) to generate anyway.`,
+    )
+  }
+  const publicPaths = servedPaths(resolved.image)
+  const dev = written
+    ? devImages(flux, {
+        placeholders: () => {
+          // Its "placeholder mode" warning would be wrong: real images are on their way.
+          placeholders ??= createEngine(
+            { ...resolved, mode: 'placeholder', logger: { ...logger, warn() {} } },
+            { cache: flux.cache },
+          )
+          return placeholders
+        },
+        refresh: (changed) => host.onRefresh?.(changed),
+        onError: (err) => logger.error(err.toString()),
+        mayGenerate: async (key, file) => !paused && (await written.has(key, file)),
+        onRefused: (input, file) => {
+          if (!paused) logger.warn(refusedLine(input, file, resolved.root))
+        },
+        publicPaths,
+      })
+    : undefined
+  const guard = devGuard({ publicPaths, network: resolved.allowNetworkDev, logger })
   const variants = serveVariants(files, { base: resolved.image.base })
 
   return {
@@ -136,6 +179,7 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       return summary
     },
     prepare() {
+      if (paused) return
       flux.generate({ optimize: true, signal: closing.signal }).then(
         (summary) => {
           for (const failure of summary.failed) logger.error(failure.toString())
@@ -147,11 +191,44 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       if (dev) dev.middleware(req, res, () => variants(req, res, next))
       else variants(req, res, next)
     },
+    guard,
+    changed(file) {
+      written?.changed(file)
+    },
     async close() {
       closing.abort()
       await Promise.all([flux.close(), placeholders?.close()])
     },
   }
+}
+
+/** Whether a dev server's `host` setting keeps it on this machine (Vite's and Astro's defaults do). */
+function listensLocally(serverHost: string | boolean | undefined): boolean {
+  if (serverHost === undefined || serverHost === false) return true
+  return serverHost !== true && isLoopback(serverHost)
+}
+
+/** The URL paths flux serves its files under in dev: with the host's `base`, and without (Astro strips it). */
+function servedPaths(image: { base: string; publicPath: string }): string[] {
+  if (!image.publicPath.startsWith('/')) return [] // A CDN's URL: nothing of it is served here.
+  return [...new Set([publicUrl('', image), image.publicPath])]
+}
+
+/** Longest part of a prompt shown in a dev server's line. */
+const SHOWN_PROMPT = 60
+const shownPrompt = (prompt: string) =>
+  JSON.stringify(prompt.length > SHOWN_PROMPT ? `${prompt.slice(0, SHOWN_PROMPT)}…` : prompt)
+
+function generatingLine(request: CanonicalRequest, locations: readonly SourceLocation[]): string {
+  const where = locations.length ? locations.map(formatLocation).join(', ') : 'no located directive'
+  return `[flux] Generating ${shownPrompt(request.prompt)} (${request.model}, ${request.size}, ${request.quality}) for ${where}`
+}
+
+function refusedLine(input: ResolveInput, file: string | undefined, root: string): string {
+  const prompt = 'request' in input ? input.request.prompt : input.prompt
+  const location = 'location' in input ? input.location : undefined
+  const where = location ? `${formatLocation(location)}: ` : file ? `${relative(root, file)}: ` : ''
+  return `[flux] ${where}${shownPrompt(prompt)} is written in no file of the project, so the dev server shows its placeholder and pays for nothing (a page or a script may have made it up). Write the directive in a project file to have it generated; a build generates it too.`
 }
 
 /** The build's one error: every failure, located, in `errors`, and listed in the message. */

@@ -11,6 +11,15 @@ export interface DevImagesOptions {
   refresh: (files: string[]) => void | Promise<void>
   /** A pending image failed: reported once, then thrown to every page that asks for it again. */
   onError: (err: FluxError) => void
+  /**
+   * Whether the dev server may pay for the image `key` that `file` (when known) asks for: only a
+   * directive that a project file writes, never an id that a page or a script made up.
+   */
+  mayGenerate: (key: string, file: string | undefined) => Promise<boolean>
+  /** An image it may not pay for keeps its placeholder: said once per image. */
+  onRefused: (input: ResolveInput, file: string | undefined) => void
+  /** Where pending images are served (with the host's `base` and without): `~arrived` answers there only. */
+  publicPaths: readonly string[]
 }
 
 export interface DevImages {
@@ -30,7 +39,7 @@ const HOLD_MS = 2000
 const PENDING = /~([0-9a-f]{24})\/[^/]*-(\d+)\.(\w+)$/
 const FALLBACKS = new Set(['jpeg', 'png'])
 // `<publicPath>~arrived?keys=k1,k2`: which pending images have arrived (see the dev client).
-const ARRIVED = '/~arrived'
+const ARRIVED = '~arrived'
 // What a dev server shows while the engine can still make the real image.
 const PENDING_STATUSES = new Set(['missing', 'placeholder', 'corrupt'])
 
@@ -43,11 +52,17 @@ const PENDING_STATUSES = new Set(['missing', 'placeholder', 'corrupt'])
  * and format. Markup rendered meanwhile (which hosts may keep) so stays right; once images arrive,
  * `refresh` re-renders and reloads. What cannot become real (frozen and missing, a remembered
  * refusal, a generation that failed in this session) is thrown, located, for the host's overlay;
- * offline and placeholder modes answer as the engine does.
+ * offline and placeholder modes answer as the engine does. An image no project file writes (or
+ * any, when `mayGenerate` says so) is never paid for: its placeholder stays.
  */
-export function devImages(engine: Flux, { placeholders, refresh, onError }: DevImagesOptions): DevImages {
+export function devImages(
+  engine: Flux,
+  { placeholders, refresh, onError, mayGenerate, onRefused, publicPaths }: DevImagesOptions,
+): DevImages {
   const pending = new Map<string, { placeholder: ImageResult; real?: ImageResult }>()
   const failed = new Map<string, FluxError>()
+  const refused = new Set<string>()
+  const arrivedPaths = new Set(publicPaths.map((path) => `${path}${ARRIVED}`))
   const waiting = new Set<string>()
   let timer: NodeJS.Timeout | undefined
 
@@ -79,6 +94,11 @@ export function devImages(engine: Flux, { placeholders, refresh, onError }: DevI
       const { key } = placeholder
       const failure = failed.get(key)
       if (failure) throw located(failure, input)
+      if (!pending.has(key) && !(await mayGenerate(key, file))) {
+        if (!refused.has(key)) onRefused(input, file)
+        refused.add(key)
+        return placeholder
+      }
       if (file) waiting.add(file)
       if (!pending.has(key)) {
         const entry: { placeholder: ImageResult; real?: ImageResult } = { placeholder }
@@ -102,7 +122,7 @@ export function devImages(engine: Flux, { placeholders, refresh, onError }: DevI
 
     middleware(req, res, next) {
       const [path = '', query = ''] = (req.url ?? '').split('?')
-      if (path.endsWith(ARRIVED)) {
+      if (arrivedPaths.has(path)) {
         // Which of these pending images have arrived: the dev client asks when its page may have
         // missed the reload that announced them.
         const asked = new URLSearchParams(query).get('keys')?.split(',').slice(0, 500) ?? []

@@ -213,3 +213,109 @@ describe('createSession: one key for one image, whichever way it is asked', () =
     await session.close()
   })
 })
+
+describe('createSession in dev: who may make it pay', () => {
+  /** A dev session over a project whose `page.md` writes one directive; every line it logs. */
+  async function devSession(serverHost: string | boolean | undefined, options = {}) {
+    await write('page.md', '# Page\n\n![A harbour](flux:A harbour written in the page)\n')
+    const { provider, prompts } = countingProvider()
+    const lines: string[] = []
+    const logger = {
+      info: (m: string) => lines.push(m),
+      warn: (m: string) => lines.push(m),
+      error: (m: string) => lines.push(m),
+    }
+    const session = await createSession(
+      {
+        apiKey: 'sk-dev-who-pays',
+        baseURL: 'http://127.0.0.1:9',
+        logger,
+        image: { widths: [64], maxWidth: 64 },
+        ...options,
+      },
+      { root, env: {}, command: 'dev', provider, ...(serverHost !== undefined && { serverHost }) },
+    )
+    return { session, prompts, lines }
+  }
+
+  it.for([
+    { serverHost: undefined },
+    { serverHost: false },
+    { serverHost: 'localhost' },
+    { serverHost: '127.0.0.1' },
+    { serverHost: '::1' },
+  ])(
+    'listening on $serverHost (this machine): pays for what a file writes, nothing else',
+    async ({ serverHost }) => {
+      const { session, prompts, lines } = await devSession(serverHost)
+      try {
+        // Written nowhere: its placeholder, said once however often it is asked for.
+        for (let i = 0; i < 3; i++) {
+          const image = await session.image('flux:A prompt no file writes', join(root, 'page.md'))
+          expect(image.src).not.toMatch(/~[0-9a-f]{24}\//)
+        }
+        expect(lines.filter((l) => l.includes('is written in no file of the project'))).toHaveLength(1)
+        expect(lines.filter((l) => l.includes('is written in no file of the project'))[0]).toContain(
+          'page.md: "A prompt no file writes"',
+        )
+        // Written in page.md: pending, then paid for once, said as it starts with where it is written.
+        const pending = await session.image('flux:A harbour written in the page')
+        expect(pending.src).toMatch(/~[0-9a-f]{24}\//)
+        await expect.poll(() => prompts.length).toBe(1)
+        expect(lines, lines.join('\n')).toContain(
+          '[flux] Generating "A harbour written in the page" (flux-1.1-pro, 1024x1024, standard) for page.md:3:14',
+        )
+        // A file edited while the server runs writes a new directive: the host says so, it is paid for.
+        await write(
+          'page.md',
+          '# Page\n\n![A harbour](flux:A harbour written in the page)\n\n![New](flux:A new one)\n',
+        )
+        session.changed(join(root, 'page.md'))
+        expect((await session.image('flux:A new one')).src).toMatch(/~[0-9a-f]{24}\//)
+        await expect.poll(() => prompts.length).toBe(2)
+        expect(prompts).toEqual(['A harbour written in the page', 'A new one'])
+        // Both arrive (and nothing is left writing to the cache when the test ends).
+        for (const directive of ['flux:A harbour written in the page', 'flux:A new one'])
+          await expect.poll(async () => (await session.image(directive)).src).not.toMatch(/~[0-9a-f]{24}\//)
+      } finally {
+        await session.close()
+      }
+    },
+  )
+
+  it.for([
+    { serverHost: true },
+    { serverHost: '0.0.0.0' },
+    { serverHost: '::' },
+    { serverHost: '192.168.1.20' },
+  ])(
+    'listening on $serverHost (the network): pays for nothing, said once, unless allowNetworkDev',
+    async ({ serverHost }) => {
+      const { session, prompts, lines } = await devSession(serverHost)
+      try {
+        session.prepare()
+        const image = await session.image('flux:A harbour written in the page', join(root, 'page.md'))
+        expect(image.src, 'its placeholder, for good').not.toMatch(/~[0-9a-f]{24}\//)
+        const paused = lines.filter((l) => l.includes('listens beyond this machine'))
+        expect(paused).toHaveLength(1)
+        expect(paused[0]).toContain('allowNetworkDev: true')
+        await session.close()
+        expect(prompts).toEqual([])
+      } finally {
+        await session.close()
+      }
+      const allowed = await devSession(serverHost, { allowNetworkDev: true })
+      try {
+        const image = await allowed.session.image('flux:A harbour written in the page', join(root, 'page.md'))
+        expect(image.src).toMatch(/~[0-9a-f]{24}\//)
+        await expect.poll(() => allowed.prompts.length).toBe(1)
+        await expect
+          .poll(async () => (await allowed.session.image('flux:A harbour written in the page')).src)
+          .not.toMatch(/~[0-9a-f]{24}\//)
+        expect(allowed.lines.filter((l) => l.includes('listens beyond this machine'))).toEqual([])
+      } finally {
+        await allowed.session.close()
+      }
+    },
+  )
+})

@@ -1,0 +1,86 @@
+import { readFile } from 'node:fs/promises'
+import { isAbsolute, join, relative, sep } from 'node:path'
+import { scanSource } from '../directives/index.js'
+import { planRequests } from '../engine/plan.js'
+import type { ScanReport } from '../engine/scan-report.js'
+import type { ResolvedOptions } from '../options.js'
+import type { Directive, SourceLocation } from '../types.js'
+
+/**
+ * The keys of the images that the project's files write, for the dev server: it pays only for
+ * those, never for a `flux:` id that a page or a script made up. Known from the project's scan,
+ * then kept current: a file the host reports as changed, and a file that asks for an image it was
+ * not known to write, are read and scanned again before the answer.
+ */
+export interface WrittenDirectives {
+  /** Whether a project file writes the image `key`; `file` is the source asking for it, when known. */
+  has(key: string, file?: string): Promise<boolean>
+  /** A file was added, changed or removed (the host's watcher): read again when next needed. */
+  changed(file: string): void
+  /** Where the project writes the image `key`, as last read. */
+  where(key: string): SourceLocation[]
+}
+
+export function writtenDirectives({
+  options,
+  scan,
+}: {
+  options: Pick<ResolvedOptions, 'root' | 'cacheDir' | 'model' | 'size' | 'quality' | 'models' | 'sizes'>
+  /** The project's scan, taken on first need. */
+  scan: () => Promise<ScanReport>
+}): WrittenDirectives {
+  // Per file (absolute path), the keys its directives resolve to, with where each is written.
+  const byFile = new Map<string, Map<string, SourceLocation[]>>()
+  const stale = new Set<string>()
+  let scanned: Promise<void> | undefined
+
+  const known = (key: string) => [...byFile.values()].some((keys) => keys.has(key))
+  const index = (directives: readonly Directive[]) => {
+    for (const { key, directives: written } of planRequests(directives, options).items)
+      for (const { location } of written) {
+        const path = join(options.root, location.file)
+        const keys = byFile.get(path) ?? new Map<string, SourceLocation[]>()
+        byFile.set(path, keys.set(key, [...(keys.get(key) ?? []), location]))
+      }
+  }
+
+  /** A file of the project's own: inside the root, outside dependencies and the cache. */
+  const ownFile = (file: string) => {
+    const path = isAbsolute(file) ? file : join(options.root, file)
+    const rest = relative(options.root, path)
+    const inside = rest !== '' && !rest.startsWith('..') && !isAbsolute(rest)
+    const cache = relative(options.cacheDir, path)
+    const inCache = !cache.startsWith('..') && !isAbsolute(cache)
+    return inside && !inCache && !rest.split(sep).includes('node_modules') ? path : undefined
+  }
+
+  async function reread(path: string): Promise<void> {
+    const text = await readFile(path, 'utf8').catch(() => undefined)
+    if (text === undefined) {
+      byFile.delete(path)
+      return
+    }
+    byFile.delete(path)
+    index(scanSource(relative(options.root, path).split(sep).join('/'), text).directives)
+  }
+
+  return {
+    async has(key, file) {
+      scanned ??= scan().then((report) => index(report.directives))
+      await scanned
+      if (known(key)) return true
+      const asking = file === undefined ? undefined : ownFile(file)
+      if (asking) stale.add(asking)
+      if (stale.size === 0) return false
+      const files = [...stale]
+      stale.clear()
+      await Promise.all(files.map(reread))
+      return known(key)
+    },
+    changed(file) {
+      const path = ownFile(file)
+      if (path) stale.add(path)
+    },
+    where: (key) => [...byFile.values()].flatMap((keys) => keys.get(key) ?? []),
+  }
+}
