@@ -1,4 +1,5 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises'
+import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,11 +18,15 @@ let gateway: MockGateway
 let server: ViteDevServer | undefined
 let browser: Browser | undefined
 let temp: string | undefined
+// Another server whose URL a page holds: the dev client must never ask it anything.
+let elsewhere: Server | undefined
+const askedElsewhere: string[] = []
 beforeAll(async () => {
   gateway = await createMockGateway({ apiKey: KEY })
 })
 afterAll(async () => {
   await browser?.close()
+  await new Promise((done) => (elsewhere ? elsewhere.close(done) : done(undefined)))
   await server?.close()
   await gateway?.close()
   if (temp) await rm(temp, { recursive: true, force: true, maxRetries: 3 })
@@ -90,10 +95,23 @@ describe('a dev page that missed its reload', () => {
     expect(gateway.generated).toBe(3)
     expect(await heroPixels(page)).toBe(placeholder)
 
+    // The page also holds, first, a pending-looking URL of another server: the client takes where
+    // to ask from its own origin, never from a URL in the page.
+    elsewhere = createHttpServer((req, res) => {
+      askedElsewhere.push(req.url ?? '')
+      res.writeHead(404).end()
+    })
+    await new Promise<void>((done) => elsewhere?.listen(0, '127.0.0.1', done))
+    const foreign = `http://localhost:${(elsewhere.address() as AddressInfo).port}/_flux/~${'a'.repeat(24)}/x-160.avif`
+    await page.evaluate(
+      `document.body.prepend(Object.assign(new Image(), { src: ${JSON.stringify(foreign)} }))`,
+    )
+
     // The page's HMR client connects: it asks which of its pending images arrived, and loads them.
     openScripts()
     await expect.poll(() => heroPixels(page), { timeout: 60_000 }).not.toBe(placeholder)
     expect(loads).toBe(1)
     expect(gateway.requests).toBe(3)
+    expect(askedElsewhere.filter((url) => url.includes('~arrived'))).toEqual([])
   })
 })

@@ -215,6 +215,12 @@ describe.for([vite, astro])('$name with a key', (host) => {
         expect(await res.text()).toContain('export default')
       }
       await expect.poll(() => server.output().match(/is written in no file of the project/g)?.length).toBe(3)
+      // Which pending images arrived is answered where they are served, nowhere else.
+      const arrived = await fetch(`${server.origin}${server.publicPath}~arrived?keys=${'a'.repeat(24)}`)
+      expect(arrived.headers.get('content-type')).toBe('application/json')
+      expect(await arrived.json()).toEqual([])
+      const elsewhere = await fetch(`${server.origin}/some/page/~arrived?keys=${'a'.repeat(24)}`)
+      expect(elsewhere.headers.get('content-type')).not.toBe('application/json')
       // Same-origin pages work as before: the project's page and its images.
       const page = await server.visit()
       expect(page).toMatch(/_flux\/[\w-]+\.(avif|webp|jpg)/)
