@@ -48,6 +48,7 @@ const DEFAULTS = {
   quality: 'standard',
   models: DEFAULT_MODELS,
   sizes: DEFAULT_SIZES,
+  presets: {},
 } as const
 
 /** A request as the cache sees it (its key's fields), or the error a build would report. */

@@ -1,7 +1,5 @@
 import type { DirectiveParams } from '@flux-images/core'
-import { parseDirective } from '@flux-images/core/runtime'
-
-const KEYS = ['model', 'size', 'quality', 'seed', 'alt'] as const
+import { DIRECTIVE_KEYS, parseDirective } from '@flux-images/core/runtime'
 
 /** A frontmatter directive's object form: `{ flux, size, model, quality, seed, alt }`. */
 export interface ObjectForm {
@@ -11,6 +9,7 @@ export interface ObjectForm {
   quality?: string | undefined
   seed?: string | number | undefined
   alt?: string | undefined
+  preset?: string | undefined
 }
 
 /**
@@ -25,7 +24,7 @@ export function fieldDirective(
   if (!parsed || parsed.prompt === '') return undefined
   const params: DirectiveParams = { ...parsed.params }
   if (typeof value !== 'string') {
-    for (const key of KEYS) if (value[key] !== undefined) params[key] = String(value[key])
+    for (const key of DIRECTIVE_KEYS) if (value[key] !== undefined) params[key] = String(value[key])
   }
   return { prompt: parsed.prompt, params }
 }

@@ -17,11 +17,13 @@ export interface FluxImageProps extends PictureAttributes {
   size?: string
   quality?: string
   seed?: string | number
+  /** A preset of `presets`, or `none`. @default the `preset` option */
+  preset?: string
 }
 
 /** The `<picture>` markup of `<FluxImage>`, from the integration's engine. */
 export async function renderFluxImage(props: FluxImageProps): Promise<string> {
-  const { prompt, image, model, size, quality, seed, ...attrs } = props
+  const { prompt, image, model, size, quality, seed, preset, ...attrs } = props
   if (image !== undefined && typeof image !== 'string') {
     // A `flux:` import is Astro's image too: its variants' metadata is under `flux`.
     const data = 'flux' in image && typeof image.flux === 'object' ? (image.flux as FluxImageData) : image
@@ -35,7 +37,7 @@ export async function renderFluxImage(props: FluxImageProps): Promise<string> {
     )
   }
   const params = { ...parsed.params }
-  for (const [key, value] of Object.entries({ model, size, quality, seed })) {
+  for (const [key, value] of Object.entries({ model, size, quality, seed, preset })) {
     if (value !== undefined) params[key as 'model'] = String(value)
   }
   if (attrs.alt !== undefined) params.alt = attrs.alt

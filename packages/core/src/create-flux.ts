@@ -13,7 +13,7 @@ import { type PruneOptions, type PruneResult, pruneCache } from './engine/prune-
 import { createRequestSlots } from './engine/request-slots.js'
 import { type GenerateOptions, type GenerateSummary, runGeneration } from './engine/run-generation.js'
 import { type ScanReport, scanReport } from './engine/scan-report.js'
-import { FluxError } from './errors.js'
+import { FluxError, fluxError } from './errors.js'
 import { createOptimizer, type ImageResult, type OptimizeCounters, type Optimizer } from './optimize/index.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { sizeWarning } from './providers/check-image.js'
@@ -91,9 +91,19 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
   let optimizer: Optimizer | undefined
   let closing: Promise<void> | undefined
   const budget = createBudget(options.maxGenerations)
+  const getProvider = () => (provider ??= chooseProvider(options, logger))
+  // The OpenAI Images protocol takes no reference images: a preset's are refused before any spend.
+  const refuse = (request: CanonicalRequest) => {
+    const count = request.references?.length ?? 0
+    if (count === 0 || placeholder) return undefined
+    const chosen = getProvider()
+    if (count <= (chosen.maxReferences ?? 0)) return undefined
+    return fluxError('FLUX_REFERENCES_UNSUPPORTED', { provider: chosen.name, count })
+  }
   const obtain = createObtainOriginal({
+    refuse,
     cache,
-    provider: () => (provider ??= chooseProvider(options, logger)),
+    provider: getProvider,
     slots: createRequestSlots(options.concurrency),
     budget,
     mode: options.mode,
@@ -147,6 +157,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
           obtain,
           budget,
           placeholder,
+          refuse,
           optimize: (request) => image({ request }),
           ...(cache.remote && { remote: cache.remote }),
         },

@@ -28,6 +28,18 @@ export const ERRORS = {
       `Unknown model "${a.model}". Accepted models: ${a.accepted.join(', ')}.`,
     hint: 'Use one of the accepted models, or add yours with the `models` option (e.g. `models: ["my-model"]`).',
   },
+  FLUX_UNKNOWN_PRESET: {
+    title: 'Unknown preset',
+    message: (a: { preset: string; accepted: readonly string[] }) =>
+      `Unknown preset "${a.preset}". ${a.accepted.length ? `Presets: ${a.accepted.join(', ')}, or none.` : 'No preset is defined (`presets`).'}`,
+    hint: 'Use a preset defined in `presets` (flux.config.mjs), or `?preset=none` for none.',
+  },
+  FLUX_REFERENCES_UNSUPPORTED: {
+    title: 'Reference images not supported',
+    message: (a: { provider: string; count: number }) =>
+      `Its preset sends ${a.count} style reference image(s), and the provider "${a.provider}" takes none: nothing was sent.`,
+    hint: 'Remove `references` from the preset, use `?preset=none` on this directive, or use a provider that takes reference images.',
+  },
   FLUX_UNKNOWN_SIZE: {
     title: 'Unknown size',
     message: (a: { size: string; accepted: readonly string[] }) =>

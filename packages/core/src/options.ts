@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import * as v from 'valibot'
@@ -81,6 +83,11 @@ export const MAX_RETRIES = 20
 
 const SILENT: Logger = { info() {}, warn() {}, error() {} }
 
+/** Where a directive's prompt goes in a preset's `prompt`. */
+export const PROMPT_SLOT = '{prompt}'
+/** The preset name that turns the default preset off for one directive. */
+export const NO_PRESET = 'none'
+
 // The fields that more than one options object has (FluxOptions, the gateway provider's).
 
 /** The key goes into an HTTP header: a newline pasted along with it cannot. Never shown. */
@@ -135,6 +142,23 @@ const size = v.pipe(
   v.string((issue) => `${EXPECTED_SIZE}, got ${show(issue.input)}`),
   v.regex(/^\d{1,5}x\d{1,5}$/, (issue) => `${EXPECTED_SIZE}, got ${show(issue.input)}`),
 )
+/** A house style: the prompt sent around the directive's, and what it sets unless the directive does. */
+const preset = optionsObject({
+  /** A template with exactly one `{prompt}`: `'{prompt}, flat vector illustration, no text'`. */
+  prompt: v.pipe(
+    text(),
+    v.check(
+      (template) => template.split(PROMPT_SLOT).length === 2,
+      'Expected a template with exactly one {prompt}, such as "{prompt}, flat vector illustration"',
+    ),
+  ),
+  model: v.optional(text()),
+  size: v.optional(size),
+  quality: v.optional(oneOf(QUALITIES)),
+  /** Style reference images (paths from the root); they enter the key by content. */
+  references: v.optional(list(text(), 'a list of image files')),
+})
+
 /** A glob under the root: an absolute or `..` glob would scan outside the project (and may crawl the disk). */
 const globUnderRoot = v.pipe(
   text(),
@@ -186,6 +210,15 @@ export const FLUX_OPTIONS = v.pipe(
     size: v.optional(size, DEFAULTS.size),
     /** Quality used when a directive names none. @default 'standard' */
     quality: v.optional(oneOf(QUALITIES), DEFAULTS.quality),
+    /**
+     * House styles by name: `{ house: { prompt: '{prompt}, flat vector illustration', size: '1536x1024' } }`.
+     * A directive picks one with `?preset=house` (`none` for none). The key is made from what is
+     * sent, so renaming a preset costs nothing and editing its text re-keys exactly its images.
+     * @default {}
+     */
+    presets: v.optional(record(preset), () => ({})),
+    /** The preset of every directive that names none. @default none */
+    preset: v.optional(text()),
     /** Extra models your gateway accepts, added to the defaults. @default [] */
     models: v.optional(list(text(), 'a list of model names'), () => []),
     /** Extra sizes (`WxH`) your gateway accepts, added to the defaults. @default [] */
@@ -238,6 +271,7 @@ export const FLUX_OPTIONS = v.pipe(
   }),
   listed('model', DEFAULT_MODELS),
   listed('size', DEFAULT_SIZES),
+  presetNamed(),
   v.transform(({ root, cacheDir, apiKey, baseURL, models, sizes, exclude, prices, ...rest }) => {
     const absoluteRoot = resolve(root)
     const absoluteCacheDir = resolve(absoluteRoot, cacheDir ?? DEFAULTS.cacheDirName)
@@ -258,7 +292,75 @@ export const FLUX_OPTIONS = v.pipe(
       prices: { ...DEFAULT_PRICES, ...prices } as Readonly<Record<string, number>>,
     }
   }),
+  v.rawTransform(({ dataset, addIssue }) => {
+    // Each preset's references, read once: they enter the key by content.
+    const o = dataset.value
+    const presets: Record<string, ResolvedPreset> = {}
+    for (const [name, given] of Object.entries(o.presets)) {
+      const references = (given.references ?? []).flatMap((path, index) => {
+        const file = resolve(o.root, path)
+        try {
+          return [{ file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') }]
+        } catch (err) {
+          const reason = (err as NodeJS.ErrnoException).code ?? String(err)
+          addIssue({
+            message: `Could not read the reference image ${show(path)} (${reason}); paths are relative to the root`,
+            path: pathTo(
+              ['presets', o.presets],
+              [name, given],
+              ['references', given.references],
+              [index, path],
+            ),
+          })
+          return []
+        }
+      })
+      presets[name] = { ...given, references }
+    }
+    return { ...o, presets }
+  }),
 )
+
+/** A preset as resolved: its references read, each by file and content hash. */
+export interface ResolvedPreset {
+  prompt: string
+  model?: string
+  size?: string
+  quality?: (typeof QUALITIES)[number]
+  references: readonly { file: string; sha256: string }[]
+}
+
+/** A valibot issue path through nested objects: [key, the value at that key] from the top. */
+function pathTo(...steps: [string | number, unknown][]): [v.ObjectPathItem, ...v.ObjectPathItem[]] {
+  const items = steps.map(([key, value], i) => ({
+    type: 'object' as const,
+    origin: 'value' as const,
+    input: (i === 0 ? {} : steps[i - 1]?.[1]) as Record<string, unknown>,
+    key: String(key),
+    value,
+  }))
+  return items as [v.ObjectPathItem, ...v.ObjectPathItem[]]
+}
+
+/** The default preset must be one of `presets` (or `none`), and no preset may be called `none`. */
+function presetNamed<T>(): v.RawCheckAction<T> {
+  return v.rawCheck<T>(({ dataset, addIssue }) => {
+    const o: unknown = dataset.value
+    if (!isRecord(o) || !isRecord(o.presets)) return
+    const names = Object.keys(o.presets)
+    if (names.includes(NO_PRESET)) {
+      addIssue({
+        message: `"${NO_PRESET}" is kept to turn presets off on a directive (?preset=${NO_PRESET}): choose another name`,
+        path: pathTo(['presets', o.presets], [NO_PRESET, o.presets[NO_PRESET]]),
+      })
+    }
+    if (typeof o.preset !== 'string' || o.preset === NO_PRESET || names.includes(o.preset)) return
+    addIssue({
+      message: `Expected the name of a preset (${quoteAll(names) || 'none defined in `presets`'}) or "${NO_PRESET}", got ${show(o.preset)}`,
+      path: pathTo(['preset', o.preset]),
+    })
+  })
+}
 
 /**
  * `model` (`size`) must be a default or listed in `models` (`sizes`); checked against the defaults

@@ -4,6 +4,7 @@
  * YAML). Server bundles (Astro's prerender build) then take in a few small modules, not the
  * engine and its dependencies.
  */
+export { DIRECTIVE_KEYS } from './directives/grammar/grammar.js'
 export { parseDirective } from './directives/grammar/parse-directive.js'
 export { FluxError } from './errors.js'
 export type { PictureAttributes } from './markup/picture-element.js'

@@ -16,6 +16,8 @@ export interface DirectiveParams {
   quality?: string
   seed?: string
   alt?: string
+  /** A preset's name (`presets`), or `none` for no preset. */
+  preset?: string
 }
 
 /** The parsed text of one `flux:` directive, without location. */
@@ -63,6 +65,8 @@ export interface CanonicalRequest {
   quality: Quality
   /** Only present when the directive sets one. */
   seed?: number
+  /** The SHA-256 of each style reference image its preset sends; only present when there are some. */
+  references?: readonly string[]
 }
 
 /** Core never calls `console.*`: it is given one of these. */
@@ -104,6 +108,8 @@ export interface Provider {
   readonly name: string
   /** True when images from this provider are placeholders, stored apart from real ones. */
   readonly placeholder: boolean
+  /** How many style reference images one request may carry (a preset's `references`). @default 0 */
+  readonly maxReferences?: number
   generate(request: CanonicalRequest, ctx?: GenerateContext): Promise<GeneratedImage>
   close?(): Promise<void>
 }

@@ -16,6 +16,7 @@ const KEY_FIELDS = [
   'model',
   'prompt',
   'quality',
+  'references',
   'seed',
   'size',
 ] as const satisfies readonly (keyof CanonicalRequest)[]

@@ -3,12 +3,13 @@ import { parseArgs } from 'node:util'
 import type { Flux } from '../create-flux.js'
 import { PRUNE_CONFIRM_ABOVE } from '../create-flux.js'
 import { costByModel } from '../engine/index.js'
+import { presetOf, type RequestDefaults } from '../engine/resolve-request.js'
 import { FluxError, formatLocation } from '../errors.js'
 import type { FluxOptions } from '../options.js'
 import { printable, redact } from '../redact.js'
 import { writeReport } from '../report/index.js'
 import { countBy, createSession, formatSummary, megabytes, type Session } from '../session/create-session.js'
-import type { Logger } from '../types.js'
+import type { Directive, Logger } from '../types.js'
 import { createConsoleLogger } from './console-logger.js'
 
 const USAGE = `Usage: flux-images <command> [options]
@@ -134,6 +135,8 @@ async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number
       location: formatLocation(d.location),
       kind: d.kind,
       prompt: item.request.prompt,
+      // With a preset, the prompt as written differs from the prompt sent.
+      ...withPreset(d, flux.options),
       model: item.request.model,
       size: item.request.size,
       quality: item.request.quality,
@@ -157,7 +160,9 @@ async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number
     for (const r of rows) {
       io.stdout.write(
         // Nothing in a row reaches the terminal as a control sequence (a C1 CSI survives JSON).
-        `${r.location}  ${r.status.padEnd(11)} ${printable(r.model)} ${printable(r.size)}  ${r.key}  ${printable(JSON.stringify(r.prompt))}\n`,
+        `${r.location}  ${r.status.padEnd(11)} ${printable(r.model)} ${printable(r.size)}  ${r.key}  ${printable(JSON.stringify(r.prompt))}${
+          r.preset ? printable(` (preset ${r.preset}, written ${JSON.stringify(r.written)})`) : ''
+        }\n`,
       )
     }
     const counts = countBy(report.items.map((i) => i.status))
@@ -168,6 +173,12 @@ async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number
     for (const err of report.errors) io.stderr.write(`${err.toString()}\n`)
   }
   return report.errors.length > 0 ? 1 : 0
+}
+
+/** The preset a directive uses and its prompt as written, when it uses one. */
+function withPreset(d: Directive, options: RequestDefaults): { preset?: string; written?: string } {
+  const preset = presetOf(d.params, options)
+  return preset ? { preset: preset.name, written: d.prompt } : {}
 }
 
 async function generateCommand(

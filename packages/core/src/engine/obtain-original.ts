@@ -22,6 +22,8 @@ export interface ObtainCollaborators {
   mode: FluxMode
   /** True when the images made are local placeholders (stored apart, not charged, not locked). */
   placeholder: boolean
+  /** Why the provider cannot make `request` (reference images it does not take), checked before anything is spent. */
+  refuse?: (request: CanonicalRequest) => FluxError | undefined
   /** A paid generation starts (charged, about to be requested), with where its directives are written. */
   onGenerate?: (key: string, request: CanonicalRequest, locations: readonly SourceLocation[]) => void
 }
@@ -72,6 +74,8 @@ export async function obtainOriginal(
   if (c.mode === 'frozen') throw fluxError('FLUX_MISSING_FROZEN', { list: [request.prompt] })
   const local = c.placeholder ? await c.cache.get(key, { placeholder: true }) : undefined
   if (local) return { entry: local, outcome: 'cached' }
+  const refused = c.placeholder ? undefined : c.refuse?.(request)
+  if (refused) throw refused
   return c.slots.stage(async () => {
     ctx.signal?.throwIfAborted()
     const provider = c.provider()

@@ -1,8 +1,7 @@
 import { requestKey } from '../cache/index.js'
 import { FluxError } from '../errors.js'
-import type { ResolvedOptions } from '../options.js'
 import type { CanonicalRequest, Directive } from '../types.js'
-import { resolveRequest } from './resolve-request.js'
+import { type RequestDefaults, resolveRequest } from './resolve-request.js'
 
 /** One image to have: a canonical request, its key, and every directive that asks for it. */
 export interface PlanItem {
@@ -18,10 +17,7 @@ export interface Plan {
 }
 
 /** Resolves directives to canonical requests and dedupes them by key: identical requests are planned once. */
-export function planRequests(
-  directives: readonly Directive[],
-  options: Pick<ResolvedOptions, 'model' | 'size' | 'quality' | 'models' | 'sizes'>,
-): Plan {
+export function planRequests(directives: readonly Directive[], options: RequestDefaults): Plan {
   const byKey = new Map<string, PlanItem>()
   const errors: FluxError[] = []
   for (const directive of directives) {

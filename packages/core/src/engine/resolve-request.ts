@@ -1,9 +1,13 @@
 import { fluxError } from '../errors.js'
-import type { ResolvedOptions } from '../options.js'
+import { NO_PRESET, PROMPT_SLOT, type ResolvedOptions, type ResolvedPreset } from '../options.js'
 import { printable } from '../redact.js'
 import type { CanonicalRequest, DirectiveParams, SourceLocation } from '../types.js'
 
-type Defaults = Pick<ResolvedOptions, 'model' | 'size' | 'quality' | 'models' | 'sizes'>
+/** What a request takes from the options when the directive does not say. */
+export type RequestDefaults = Pick<
+  ResolvedOptions,
+  'model' | 'size' | 'quality' | 'models' | 'sizes' | 'presets' | 'preset'
+>
 
 /**
  * Longest prompt sent, in characters (code points): the OpenAI Images API's limit for dall-e-3
@@ -19,29 +23,33 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 const PROMPT_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/
 
 /**
- * Turns a directive's prompt and params into the canonical request (every default filled in),
- * or throws a FluxError located at the directive that says what is wrong and how to fix it.
+ * Turns a directive's prompt and params into the canonical request (every default filled in, its
+ * preset applied: what is sent), or throws a FluxError located at the directive that says what is
+ * wrong and how to fix it. A directive's own model, size and quality win over its preset's.
  */
 export function resolveRequest(
   directive: { prompt: string; params: DirectiveParams; location?: SourceLocation },
-  options: Defaults,
+  options: RequestDefaults,
 ): CanonicalRequest {
   const { params, location } = directive
+  const written = directive.prompt.trim()
+  if (!written) throw fluxError('FLUX_EMPTY_PROMPT', {}, { location })
+  const preset = presetOf(params, options, location)
+  const [before = '', after = ''] = preset ? preset.prompt.split(PROMPT_SLOT) : []
   // One prompt, one key: composed and decomposed forms of the same text must not be paid twice.
-  const prompt = directive.prompt.normalize('NFC').trim()
-  if (!prompt) throw fluxError('FLUX_EMPTY_PROMPT', {}, { location })
+  const prompt = `${before}${written}${after}`.normalize('NFC').trim()
   checkPrompt(prompt, location)
 
   // Values echoed in an error reach a terminal: written out, never acted on.
-  const model = params.model?.trim() || options.model
+  const model = params.model?.trim() || preset?.model || options.model
   if (!options.models.includes(model)) {
     throw fluxError('FLUX_UNKNOWN_MODEL', { model: printable(model), accepted: options.models }, { location })
   }
-  const size = params.size?.trim().toLowerCase() || options.size
+  const size = params.size?.trim().toLowerCase() || preset?.size || options.size
   if (!options.sizes.includes(size)) {
     throw fluxError('FLUX_UNKNOWN_SIZE', { size: printable(size), accepted: options.sizes }, { location })
   }
-  const quality = params.quality?.trim() || options.quality
+  const quality = params.quality?.trim() || preset?.quality || options.quality
   if (quality !== 'standard' && quality !== 'hd') {
     throw fluxError(
       'FLUX_INVALID_OPTION_VALUE',
@@ -50,6 +58,7 @@ export function resolveRequest(
     )
   }
   const request: CanonicalRequest = { model, prompt, size, quality }
+  if (preset?.references.length) request.references = preset.references.map((r) => r.sha256)
   const seedText = params.seed?.trim()
   if (seedText) {
     const seed = Number(seedText)
@@ -63,6 +72,22 @@ export function resolveRequest(
     request.seed = seed
   }
   return request
+}
+
+/** The preset a directive uses: its own `preset`, else the default; none for `none`. */
+export function presetOf(
+  params: DirectiveParams,
+  options: Pick<RequestDefaults, 'presets' | 'preset'>,
+  location?: SourceLocation,
+): (ResolvedPreset & { name: string }) | undefined {
+  const name = params.preset?.trim() || options.preset
+  if (name === undefined || name === NO_PRESET) return undefined
+  const preset = Object.hasOwn(options.presets, name) ? options.presets[name] : undefined
+  if (!preset) {
+    const accepted = Object.keys(options.presets)
+    throw fluxError('FLUX_UNKNOWN_PRESET', { preset: printable(name), accepted }, { location })
+  }
+  return { ...preset, name }
 }
 
 /**

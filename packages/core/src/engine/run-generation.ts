@@ -59,6 +59,8 @@ export interface RunCollaborators {
   budget: Budget
   /** True when the images made are local placeholders. */
   placeholder: boolean
+  /** Why the provider cannot make a request, checked for every image before anything is spent. */
+  refuse?: (request: CanonicalRequest) => FluxError | undefined
   /** Makes one image's responsive variants (`optimize: true`). */
   optimize: (request: CanonicalRequest) => Promise<ImageResult>
   /** The shared bucket, when the cache has one. */
@@ -140,6 +142,15 @@ function holdBack(
     return { skipped: missing.length }
   }
   const toPay = absent.filter((item) => item.status !== 'moderated' || run.force)
+  // A request the provider cannot take fails the run before any other is sent.
+  const refused = toPay.flatMap((item) => {
+    const err = c.placeholder ? undefined : c.refuse?.(item.request)
+    return err ? item.directives.map((d) => err.at(d.location)) : []
+  })
+  if (refused.length > 0) {
+    summary.failed.push(...refused)
+    return { skipped: missing.length }
+  }
   if (run.dryRun) {
     return {
       wouldGenerate: toPay,

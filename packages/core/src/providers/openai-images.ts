@@ -210,6 +210,8 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
   return {
     name: 'openai-images',
     placeholder: false,
+    // The OpenAI Images protocol has no reference images.
+    maxReferences: 0,
     async generate(req, ctx = {}) {
       try {
         const answer = await retry((_n) => attempt(req, ctx), {

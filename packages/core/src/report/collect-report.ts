@@ -2,6 +2,7 @@ import { basename } from 'node:path'
 import pLimit from 'p-limit'
 import type { CacheEntryMeta, CacheStatus, RefusalRecord } from '../cache/index.js'
 import type { Flux } from '../create-flux.js'
+import { presetOf, type RequestDefaults } from '../engine/resolve-request.js'
 import { formatLocation } from '../errors.js'
 import { redactingLogger } from '../redact.js'
 import type { CanonicalRequest, Directive, DirectiveKind, Logger, SourceLocation } from '../types.js'
@@ -29,6 +30,8 @@ export interface ReportUsage {
   location: SourceLocation
   kind: DirectiveKind
   alt?: string
+  /** The preset applied there, and the prompt as written (the request holds the prompt as sent). */
+  preset?: { name: string; written: string }
 }
 
 /** The stored image file, as its metadata describes it. */
@@ -124,7 +127,7 @@ export async function collectReport(options: CollectReportOptions): Promise<Repo
       const real = original.get(key)
       const local = placeholder.get(key)
       const entry = describe(key, health, real, local, refusal)
-      entry.usedAt = item ? item.directives.map(usage) : []
+      entry.usedAt = item ? item.directives.map((d) => usage(d, flux.options)) : []
       if (item) entry.request = item.request
       else entry.status = 'unused'
       const shown = health === 'cached' || health === 'placeholder'
@@ -147,7 +150,11 @@ export async function collectReport(options: CollectReportOptions): Promise<Repo
 
   const missing = scan.items
     .filter((item) => !stored.has(item.key))
-    .map((item) => ({ key: item.key, request: item.request, usedAt: item.directives.map(usage) }))
+    .map((item) => ({
+      key: item.key,
+      request: item.request,
+      usedAt: item.directives.map((d) => usage(d, flux.options)),
+    }))
   const sum = (metas: CacheEntryMeta[]) => ({
     count: metas.length,
     bytes: metas.reduce((total, meta) => total + meta.bytes, 0),
@@ -209,8 +216,14 @@ function describe(
   return entry
 }
 
-function usage(d: Directive): ReportUsage {
-  return { location: d.location, kind: d.kind, ...(d.params.alt === undefined ? {} : { alt: d.params.alt }) }
+function usage(d: Directive, options: RequestDefaults): ReportUsage {
+  const preset = presetOf(d.params, options)
+  return {
+    location: d.location,
+    kind: d.kind,
+    ...(d.params.alt === undefined ? {} : { alt: d.params.alt }),
+    ...(preset && { preset: { name: preset.name, written: d.prompt } }),
+  }
 }
 
 /** Used entries first, in source order; then unused ones, newest first. */

@@ -155,6 +155,10 @@ function renderUsage(usedAt: ReportUsage[], t: (s: string) => string): string {
     (u) =>
       `<li><code>${t(formatLocation(u.location))}</code> <span class="dim">${t(u.kind)}${
         u.alt ? ` · alt “<span class="text">${t(u.alt)}</span>”` : ''
+      }${
+        u.preset
+          ? ` · preset <code>${t(u.preset.name)}</code>, written “<span class="text">${t(u.preset.written)}</span>”`
+          : ''
       }</span></li>`,
   )
   return `<ul class="usage">${items.join('')}</ul>`

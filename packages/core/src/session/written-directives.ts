@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, relative, sep } from 'node:path'
 import { scanSource } from '../directives/index.js'
 import { planRequests } from '../engine/plan.js'
+import type { RequestDefaults } from '../engine/resolve-request.js'
 import type { ScanReport } from '../engine/scan-report.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Directive, SourceLocation } from '../types.js'
@@ -25,7 +26,7 @@ export function writtenDirectives({
   options,
   scan,
 }: {
-  options: Pick<ResolvedOptions, 'root' | 'cacheDir' | 'model' | 'size' | 'quality' | 'models' | 'sizes'>
+  options: Pick<ResolvedOptions, 'root' | 'cacheDir'> & RequestDefaults
   /** The project's scan, taken on first need. */
   scan: () => Promise<ScanReport>
 }): WrittenDirectives {

@@ -57,7 +57,7 @@ describe('parseDirective: valid', () => {
   })
 
   it('exports the known keys, in canonical order', () => {
-    expect(DIRECTIVE_KEYS).toEqual(['model', 'size', 'quality', 'seed', 'alt'])
+    expect(DIRECTIVE_KEYS).toEqual(['model', 'size', 'quality', 'seed', 'alt', 'preset'])
   })
 
   it('keeps a question mark that is not followed by options in the prompt', () => {
@@ -176,7 +176,7 @@ describe('findUnknownParams and describeUnknownParams', () => {
 
   it('names the unknown option, the known ones, and the fix', () => {
     expect(describeUnknownParams(['sise'])).toBe(
-      'unknown option `sise` (known: model, size, quality, seed, alt); it was read as part of the prompt. ' +
+      'unknown option `sise` (known: model, size, quality, seed, alt, preset); it was read as part of the prompt. ' +
         'Fix the name, or write the `?` as `%3F` if it belongs to the prompt.',
     )
     expect(describeUnknownParams(['a', 'b'])).toMatch(/^unknown options `a`, `b` .*they were read/)

@@ -13,6 +13,7 @@ export const DIRECTIVE_KEYS = [
   'quality',
   'seed',
   'alt',
+  'preset',
 ] as const satisfies readonly (keyof DirectiveParams)[]
 
 export type DirectiveKey = (typeof DIRECTIVE_KEYS)[number]
