@@ -49,6 +49,8 @@ export interface MockGateway {
   readonly requests: number
   /** Requests per prompt (those that passed auth and carried a prompt). */
   readonly requestsByPrompt: ReadonlyMap<string, number>
+  /** What each valid generation request asked for, in order of arrival. */
+  readonly bodies: readonly { prompt: string; model: string; size: string; quality?: string }[]
   /** Images generated (the work a real gateway bills) per prompt. */
   readonly generatedByPrompt: ReadonlyMap<string, number>
   /** Total images generated. */
@@ -116,6 +118,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
   const counts = {
     requests: 0,
     byPrompt: new Map<string, number>(),
+    bodies: [] as { prompt: string; model: string; size: string; quality?: string }[],
     generatedByPrompt: new Map<string, number>(),
     generated: 0,
     inFlight: 0,
@@ -211,6 +214,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     const checked = validateBody(json, models, sizes)
     if ('error' in checked) return sendJson(res, 400, checked)
     const body = checked.body
+    counts.bodies.push({ prompt: body.prompt, model: body.model, size: body.size, quality: body.quality })
 
     counts.inFlight++
     counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight)
@@ -483,6 +487,9 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
     get requestsByPrompt() {
       return counts.byPrompt
     },
+    get bodies() {
+      return counts.bodies
+    },
     get generatedByPrompt() {
       return counts.generatedByPrompt
     },
@@ -534,6 +541,7 @@ export async function createMockGateway(options: MockGatewayOptions = {}): Promi
       heldWatchers.clear()
       counts.requests = 0
       counts.byPrompt = new Map()
+      counts.bodies = []
       counts.generatedByPrompt = new Map()
       counts.generated = 0
       counts.maxInFlight = counts.inFlight

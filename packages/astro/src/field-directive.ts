@@ -1,7 +1,7 @@
 import type { DirectiveParams } from '@flux-images/core'
 import { DIRECTIVE_KEYS, parseDirective } from '@flux-images/core/runtime'
 
-/** A frontmatter directive's object form: `{ flux, size, model, quality, seed, alt }`. */
+/** A frontmatter directive's object form: `{ flux, size, model, quality, seed, alt, preset }`. */
 export interface ObjectForm {
   flux: string
   model?: string | undefined

@@ -50,7 +50,7 @@ export type CardInput =
   | { fsPath?: string; src: string }
   | FluxImageData
   | string
-  | { flux: string; size?: string; model?: string; quality?: string; seed?: string | number }
+  | { flux: string; size?: string; model?: string; quality?: string; seed?: string | number; preset?: string }
 
 export interface CardOptions {
   /** Where the crop is centred: `'attention'` (the subject, found by sharp) or `{ x, y }` fractions of the image. @default 'attention' */

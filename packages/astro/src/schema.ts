@@ -4,7 +4,7 @@ import { fieldDirective, type ObjectForm } from './field-directive.js'
 import { type FluxImageData, getFluxState, withoutFiles } from './flux-state.js'
 import { imageFile } from './image-file.js'
 
-/** The object form of a frontmatter directive: `{ flux, size, model, quality, seed, alt }`. */
+/** The object form of a frontmatter directive: `{ flux, size, model, quality, seed, alt, preset }`. */
 const objectForm = () =>
   z.object({
     flux: z.string(),
@@ -13,6 +13,7 @@ const objectForm = () =>
     quality: z.string().optional(),
     seed: z.union([z.string(), z.number()]).optional(),
     alt: z.string().optional(),
+    preset: z.string().optional(),
   })
 
 const describe = (value: string | ObjectForm) =>

@@ -330,16 +330,17 @@ export interface ResolvedPreset {
   references: readonly { file: string; sha256: string }[]
 }
 
-/** A valibot issue path through nested objects: [key, the value at that key] from the top. */
-function pathTo(...steps: [string | number, unknown][]): [v.ObjectPathItem, ...v.ObjectPathItem[]] {
-  const items = steps.map(([key, value], i) => ({
-    type: 'object' as const,
-    origin: 'value' as const,
-    input: (i === 0 ? {} : steps[i - 1]?.[1]) as Record<string, unknown>,
-    key: String(key),
-    value,
-  }))
-  return items as [v.ObjectPathItem, ...v.ObjectPathItem[]]
+type PathItem = v.ObjectPathItem | v.ArrayPathItem
+
+/** A valibot issue path through objects and lists: [key or index, the value there] from the top. */
+function pathTo(...steps: [string | number, unknown][]): [PathItem, ...PathItem[]] {
+  const items = steps.map(([key, value], i): PathItem => {
+    const input = i === 0 ? {} : steps[i - 1]?.[1]
+    return typeof key === 'number'
+      ? { type: 'array', origin: 'value', input: input as unknown[], key, value }
+      : { type: 'object', origin: 'value', input: input as Record<string, unknown>, key, value }
+  })
+  return items as [PathItem, ...PathItem[]]
 }
 
 /** The default preset must be one of `presets` (or `none`), and no preset may be called `none`. */

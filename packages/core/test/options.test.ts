@@ -370,3 +370,38 @@ describe('one schema (issue 17, part 4)', () => {
     })
   })
 })
+
+describe('presets', () => {
+  const problems = (given: Record<string, unknown>) => {
+    try {
+      resolveOptions({ root: '/site', ...given } as never, { env: {} })
+      return ''
+    } catch (err) {
+      return String(err)
+    }
+  }
+  it('a template without exactly one {prompt}, a default preset that is not defined, a preset called none', () => {
+    const text = problems({
+      presets: {
+        a: { prompt: 'no slot' },
+        b: { prompt: '{prompt} and {prompt}' },
+        none: { prompt: '{prompt}' },
+      },
+      preset: 'c',
+    })
+    expect(text).toContain('presets.a.prompt: Expected a template with exactly one {prompt}')
+    expect(text).toContain('presets.b.prompt: Expected a template with exactly one {prompt}')
+    expect(text).toContain('presets.none: "none" is kept to turn presets off')
+    expect(text).toContain('preset: Expected the name of a preset ("a", "b", "none") or "none", got "c"')
+  })
+  it('an unknown member of a preset names the nearest', () => {
+    expect(problems({ presets: { a: { prompt: '{prompt}', sise: '1024x1024' } } })).toContain(
+      'presets.a.sise: Unknown option; did you mean "size"?',
+    )
+  })
+  it('a reference image that cannot be read, by its path', () => {
+    expect(
+      problems({ presets: { a: { prompt: '{prompt}', references: ['./brand/missing.png'] } } }),
+    ).toContain('presets.a.references[0]: Could not read the reference image "./brand/missing.png" (ENOENT)')
+  })
+})

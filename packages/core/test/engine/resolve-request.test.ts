@@ -183,3 +183,68 @@ describe('planRequests', () => {
     ])
   })
 })
+
+describe('resolveRequest with presets', () => {
+  const withPresets = resolveOptions(
+    {
+      root: '/site',
+      presets: {
+        house: { prompt: '{prompt}, flat vector illustration', size: '1536x1024', quality: 'hd' },
+        photo: { prompt: 'A photograph: {prompt}.', model: 'flux-schnell' },
+      },
+      preset: 'house',
+    },
+    { env: {} },
+  )
+
+  it('applies the default preset: its template around the prompt, its size and quality', () => {
+    expect(resolveRequest({ prompt: ' a cat ', params: {} }, withPresets)).toEqual({
+      model: 'flux-1.1-pro',
+      prompt: 'a cat, flat vector illustration',
+      size: '1536x1024',
+      quality: 'hd',
+    })
+  })
+  it('takes ?preset=, and ?preset=none for none', () => {
+    expect(resolveRequest({ prompt: 'a cat', params: { preset: 'photo' } }, withPresets)).toMatchObject({
+      model: 'flux-schnell',
+      prompt: 'A photograph: a cat.',
+      size: '1024x1024',
+    })
+    expect(resolveRequest({ prompt: 'a cat', params: { preset: 'none' } }, withPresets)).toEqual(
+      resolveRequest({ prompt: 'a cat', params: {} }, options),
+    )
+  })
+  it("lets the directive's own model, size and quality win", () => {
+    expect(
+      resolveRequest({ prompt: 'a cat', params: { size: '1344x768', quality: 'standard' } }, withPresets),
+    ).toMatchObject({ size: '1344x768', quality: 'standard', prompt: 'a cat, flat vector illustration' })
+  })
+  it('keys what is sent, not the name: the same request written without a preset has the same key', () => {
+    const viaPreset = resolveRequest({ prompt: 'a cat', params: {} }, withPresets)
+    const written = resolveRequest(
+      {
+        prompt: 'a cat, flat vector illustration',
+        params: { size: '1536x1024', quality: 'hd', preset: 'none' },
+      },
+      withPresets,
+    )
+    expect(requestKey(viaPreset)).toBe(requestKey(written))
+  })
+  it('takes a prompt with $& or $1 literally (no replacement patterns)', () => {
+    expect(resolveRequest({ prompt: 'cost $& and $1', params: {} }, withPresets).prompt).toBe(
+      'cost $& and $1, flat vector illustration',
+    )
+  })
+  it('an unknown preset is FLUX_UNKNOWN_PRESET at the directive, naming the presets', () => {
+    const err = (() => {
+      try {
+        resolveRequest({ prompt: 'a cat', params: { preset: 'hous' }, location: at }, withPresets)
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(FluxError.is(err, 'FLUX_UNKNOWN_PRESET')).toBe(true)
+    expect(String(err)).toContain('posts/a.md:4:7: Unknown preset "hous". Presets: house, photo, or none.')
+  })
+})
