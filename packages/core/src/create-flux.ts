@@ -2,10 +2,15 @@ import {
   type CacheEntry,
   type CacheStatus,
   createDiskCache,
+  createPickStore,
   createVariantStore,
   type OriginalStore,
+  type PickedStore,
+  requestKey,
+  withPicks,
 } from './cache/index.js'
 import { createBudget } from './engine/budget.js'
+import { type Candidate, createCandidates } from './engine/candidates.js'
 import { chooseProvider, usesPlaceholders } from './engine/choose-provider.js'
 import { directiveInput, type ImageInput, requestOf } from './engine/directive-input.js'
 import { createObtainOriginal, type ObtainCollaborators } from './engine/obtain-original.js'
@@ -28,8 +33,8 @@ export type { ScannedItem, ScanReport } from './engine/scan-report.js'
 
 export interface Flux {
   readonly options: ResolvedOptions
-  /** The engine's store of originals (for the report: one cache, read by everyone). */
-  readonly cache: OriginalStore
+  /** The engine's store of originals, picks honoured (for the report: one cache, read by everyone). */
+  readonly cache: PickedStore
   scan(): Promise<ScanReport>
   generate(options?: GenerateOptions): Promise<GenerateSummary>
   /**
@@ -53,6 +58,15 @@ export interface Flux {
    * when that would be every entry or more than PRUNE_CONFIRM_ABOVE of them, unless `confirmed`.
    */
   prune(options?: PruneOptions): Promise<PruneResult>
+  /**
+   * The images of one directive: 0 its own, then the candidates made for it (`make`, each a paid
+   * generation), and which one it shows; `pick(n)` shows candidate `n` from now on (0: its own).
+   */
+  candidates(input: ImageInput): {
+    list(): Promise<Candidate[]>
+    make(count: number): Promise<Candidate[]>
+    pick(n: number): Promise<void>
+  }
   close(): Promise<void>
 }
 
@@ -60,7 +74,7 @@ interface EngineContext {
   /** Replaces the provider chosen from the options (tests, custom gateways). */
   provider?: Provider
   /** Another engine's cache over the same folder (the session's placeholder engine in dev): one cache per folder. */
-  cache?: OriginalStore
+  cache?: PickedStore
   /** Counts the optimizer's decodes and encodes (tests, benchmarks). */
   optimizeCounters?: OptimizeCounters
   /** A paid generation starts: the dev server logs each one. */
@@ -85,7 +99,8 @@ export function createFlux(
 /** The engine over resolved options (the session resolves them once): its parts, wired. */
 export function createEngine(options: ResolvedOptions, context: EngineContext = {}): Flux {
   const logger = redactingLogger(options.logger, options.apiKey)
-  const cache = context.cache ?? openCache(options, logger)
+  const cache =
+    context.cache ?? withPicks(openCache(options, logger), createPickStore({ dir: options.cacheDir }))
   const placeholder = context.provider ? context.provider.placeholder : usesPlaceholders(options)
   let provider = context.provider
   let optimizer: Optimizer | undefined
@@ -100,7 +115,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     if (count <= (chosen.maxReferences ?? 0)) return undefined
     return fluxError('FLUX_REFERENCES_UNSUPPORTED', { provider: chosen.name, count })
   }
-  const obtain = createObtainOriginal({
+  const collaborators: ObtainCollaborators = {
     refuse,
     cache,
     provider: getProvider,
@@ -109,7 +124,8 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     mode: options.mode,
     placeholder,
     ...(context.onGenerate && { onGenerate: context.onGenerate }),
-  })
+  }
+  const obtain = createObtainOriginal(collaborators)
   const getOptimizer = () =>
     (optimizer ??= createOptimizer({
       variants: createVariantStore({ dir: options.cacheDir, logger }),
@@ -167,6 +183,25 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     image,
     status: async (given) => cache.check(requestOf(directiveInput(given), options).key),
     prune: (opts) => pruneCache({ scan, cache }, opts),
+    candidates(given) {
+      const { request } = requestOf(directiveInput(given), options)
+      const candidates = createCandidates({
+        options,
+        cache,
+        logger,
+        obtain: async (wanted, store) => {
+          if (placeholder) throw fluxError('FLUX_NO_API_KEY', {})
+          // Through this engine's bound and budget, into the candidates' own store.
+          const one = createObtainOriginal({ ...collaborators, cache: store })
+          return (await one(requestKey(wanted), wanted)).entry
+        },
+      })
+      return {
+        list: () => candidates.list(request),
+        make: (count) => candidates.make(request, count),
+        pick: (n) => candidates.pick(request, n),
+      }
+    },
     close() {
       // Idempotent: hosts such as Vite may close twice.
       // The store is closed by the engine that opened it.

@@ -66,7 +66,9 @@ export interface CanonicalRequest {
   /** Only present when the directive sets one. */
   seed?: number
   /** The SHA-256 of each style reference image its preset sends; only present when there are some. */
-  references?: readonly string[]
+  references?: string[]
+  /** A candidate's number (1 and up: another image for the same directive); absent for the directive's own. */
+  candidate?: number
 }
 
 /** Core never calls `console.*`: it is given one of these. */

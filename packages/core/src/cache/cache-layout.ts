@@ -17,6 +17,16 @@ export const CACHE_LAYOUT = {
     committed: true,
     holds: '<key>.json: prompts the gateway refused, so a build does not pay for them again',
   },
+  picks: {
+    dir: 'picks',
+    committed: true,
+    holds: '<key>.json: the candidate chosen for a directive (`flux-images pick`), by the key of its image',
+  },
+  candidates: {
+    dir: 'candidates',
+    committed: false,
+    holds: 'other images made for a directive (`flux-images candidates`), until one is picked',
+  },
   placeholders: {
     dir: 'placeholders',
     committed: false,

@@ -6,6 +6,7 @@ export { createDiskCache, type DiskCache, type DiskCacheOptions } from './disk-c
 export { makeDir } from './fs-util.js'
 export { createKeyLock, type KeyLockOptions, type LockInfo, type WithLock } from './key-lock.js'
 export type { CacheStatus, OriginalStore, RemoteSide, RemoteStats, TransferResult } from './original-store.js'
+export { createPickStore, type PickRecord, type PickStore } from './pick-store.js'
 export {
   CACHE_META_VERSION,
   type CacheEntryMeta,
@@ -28,3 +29,4 @@ export {
   requestKey,
 } from './request-key.js'
 export { createVariantStore, type VariantStore } from './variant-store.js'
+export { type PickedStore, withPicks } from './with-picks.js'

@@ -42,6 +42,8 @@ const CanonicalRequestSchema = v.object({
   size: v.string(),
   quality: v.picklist(['standard', 'hd']),
   seed: v.optional(v.pipe(v.number(), v.integer())),
+  references: v.optional(v.array(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)))),
+  candidate: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 })
 
 /** What the cache knows of one image; written next to it as `<key>.json`. Holds no secret. */

@@ -13,6 +13,7 @@ export const REQUEST_KEY_PATTERN = /^[0-9a-f]{24}$/
 
 /** The fields that identify a picture. Secrets, base URL and concurrency are not among them. */
 const KEY_FIELDS = [
+  'candidate',
   'model',
   'prompt',
   'quality',

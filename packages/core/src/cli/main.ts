@@ -21,6 +21,8 @@ Commands:
   report     Write an HTML gallery of the cache (offline, self-contained)
   push       Upload every local original the shared bucket lacks (remote cache)
   pull       Download every original of the shared bucket the local cache lacks
+  candidates <file:line | key>     List one directive's images (--list), or make --n more (paid)
+  pick <file:line | key> <number>  Show that candidate for the directive from now on (0: its own)
 
 Options:
   --root DIR            Project root (default: the current directory)
@@ -30,7 +32,10 @@ Options:
   --max N               generate: cap on new paid generations this run (default 50)
   --dry-run             generate: list what would be generated and its cost; prune: list only
   --force               generate: retry prompts the gateway refused before
-  --yes                 prune: remove even when that is every entry, or more than ${PRUNE_CONFIRM_ABOVE}
+  --yes                 prune: remove even when that is every entry, or more than ${PRUNE_CONFIRM_ABOVE};
+                        candidates: make them without asking (each one is a paid generation)
+  --n N                 candidates: how many to make (default 4)
+  --list                candidates: list them, make none
   --out FILE            report: where to write it (default: flux-report.html in the root)
   -h, --help            Show this help
 
@@ -58,7 +63,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.stderr.write(`[flux] ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
     return 2
   }
-  const { command, values } = parsed
+  const { command, values, positionals } = parsed
   if (values.help || !command) {
     io.stdout.write(`${USAGE}\n`)
     return command || values.help ? 0 : 2
@@ -91,6 +96,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       case 'push':
       case 'pull':
         return await transferCommand(flux, io, command)
+      case 'candidates':
+        return await candidatesCommand(flux, io, positionals[1], {
+          list: values.list ?? false,
+          count: values.n === undefined ? 4 : Number(values.n),
+          yes: values.yes ?? false,
+        })
+      case 'pick':
+        return await pickCommand(flux, io, positionals[1], positionals[2])
       default:
         io.stderr.write(`[flux] Unknown command "${command}".\n\n${USAGE}\n`)
         return 2
@@ -121,11 +134,14 @@ function parse(argv: string[]) {
       force: { type: 'boolean' },
       yes: { type: 'boolean' },
       out: { type: 'string' },
+      n: { type: 'string' },
+      list: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })
-  if (positionals.length > 1) throw new Error(`Unexpected argument "${positionals[1]}".`)
-  return { command: positionals[0], values }
+  const takes = { candidates: 2, pick: 3 }[positionals[0] ?? ''] ?? 1
+  if (positionals.length > takes) throw new Error(`Unexpected argument "${positionals[takes]}".`)
+  return { command: positionals[0], values, positionals }
 }
 
 async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number> {
@@ -232,6 +248,91 @@ async function pruneCommand(
   }
   io.stdout.write(
     `${removed.length} unreferenced entr${removed.length === 1 ? 'y' : 'ies'} ${dryRun ? 'would be removed' : 'removed'}.\n`,
+  )
+  return 0
+}
+
+/** The planned image a `file:line` (as `scan` prints it, the column optional) or a key names. */
+async function findTarget(flux: Flux, io: CliIO, target: string | undefined) {
+  if (!target) {
+    io.stderr.write('[flux] Name the directive: `file:line` as `flux-images scan` prints it, or its key.\n')
+    return undefined
+  }
+  const report = await flux.scan()
+  const item = report.items.find(
+    (i) =>
+      i.key === target ||
+      i.directives.some((d) => {
+        const { file, line, column } = d.location
+        return target === `${file}:${line}` || target === `${file}:${line}:${column}`
+      }),
+  )
+  if (!item)
+    io.stderr.write(`[flux] No directive at ${JSON.stringify(target)}: \`flux-images scan\` lists them.\n`)
+  return item
+}
+
+async function candidatesCommand(
+  flux: Flux,
+  io: CliIO,
+  target: string | undefined,
+  { list, count, yes }: { list: boolean; count: number; yes: boolean },
+): Promise<number> {
+  const item = await findTarget(flux, io, target)
+  if (!item) return 2
+  const candidates = flux.candidates({ request: item.request })
+  const show = (all: Awaited<ReturnType<typeof candidates.list>>) => {
+    for (const c of all)
+      io.stdout.write(
+        `${String(c.number).padStart(3)}  ${c.shown ? 'shown' : '     '}  ${c.key}  ${c.width}x${c.height}  ${c.path}\n`,
+      )
+  }
+  const where = printable(JSON.stringify(item.request.prompt))
+  if (list) {
+    const all = await candidates.list()
+    show(all)
+    io.stdout.write(`${all.length} image(s) of ${where}.\n`)
+    return 0
+  }
+  if (!Number.isInteger(count) || count < 1 || count > 16) {
+    io.stderr.write(
+      `[flux] --n: Expected a whole number from 1 to 16, got ${JSON.stringify(String(count))}.\n`,
+    )
+    return 2
+  }
+  const cost = (flux.options.prices[item.request.model] ?? 0) * count
+  const line = `${count} candidate(s) of ${where} (${printable(item.request.model)}, ${printable(item.request.size)}): est. $${cost.toFixed(3)}`
+  if (!yes) {
+    io.stderr.write(
+      `[flux] Would make ${line}, each a paid generation. Nothing was sent.\n  hint: Run again with --yes to make them.\n`,
+    )
+    return 1
+  }
+  io.stderr.write(`[flux] Making ${line}.\n`)
+  show(await candidates.make(count))
+  io.stdout.write(`Pick one with: flux-images pick ${target} <number>\n`)
+  return 0
+}
+
+async function pickCommand(
+  flux: Flux,
+  io: CliIO,
+  target: string | undefined,
+  number: string | undefined,
+): Promise<number> {
+  const item = await findTarget(flux, io, target)
+  if (!item) return 2
+  if (number === undefined || !/^\d+$/.test(number)) {
+    io.stderr.write(
+      `[flux] Name the candidate by its number (0 for the directive's own image): \`flux-images candidates ${target} --list\`.\n`,
+    )
+    return 2
+  }
+  await flux.candidates({ request: item.request }).pick(Number(number))
+  io.stdout.write(
+    Number(number) === 0
+      ? `${target} shows its own image again (the candidates are kept).\n`
+      : `${target} shows candidate ${number} from now on: commit ${flux.options.cacheDir.replace(`${flux.options.root}/`, '')}/picks and originals.\n`,
   )
   return 0
 }

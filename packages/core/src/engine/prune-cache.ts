@@ -1,4 +1,4 @@
-import type { OriginalStore } from '../cache/index.js'
+import type { PickedStore } from '../cache/index.js'
 import { FluxError } from '../errors.js'
 import type { ScanReport } from './scan-report.js'
 
@@ -29,7 +29,7 @@ export interface PruneResult {
  * PRUNE_CONFIRM_ABOVE of them, unless `confirmed`; throws when some file could not be scanned.
  */
 export async function pruneCache(
-  { scan, cache }: { scan: () => Promise<ScanReport>; cache: OriginalStore },
+  { scan, cache }: { scan: () => Promise<ScanReport>; cache: PickedStore },
   { dryRun = false, confirmed = false }: PruneOptions = {},
 ): Promise<PruneResult> {
   const report = await scan()
@@ -40,6 +40,8 @@ export async function pruneCache(
     })
   }
   const used = new Set(report.items.map((item) => item.key))
+  // A directive's picked image is as used as its own.
+  for (const pick of await cache.picks.list()) if (used.has(pick.key)) used.add(pick.pick)
   const keys = new Set([
     ...(await cache.list()).map((m) => m.key),
     ...(await cache.listPlaceholders()).map((m) => m.key),

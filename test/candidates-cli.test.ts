@@ -1,0 +1,115 @@
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createSession } from '@flux-images/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cliEnv, makeProject, runCli } from './helpers/cli.js'
+import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
+
+/**
+ * Candidates and picks through the CLI, as an author uses them: more images of one directive
+ * (paid, said first), one picked, and every later build (a fresh clone, frozen) showing the pick.
+ */
+
+const KEY = 'sk-flux-candidates-0b3e'
+const PROMPT = 'A lighthouse at dawn, watercolor'
+
+let gateway: MockGateway
+const cleanups: (() => Promise<void>)[] = []
+beforeAll(async () => {
+  gateway = await createMockGateway({ apiKey: KEY })
+})
+afterAll(async () => {
+  await gateway?.close()
+  for (const cleanup of cleanups) await cleanup()
+})
+
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd, encoding: 'utf8' })
+
+const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex')
+
+describe('flux-images candidates and pick', () => {
+  it('make exactly N paid candidates, pick one for every later build, and go back with pick 0', {
+    timeout: 300_000,
+  }, async () => {
+    const { root, cleanup } = await makeProject({ 'post.md': `# Post\n\n![The lighthouse](flux:${PROMPT})\n` })
+    cleanups.push(cleanup)
+    const env = cliEnv({ FLUX_API_KEY: KEY, FLUX_BASE_URL: gateway.url })
+    const cli = (...args: string[]) => runCli([...args, '--root', root], { cwd: root, env })
+    gateway.reset()
+    expect((await cli('generate')).code).toBe(0)
+    expect(gateway.requests).toBe(1)
+    git(root, 'init', '-q')
+    git(root, 'add', '-A')
+    git(root, 'commit', '-qm', 'content and its image')
+
+    // The cost first; nothing spent without --yes.
+    const asked = await cli('candidates', 'post.md:3', '--n', '3')
+    expect(asked.code, asked.stderr).toBe(1)
+    expect(asked.stderr).toContain(`Would make 3 candidate(s) of "${PROMPT}" (flux-1.1-pro, 1024x1024): est. $0.120`)
+    expect(gateway.requests).toBe(1)
+
+    gateway.reset()
+    const made = await cli('candidates', 'post.md:3', '--n', '3', '--yes')
+    expect(made.code, made.stderr).toBe(0)
+    expect(gateway.requests).toBe(3)
+    expect(gateway.generatedByPrompt.get(PROMPT)).toBe(3)
+    const listed = await cli('candidates', 'post.md:3', '--list')
+    const rows = listed.stdout.trim().split('\n').slice(0, -1)
+    expect(rows.map((r) => r.trim().split(/\s+/)[0])).toEqual(['0', '1', '2', '3'])
+    expect(rows[0]).toContain('shown')
+    const key2 = /\b[0-9a-f]{24}\b/.exec(rows[2] ?? '')?.[0] ?? ''
+    const path2 = rows[2]?.trim().split(/\s+/).at(-1) ?? ''
+    const bytes2 = await sha256(path2)
+
+    // Picked: only the pick record and the picked original are new to git; candidates stay local.
+    expect((await cli('pick', 'post.md:3', '2')).code).toBe(0)
+    const status = git(root, 'status', '--porcelain', '--untracked-files=all').trim().split('\n').sort()
+    const picks = status.filter((line) => line.includes('/picks/'))
+    expect(picks).toHaveLength(1)
+    expect(status.filter((line) => !line.includes('/picks/'))).toEqual(
+      [`?? .flux-cache/originals/${key2}.json`, `?? .flux-cache/originals/${key2}.png`].sort(),
+    )
+
+    // A build with the variants deleted serves candidate 2's bytes.
+    await rm(join(root, '.flux-cache', 'variants'), { recursive: true, force: true })
+    const session = await createSession({ mode: 'frozen' }, { root, env: {} })
+    try {
+      const original = await session.flux.cache.get((await session.flux.scan()).items[0]?.key ?? '')
+      expect(await sha256(original?.path ?? '')).toBe(bytes2)
+      const image = await session.flux.image(`flux:${PROMPT}`)
+      expect(image.width).toBeGreaterThan(0)
+    } finally {
+      await session.close()
+    }
+
+    // A fresh clone of what is committed builds frozen with the pick: 0 requests.
+    git(root, 'add', '-A')
+    git(root, 'commit', '-qm', 'pick candidate 2')
+    const clones = await mkdtemp(join(tmpdir(), 'flux-candidates-clone-'))
+    cleanups.push(() => rm(clones, { recursive: true, force: true }))
+    const clone = join(clones, 'site')
+    git(clones, 'clone', '-q', root, clone)
+    gateway.reset()
+    const frozen = await runCli(['generate', '--mode', 'frozen', '--root', clone], { cwd: clone, env })
+    expect(frozen.code, frozen.stderr).toBe(0)
+    expect(gateway.requests).toBe(0)
+    const cloned = await createSession({ mode: 'frozen' }, { root: clone, env: {} })
+    try {
+      const original = await cloned.flux.cache.get((await cloned.flux.scan()).items[0]?.key ?? '')
+      expect(await sha256(original?.path ?? '')).toBe(bytes2)
+    } finally {
+      await cloned.close()
+    }
+
+    // pick 0: the directive's own image again; nothing deleted.
+    expect((await cli('pick', 'post.md:3', '0')).code).toBe(0)
+    const back = await cli('candidates', 'post.md:3', '--list')
+    expect(back.stdout.split('\n')[0]).toContain('shown')
+    expect(back.stdout).toContain('4 image(s)')
+    expect(gateway.requests).toBe(0)
+  })
+})
