@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createSession } from '@flux-images/core'
@@ -111,5 +111,15 @@ describe('flux-images candidates and pick', () => {
     expect(back.stdout.split('\n')[0]).toContain('shown')
     expect(back.stdout).toContain('4 image(s)')
     expect(gateway.requests).toBe(0)
+
+    // prune removes candidates older than a week, and only those.
+    const key1 = /\b[0-9a-f]{24}\b/.exec(rows[1] ?? '')?.[0] ?? ''
+    const meta1 = join(root, '.flux-cache', 'candidates', 'originals', `${key1}.json`)
+    const old = JSON.parse(await readFile(meta1, 'utf8'))
+    await writeFile(meta1, JSON.stringify({ ...old, created: '2026-01-01T00:00:00.000Z' }))
+    const pruned = await cli('prune', '--yes')
+    expect(pruned.stdout).toContain('1 candidate(s) older than a week removed')
+    const after = await cli('candidates', 'post.md:3', '--list')
+    expect(after.stdout.trim().split('\n').slice(0, -1).map((r) => r.trim().split(/\s+/)[0])).toEqual(['0', '2', '3'])
   })
 })

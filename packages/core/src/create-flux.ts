@@ -10,7 +10,7 @@ import {
   withPicks,
 } from './cache/index.js'
 import { createBudget } from './engine/budget.js'
-import { type Candidate, createCandidates } from './engine/candidates.js'
+import { type Candidate, candidateStore, createCandidates } from './engine/candidates.js'
 import { chooseProvider, usesPlaceholders } from './engine/choose-provider.js'
 import { directiveInput, type ImageInput, requestOf } from './engine/directive-input.js'
 import { createObtainOriginal, type ObtainCollaborators } from './engine/obtain-original.js'
@@ -182,7 +182,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     resolve,
     image,
     status: async (given) => cache.check(requestOf(directiveInput(given), options).key),
-    prune: (opts) => pruneCache({ scan, cache }, opts),
+    prune: (opts) => pruneCache({ scan, cache, candidates: candidateStore(options.cacheDir, logger) }, opts),
     candidates(given) {
       const { request } = requestOf(directiveInput(given), options)
       const candidates = createCandidates({

@@ -234,7 +234,11 @@ async function pruneCommand(
   io: CliIO,
   { dryRun, yes }: { dryRun: boolean; yes: boolean },
 ): Promise<number> {
-  const { removed, unconfirmed } = await flux.prune({ dryRun, confirmed: yes })
+  const { removed, unconfirmed, candidates } = await flux.prune({ dryRun, confirmed: yes })
+  if (candidates.length > 0)
+    io.stdout.write(
+      `${candidates.length} candidate(s) older than a week ${dryRun ? 'would be removed' : 'removed'} (picked ones stay among the originals).\n`,
+    )
   const listed = unconfirmed?.wouldRemove ?? removed
   const verb = dryRun || unconfirmed ? 'would remove' : 'removed'
   for (const key of listed) io.stdout.write(`${verb}  ${key}\n`)

@@ -1,5 +1,6 @@
-import type { PickedStore } from '../cache/index.js'
+import type { OriginalStore, PickedStore } from '../cache/index.js'
 import { FluxError } from '../errors.js'
+import { CANDIDATE_MAX_AGE_MS } from './candidates.js'
 import type { ScanReport } from './scan-report.js'
 
 /**
@@ -19,6 +20,8 @@ export interface PruneOptions {
 export interface PruneResult {
   /** The keys removed (or, in a dry run, that would be). */
   removed: string[]
+  /** Candidates older than a week, removed (or that would be): a picked one lives on among the originals. */
+  candidates: string[]
   /** Set when nothing was removed for want of confirmation: the keys that would go, of how many. */
   unconfirmed?: { wouldRemove: string[]; total: number }
 }
@@ -29,7 +32,12 @@ export interface PruneResult {
  * PRUNE_CONFIRM_ABOVE of them, unless `confirmed`; throws when some file could not be scanned.
  */
 export async function pruneCache(
-  { scan, cache }: { scan: () => Promise<ScanReport>; cache: PickedStore },
+  {
+    scan,
+    cache,
+    candidates,
+    now = Date.now(),
+  }: { scan: () => Promise<ScanReport>; cache: PickedStore; candidates?: OriginalStore; now?: number },
   { dryRun = false, confirmed = false }: PruneOptions = {},
 ): Promise<PruneResult> {
   const report = await scan()
@@ -50,9 +58,13 @@ export async function pruneCache(
   // A typo in include/exclude/root makes the scan find nothing, and every paid original looks unused.
   const sweeping =
     removed.length > 0 && (removed.length === keys.size || removed.length > PRUNE_CONFIRM_ABOVE)
+  const expired = ((await candidates?.list()) ?? [])
+    .filter((meta) => Date.parse(meta.created) < now - CANDIDATE_MAX_AGE_MS)
+    .map((meta) => meta.key)
+  if (!dryRun) for (const key of expired) await candidates?.remove(key)
   if (sweeping && !confirmed && !dryRun) {
-    return { removed: [], unconfirmed: { wouldRemove: removed, total: keys.size } }
+    return { removed: [], candidates: expired, unconfirmed: { wouldRemove: removed, total: keys.size } }
   }
   if (!dryRun) for (const key of removed) await cache.remove(key)
-  return { removed }
+  return { removed, candidates: expired }
 }
