@@ -16,7 +16,7 @@ const STRIPE_WIDTH = 8
 /**
  * A local, offline image source for builds without an API key. Each image is a PNG of exactly the
  * requested size: a diagonal gradient in colours derived from the request's hash, subtle stripes,
- * a border and the label "FLUX PLACEHOLDER" with the size. The same request always gives the same
+ * a border, the first words of the prompt and "PLACEHOLDER" with the size. The same request always gives the same
  * bytes (no time in the file); different prompts give visibly different colours.
  */
 export function createPlaceholderProvider(): Provider {
@@ -68,7 +68,8 @@ async function renderPlaceholder(request: CanonicalRequest, width: number, heigh
         pixels[i + c] = ((from[c] ?? 0) + ((to[c] ?? 0) - (from[c] ?? 0)) * t) * shade
     }
   }
-  drawLabel(pixels, w, h, ['FLUX PLACEHOLDER', `${width}x${height}`])
+  // The first words of its prompt, so a page of pending images still reads.
+  drawLabel(pixels, w, h, [labelOf(request.prompt), `PLACEHOLDER ${width}x${height}`])
 
   const sharp = await loadSharp()
   return sharp(pixels, { raw: { width: w, height: h, channels: 3 } })
@@ -77,15 +78,34 @@ async function renderPlaceholder(request: CanonicalRequest, width: number, heigh
     .toBuffer()
 }
 
+/** Longest label drawn, in characters: a few words, large enough to read on a thumbnail. */
+const LABEL_CHARS = 24
+
+/** The prompt's first words in the font's characters (upper case; others become spaces), cut at a word. */
+export function labelOf(prompt: string): string {
+  const plain = prompt
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toUpperCase()
+    .replace(/[^A-Z0-9 ,.'-]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+  if (plain.length <= LABEL_CHARS) return plain || 'FLUX'
+  const cut = plain.slice(0, LABEL_CHARS - 3)
+  const word = plain[cut.length] === ' ' ? cut.length : cut.lastIndexOf(' ')
+  return `${(word > 8 ? cut.slice(0, word) : cut).replace(/[ ,.'-]+$/, '')}...`
+}
+
 /** Centred lines of text on a darkened panel; the second line at half the first's size. */
 function drawLabel(pixels: Buffer, w: number, h: number, [title, subtitle]: [string, string]): void {
   const titleCols = title.length * 6 - 1
-  const big = Math.min(Math.floor((w * 0.8) / titleCols), Math.floor((h * 0.18) / 7))
+  const subtitleCols = subtitle.length * 6 - 1
+  const widest = Math.max(titleCols, subtitleCols / 2)
+  const big = Math.min(Math.floor((w * 0.8) / widest), Math.floor((h * 0.18) / 7))
   if (big < 1) return // too small for text: the colours and stripes still say "placeholder"
   const small = Math.max(1, Math.floor(big / 2))
-  const subtitleCols = subtitle.length * 6 - 1
   const pad = 3 * big
-  const panelW = titleCols * big + 2 * pad
+  const panelW = Math.max(titleCols * big, subtitleCols * small) + 2 * pad
   const panelH = 7 * big + 7 * small + 3 * pad
   const left = Math.floor((w - panelW) / 2)
   const top = Math.floor((h - panelH) / 2)
@@ -95,7 +115,7 @@ function drawLabel(pixels: Buffer, w: number, h: number, [title, subtitle]: [str
       for (let c = 0; c < 3; c++) pixels[i + c] = (pixels[i + c] ?? 0) * 0.45
     }
   }
-  drawText(pixels, w, h, title, left + pad, top + pad, big)
+  drawText(pixels, w, h, title, Math.floor((w - titleCols * big) / 2), top + pad, big)
   drawText(pixels, w, h, subtitle, Math.floor((w - subtitleCols * small) / 2), top + 2 * pad + 7 * big, small)
 }
 
@@ -139,18 +159,36 @@ function hsl(hue: number, s: number, l: number): [number, number, number] {
 // depend on the fonts installed on the machine.
 const GLYPHS: Readonly<Record<string, readonly string[]>> = {
   ' ': ['.....', '.....', '.....', '.....', '.....', '.....', '.....'],
+  ',': ['.....', '.....', '.....', '.....', '.##..', '..#..', '.#...'],
+  '.': ['.....', '.....', '.....', '.....', '.....', '.##..', '.##..'],
+  "'": ['..#..', '..#..', '.#...', '.....', '.....', '.....', '.....'],
+  '-': ['.....', '.....', '.....', '#####', '.....', '.....', '.....'],
   A: ['.###.', '#...#', '#...#', '#####', '#...#', '#...#', '#...#'],
+  B: ['####.', '#...#', '#...#', '####.', '#...#', '#...#', '####.'],
   C: ['.###.', '#...#', '#....', '#....', '#....', '#...#', '.###.'],
   D: ['####.', '#...#', '#...#', '#...#', '#...#', '#...#', '####.'],
   E: ['#####', '#....', '#....', '####.', '#....', '#....', '#####'],
   F: ['#####', '#....', '#....', '####.', '#....', '#....', '#....'],
+  G: ['.###.', '#...#', '#....', '#.###', '#...#', '#...#', '.####'],
   H: ['#...#', '#...#', '#...#', '#####', '#...#', '#...#', '#...#'],
+  I: ['.###.', '..#..', '..#..', '..#..', '..#..', '..#..', '.###.'],
+  J: ['..###', '...#.', '...#.', '...#.', '...#.', '#..#.', '.##..'],
+  K: ['#...#', '#..#.', '#.#..', '##...', '#.#..', '#..#.', '#...#'],
   L: ['#....', '#....', '#....', '#....', '#....', '#....', '#####'],
+  M: ['#...#', '##.##', '#.#.#', '#.#.#', '#...#', '#...#', '#...#'],
+  N: ['#...#', '#...#', '##..#', '#.#.#', '#..##', '#...#', '#...#'],
   O: ['.###.', '#...#', '#...#', '#...#', '#...#', '#...#', '.###.'],
   P: ['####.', '#...#', '#...#', '####.', '#....', '#....', '#....'],
+  Q: ['.###.', '#...#', '#...#', '#...#', '#.#.#', '#..#.', '.##.#'],
   R: ['####.', '#...#', '#...#', '####.', '#.#..', '#..#.', '#...#'],
+  S: ['.####', '#....', '#....', '.###.', '....#', '....#', '####.'],
+  T: ['#####', '..#..', '..#..', '..#..', '..#..', '..#..', '..#..'],
   U: ['#...#', '#...#', '#...#', '#...#', '#...#', '#...#', '.###.'],
+  V: ['#...#', '#...#', '#...#', '#...#', '#...#', '.#.#.', '..#..'],
+  W: ['#...#', '#...#', '#...#', '#.#.#', '#.#.#', '#.#.#', '.#.#.'],
   X: ['#...#', '#...#', '.#.#.', '..#..', '.#.#.', '#...#', '#...#'],
+  Y: ['#...#', '#...#', '.#.#.', '..#..', '..#..', '..#..', '..#..'],
+  Z: ['#####', '....#', '...#.', '..#..', '.#...', '#....', '#####'],
   x: ['.....', '.....', '#...#', '.#.#.', '..#..', '.#.#.', '#...#'],
   '0': ['.###.', '#...#', '#..##', '#.#.#', '##..#', '#...#', '.###.'],
   '1': ['..#..', '.##..', '..#..', '..#..', '..#..', '..#..', '.###.'],

@@ -1,7 +1,7 @@
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { FluxError } from '../../src/errors.js'
-import { createPlaceholderProvider } from '../../src/providers/placeholder.js'
+import { createPlaceholderProvider, labelOf } from '../../src/providers/placeholder.js'
 import type { CanonicalRequest } from '../../src/types.js'
 
 const provider = createPlaceholderProvider()
@@ -109,5 +109,17 @@ describe('createPlaceholderProvider', () => {
     const controller = new AbortController()
     controller.abort(new Error('stop'))
     await expect(provider.generate(request, { signal: controller.signal })).rejects.toThrow('stop')
+  })
+})
+
+describe('labelOf: the first words of the prompt on a placeholder', () => {
+  it.for([
+    ['A cat', 'A CAT'],
+    ['A lighthouse at dawn, watercolor, soft morning light', 'A LIGHTHOUSE AT DAWN...'],
+    ['Ein Café über dem Meer', 'EIN CAFE UBER DEM MEER'],
+    ['🙂 ✨', 'FLUX'],
+    ['Supercalifragilisticexpialidocious words', 'SUPERCALIFRAGILISTICE...'],
+  ])('%s -> %s', ([prompt, label]) => {
+    expect(labelOf(prompt ?? '')).toBe(label)
   })
 })
