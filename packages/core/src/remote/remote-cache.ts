@@ -39,7 +39,7 @@ import type { Logger } from '../types.js'
 import { createLeases, type Leases } from './leases.js'
 import { probeConditionalWrites } from './probe-conditional-writes.js'
 import type { RemoteConfig, RemoteMode } from './remote-config.js'
-import { createS3Client, type S3Client } from './s3-client.js'
+import { createS3Client, ObjectTooLarge, type S3Client } from './s3-client.js'
 
 export interface RemoteCacheOptions {
   /** The primary store: every answer comes from it, every download is kept in it. */
@@ -65,6 +65,12 @@ export function openRemoteCache(
   const leases = createLeases({ client, staleMs: config.leaseStaleMs, logger })
   return createRemoteCache({ local, client, leases, mode: config.mode, logger })
 }
+
+/**
+ * The most bytes read of one metadata or refusal record in the bucket: a real one is under 8 KiB
+ * (a 4,000-character revised prompt included), and a planted one larger costs no more than this.
+ */
+export const MAX_RECORD_BYTES = 64 * 1024
 
 const ORIGINALS = `${CACHE_LAYOUT.originals.dir}/`
 const MODERATION = `${CACHE_LAYOUT.moderation.dir}/`
@@ -135,11 +141,28 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     return pending
   }
 
+  /**
+   * The text of a record in the bucket (metadata, refusal), read up to MAX_RECORD_BYTES; why not
+   * when it is larger (a predicate, "is over ..."); undefined when absent; OFF when the remote failed.
+   */
+  async function readRecord(name: string): Promise<{ text: string } | string | undefined | typeof OFF> {
+    const found = await remote(() =>
+      client.get(name, { maxBytes: MAX_RECORD_BYTES }).catch((err: unknown) => {
+        if (err instanceof ObjectTooLarge) return err
+        throw err
+      }),
+    )
+    if (found instanceof ObjectTooLarge)
+      return `is over ${MAX_RECORD_BYTES} bytes (a real one is under 8 KiB)`
+    if (found === OFF || found === undefined) return found
+    return { text: found.body.toString('utf8') }
+  }
+
   /** The bucket's metadata of `key`: parsed, a reason it cannot be, undefined when absent, OFF when the remote failed. */
   async function readMeta(key: string): Promise<CacheEntryMeta | string | undefined | typeof OFF> {
-    const found = await remote(() => client.get(`${ORIGINALS}${key}.json`))
-    if (found === OFF || found === undefined) return found
-    return parseMeta(found.body.toString('utf8'), key)
+    const found = await readRecord(`${ORIGINALS}${key}.json`)
+    if (typeof found !== 'object') return typeof found === 'string' ? `its metadata ${found}` : found
+    return parseMeta(found.text, key)
   }
 
   /** Downloads, verifies and keeps `key`'s image, with the metadata a scan read if it did. */

@@ -68,7 +68,15 @@ export interface PutOptions {
 export interface S3Client {
   /** `s3://bucket/prefix`, for messages. */
   readonly location: string
-  get(key: string, opts?: { signal?: AbortSignal | undefined }): Promise<StoredObject | undefined>
+  /**
+   * The object, or undefined when it is absent. `maxBytes` caps this read below `maxObjectBytes`:
+   * an object over it rejects with ObjectTooLarge, and its body is dropped unread on its length
+   * header, or else at the first chunk that passes the cap.
+   */
+  get(
+    key: string,
+    opts?: { signal?: AbortSignal | undefined; maxBytes?: number | undefined },
+  ): Promise<StoredObject | undefined>
   head(key: string, opts?: { signal?: AbortSignal | undefined }): Promise<ObjectInfo | undefined>
   /** The new ETag, or undefined when a condition failed (the write did not happen). */
   put(key: string, body: Uint8Array | string, opts?: PutOptions): Promise<{ etag: string } | undefined>
@@ -101,6 +109,8 @@ interface Call {
   body?: Buffer
   headers?: Record<string, string>
   signal?: AbortSignal | undefined
+  /** The caller's own cap: ObjectTooLarge reaches it as is, for it to judge the object. */
+  capped?: boolean
 }
 
 const RETRYABLE = (status: number) => status === 408 || status === 429 || status >= 500
@@ -184,7 +194,7 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
     const length = Number(res.headers['content-length'])
     if (call.method !== 'HEAD' && length > maxBytes) {
       res.body.destroy()
-      throw new TooLarge(length, maxBytes)
+      throw new ObjectTooLarge(length, maxBytes)
     }
     const chunks: Buffer[] = []
     let total = 0
@@ -192,7 +202,7 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
       total += (chunk as Buffer).length
       if (total > maxBytes) {
         res.body.destroy()
-        throw new TooLarge(total, maxBytes)
+        throw new ObjectTooLarge(total, maxBytes)
       }
       chunks.push(chunk as Buffer)
     }
@@ -211,7 +221,8 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
         if (!RETRYABLE(answer.status) || n >= o.attempts) return located(answer, n)
       } catch (err) {
         if (call.signal?.aborted) throw fluxError('FLUX_INTERRUPTED', {})
-        if (err instanceof TooLarge) {
+        if (err instanceof ObjectTooLarge) {
+          if (call.capped) throw err
           throw fluxError('FLUX_REMOTE_REJECTED', { request: where, detail: err.message })
         }
         if (FluxError.is(err)) throw err
@@ -254,9 +265,10 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
   return {
     location,
     async get(key, opts = {}) {
+      const capped = opts.maxBytes !== undefined && opts.maxBytes < o.maxObjectBytes
       const answer = await send(
-        { method: 'GET', objectKey: config.prefix + key, signal: opts.signal },
-        o.maxObjectBytes,
+        { method: 'GET', objectKey: config.prefix + key, signal: opts.signal, capped },
+        capped ? (opts.maxBytes as number) : o.maxObjectBytes,
       )
       noBucket(answer)
       if (answer.status === 404) return undefined
@@ -378,8 +390,13 @@ function describeAnswer(answer: Answer, clean: (t: string) => string): string {
   return `${status} (${text.length > 300 ? `${text.slice(0, 300)}…` : text})`
 }
 
-class TooLarge extends Error {
-  constructor(size: number, max: number) {
+/** An object over the cap of a read: `size` is its length header, or the bytes read when the cap was passed. */
+export class ObjectTooLarge extends Error {
+  override readonly name = 'ObjectTooLarge'
+  constructor(
+    readonly size: number,
+    readonly max: number,
+  ) {
     super(`the object is larger than ${max} bytes (${size} bytes so far); see maxObjectBytes`)
   }
 }

@@ -1,0 +1,128 @@
+// What a bucket writer can plant, and what a build that reads the bucket makes of it: oversized
+// records, names that are not keys, originals that are not what their key says, refusals, lease
+// holders that forge log lines, a lease that comes and goes. Over real HTTP (our S3 server), each
+// test with its own prefix, its own local cache and its own counts.
+import { mkdtempSync } from 'node:fs'
+import { readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import sharp from 'sharp'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createDiskCache } from '../packages/core/src/cache/disk-cache.js'
+import { requestKey } from '../packages/core/src/cache/request-key.js'
+import {
+  createLeases,
+  createRemoteCache,
+  createS3Client,
+  type LeaseOptions,
+  resolveRemoteConfig,
+  type S3Client,
+} from '../packages/core/src/remote/index.js'
+import { MAX_RECORD_BYTES } from '../packages/core/src/remote/remote-cache.js'
+import type { Logger } from '../packages/core/src/types.js'
+import { image, request } from '../packages/core/test/contracts/store-contract.js'
+import { createS3Server, remoteOptionsFor, type S3Server } from './s3-server/index.js'
+
+const REAL = { provider: 'test', placeholder: false }
+const FAST_POLL = { pollMs: 10, pollMaxMs: 50 }
+
+let s3: S3Server
+let prefix: string
+let n = 0
+let warnings: string[]
+let logger: Logger
+const opened: { clients: S3Client[]; dirs: string[] } = { clients: [], dirs: [] }
+
+beforeAll(async () => {
+  s3 = await createS3Server()
+})
+afterAll(async () => {
+  await s3.close()
+})
+beforeEach(() => {
+  s3.reset()
+  prefix = `hostile-${++n}`
+  warnings = []
+  logger = { info() {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) }
+})
+afterEach(async () => {
+  s3.reset()
+  await Promise.all(opened.clients.splice(0).map((c) => c.close()))
+  await Promise.all(opened.dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+})
+
+/** One machine: its own local cache and client over this test's prefix. */
+function machine(o: { mode?: 'read-write' | 'read-only'; leases?: Partial<LeaseOptions> } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'flux-hostile-'))
+  opened.dirs.push(dir)
+  const config = resolveRemoteConfig(remoteOptionsFor(s3, prefix), {})
+  if (!config) throw new Error('no remote configured')
+  const client = createS3Client(config)
+  opened.clients.push(client)
+  const local = createDiskCache({ dir, logger, staleMs: 60_000 })
+  const leases = createLeases({ client, logger, ...FAST_POLL, ...o.leases })
+  const store = createRemoteCache({ local, client, leases, mode: o.mode ?? 'read-write', logger })
+  return { dir, store, client }
+}
+
+/** Plants an object as any writer of the bucket could, under this test's prefix. */
+const plant = (name: string, body: string | Buffer) => s3.putObject(`${prefix}/${name}`, body)
+/** The log since the last reset, as `OP name status`, names without the prefix. */
+const requests = () => s3.log.map((e) => `${e.op} ${e.key.replace(`${prefix}/`, '')} ${e.status}`)
+/** What the local cache holds, by folder. */
+async function localFiles(dir: string): Promise<string[]> {
+  const out: string[] = []
+  for (const sub of ['originals', 'moderation']) {
+    for (const name of await readdir(join(dir, sub)).catch(() => [])) out.push(`${sub}/${name}`)
+  }
+  return out.sort()
+}
+
+describe('metadata records are read up to MAX_RECORD_BYTES', () => {
+  const keys = Array.from({ length: 12 }, (_, i) => requestKey(request(`planted ${i}`)))
+
+  it('12 oversized records: each is corrupt (not missing), the remote stays up, the next key still reads', async () => {
+    // 2 MiB each: JSON a parser would take (a long prompt), far over the cap.
+    for (const key of keys) plant(`originals/${key}.json`, JSON.stringify({ key, pad: 'x'.repeat(2 << 20) }))
+    const writer = machine()
+    const good = request('a real image after the planted ones')
+    await writer.store.put(requestKey(good), good, await image(), REAL)
+    s3.reset()
+    const reader = machine()
+    const seen = []
+    for (const key of keys) seen.push(await reader.store.check(key))
+    expect(seen).toEqual(keys.map(() => 'corrupt'))
+    expect(await reader.store.check(requestKey(good))).toBe('remote')
+    // One look each; a download of a corrupt key reads nothing more.
+    expect(await reader.store.get(keys[0] as string)).toBeUndefined()
+    expect(requests()).toEqual([
+      ...keys.map((k) => `GET originals/${k}.json 200`),
+      `GET originals/${requestKey(good)}.json 200`,
+      `GET originals/${keys[0]}.json 200`,
+    ])
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain(`Cache entry ${keys[0]} is corrupt`)
+    expect(warnings[0]).toContain(`its metadata is over ${MAX_RECORD_BYTES} bytes`)
+    expect(await localFiles(reader.dir)).toEqual([])
+  })
+
+  it('a record whose body never ends (no length header) is dropped at the cap: corrupt, and the read returns', async () => {
+    const key = keys[0] as string
+    plant(`originals/${key}.json`, '{}')
+    s3.fault = ({ op }) => (op === 'GET' ? { type: 'endless-body', chunk: 'x'.repeat(16 * 1024) } : undefined)
+    const reader = machine()
+    expect(await reader.store.check(key)).toBe('corrupt')
+    expect(requests()).toEqual([`GET originals/${key}.json 200`])
+    expect(warnings).toEqual([])
+  })
+
+  it('a record of exactly MAX_RECORD_BYTES is read (and judged by its content)', async () => {
+    const key = keys[1] as string
+    const text = JSON.stringify({ key, pad: '' })
+    plant(`originals/${key}.json`, JSON.stringify({ key, pad: 'x'.repeat(MAX_RECORD_BYTES - text.length) }))
+    const reader = machine()
+    expect(await reader.store.get(key)).toBeUndefined()
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('its metadata has version undefined, expected 1')
+  })
+})
