@@ -126,3 +126,35 @@ describe('metadata records are read up to MAX_RECORD_BYTES', () => {
     expect(warnings[0]).toContain('its metadata has version undefined, expected 1')
   })
 })
+
+describe('names under originals/ that are not keys', () => {
+  it('pull skips them with one warning that quotes each name, and moves the real originals', async () => {
+    const writer = machine()
+    const real = [request('a kept lighthouse'), request('a kept harbour')]
+    for (const r of real) await writer.store.put(requestKey(r), r, await image(), REAL)
+    plant('originals/notes/README.json', '{"hello": "world"}')
+    plant('originals/../../evil.json', '{}')
+    plant('originals/forged\n[flux] all good.json', '{}')
+    s3.reset()
+    const reader = machine({ mode: 'read-only' })
+    const result = await reader.store.remote.pull()
+    expect(result).toMatchObject({ moved: 2, present: 0, refused: [] })
+    expect(warnings).toEqual([
+      `[flux] Skipped 3 object(s) in s3://flux-test/${prefix}/originals/ whose names are not cache keys: "../../evil.json", "forged\\n[flux] all good.json", "notes/README.json".\n` +
+        '  hint: Only this cache writes there, as `<24 hex characters>.json`; remove the others from the bucket.',
+    ])
+    expect(await localFiles(reader.dir)).toEqual(
+      real.flatMap((r) => [`originals/${requestKey(r)}.json`, `originals/${requestKey(r)}.png`]).sort(),
+    )
+    // Nothing was read of the skipped names: a list, then each real key's metadata and image.
+    expect(requests().sort()).toEqual(
+      [
+        'LIST originals/ 200',
+        ...real.flatMap((r) => [
+          `GET originals/${requestKey(r)}.json 200`,
+          `GET originals/${requestKey(r)}.png 200`,
+        ]),
+      ].sort(),
+    )
+  })
+})

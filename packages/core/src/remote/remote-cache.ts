@@ -33,8 +33,9 @@ import {
   RefusalRecordSchema,
 } from '../cache/records.js'
 import type { RefusalStore } from '../cache/refusal-store.js'
-import { assertKey } from '../cache/request-key.js'
+import { assertKey, isRequestKey } from '../cache/request-key.js'
 import { FluxError, fluxError } from '../errors.js'
+import { quote } from '../redact.js'
 import type { Logger } from '../types.js'
 import { createLeases, type Leases } from './leases.js'
 import { probeConditionalWrites } from './probe-conditional-writes.js'
@@ -71,6 +72,9 @@ export function openRemoteCache(
  * (a 4,000-character revised prompt included), and a planted one larger costs no more than this.
  */
 export const MAX_RECORD_BYTES = 64 * 1024
+
+/** Names a warning lists before `and N more`. */
+const MAX_NAMES_SHOWN = 5
 
 const ORIGINALS = `${CACHE_LAYOUT.originals.dir}/`
 const MODERATION = `${CACHE_LAYOUT.moderation.dir}/`
@@ -287,12 +291,28 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     return found === true
   }
 
-  /** The keys of every original in the bucket (their metadata objects). Throws when the remote fails. */
+  /**
+   * The keys of every original in the bucket (their metadata objects). A metadata name that is not
+   * `<key>.json` (a README, `../x.json`) is skipped, and the skipped names said in one warning.
+   * Throws when the remote fails.
+   */
   async function remoteKeys(): Promise<Set<string>> {
     const keys = new Set<string>()
+    const skipped: string[] = []
     for await (const object of client.list(ORIGINALS)) {
       const name = object.key.slice(ORIGINALS.length)
-      if (name.endsWith('.json')) keys.add(name.slice(0, -'.json'.length))
+      if (!name.endsWith('.json')) continue
+      const key = name.slice(0, -'.json'.length)
+      if (isRequestKey(key)) keys.add(key)
+      else skipped.push(name)
+    }
+    if (skipped.length > 0) {
+      const shown = skipped.slice(0, MAX_NAMES_SHOWN).map(quote).join(', ')
+      const more = skipped.length > MAX_NAMES_SHOWN ? ` and ${skipped.length - MAX_NAMES_SHOWN} more` : ''
+      logger.warn(
+        `[flux] Skipped ${skipped.length} object(s) in ${client.location}${ORIGINALS} whose names are not cache keys: ${shown}${more}.\n` +
+          '  hint: Only this cache writes there, as `<24 hex characters>.json`; remove the others from the bucket.',
+      )
     }
     return keys
   }
