@@ -2,10 +2,12 @@
 // records, names that are not keys, originals that are not what their key says, refusals, lease
 // holders that forge log lines, a lease that comes and goes. Over real HTTP (our S3 server), each
 // test with its own prefix, its own local cache and its own counts.
+import { createHash } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
 import sharp from 'sharp'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createDiskCache } from '../packages/core/src/cache/disk-cache.js'
@@ -25,6 +27,7 @@ import { createS3Server, remoteOptionsFor, type S3Server } from './s3-server/ind
 
 const REAL = { provider: 'test', placeholder: false }
 const FAST_POLL = { pollMs: 10, pollMaxMs: 50 }
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
 let s3: S3Server
 let prefix: string
@@ -156,5 +159,84 @@ describe('names under originals/ that are not keys', () => {
         ]),
       ].sort(),
     )
+  })
+})
+
+/** `png` with its IHDR saying `width` x `height` (CRC fixed): a header that lies, as a small file. */
+function resized(png: Buffer, width: number, height: number): Buffer {
+  const out = Buffer.from(png)
+  // Signature (8), length (4), "IHDR" (4), then width and height; the CRC covers type and data.
+  out.writeUInt32BE(width, 16)
+  out.writeUInt32BE(height, 20)
+  out.writeUInt32BE(crc32(out.subarray(12, 29)), 29)
+  return out
+}
+
+describe('an original is checked against its key, and its header against the budget', () => {
+  const asked = request('a lighthouse at dawn')
+  const key = requestKey(asked)
+
+  /** Replaces what the bucket holds for `key` with `bytes` and metadata that says `claims`. */
+  async function plantOriginal(bytes: Buffer, claims: Record<string, unknown>) {
+    const writer = machine()
+    await writer.store.put(key, asked, await image(), REAL)
+    const meta = JSON.parse((await writer.client.get(`originals/${key}.json`))?.body.toString('utf8') ?? '{}')
+    plant(`originals/${key}.png`, bytes)
+    plant(
+      `originals/${key}.json`,
+      JSON.stringify({ ...meta, bytes: bytes.length, sha256: sha256(bytes), ...claims }),
+    )
+    s3.reset()
+  }
+
+  /** Read-through, scan and pull all refuse it, with one warning saying `why`; nothing is kept. */
+  async function refusedEverywhere(why: string, scan: 'remote' | 'corrupt') {
+    const build = machine({ mode: 'read-only' })
+    expect(await build.store.check(key)).toBe(scan)
+    expect(await build.store.get(key)).toBeUndefined()
+    expect(await build.store.check(key)).toBe('corrupt')
+    expect(await localFiles(build.dir)).toEqual([])
+    const pulled = machine({ mode: 'read-only' })
+    expect(await pulled.store.remote.pull()).toMatchObject({ moved: 0, refused: [key] })
+    expect(await localFiles(pulled.dir)).toEqual([])
+    expect(warnings).toHaveLength(2)
+    for (const warning of warnings) {
+      expect(warning).toContain(`Cache entry ${key} is corrupt: (in s3://flux-test/${prefix}/) ${why}`)
+    }
+  }
+
+  it('a 20000x20000 PNG whose metadata says 1024x1024 is refused by its header, never decoded', async () => {
+    const small = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer()
+    await plantOriginal(resized(small, 20000, 20000), {
+      width: 1024,
+      height: 1024,
+      requestedSize: '1024x1024',
+    })
+    await refusedEverywhere('its image is refused: the png image is 20000x20000 pixels (400.0 MP)', 'remote')
+  })
+
+  it("another prompt's image filed under this key is refused by the request's hash, at the first look", async () => {
+    const other = request('a prompt nobody here wrote')
+    const bytes = (await image('#ff0000')).bytes as Buffer
+    await plantOriginal(bytes, { request: other })
+    await refusedEverywhere("its metadata's request does not hash to its key", 'corrupt')
+    // Refused on its metadata: no image was downloaded.
+    expect(s3.count('GET', { key: `${prefix}/originals/${key}.png` })).toBe(0)
+  })
+
+  it('an image whose header disagrees with its metadata (32x24 said to be 64x64) is refused', async () => {
+    const bytes = (await image()).bytes as Buffer
+    await plantOriginal(bytes, { width: 64, height: 64 })
+    await refusedEverywhere('its image is a 32x24 png, its metadata says 64x64 png', 'remote')
+  })
+
+  it('a true original still reads through and pulls (the checks pass what this cache wrote)', async () => {
+    const writer = machine()
+    await writer.store.put(key, asked, await image(), REAL)
+    expect((await machine({ mode: 'read-only' }).store.get(key))?.meta.key).toBe(key)
+    expect(await machine({ mode: 'read-only' }).store.remote.pull()).toMatchObject({ moved: 1, refused: [] })
+    expect(warnings).toEqual([])
   })
 })

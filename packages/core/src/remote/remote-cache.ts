@@ -9,8 +9,10 @@
  * <prefix>/leases/<key>              who is paying for a key right now (leases.ts)
  * ```
  *
- * A downloaded original is checked against its metadata (size, sha256) before the local store
- * keeps it; one that does not match is reported and treated as missing, never served. A remote
+ * Whoever can write to the bucket is not trusted with this checkout's cache: a record is read up to
+ * MAX_RECORD_BYTES, its request must hash to its key, and a downloaded original must match its
+ * metadata (size, sha256, and a header within the decode budget saying its format and dimensions)
+ * before the local store keeps it; one that does not is reported and treated as missing, never served. A remote
  * that refuses, fails or hangs is warned about once, then left alone: the store goes on as the
  * local store would, and never fails an operation the local store can complete.
  *
@@ -33,9 +35,10 @@ import {
   RefusalRecordSchema,
 } from '../cache/records.js'
 import type { RefusalStore } from '../cache/refusal-store.js'
-import { assertKey, isRequestKey } from '../cache/request-key.js'
+import { assertKey, isRequestKey, requestKey } from '../cache/request-key.js'
 import { FluxError, fluxError } from '../errors.js'
 import { quote } from '../redact.js'
+import { type ImageHeader, readImageHeader } from '../sharp.js'
 import type { Logger } from '../types.js'
 import { createLeases, type Leases } from './leases.js'
 import { probeConditionalWrites } from './probe-conditional-writes.js'
@@ -166,7 +169,11 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   async function readMeta(key: string): Promise<CacheEntryMeta | string | undefined | typeof OFF> {
     const found = await readRecord(`${ORIGINALS}${key}.json`)
     if (typeof found !== 'object') return typeof found === 'string' ? `its metadata ${found}` : found
-    return parseMeta(found.text, key)
+    const meta = parseMeta(found.text, key)
+    // Anyone who can write to the bucket could file another prompt's image (or any image) under this key.
+    if (typeof meta === 'object' && requestKey(meta.request) !== key)
+      return "its metadata's request does not hash to its key"
+    return meta
   }
 
   /** Downloads, verifies and keeps `key`'s image, with the metadata a scan read if it did. */
@@ -177,7 +184,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     if (typeof meta === 'string') return { corrupt: meta }
     const image = await remote(() => client.get(`${ORIGINALS}${meta.file}`))
     if (image === OFF) return { missing: true }
-    const problem = image === undefined ? 'its image file is missing' : mismatch(image.body, meta)
+    const problem = image === undefined ? 'its image file is missing' : await mismatch(image.body, meta)
     if (problem && remembered) {
       // The metadata a scan read may have been replaced since (a key repaired meanwhile).
       const fresh = await readMeta(key)
@@ -468,11 +475,23 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   }
 }
 
-/** Why downloaded bytes do not match their metadata, or undefined when they do. */
-function mismatch(bytes: Buffer, meta: CacheEntryMeta): string | undefined {
+/**
+ * Why downloaded bytes do not match their metadata, or undefined when they do: size and sha256,
+ * then the image header (no pixel decoded), which must be within the decode budget and say the
+ * format and dimensions the metadata says.
+ */
+async function mismatch(bytes: Buffer, meta: CacheEntryMeta): Promise<string | undefined> {
   if (bytes.length !== meta.bytes)
     return `its image has ${bytes.length} bytes, its metadata says ${meta.bytes}`
   if (createHash('sha256').update(bytes).digest('hex') !== meta.sha256)
     return 'its image content does not match its sha256'
+  let header: ImageHeader
+  try {
+    header = await readImageHeader(bytes)
+  } catch (err) {
+    return `its image is refused: ${err instanceof Error ? err.message.trim() : String(err)}`
+  }
+  if (header.format !== meta.format || header.width !== meta.width || header.height !== meta.height)
+    return `its image is a ${header.width}x${header.height} ${header.format}, its metadata says ${meta.width}x${meta.height} ${meta.format}`
   return undefined
 }
