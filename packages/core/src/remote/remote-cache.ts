@@ -32,6 +32,7 @@ import {
   CACHE_META_VERSION,
   type CacheEntryMeta,
   parseRecord,
+  type RefusalRecord,
   RefusalRecordSchema,
 } from '../cache/records.js'
 import type { RefusalStore } from '../cache/refusal-store.js'
@@ -99,6 +100,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   const fetching = new Map<string, Promise<Fetched>>()
   /** Metadata read by `check` (a scan), kept for the download that usually follows: a request fewer per key. */
   const looked = new Map<string, CacheEntryMeta>()
+  /** Refusals read from the bucket in read-only mode, kept for this run only. */
+  const seenRefusals = new Map<string, RefusalRecord>()
   const downloads = pLimit(TRANSFER_CONCURRENCY)
   const stats: RemoteStats = { downloaded: 0, downloadedBytes: 0, uploaded: 0, uploadedBytes: 0 }
   /** Whether leases can be trusted here: asked once, before the first one. */
@@ -132,10 +135,15 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   /** A remote original that failed verification: reported once, and `check` says corrupt. */
   function refuse(key: string, reason: string): void {
     refused.add(key)
+    warnCorrupt(key, reason, 'it is not used')
+  }
+
+  /** FLUX_CACHE_CORRUPT for a record of the bucket, once per key and reason. */
+  function warnCorrupt(key: string, reason: string, outcome: string): void {
     if (reported.has(`${key}:${reason}`)) return
     reported.add(`${key}:${reason}`)
     const err = fluxError('FLUX_CACHE_CORRUPT', { key, reason: `(in ${client.location}) ${reason}` })
-    logger.warn(`${err.message} (${err.code}); it is not used.\n  hint: ${err.hint}`)
+    logger.warn(`${err.message} (${err.code}); ${outcome}.\n  hint: ${err.hint}`)
   }
 
   /** Downloads the original of `key`, verifies it against its metadata and keeps it locally. */
@@ -257,15 +265,38 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     return leasing
   }
 
+  /**
+   * The bucket's refusal of `key`, checked as an original's metadata is (read up to
+   * MAX_RECORD_BYTES, its request must hash to the key); why not, as a predicate; undefined when
+   * absent or the remote failed.
+   */
+  async function readRefusal(key: string): Promise<RefusalRecord | string | undefined> {
+    const found = await readRecord(`${MODERATION}${key}.json`)
+    if (found === OFF || found === undefined || typeof found === 'string')
+      return found === OFF ? undefined : found
+    const record = parseRecord(RefusalRecordSchema, found.text, key, CACHE_META_VERSION)
+    if (typeof record === 'object' && requestKey(record.request) !== key)
+      return 'has a request that does not hash to its key'
+    return record
+  }
+
   const refusals: RefusalStore = {
     async get(key) {
       assertKey(key)
-      const kept = await local.refusals.get(key)
+      const kept = (await local.refusals.get(key)) ?? seenRefusals.get(key)
       if (kept) return kept
-      const found = await remote(() => client.get(`${MODERATION}${key}.json`))
-      if (found === OFF || found === undefined) return undefined
-      const record = parseRecord(RefusalRecordSchema, found.body.toString('utf8'), key, CACHE_META_VERSION)
-      if (typeof record === 'string') return undefined
+      const record = await readRefusal(key)
+      if (typeof record === 'string') {
+        warnCorrupt(key, `its refusal record ${record}`, 'it is ignored')
+        return undefined
+      }
+      if (!record) return undefined
+      // Read-only builds are the untrusted ones: the bucket's refusal holds for this run, and is
+      // not written into the folder users commit.
+      if (!writes) {
+        seenRefusals.set(key, record)
+        return record
+      }
       await local.refusals.put(key, record.request, record.detail)
       return local.refusals.get(key)
     },
@@ -282,7 +313,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     },
     async remove(key) {
       assertKey(key)
-      const removed = await local.refusals.remove(key)
+      const forgotten = seenRefusals.delete(key)
+      const removed = (await local.refusals.remove(key)) || forgotten
       if (writes) await remote(() => client.delete(`${MODERATION}${key}.json`))
       return removed
     },
@@ -407,8 +439,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
         looked.set(key, meta)
         return 'remote'
       }
-      const refusal = await remote(() => client.head(`${MODERATION}${key}.json`))
-      return refusal && refusal !== OFF ? 'moderated' : status
+      if (seenRefusals.has(key)) return 'moderated'
+      return typeof (await readRefusal(key)) === 'object' ? 'moderated' : status
     },
 
     async put(key, request, generated, opts) {
@@ -416,6 +448,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
       const hadRefusal = (await local.refusals.get(key)) !== undefined
       const entry = await local.put(key, request, generated, opts)
       refused.delete(key)
+      seenRefusals.delete(key)
       await writeBack(entry, generated.bytes, { refused: hadRefusal })
       return entry
     },
