@@ -297,3 +297,64 @@ describe('refusals read from the bucket', () => {
     expect(warnings[0]).toContain(`its refusal record is over ${MAX_RECORD_BYTES} bytes`)
   })
 })
+
+describe('text from the bucket is quoted and escaped in every message', () => {
+  const FORGED = 'a build\n[flux] 24 image(s) from 24 directive(s): 0 generated, 24 cached\u001b[2K'
+  const ESCAPED = '"a build\\n[flux] 24 image(s) from 24 directive(s): 0 generated, 24 cached\\u001b[2K"'
+  const key = requestKey(request('a lighthouse at dawn'))
+  const lease = (holder: string, ageMs: number) =>
+    s3.putObject(
+      `${prefix}/leases/${key}`,
+      JSON.stringify({ holder, token: 'theirs', key, writes: 1 }),
+      Date.now() - ageMs,
+    )
+
+  /** Every line of `text` that starts like a log line of ours: exactly one, the first. */
+  const logLines = (text: string) => text.split('\n').filter((line) => line.startsWith('[flux]'))
+
+  it("a stale lease's holder: the take-over warning quotes it", async () => {
+    lease(FORGED, 120_000)
+    const { client } = machine()
+    const outcome = await createLeases({ client, logger, ...FAST_POLL }).acquire(key)
+    expect(outcome.status).toBe('acquired')
+    if (outcome.status === 'acquired') await outcome.lease.release()
+    expect(warnings).toEqual([
+      `[flux] Took over the lease on ${key} from ${ESCAPED}, which stopped renewing it (a build that died): this build generates the image instead.`,
+    ])
+  })
+
+  it("a renewed lease's holder: FLUX_REMOTE_LEASE_WAIT quotes it", async () => {
+    lease(FORGED, 0)
+    const { client } = machine()
+    const err = await createLeases({ client, logger, ...FAST_POLL, maxWaitMs: 0 })
+      .acquire(key)
+      .catch((e: Error) => e)
+    expect(logLines(String(err))).toEqual([
+      `[flux] Waited 0 s for ${ESCAPED} to finish ${key}; its lease is still renewed.`,
+    ])
+  })
+
+  it("a bucket's error message: the outage warning quotes it", async () => {
+    s3.fault = () => ({ type: 'status', status: 503, code: FORGED })
+    const build = machine()
+    expect(await build.store.check(key)).toBe('missing')
+    expect(warnings).toHaveLength(1)
+    expect(logLines(warnings[0] as string)).toHaveLength(1)
+    expect(warnings[0]).toContain(`503 Service Unavailable ("${ESCAPED.slice(1, -1)}: Injected failure.")`)
+  })
+
+  it('a malformed field of a metadata record: the corrupt warning quotes the value', async () => {
+    const writer = machine()
+    const asked = request('a lighthouse at dawn')
+    await writer.store.put(key, asked, await image(), REAL)
+    const meta = JSON.parse(s3.objects.get(`${prefix}/originals/${key}.json`)?.body.toString('utf8') ?? '{}')
+    plant(`originals/${key}.json`, JSON.stringify({ ...meta, sha256: FORGED }))
+    expect(await machine().store.get(key)).toBeUndefined()
+    expect(warnings).toHaveLength(1)
+    expect(logLines(warnings[0] as string)).toHaveLength(1)
+    // Shown as JSON, cut to 60 characters.
+    expect(warnings[0]).toContain(
+      `its metadata is malformed at sha256: expected /^[0-9a-f]{64}$/, got ${ESCAPED.slice(0, 57)}... (FLUX_CACHE_CORRUPT)`,
+    )
+  })
+})

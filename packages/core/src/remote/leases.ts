@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fluxError } from '../errors.js'
+import { quote } from '../redact.js'
 import type { Logger } from '../types.js'
 import type { S3Client } from './s3-client.js'
 
@@ -71,6 +72,7 @@ interface SeenLease {
   etag: string
   lastModified: number
   serverTime: number | undefined
+  /** As the lease's body says (any writer of the bucket chooses it): messages show it by `shown`. */
   holder: string
   token: string | undefined
   /** When this build first saw this version, on its own clock (for stores without dates). */
@@ -78,6 +80,9 @@ interface SeenLease {
 }
 
 const UNKNOWN_HOLDER = 'an unknown holder'
+
+/** A holder as messages show it: quoted and escaped, so its text cannot forge a log line. */
+const shown = (holder: string) => (holder === UNKNOWN_HOLDER ? holder : quote(holder))
 
 /** Leases over conditional writes, in the bucket of `client`. Correct only where `probeConditionalWrites` says so. */
 export function createLeases(options: LeaseOptions): Leases {
@@ -156,7 +161,7 @@ export function createLeases(options: LeaseOptions): Leases {
           const taken = await write({ ifMatch: seen.etag })
           if (taken) {
             logger?.warn(
-              `[flux] Took over the lease on ${key} from ${seen.holder}, which stopped renewing it (a build that died): this build generates the image instead.`,
+              `[flux] Took over the lease on ${key} from ${shown(seen.holder)}, which stopped renewing it (a build that died): this build generates the image instead.`,
             )
             return hold(taken.etag, seen.holder)
           }
@@ -165,7 +170,7 @@ export function createLeases(options: LeaseOptions): Leases {
         }
         const waited = Date.now() - started
         if (waited >= maxWaitMs) {
-          throw fluxError('FLUX_REMOTE_LEASE_WAIT', { key, holder: seen.holder, waitedMs: waited })
+          throw fluxError('FLUX_REMOTE_LEASE_WAIT', { key, holder: shown(seen.holder), waitedMs: waited })
         }
         await sleep(Math.min(wait, maxWaitMs - waited), undefined, signal ? { signal } : undefined).catch(
           () => {
@@ -224,7 +229,7 @@ function holdLease(a: {
       const seen = await a.read(a.objectKey, undefined)
       // Our own renewal may have landed on a try whose answer was lost.
       if (seen?.token === a.token) etag = seen.etag
-      else lose(seen ? `${seen.holder} took it over` : 'it was deleted')
+      else lose(seen ? `${shown(seen.holder)} took it over` : 'it was deleted')
     })
 
   // Said once per lease: a remote that is down fails every renewal, and the store warns about it too.

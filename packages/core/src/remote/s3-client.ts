@@ -6,7 +6,7 @@ import { XMLParser } from 'fast-xml-parser'
 import type { Agent, Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { backoffDelay } from '../providers/retry.js'
-import { printable, redact } from '../redact.js'
+import { printable, quote, redact } from '../redact.js'
 import type { RemoteConfig } from './remote-config.js'
 
 export interface S3ClientOptions {
@@ -127,7 +127,8 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
     (s): s is string => s !== undefined,
   )
   // Every text that reaches an error: without the secret key or the session token, as plain text.
-  const clean = (text: string) => printable(secrets.reduce((t, s) => redact(t, s), text))
+  const scrub = (text: string) => secrets.reduce((t, s) => redact(t, s), text)
+  const clean = (text: string) => printable(scrub(text))
   const location = `s3://${config.bucket}/${config.prefix}`
   const endpoint = new URL(config.endpoint)
   const endpointPath = endpoint.pathname.replace(/\/+$/, '')
@@ -245,11 +246,11 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
   function located(answer: Answer, attempts: number): Answer {
     const s = answer.status
     if ((s >= 200 && s < 300) || s === 404 || s === 409 || s === 412) return answer
-    throw statusError(answer, attempts, clean)
+    throw statusError(answer, attempts, scrub)
   }
 
   const rejected = (answer: Answer) =>
-    fluxError('FLUX_REMOTE_REJECTED', { request: answer.where, detail: describeAnswer(answer, clean) })
+    fluxError('FLUX_REMOTE_REJECTED', { request: answer.where, detail: describeAnswer(answer, scrub) })
 
   /** 404 NoSuchBucket is a setting to fix, not an absent object (HEAD has no body to tell them apart). */
   const noBucket = (answer: Answer) => {
@@ -353,9 +354,9 @@ function header(answer: Answer, name: string): string | undefined {
 }
 
 /** The error for a refusal: the credentials (401, 403), the remote's health (408, 429, 5xx), else the request. */
-function statusError(answer: Answer, attempts: number, clean: (t: string) => string): FluxError {
+function statusError(answer: Answer, attempts: number, scrub: (t: string) => string): FluxError {
   const { where } = answer
-  const detail = describeAnswer(answer, clean)
+  const detail = describeAnswer(answer, scrub)
   if (answer.status === 401 || answer.status === 403)
     return fluxError('FLUX_REMOTE_DENIED', { request: where, detail })
   if (RETRYABLE(answer.status))
@@ -380,14 +381,16 @@ function errorCode(answer: Answer): string | undefined {
   return errorBody(answer).code
 }
 
-/** `503 Service Unavailable (SlowDown: Please reduce your request rate.)`, from S3's `<Error>` body. */
-function describeAnswer(answer: Answer, clean: (t: string) => string): string {
+/**
+ * `503 Service Unavailable ("SlowDown: Please reduce your request rate.")`, from S3's `<Error>`
+ * body: the server's words quoted and escaped (`quote`), so they cannot forge a log line.
+ */
+function describeAnswer(answer: Answer, scrub: (t: string) => string): string {
   const status = `${answer.status} ${STATUS_CODES[answer.status] ?? ''}`.trim()
   const { code, message } = errorBody(answer)
   if (code === undefined) return status
   // Redacted before it is cut: a cut through a secret would leave a piece of it behind.
-  const text = clean(message ? `${code}: ${message}` : code)
-  return `${status} (${text.length > 300 ? `${text.slice(0, 300)}…` : text})`
+  return `${status} (${quote(scrub(message ? `${code}: ${message}` : code))})`
 }
 
 /** An object over the cap of a read: `size` is its length header, or the bytes read when the cap was passed. */
