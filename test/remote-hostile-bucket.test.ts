@@ -358,3 +358,69 @@ describe('text from the bucket is quoted and escaped in every message', () => {
     )
   })
 })
+
+describe('a lease that is created and deleted again and again', () => {
+  const asked = request('a lighthouse at dawn')
+  const key = requestKey(asked)
+
+  it('bounds the wait: past maxWaitMs, FLUX_REMOTE_LEASE_WAIT says the lease kept being let go, nothing paid', async () => {
+    // Another writer creates the lease just before each of this build's creates, and deletes it
+    // just before each look: every try ends "released" with no result.
+    const stop = new AbortController()
+    s3.fault = ({ op, key: name }) => {
+      if (name !== `${prefix}/leases/${key}`) return undefined
+      // With the wait unbounded, the build would go round for ever: stopped here, it fails the test.
+      if (s3.count('PUT', { key: name }) > 50) stop.abort(new Error('still waiting after 50 tries'))
+      return op === 'PUT'
+        ? { type: 'precondition-failed' }
+        : { type: 'status', status: 404, code: 'NoSuchKey' }
+    }
+    const build = machine({ leases: { maxWaitMs: 0 } })
+    let paid = 0
+    const err = await build.store
+      .withLock(
+        key,
+        async () => {
+          paid++
+        },
+        { signal: stop.signal },
+      )
+      .catch((e: unknown) => e)
+    expect(stop.signal.aborted).toBe(false)
+    expect(paid).toBe(0)
+    expect(String(err)).toBe(
+      `[flux] Waited 0 s for ${key}: its lease was taken and let go again and again, and no image or refusal was stored (last seen held by an unknown holder). Nothing was generated for it.\n` +
+        '  hint: Another build is still generating this image, or something else writes to `leases/` in the bucket: check what does, run again once it has stopped, or raise `maxWaitMs`.',
+    )
+    expect(requests().filter((r) => !r.includes('probe-'))).toEqual([
+      `PUT leases/${key} 412`,
+      `GET leases/${key} 404`,
+      `HEAD originals/${key}.json 404`,
+      `HEAD moderation/${key}.json 404`,
+      `PUT leases/${key} 412`,
+      `GET leases/${key} 404`,
+    ])
+  })
+
+  it('over a real wait (maxWaitMs 200): the same error, after at most 200 / pollMs + 1 tries (each try first waits pollMs)', async () => {
+    const stop = new AbortController()
+    s3.fault = ({ op, key: name }) => {
+      if (name !== `${prefix}/leases/${key}`) return undefined
+      if (s3.count('PUT', { key: name }) > 50) stop.abort(new Error('still waiting after 50 tries'))
+      return op === 'PUT'
+        ? { type: 'precondition-failed' }
+        : { type: 'status', status: 404, code: 'NoSuchKey' }
+    }
+    const build = machine({ leases: { maxWaitMs: 200 } })
+    const err = await build.store
+      .withLock(key, async () => {}, { signal: stop.signal })
+      .catch((e: unknown) => e)
+    expect(stop.signal.aborted).toBe(false)
+    expect(String(err)).toMatch(
+      /^\[flux\] Waited \d+ s for [0-9a-f]{24}: its lease was taken and let go again and again/,
+    )
+    expect(s3.count('PUT', { key: `${prefix}/leases/${key}` })).toBeLessThanOrEqual(
+      200 / FAST_POLL.pollMs + 1,
+    )
+  })
+})

@@ -460,11 +460,14 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
         key,
         async () => {
           if (!writes) return fn()
+          const started = Date.now()
+          // Set once a holder let go without a result: the lease's wait bound then spans every try.
+          let since: number | undefined
           for (;;) {
             if (!(await leasesWork())) return fn()
             let outcome: Awaited<ReturnType<Leases['acquire']>> | typeof OFF
             try {
-              outcome = await remote(() => leases.acquire(key, { signal: opts.signal }))
+              outcome = await remote(() => leases.acquire(key, { signal: opts.signal, since }))
             } catch (err) {
               // Interrupted while waiting for another build: the caller's reason, as the local lock gives it.
               throw opts.signal?.aborted ? opts.signal.reason : err
@@ -483,6 +486,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
             // Another build held the lease and let it go: its result is read through by `fn`'s
             // `get`. With no result (it failed), this build tries for the lease again.
             if ((await answered(key)) || down) return fn()
+            since ??= started
           }
         },
         opts,
