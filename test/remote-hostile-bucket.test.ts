@@ -23,6 +23,7 @@ import {
 import { MAX_RECORD_BYTES } from '../packages/core/src/remote/remote-cache.js'
 import type { Logger } from '../packages/core/src/types.js'
 import { image, request } from '../packages/core/test/contracts/store-contract.js'
+import { cliEnv, makeProject, runCli } from './helpers/cli.js'
 import { createS3Server, remoteOptionsFor, type S3Server } from './s3-server/index.js'
 
 const REAL = { provider: 'test', placeholder: false }
@@ -422,5 +423,48 @@ describe('a lease that is created and deleted again and again', () => {
     expect(s3.count('PUT', { key: `${prefix}/leases/${key}` })).toBeLessThanOrEqual(
       200 / FAST_POLL.pollMs + 1,
     )
+  })
+})
+
+describe('from the CLI', () => {
+  /** A checkout whose committed `.env` points the remote at this test's prefix of our server (plain http, loopback). */
+  async function checkout() {
+    const p = await makeProject({
+      '.env': `FLUX_REMOTE_URL=s3://${s3.bucket}/${prefix}\nFLUX_REMOTE_ENDPOINT=${s3.url}\nFLUX_REMOTE_REGION=${s3.region}\n`,
+      'src/post.md': '![a](<flux:a lighthouse at dawn?model=flux-schnell>)\n',
+    })
+    opened.dirs.push(p.root)
+    return p.root
+  }
+  const aws = () =>
+    cliEnv({
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    })
+
+  it('scan with the endpoint from .env and the credentials from the environment: one warning naming both, no value', async () => {
+    const run = await runCli(['scan'], { cwd: await checkout(), env: aws() })
+    expect(run.code).toBe(0)
+    const lines = run.stderr.split('\n').filter((l) => l.startsWith('[flux]'))
+    expect(lines.filter((l) => !l.startsWith('[flux] Shared cache:'))).toEqual([
+      '[flux] FLUX_REMOTE_ENDPOINT is set by .env only, while the environment gives AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: requests signed with them would go to an address that a file of the checkout chose.',
+    ])
+    expect(run.stdout + run.stderr).not.toContain(s3.credentials.accessKeyId)
+    expect(run.stdout + run.stderr).not.toContain(s3.credentials.secretAccessKey)
+  })
+
+  it('pull over names that are not keys exits 0: one warning, no stack', async () => {
+    const writer = machine()
+    const asked = request('a kept lighthouse')
+    await writer.store.put(requestKey(asked), asked, await image(), REAL)
+    plant('originals/notes/README.json', '{}')
+    plant('originals/../../evil.json', '{}')
+    const run = await runCli(['pull'], { cwd: await checkout(), env: aws() })
+    expect(run.code).toBe(0)
+    expect(run.stderr).not.toMatch(/TypeError|\n\s+at /)
+    expect(run.stderr.split('\n').filter((l) => l.startsWith('[flux] Skipped'))).toEqual([
+      `[flux] Skipped 2 object(s) in s3://flux-test/${prefix}/originals/ whose names are not cache keys: "../../evil.json", "notes/README.json".`,
+    ])
+    expect(run.stdout).toContain('Downloaded 1 original(s)')
   })
 })
