@@ -124,7 +124,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
               detail: err instanceof Error ? err.message : String(err),
             })
         logger.warn(
-          `[flux] ${down.message} (${down.code}). This build goes on with the local cache only: ` +
+          `${down.message} (${down.code}). This build goes on with the local cache only: ` +
             `nothing more is read from or written to ${client.location}.\n  hint: ${down.hint}`,
         )
       }
