@@ -341,6 +341,7 @@ describe('text from the bucket is quoted and escaped in every message', () => {
     expect(await build.store.check(key)).toBe('missing')
     expect(warnings).toHaveLength(1)
     expect(logLines(warnings[0] as string)).toHaveLength(1)
+    expect(warnings[0]).toMatch(/^\[flux\] The remote cache failed \[GET\]/)
     expect(warnings[0]).toContain(`503 Service Unavailable ("${ESCAPED.slice(1, -1)}: Injected failure.")`)
   })
 
