@@ -12,9 +12,10 @@
  * Whoever can write to the bucket is not trusted with this checkout's cache: a record is read up to
  * MAX_RECORD_BYTES, its request must hash to its key, and a downloaded original must match its
  * metadata (size, sha256, and a header within the decode budget saying its format and dimensions)
- * before the local store keeps it; one that does not is reported and treated as missing, never served. A remote
- * that refuses, fails or hangs is warned about once, then left alone: the store goes on as the
- * local store would, and never fails an operation the local store can complete.
+ * before the local store keeps it; one that does not is reported and treated as missing, never
+ * served. Text from the bucket reaches messages through `quote`. A remote that refuses, fails or
+ * hangs is warned about once, then left alone: the store goes on as the local store would, and
+ * never fails an operation the local store can complete.
  *
  * Before its first lease the store asks the bucket, once, whether it honours conditional writes;
  * one that ignores them is named in a warning, and the store goes on without leases (builds at the
