@@ -437,10 +437,11 @@ describe('from the CLI', () => {
     opened.dirs.push(p.root)
     return p.root
   }
-  const aws = () =>
+  const aws = (extra: Record<string, string> = {}) =>
     cliEnv({
       AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      ...extra,
     })
 
   it('scan with the endpoint from .env and the credentials from the environment: one warning naming both, no value', async () => {
@@ -452,6 +453,37 @@ describe('from the CLI', () => {
     ])
     expect(run.stdout + run.stderr).not.toContain(s3.credentials.accessKeyId)
     expect(run.stdout + run.stderr).not.toContain(s3.credentials.secretAccessKey)
+  })
+
+  it('a frozen build over a planted 20000x20000 original: refused at its directive, not cached, nothing kept', async () => {
+    const root = await checkout()
+    const asked = {
+      model: 'flux-schnell',
+      prompt: 'a lighthouse at dawn',
+      size: '1024x1024',
+      quality: 'standard',
+    } as const
+    const key = requestKey(asked)
+    const writer = machine()
+    await writer.store.put(key, asked, await image(), REAL)
+    const small = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer()
+    const bomb = resized(small, 20000, 20000)
+    const meta = JSON.parse(s3.objects.get(`${prefix}/originals/${key}.json`)?.body.toString('utf8') ?? '{}')
+    plant(`originals/${key}.png`, bomb)
+    plant(
+      `originals/${key}.json`,
+      JSON.stringify({ ...meta, bytes: bomb.length, sha256: sha256(bomb), width: 1024, height: 1024 }),
+    )
+    const run = await runCli(['generate'], { cwd: root, env: aws({ FLUX_MODE: 'frozen' }) })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain(
+      `[flux] Cache entry ${key} is corrupt: (in s3://flux-test/${prefix}/) its image is refused: the png image is 20000x20000 pixels`,
+    )
+    expect(run.stderr).toMatch(/src\/post\.md:1:7/)
+    expect(run.stderr).toMatch(/0 generated, 0 cached/)
+    expect(await localFiles(join(root, '.flux-cache'))).toEqual([])
   })
 
   it('pull over names that are not keys exits 0: one warning, no stack', async () => {
