@@ -216,7 +216,7 @@ describe('the client against our S3 server only', () => {
       const withoutToken = clientFor(strict, { sessionToken: undefined })
       const refused = await failure(withoutToken.get('t'))
       expect(refused.code).toBe('FLUX_REMOTE_DENIED')
-      expect(refused.message).toContain('403 Forbidden (InvalidToken:')
+      expect(refused.message).toContain('403 Forbidden ("InvalidToken:')
       await withToken.close()
       await withoutToken.close()
     } finally {
@@ -231,7 +231,7 @@ describe('the client against our S3 server only', () => {
     const err = await failure(client.put('x', 'y'))
     expect(err.code).toBe('FLUX_REMOTE_DENIED')
     expect(err.message).toBe(
-      `[flux] The remote cache refused [PUT] "${server.url}/flux-test/site/x": 403 Forbidden (SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided.)`,
+      `[flux] The remote cache refused [PUT] "${server.url}/flux-test/site/x": 403 Forbidden ("SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided.")`,
     )
     expect(err.hint).toContain('AWS_SECRET_ACCESS_KEY')
     expect(inspect(err, { depth: 10 })).not.toContain(secret)
@@ -245,7 +245,7 @@ describe('the client against our S3 server only', () => {
     server.reset()
     const err = await failure(client.get('x'))
     expect(err.code).toBe('FLUX_REMOTE_REJECTED')
-    expect(err.message).toContain('404 Not Found (NoSuchBucket: The specified bucket does not exist)')
+    expect(err.message).toContain('404 Not Found ("NoSuchBucket: The specified bucket does not exist")')
     expect(err.hint).toContain('bucket name')
     expect(server.count('GET')).toBe(1)
     await client.close()

@@ -71,7 +71,9 @@ describe('a remote answering 5xx', () => {
     server.fault = () => ({ type: 'status', status: 503, code: 'SlowDown' })
     const err = await failure(client.get('k'))
     expect(err.code).toBe('FLUX_REMOTE_UNAVAILABLE')
-    expect(err.message).toContain('after 2 attempt(s): 503 Service Unavailable (SlowDown: Injected failure.)')
+    expect(err.message).toContain(
+      'after 2 attempt(s): 503 Service Unavailable ("SlowDown: Injected failure.")',
+    )
     expect(server.count('GET')).toBe(2)
     server.reset()
     server.fault = () => ({ type: 'status', status: 500 })

@@ -179,7 +179,7 @@ describe('a holder killed mid-generation', () => {
     expect(run.code, run.stderr).toBe(0)
     expect(occurrences(run.stderr, 'Took over the lease')).toBe(1)
     expect(run.stderr).toContain(
-      `[flux] Took over the lease on ${slow.key} from ${holder}, which stopped renewing it (a build that died): this build generates the image instead.`,
+      `[flux] Took over the lease on ${slow.key} from ${JSON.stringify(holder)}, which stopped renewing it (a build that died): this build generates the image instead.`,
     )
     // Taken over with a conditional write (If-Match), no sooner than the stale time after the
     // holder's last write. A lower bound only (a slow machine makes it later, never sooner); as

@@ -154,7 +154,7 @@ describe('a stale lease', () => {
     const all = await Promise.all(outcomes)
     expect(all.map((o) => o.status).sort()).toEqual(['acquired', ...Array(5).fill('released')])
     expect(warnings).toContain(
-      '[flux] Took over the lease on k3 from a dead build, which stopped renewing it (a build that died): this build generates the image instead.',
+      '[flux] Took over the lease on k3 from "a dead build", which stopped renewing it (a build that died): this build generates the image instead.',
     )
   })
 
@@ -165,7 +165,7 @@ describe('a stale lease', () => {
       .acquire('k4')
       .catch((e: unknown) => e)
     expect(FluxError.is(err, 'FLUX_REMOTE_LEASE_WAIT')).toBe(true)
-    expect((err as FluxError).message).toMatch(/^\[flux\] Waited \d+ s for a slow build to finish k4/)
+    expect((err as FluxError).message).toMatch(/^\[flux\] Waited \d+ s for "a slow build" to finish k4/)
     // It looked without writing: one create refused, then reads only.
     const waiterWrites = server.log.filter((e) => e.op === 'PUT' && e.ifNoneMatch === '*')
     expect(waiterWrites.map((e) => e.status)).toEqual([200, 412])
@@ -220,7 +220,7 @@ describe('a holder that dies', () => {
       'the waiting build',
     )
     expect(warnings).toContain(
-      '[flux] Took over the lease on k5 from the killed build, which stopped renewing it (a build that died): this build generates the image instead.',
+      '[flux] Took over the lease on k5 from "the killed build", which stopped renewing it (a build that died): this build generates the image instead.',
     )
     if (taken.status === 'acquired') await taken.lease.release()
   })
@@ -269,7 +269,7 @@ describe('a held lease', () => {
     expect(outcome.lease.signal.aborted).toBe(true)
     const reason = outcome.lease.signal.reason as FluxError
     expect(reason.code).toBe('FLUX_REMOTE_LEASE_LOST')
-    expect(reason.message).toBe('[flux] The lease on k7 was lost: an impatient build took it over')
+    expect(reason.message).toBe('[flux] The lease on k7 was lost: "an impatient build" took it over')
     await outcome.lease.release()
     expect(server.count('DELETE')).toBe(0)
     expect(JSON.parse(server.objects.get(LEASE('k7'))?.body.toString() ?? '{}').holder).toBe(
@@ -298,10 +298,10 @@ describe('on s3rver, which ignores conditional writes', () => {
 describe('what leases log', () => {
   it('every warning of this file names builds and keys only, never the secret key', () => {
     expect(warnings.sort()).toEqual([
-      '[flux] Took over the lease on k3 from a dead build, which stopped renewing it (a build that died): this build generates the image instead.',
-      '[flux] Took over the lease on k5 from the killed build, which stopped renewing it (a build that died): this build generates the image instead.',
+      '[flux] Took over the lease on k3 from "a dead build", which stopped renewing it (a build that died): this build generates the image instead.',
+      '[flux] Took over the lease on k5 from "the killed build", which stopped renewing it (a build that died): this build generates the image instead.',
       expect.stringMatching(/^\[flux\] could not renew the lease on k9: .*503/),
-      '[flux] the lease on k7 was lost: an impatient build took it over',
+      '[flux] the lease on k7 was lost: "an impatient build" took it over',
     ])
     for (const line of warnings) {
       expect(line).not.toContain(server.credentials.secretAccessKey)

@@ -429,7 +429,7 @@ describe('the layered store, counted on the server', () => {
       s3.fault = () => ({ type: 'status', status: 503, code: 'SlowDown' })
       await usesLocal(m)
       expect(requests()).toEqual([`GET originals/${keyA}.json 503`])
-      expect(warnings[0]).toContain('503 Service Unavailable (SlowDown')
+      expect(warnings[0]).toContain('503 Service Unavailable ("SlowDown')
     })
 
     it('a remote that hangs: one request, then none', async () => {

@@ -2,6 +2,7 @@
 // remote cache needs, conditional writes as AWS answers them, SigV4 checked in full, a log of
 // every request, and the faults a remote shows in the wild.
 import { createHash } from 'node:crypto'
+import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -32,6 +33,11 @@ export type S3Fault = { delayMs?: number } & (
   | { type: 'hang' }
   /** Does the work (a PUT is stored), then destroys the connection instead of answering. */
   | { type: 'lost-answer' }
+  /**
+   * GET only: 200 with no length header and a body that never ends (chunks of `chunk`, as fast as
+   * the client reads), until the client closes the connection; `bytesSent` counts what was written.
+   */
+  | { type: 'endless-body'; chunk: string }
   /** GET only: headers and the first half of the body at once, the rest after `stallMs`. */
   | { type: 'slow-body'; stallMs: number }
   /** 412 Precondition Failed whatever the request (a storm of lost races). */
@@ -76,6 +82,8 @@ export interface S3LogEntry {
   virtualHost: boolean
   ifNoneMatch?: string
   ifMatch?: string
+  /** Body bytes written for an `endless-body` answer before the client closed the connection. */
+  bytesSent?: number
 }
 
 export interface S3Server {
@@ -244,6 +252,17 @@ export async function createS3Server(options: S3ServerOptions = {}): Promise<S3S
         if (!found) return sendError(res, answer(404), 'NoSuchKey', 'The specified key does not exist.')
         objectHeaders(found)
         answer(200)
+        if (fault?.type === 'endless-body') {
+          res.removeHeader('content-length')
+          res.writeHead(200)
+          const chunk = Buffer.from(fault.chunk)
+          entry.bytesSent = 0
+          while (!res.destroyed && !closing.signal.aborted) {
+            entry.bytesSent += chunk.length
+            if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')])
+          }
+          return
+        }
         if (fault?.type === 'slow-body') {
           const half = Math.floor(found.body.length / 2)
           res.writeHead(200)

@@ -198,9 +198,12 @@ export const ERRORS = {
   },
   FLUX_REMOTE_LEASE_WAIT: {
     title: 'Lease held too long',
-    message: (a: { key: string; holder: string; waitedMs: number }) =>
-      `Waited ${Math.round(a.waitedMs / 1000)} s for ${a.holder} to finish ${a.key}; its lease is still renewed.`,
-    hint: 'Another build is still generating this image; run again once it has finished, or raise `maxWaitMs`.',
+    /** `letGo`: the lease was taken and let go again and again, never with a result. */
+    message: (a: { key: string; holder: string; waitedMs: number; letGo?: boolean }) =>
+      a.letGo
+        ? `Waited ${Math.round(a.waitedMs / 1000)} s for ${a.key}: its lease was taken and let go again and again, and no image or refusal was stored (last seen held by ${a.holder}). Nothing was generated for it.`
+        : `Waited ${Math.round(a.waitedMs / 1000)} s for ${a.holder} to finish ${a.key}; its lease is still renewed.`,
+    hint: 'Another build is still generating this image, or something else writes to `leases/` in the bucket: check what does, run again once it has stopped, or raise `maxWaitMs`.',
   },
   FLUX_UNRESOLVED_OUTPUT: {
     title: 'Unresolved image in the output',

@@ -467,11 +467,17 @@ export function resolveOptions(
   given: FluxOptions = {},
   {
     env = process.env,
+    envFromFiles = new Map(),
     fileConfig = {},
     fileName = 'the config file',
     hostDefaults = {},
   }: {
     env?: Env
+    /**
+     * The variables of `env` that only a `.env` file set, with that file's name (`loadEnv`): a
+     * secret of the real environment is sent where one of them points only with a warning.
+     */
+    envFromFiles?: ReadonlyMap<string, string>
     fileConfig?: FluxOptions
     /** For messages: `flux.config.mjs`. */
     fileName?: string
@@ -506,7 +512,51 @@ export function resolveOptions(
       )
     }
   }
+  const { remote } = resolved
+  if (remote?.credentials) {
+    const url = new URL(remote.endpoint)
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      resolved.logger.warn(
+        `[flux] remote.endpoint ${url.protocol}//${url.host} is plain http on another machine: the bucket's session token, signed requests and images would cross the network unencrypted. Use https://, or a store on this machine.`,
+      )
+    }
+  }
+  for (const warning of envFileWarnings(resolved, sources, envFromFiles)) resolved.logger.warn(warning)
   return resolved
+}
+
+/**
+ * A warning for each secret of the real environment that would be sent to a place only a `.env`
+ * file chose (a pull request can add one): the API key to its FLUX_BASE_URL, the bucket's
+ * credentials to its FLUX_REMOTE_ENDPOINT. Names the variables, never their values.
+ */
+function envFileWarnings(
+  resolved: ResolvedOptions,
+  sources: Sources,
+  envFromFiles: ReadonlyMap<string, string>,
+): string[] {
+  const fromReal = (name: string | undefined) =>
+    name !== undefined && !name.includes('.') && !envFromFiles.has(name)
+  const pair = (where: string, secrets: readonly string[], what: string, fix: string) => {
+    const file = envFromFiles.get(where)
+    return (
+      `[flux] ${where} is set by ${file} only, while the environment gives ${secrets.join(', ')}: ${what} an address that a file of the checkout chose.\n` +
+      `  hint: If ${file} is yours, set ${where} in the environment too (or ${fix} in the config file). If a pull request added it, run this build without ${secrets.join(', ')}.`
+    )
+  }
+  const warnings: string[] = []
+  if (resolved.apiKey && sources.get('baseURL') === ENV.baseURL && envFromFiles.has(ENV.baseURL)) {
+    if (sources.get('apiKey') === ENV.apiKey && fromReal(ENV.apiKey))
+      warnings.push(pair(ENV.baseURL, [ENV.apiKey], 'the API key would be sent to', 'baseURL'))
+  }
+  const remote = resolved.remote
+  const endpoint = remote?.from.endpoint
+  if (endpoint && envFromFiles.has(endpoint) && remote?.credentials) {
+    const real = remote.from.credentials.filter(fromReal)
+    if (real.length > 0)
+      warnings.push(pair(endpoint, real, 'requests signed with them would go to', 'remote.endpoint'))
+  }
+  return warnings
 }
 
 /**

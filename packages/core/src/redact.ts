@@ -26,6 +26,22 @@ export function printable(text: string): string {
   })
 }
 
+/** The longest text `quote` shows whole. */
+const MAX_QUOTED_CHARS = 200
+
+/**
+ * A text from outside (a bucket's object name or record, a gateway's answer) as a message shows
+ * it: in double quotes, escaped as JSON (so a newline reads `\n` and cannot start a forged log
+ * line), terminal controls and line separators written out, cut to MAX_QUOTED_CHARS with `…`.
+ */
+export function quote(text: string): string {
+  const cut = text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text
+  return printable(JSON.stringify(cut)).replace(
+    /[\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16)}`,
+  )
+}
+
 /**
  * A logger that can never print the secret, whatever a gateway echoes back, nor a control
  * sequence from a prompt, a model name or an answer: every line reaches the terminal as text.

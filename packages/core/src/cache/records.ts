@@ -4,6 +4,7 @@
  * trusted (a committed or copied cache may hold files nobody here wrote). Types are inferred.
  */
 import * as v from 'valibot'
+import { show } from '../schema.js'
 import { REQUEST_KEY_PATTERN } from './request-key.js'
 
 /** Bump when CacheEntryMeta or RefusalRecord change shape; older files then read as corrupt. */
@@ -164,5 +165,9 @@ export function parseRecord<S extends v.GenericSchema<unknown, { version: number
   if (result.success) return result.output
   const [issue] = result.issues
   const path = issue ? v.getDotPath(issue) : null
-  return `is malformed${path ? ` at ${path}` : ''}: ${issue?.message ?? 'invalid'}`
+  // The value is shown by `show` (JSON, cut): valibot's own message holds it raw, newlines and all.
+  const problem = !issue
+    ? 'invalid'
+    : `${issue.expected === null ? issue.message : `expected ${issue.expected}`}, got ${show(issue.input)}`
+  return `is malformed${path ? ` at ${path}` : ''}: ${problem}`
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fluxError } from '../errors.js'
+import { quote } from '../redact.js'
 import type { Logger } from '../types.js'
 import type { S3Client } from './s3-client.js'
 
@@ -21,7 +22,11 @@ export interface LeaseOptions {
   pollMs?: number
   /** @default 5000 */
   pollMaxMs?: number
-  /** The longest wait for a holder that keeps renewing, then FLUX_REMOTE_LEASE_WAIT. @default 1_800_000 (30 min) */
+  /**
+   * The longest wait for a key, then FLUX_REMOTE_LEASE_WAIT: for a holder that keeps renewing, or
+   * (with `since`) across holders that take the lease and let it go without a result.
+   * @default 1_800_000 (30 min)
+   */
   maxWaitMs?: number
   /** Who this build is, in lease bodies and messages. @default `<host name> pid <pid>` */
   holder?: string
@@ -64,13 +69,26 @@ export interface Leases {
    * (polling HEAD with backoff) until it is released or goes stale, and takes a stale one over
    * with a conditional write on its ETag. Of builds that race for one lease, one wins.
    */
-  acquire(key: string, opts?: { signal?: AbortSignal | undefined }): Promise<LeaseOutcome>
+  acquire(
+    key: string,
+    opts?: {
+      signal?: AbortSignal | undefined
+      /**
+       * When the caller began waiting for `key`, if this acquisition follows one that ended
+       * `released` without a result: `maxWaitMs` bounds the whole wait, so a lease that is taken
+       * and let go again and again cannot keep a build waiting forever. Such a retry first waits
+       * `pollMs`.
+       */
+      since?: number | undefined
+    },
+  ): Promise<LeaseOutcome>
 }
 
 interface SeenLease {
   etag: string
   lastModified: number
   serverTime: number | undefined
+  /** As the lease's body says (any writer of the bucket chooses it): messages show it by `shown`. */
   holder: string
   token: string | undefined
   /** When this build first saw this version, on its own clock (for stores without dates). */
@@ -78,6 +96,9 @@ interface SeenLease {
 }
 
 const UNKNOWN_HOLDER = 'an unknown holder'
+
+/** A holder as messages show it: quoted and escaped, so its text cannot forge a log line. */
+const shown = (holder: string) => (holder === UNKNOWN_HOLDER ? holder : quote(holder))
 
 /** Leases over conditional writes, in the bucket of `client`. Correct only where `probeConditionalWrites` says so. */
 export function createLeases(options: LeaseOptions): Leases {
@@ -142,13 +163,20 @@ export function createLeases(options: LeaseOptions): Leases {
         tookOverFrom,
       })
 
+      const { since } = opts
+      if (since !== undefined) await pause(pollMs, signal)
       const created = await write({ ifNoneMatch: '*' })
       if (created) return hold(created.etag)
-      const started = Date.now()
+      const started = since ?? Date.now()
       let wait = pollMs
       // A GET, not a HEAD, after a lost race: the body says whose lease it is (ours, if a
       // retried write had landed the first time).
       let seen = await read(objectKey, signal)
+      const waited = Date.now() - started
+      if (since !== undefined && waited >= maxWaitMs) {
+        const holder = seen ? shown(seen.holder) : UNKNOWN_HOLDER
+        throw fluxError('FLUX_REMOTE_LEASE_WAIT', { key, holder, waitedMs: waited, letGo: true })
+      }
       for (;;) {
         if (!seen) return { status: 'released', holder: UNKNOWN_HOLDER }
         if (seen.token === token) return hold(seen.etag)
@@ -156,7 +184,7 @@ export function createLeases(options: LeaseOptions): Leases {
           const taken = await write({ ifMatch: seen.etag })
           if (taken) {
             logger?.warn(
-              `[flux] Took over the lease on ${key} from ${seen.holder}, which stopped renewing it (a build that died): this build generates the image instead.`,
+              `[flux] Took over the lease on ${key} from ${shown(seen.holder)}, which stopped renewing it (a build that died): this build generates the image instead.`,
             )
             return hold(taken.etag, seen.holder)
           }
@@ -165,13 +193,9 @@ export function createLeases(options: LeaseOptions): Leases {
         }
         const waited = Date.now() - started
         if (waited >= maxWaitMs) {
-          throw fluxError('FLUX_REMOTE_LEASE_WAIT', { key, holder: seen.holder, waitedMs: waited })
+          throw fluxError('FLUX_REMOTE_LEASE_WAIT', { key, holder: shown(seen.holder), waitedMs: waited })
         }
-        await sleep(Math.min(wait, maxWaitMs - waited), undefined, signal ? { signal } : undefined).catch(
-          () => {
-            throw fluxError('FLUX_INTERRUPTED', {})
-          },
-        )
+        await pause(Math.min(wait, maxWaitMs - waited), signal)
         wait = Math.min(wait * 2, pollMaxMs)
         const now = await client.head(objectKey, { signal })
         if (!now) return { status: 'released', holder: seen.holder }
@@ -182,6 +206,13 @@ export function createLeases(options: LeaseOptions): Leases {
       }
     },
   }
+}
+
+/** Waits `ms`; FLUX_INTERRUPTED when `signal` aborts first. */
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  await sleep(ms, undefined, signal ? { signal } : undefined).catch(() => {
+    throw fluxError('FLUX_INTERRUPTED', {})
+  })
 }
 
 function holdLease(a: {
@@ -224,7 +255,7 @@ function holdLease(a: {
       const seen = await a.read(a.objectKey, undefined)
       // Our own renewal may have landed on a try whose answer was lost.
       if (seen?.token === a.token) etag = seen.etag
-      else lose(seen ? `${seen.holder} took it over` : 'it was deleted')
+      else lose(seen ? `${shown(seen.holder)} took it over` : 'it was deleted')
     })
 
   // Said once per lease: a remote that is down fails every renewal, and the store warns about it too.

@@ -9,10 +9,13 @@
  * <prefix>/leases/<key>              who is paying for a key right now (leases.ts)
  * ```
  *
- * A downloaded original is checked against its metadata (size, sha256) before the local store
- * keeps it; one that does not match is reported and treated as missing, never served. A remote
- * that refuses, fails or hangs is warned about once, then left alone: the store goes on as the
- * local store would, and never fails an operation the local store can complete.
+ * Whoever can write to the bucket is not trusted with this checkout's cache: a record is read up to
+ * MAX_RECORD_BYTES, its request must hash to its key, and a downloaded original must match its
+ * metadata (size, sha256, and a header within the decode budget saying its format and dimensions)
+ * before the local store keeps it; one that does not is reported and treated as missing, never
+ * served. Text from the bucket reaches messages through `quote`. A remote that refuses, fails or
+ * hangs is warned about once, then left alone: the store goes on as the local store would, and
+ * never fails an operation the local store can complete.
  *
  * Before its first lease the store asks the bucket, once, whether it honours conditional writes;
  * one that ignores them is named in a warning, and the store goes on without leases (builds at the
@@ -30,16 +33,19 @@ import {
   CACHE_META_VERSION,
   type CacheEntryMeta,
   parseRecord,
+  type RefusalRecord,
   RefusalRecordSchema,
 } from '../cache/records.js'
 import type { RefusalStore } from '../cache/refusal-store.js'
-import { assertKey } from '../cache/request-key.js'
+import { assertKey, isRequestKey, requestKey } from '../cache/request-key.js'
 import { FluxError, fluxError } from '../errors.js'
+import { quote } from '../redact.js'
+import { type ImageHeader, readImageHeader } from '../sharp.js'
 import type { Logger } from '../types.js'
 import { createLeases, type Leases } from './leases.js'
 import { probeConditionalWrites } from './probe-conditional-writes.js'
 import type { RemoteConfig, RemoteMode } from './remote-config.js'
-import { createS3Client, type S3Client } from './s3-client.js'
+import { createS3Client, ObjectTooLarge, type S3Client } from './s3-client.js'
 
 export interface RemoteCacheOptions {
   /** The primary store: every answer comes from it, every download is kept in it. */
@@ -66,6 +72,15 @@ export function openRemoteCache(
   return createRemoteCache({ local, client, leases, mode: config.mode, logger })
 }
 
+/**
+ * The most bytes read of one metadata or refusal record in the bucket: a real one is under 8 KiB
+ * (a 4,000-character revised prompt included), and a planted one larger costs no more than this.
+ */
+export const MAX_RECORD_BYTES = 64 * 1024
+
+/** Names a warning lists before `and N more`. */
+const MAX_NAMES_SHOWN = 5
+
 const ORIGINALS = `${CACHE_LAYOUT.originals.dir}/`
 const MODERATION = `${CACHE_LAYOUT.moderation.dir}/`
 
@@ -86,6 +101,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   const fetching = new Map<string, Promise<Fetched>>()
   /** Metadata read by `check` (a scan), kept for the download that usually follows: a request fewer per key. */
   const looked = new Map<string, CacheEntryMeta>()
+  /** Refusals read from the bucket in read-only mode, kept for this run only. */
+  const seenRefusals = new Map<string, RefusalRecord>()
   const downloads = pLimit(TRANSFER_CONCURRENCY)
   const stats: RemoteStats = { downloaded: 0, downloadedBytes: 0, uploaded: 0, uploadedBytes: 0 }
   /** Whether leases can be trusted here: asked once, before the first one. */
@@ -108,7 +125,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
               detail: err instanceof Error ? err.message : String(err),
             })
         logger.warn(
-          `[flux] ${down.message} (${down.code}). This build goes on with the local cache only: ` +
+          `${down.message} (${down.code}). This build goes on with the local cache only: ` +
             `nothing more is read from or written to ${client.location}.\n  hint: ${down.hint}`,
         )
       }
@@ -119,10 +136,15 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   /** A remote original that failed verification: reported once, and `check` says corrupt. */
   function refuse(key: string, reason: string): void {
     refused.add(key)
+    warnCorrupt(key, reason, 'it is not used')
+  }
+
+  /** FLUX_CACHE_CORRUPT for a record of the bucket, once per key and reason. */
+  function warnCorrupt(key: string, reason: string, outcome: string): void {
     if (reported.has(`${key}:${reason}`)) return
     reported.add(`${key}:${reason}`)
     const err = fluxError('FLUX_CACHE_CORRUPT', { key, reason: `(in ${client.location}) ${reason}` })
-    logger.warn(`${err.message} (${err.code}); it is not used.\n  hint: ${err.hint}`)
+    logger.warn(`${err.message} (${err.code}); ${outcome}.\n  hint: ${err.hint}`)
   }
 
   /** Downloads the original of `key`, verifies it against its metadata and keeps it locally. */
@@ -135,11 +157,32 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     return pending
   }
 
+  /**
+   * The text of a record in the bucket (metadata, refusal), read up to MAX_RECORD_BYTES; why not
+   * when it is larger (a predicate, "is over ..."); undefined when absent; OFF when the remote failed.
+   */
+  async function readRecord(name: string): Promise<{ text: string } | string | undefined | typeof OFF> {
+    const found = await remote(() =>
+      client.get(name, { maxBytes: MAX_RECORD_BYTES }).catch((err: unknown) => {
+        if (err instanceof ObjectTooLarge) return err
+        throw err
+      }),
+    )
+    if (found instanceof ObjectTooLarge)
+      return `is over ${MAX_RECORD_BYTES} bytes (a real one is under 8 KiB)`
+    if (found === OFF || found === undefined) return found
+    return { text: found.body.toString('utf8') }
+  }
+
   /** The bucket's metadata of `key`: parsed, a reason it cannot be, undefined when absent, OFF when the remote failed. */
   async function readMeta(key: string): Promise<CacheEntryMeta | string | undefined | typeof OFF> {
-    const found = await remote(() => client.get(`${ORIGINALS}${key}.json`))
-    if (found === OFF || found === undefined) return found
-    return parseMeta(found.body.toString('utf8'), key)
+    const found = await readRecord(`${ORIGINALS}${key}.json`)
+    if (typeof found !== 'object') return typeof found === 'string' ? `its metadata ${found}` : found
+    const meta = parseMeta(found.text, key)
+    // Anyone who can write to the bucket could file another prompt's image (or any image) under this key.
+    if (typeof meta === 'object' && requestKey(meta.request) !== key)
+      return "its metadata's request does not hash to its key"
+    return meta
   }
 
   /** Downloads, verifies and keeps `key`'s image, with the metadata a scan read if it did. */
@@ -150,7 +193,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     if (typeof meta === 'string') return { corrupt: meta }
     const image = await remote(() => client.get(`${ORIGINALS}${meta.file}`))
     if (image === OFF) return { missing: true }
-    const problem = image === undefined ? 'its image file is missing' : mismatch(image.body, meta)
+    const problem = image === undefined ? 'its image file is missing' : await mismatch(image.body, meta)
     if (problem && remembered) {
       // The metadata a scan read may have been replaced since (a key repaired meanwhile).
       const fresh = await readMeta(key)
@@ -223,15 +266,38 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     return leasing
   }
 
+  /**
+   * The bucket's refusal of `key`, checked as an original's metadata is (read up to
+   * MAX_RECORD_BYTES, its request must hash to the key); why not, as a predicate; undefined when
+   * absent or the remote failed.
+   */
+  async function readRefusal(key: string): Promise<RefusalRecord | string | undefined> {
+    const found = await readRecord(`${MODERATION}${key}.json`)
+    if (found === OFF || found === undefined || typeof found === 'string')
+      return found === OFF ? undefined : found
+    const record = parseRecord(RefusalRecordSchema, found.text, key, CACHE_META_VERSION)
+    if (typeof record === 'object' && requestKey(record.request) !== key)
+      return 'has a request that does not hash to its key'
+    return record
+  }
+
   const refusals: RefusalStore = {
     async get(key) {
       assertKey(key)
-      const kept = await local.refusals.get(key)
+      const kept = (await local.refusals.get(key)) ?? seenRefusals.get(key)
       if (kept) return kept
-      const found = await remote(() => client.get(`${MODERATION}${key}.json`))
-      if (found === OFF || found === undefined) return undefined
-      const record = parseRecord(RefusalRecordSchema, found.body.toString('utf8'), key, CACHE_META_VERSION)
-      if (typeof record === 'string') return undefined
+      const record = await readRefusal(key)
+      if (typeof record === 'string') {
+        warnCorrupt(key, `its refusal record ${record}`, 'it is ignored')
+        return undefined
+      }
+      if (!record) return undefined
+      // Read-only builds are the untrusted ones: the bucket's refusal holds for this run, and is
+      // not written into the folder users commit.
+      if (!writes) {
+        seenRefusals.set(key, record)
+        return record
+      }
       await local.refusals.put(key, record.request, record.detail)
       return local.refusals.get(key)
     },
@@ -248,7 +314,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     },
     async remove(key) {
       assertKey(key)
-      const removed = await local.refusals.remove(key)
+      const forgotten = seenRefusals.delete(key)
+      const removed = (await local.refusals.remove(key)) || forgotten
       if (writes) await remote(() => client.delete(`${MODERATION}${key}.json`))
       return removed
     },
@@ -264,12 +331,28 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     return found === true
   }
 
-  /** The keys of every original in the bucket (their metadata objects). Throws when the remote fails. */
+  /**
+   * The keys of every original in the bucket (their metadata objects). A metadata name that is not
+   * `<key>.json` (a README, `../x.json`) is skipped, and the skipped names said in one warning.
+   * Throws when the remote fails.
+   */
   async function remoteKeys(): Promise<Set<string>> {
     const keys = new Set<string>()
+    const skipped: string[] = []
     for await (const object of client.list(ORIGINALS)) {
       const name = object.key.slice(ORIGINALS.length)
-      if (name.endsWith('.json')) keys.add(name.slice(0, -'.json'.length))
+      if (!name.endsWith('.json')) continue
+      const key = name.slice(0, -'.json'.length)
+      if (isRequestKey(key)) keys.add(key)
+      else skipped.push(name)
+    }
+    if (skipped.length > 0) {
+      const shown = skipped.slice(0, MAX_NAMES_SHOWN).map(quote).join(', ')
+      const more = skipped.length > MAX_NAMES_SHOWN ? ` and ${skipped.length - MAX_NAMES_SHOWN} more` : ''
+      logger.warn(
+        `[flux] Skipped ${skipped.length} object(s) in ${client.location}${ORIGINALS} whose names are not cache keys: ${shown}${more}.\n` +
+          '  hint: Only this cache writes there, as `<24 hex characters>.json`; remove the others from the bucket.',
+      )
     }
     return keys
   }
@@ -357,8 +440,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
         looked.set(key, meta)
         return 'remote'
       }
-      const refusal = await remote(() => client.head(`${MODERATION}${key}.json`))
-      return refusal && refusal !== OFF ? 'moderated' : status
+      if (seenRefusals.has(key)) return 'moderated'
+      return typeof (await readRefusal(key)) === 'object' ? 'moderated' : status
     },
 
     async put(key, request, generated, opts) {
@@ -366,6 +449,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
       const hadRefusal = (await local.refusals.get(key)) !== undefined
       const entry = await local.put(key, request, generated, opts)
       refused.delete(key)
+      seenRefusals.delete(key)
       await writeBack(entry, generated.bytes, { refused: hadRefusal })
       return entry
     },
@@ -377,11 +461,14 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
         key,
         async () => {
           if (!writes) return fn()
+          const started = Date.now()
+          // Set once a holder let go without a result: the lease's wait bound then spans every try.
+          let since: number | undefined
           for (;;) {
             if (!(await leasesWork())) return fn()
             let outcome: Awaited<ReturnType<Leases['acquire']>> | typeof OFF
             try {
-              outcome = await remote(() => leases.acquire(key, { signal: opts.signal }))
+              outcome = await remote(() => leases.acquire(key, { signal: opts.signal, since }))
             } catch (err) {
               // Interrupted while waiting for another build: the caller's reason, as the local lock gives it.
               throw opts.signal?.aborted ? opts.signal.reason : err
@@ -400,6 +487,7 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
             // Another build held the lease and let it go: its result is read through by `fn`'s
             // `get`. With no result (it failed), this build tries for the lease again.
             if ((await answered(key)) || down) return fn()
+            since ??= started
           }
         },
         opts,
@@ -425,11 +513,23 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   }
 }
 
-/** Why downloaded bytes do not match their metadata, or undefined when they do. */
-function mismatch(bytes: Buffer, meta: CacheEntryMeta): string | undefined {
+/**
+ * Why downloaded bytes do not match their metadata, or undefined when they do: size and sha256,
+ * then the image header (no pixel decoded), which must be within the decode budget and say the
+ * format and dimensions the metadata says.
+ */
+async function mismatch(bytes: Buffer, meta: CacheEntryMeta): Promise<string | undefined> {
   if (bytes.length !== meta.bytes)
     return `its image has ${bytes.length} bytes, its metadata says ${meta.bytes}`
   if (createHash('sha256').update(bytes).digest('hex') !== meta.sha256)
     return 'its image content does not match its sha256'
+  let header: ImageHeader
+  try {
+    header = await readImageHeader(bytes)
+  } catch (err) {
+    return `its image is refused: ${err instanceof Error ? err.message.trim() : String(err)}`
+  }
+  if (header.format !== meta.format || header.width !== meta.width || header.height !== meta.height)
+    return `its image is a ${header.width}x${header.height} ${header.format}, its metadata says ${meta.width}x${meta.height} ${meta.format}`
   return undefined
 }

@@ -68,6 +68,11 @@ export interface RemoteConfig {
   credentials: RemoteCredentials | undefined
   mode: RemoteMode
   leaseStaleMs: number
+  /**
+   * Where the endpoint and the credentials were taken from, as names (`remote.endpoint`,
+   * `FLUX_REMOTE_ENDPOINT`, `AWS_ACCESS_KEY_ID`, ...), never values: for warnings.
+   */
+  from: { endpoint: string | undefined; credentials: readonly string[] }
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -105,12 +110,15 @@ export function resolveRemoteConfig(options: RemoteOptions | undefined, env: Env
     }
   }
 
-  const endpointOption = pick(
-    o.endpoint,
-    env.FLUX_REMOTE_ENDPOINT,
-    env.AWS_ENDPOINT_URL_S3,
-    env.AWS_ENDPOINT_URL,
-  )
+  const endpointFrom = (
+    [
+      ['remote.endpoint', o.endpoint],
+      ['FLUX_REMOTE_ENDPOINT', env.FLUX_REMOTE_ENDPOINT],
+      ['AWS_ENDPOINT_URL_S3', env.AWS_ENDPOINT_URL_S3],
+      ['AWS_ENDPOINT_URL', env.AWS_ENDPOINT_URL],
+    ] as const
+  ).find(([, value]) => pick(value) !== undefined)
+  const endpointOption = endpointFrom?.[1]
   let endpointUrl: URL | undefined
   if (endpointOption !== undefined) {
     try {
@@ -138,7 +146,7 @@ export function resolveRemoteConfig(options: RemoteOptions | undefined, env: Env
     problems.push(`remote.addressing: a bucket name with dots (${bucket}) needs "path" over https`)
   }
 
-  const credentials = pickCredentials(o, env, problems)
+  const { credentials, from: credentialsFrom } = pickCredentials(o, env, problems)
   const mode = pick(o.mode, env.FLUX_REMOTE_MODE)?.trim() ?? (credentials ? 'read-write' : 'read-only')
   if (!(REMOTE_MODES as readonly string[]).includes(mode)) {
     problems.push(`remote.mode: expected "read-write" or "read-only", got ${JSON.stringify(mode)}`)
@@ -168,10 +176,16 @@ export function resolveRemoteConfig(options: RemoteOptions | undefined, env: Env
     credentials,
     mode: mode as RemoteMode,
     leaseStaleMs,
+    from: { endpoint: endpointFrom?.[0], credentials: credentialsFrom },
   }
 }
 
-function pickCredentials(o: RemoteOptions, env: Env, problems: string[]): RemoteCredentials | undefined {
+/** The credentials of the first source that sets any, and the names of the fields they came from. */
+function pickCredentials(
+  o: RemoteOptions,
+  env: Env,
+  problems: string[],
+): { credentials: RemoteCredentials | undefined; from: string[] } {
   const sources = [
     { name: 'remote', id: o.accessKeyId, secret: o.secretAccessKey, token: o.sessionToken },
     {
@@ -189,7 +203,7 @@ function pickCredentials(o: RemoteOptions, env: Env, problems: string[]): Remote
   ]
   const set = (v: string | undefined) => v !== undefined && v !== ''
   const source = sources.find((s) => set(s.id) || set(s.secret))
-  if (!source) return undefined
+  if (!source) return { credentials: undefined, from: [] }
   const field = (name: string) =>
     source.name === 'remote'
       ? `remote.${name}`
@@ -198,7 +212,7 @@ function pickCredentials(o: RemoteOptions, env: Env, problems: string[]): Remote
     const missing = set(source.id) ? 'secretAccessKey' : 'accessKeyId'
     const given = set(source.id) ? 'accessKeyId' : 'secretAccessKey'
     problems.push(`${field(missing)}: missing, while ${field(given)} is set (both are needed)`)
-    return undefined
+    return { credentials: undefined, from: [] }
   }
   for (const [name, value] of [
     ['accessKeyId', source.id],
@@ -210,11 +224,13 @@ function pickCredentials(o: RemoteOptions, env: Env, problems: string[]): Remote
       problems.push(`${field(name)}: contains spaces, control or non-ASCII characters (a trailing newline?)`)
     }
   }
-  return hideSecrets({
+  const credentials = hideSecrets({
     accessKeyId: source.id as string,
     secretAccessKey: source.secret as string,
     sessionToken: set(source.token) ? source.token : undefined,
   })
+  const from = ['accessKeyId', 'secretAccessKey', ...(credentials.sessionToken ? ['sessionToken'] : [])]
+  return { credentials, from: from.map(field) }
 }
 
 /** The same credentials, shown as their key id only by `inspect`, `console.log` and `JSON.stringify`. */

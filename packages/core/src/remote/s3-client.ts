@@ -6,7 +6,7 @@ import { XMLParser } from 'fast-xml-parser'
 import type { Agent, Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { backoffDelay } from '../providers/retry.js'
-import { printable, redact } from '../redact.js'
+import { printable, quote, redact } from '../redact.js'
 import type { RemoteConfig } from './remote-config.js'
 
 export interface S3ClientOptions {
@@ -68,7 +68,15 @@ export interface PutOptions {
 export interface S3Client {
   /** `s3://bucket/prefix`, for messages. */
   readonly location: string
-  get(key: string, opts?: { signal?: AbortSignal | undefined }): Promise<StoredObject | undefined>
+  /**
+   * The object, or undefined when it is absent. `maxBytes` caps this read below `maxObjectBytes`:
+   * an object over it rejects with ObjectTooLarge, and its body is dropped unread on its length
+   * header, or else at the first chunk that passes the cap.
+   */
+  get(
+    key: string,
+    opts?: { signal?: AbortSignal | undefined; maxBytes?: number | undefined },
+  ): Promise<StoredObject | undefined>
   head(key: string, opts?: { signal?: AbortSignal | undefined }): Promise<ObjectInfo | undefined>
   /** The new ETag, or undefined when a condition failed (the write did not happen). */
   put(key: string, body: Uint8Array | string, opts?: PutOptions): Promise<{ etag: string } | undefined>
@@ -101,6 +109,8 @@ interface Call {
   body?: Buffer
   headers?: Record<string, string>
   signal?: AbortSignal | undefined
+  /** The caller's own cap: ObjectTooLarge reaches it as is, for it to judge the object. */
+  capped?: boolean
 }
 
 const RETRYABLE = (status: number) => status === 408 || status === 429 || status >= 500
@@ -117,7 +127,8 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
     (s): s is string => s !== undefined,
   )
   // Every text that reaches an error: without the secret key or the session token, as plain text.
-  const clean = (text: string) => printable(secrets.reduce((t, s) => redact(t, s), text))
+  const scrub = (text: string) => secrets.reduce((t, s) => redact(t, s), text)
+  const clean = (text: string) => printable(scrub(text))
   const location = `s3://${config.bucket}/${config.prefix}`
   const endpoint = new URL(config.endpoint)
   const endpointPath = endpoint.pathname.replace(/\/+$/, '')
@@ -184,7 +195,7 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
     const length = Number(res.headers['content-length'])
     if (call.method !== 'HEAD' && length > maxBytes) {
       res.body.destroy()
-      throw new TooLarge(length, maxBytes)
+      throw new ObjectTooLarge(length, maxBytes)
     }
     const chunks: Buffer[] = []
     let total = 0
@@ -192,7 +203,7 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
       total += (chunk as Buffer).length
       if (total > maxBytes) {
         res.body.destroy()
-        throw new TooLarge(total, maxBytes)
+        throw new ObjectTooLarge(total, maxBytes)
       }
       chunks.push(chunk as Buffer)
     }
@@ -211,7 +222,8 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
         if (!RETRYABLE(answer.status) || n >= o.attempts) return located(answer, n)
       } catch (err) {
         if (call.signal?.aborted) throw fluxError('FLUX_INTERRUPTED', {})
-        if (err instanceof TooLarge) {
+        if (err instanceof ObjectTooLarge) {
+          if (call.capped) throw err
           throw fluxError('FLUX_REMOTE_REJECTED', { request: where, detail: err.message })
         }
         if (FluxError.is(err)) throw err
@@ -234,11 +246,11 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
   function located(answer: Answer, attempts: number): Answer {
     const s = answer.status
     if ((s >= 200 && s < 300) || s === 404 || s === 409 || s === 412) return answer
-    throw statusError(answer, attempts, clean)
+    throw statusError(answer, attempts, scrub)
   }
 
   const rejected = (answer: Answer) =>
-    fluxError('FLUX_REMOTE_REJECTED', { request: answer.where, detail: describeAnswer(answer, clean) })
+    fluxError('FLUX_REMOTE_REJECTED', { request: answer.where, detail: describeAnswer(answer, scrub) })
 
   /** 404 NoSuchBucket is a setting to fix, not an absent object (HEAD has no body to tell them apart). */
   const noBucket = (answer: Answer) => {
@@ -254,9 +266,10 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
   return {
     location,
     async get(key, opts = {}) {
+      const capped = opts.maxBytes !== undefined && opts.maxBytes < o.maxObjectBytes
       const answer = await send(
-        { method: 'GET', objectKey: config.prefix + key, signal: opts.signal },
-        o.maxObjectBytes,
+        { method: 'GET', objectKey: config.prefix + key, signal: opts.signal, capped },
+        capped ? (opts.maxBytes as number) : o.maxObjectBytes,
       )
       noBucket(answer)
       if (answer.status === 404) return undefined
@@ -341,9 +354,9 @@ function header(answer: Answer, name: string): string | undefined {
 }
 
 /** The error for a refusal: the credentials (401, 403), the remote's health (408, 429, 5xx), else the request. */
-function statusError(answer: Answer, attempts: number, clean: (t: string) => string): FluxError {
+function statusError(answer: Answer, attempts: number, scrub: (t: string) => string): FluxError {
   const { where } = answer
-  const detail = describeAnswer(answer, clean)
+  const detail = describeAnswer(answer, scrub)
   if (answer.status === 401 || answer.status === 403)
     return fluxError('FLUX_REMOTE_DENIED', { request: where, detail })
   if (RETRYABLE(answer.status))
@@ -368,18 +381,25 @@ function errorCode(answer: Answer): string | undefined {
   return errorBody(answer).code
 }
 
-/** `503 Service Unavailable (SlowDown: Please reduce your request rate.)`, from S3's `<Error>` body. */
-function describeAnswer(answer: Answer, clean: (t: string) => string): string {
+/**
+ * `503 Service Unavailable ("SlowDown: Please reduce your request rate.")`, from S3's `<Error>`
+ * body: the server's words quoted and escaped (`quote`), so they cannot forge a log line.
+ */
+function describeAnswer(answer: Answer, scrub: (t: string) => string): string {
   const status = `${answer.status} ${STATUS_CODES[answer.status] ?? ''}`.trim()
   const { code, message } = errorBody(answer)
   if (code === undefined) return status
   // Redacted before it is cut: a cut through a secret would leave a piece of it behind.
-  const text = clean(message ? `${code}: ${message}` : code)
-  return `${status} (${text.length > 300 ? `${text.slice(0, 300)}…` : text})`
+  return `${status} (${quote(scrub(message ? `${code}: ${message}` : code))})`
 }
 
-class TooLarge extends Error {
-  constructor(size: number, max: number) {
+/** An object over the cap of a read: `size` is its length header, or the bytes read when the cap was passed. */
+export class ObjectTooLarge extends Error {
+  override readonly name = 'ObjectTooLarge'
+  constructor(
+    readonly size: number,
+    readonly max: number,
+  ) {
     super(`the object is larger than ${max} bytes (${size} bytes so far); see maxObjectBytes`)
   }
 }

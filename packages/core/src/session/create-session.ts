@@ -94,7 +94,7 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
   const command = host.command ?? 'build'
   const root = resolve(options.root ?? host.root ?? process.cwd())
   const envMode = host.envMode ?? (command === 'dev' ? 'development' : 'production')
-  const [{ config, file }, env] = await Promise.all([
+  const [{ config, file }, { env, fromFiles }] = await Promise.all([
     loadConfig(root),
     loadEnv(root, envMode, host.env ?? process.env),
   ])
@@ -102,6 +102,7 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     { ...options, root },
     {
       env,
+      envFromFiles: fromFiles,
       fileConfig: config,
       ...(file && { fileName: basename(file) }),
       hostDefaults: { logger: host.logger, image: host.image },

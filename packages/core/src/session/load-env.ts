@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { parseEnv } from 'node:util'
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -15,10 +15,17 @@ export function envFiles(root: string, mode: string): string[] {
 /**
  * The environment as Vite gives it to a project in `mode`: the `FLUX_` variables of `.env`,
  * `.env.local`, `.env.[mode]` and `.env.[mode].local` at the root (a later file wins), under the
- * real environment, which always wins. Missing files are skipped.
+ * real environment, which always wins. Missing files are skipped. `fromFiles` names each variable
+ * that only a file set, with that file's name: a pull request can add one, so options pair such a
+ * value with the real environment's secrets only with a warning.
  */
-export async function loadEnv(root: string, mode: string, real: Env): Promise<Env> {
+export async function loadEnv(
+  root: string,
+  mode: string,
+  real: Env,
+): Promise<{ env: Env; fromFiles: ReadonlyMap<string, string> }> {
   const fromFiles: Record<string, string> = {}
+  const fileOf = new Map<string, string>()
   for (const file of envFiles(root, mode)) {
     const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
@@ -26,8 +33,12 @@ export async function loadEnv(root: string, mode: string, real: Env): Promise<En
     })
     if (text === undefined) continue
     for (const [name, value] of Object.entries(parseEnv(text))) {
-      if (name.startsWith(PREFIX) && value !== undefined) fromFiles[name] = value
+      if (name.startsWith(PREFIX) && value !== undefined) {
+        fromFiles[name] = value
+        fileOf.set(name, basename(file))
+      }
     }
   }
-  return { ...fromFiles, ...real }
+  for (const name of fileOf.keys()) if (real[name] !== undefined) fileOf.delete(name)
+  return { env: { ...fromFiles, ...real }, fromFiles: fileOf }
 }
