@@ -94,20 +94,20 @@ function srcsetDirectives(value: string): string[] {
   let word = false
   let digit = false
   for (let i = n - 1; i >= 0; i--) {
-    const ch = value[i] as string
-    if (ch === ',' && word) after[i] = 1
-    if (SPACE.test(ch)) continue
-    word = i + 1 < n && (SPACE.test(value[i + 1] as string) ? digit : word)
-    digit = ch >= '0' && ch <= '9'
+    const code = value.charCodeAt(i)
+    if (code === COMMA && word) after[i] = 1
+    if (isSpace(code)) continue
+    word = i + 1 < n && (isSpace(value.charCodeAt(i + 1)) ? digit : word)
+    digit = code >= ZERO && code <= NINE
   }
   const found: string[] = []
   let from = 0
   while (from <= n) {
     let start = from
-    while (start < n && SPACE.test(value[start] as string)) start++
+    while (start < n && isSpace(value.charCodeAt(start))) start++
     if (value.startsWith('flux:', start)) {
       let end = start
-      while (end < n && !(value[end] === ',' && after[end])) end++
+      while (end < n && after[end] === 0) end++
       found.push(withoutDescriptor(value.slice(start, end)))
       from = end + 1
     } else {
@@ -119,14 +119,22 @@ function srcsetDirectives(value: string): string[] {
   return found
 }
 
+const [COMMA, ZERO, NINE] = [0x2c, 0x30, 0x39]
 const SPACE = /\s/
+
+/** Whether the UTF-16 code is one of regex `\s` (the ASCII ones without a regex: this runs per character). */
+function isSpace(code: number): boolean {
+  if (code < 0x80) return code === 0x20 || (code >= 0x09 && code <= 0x0d)
+  return SPACE.test(String.fromCharCode(code))
+}
+
 const DESCRIPTOR = /^\d+(?:\.\d+)?[wx]$/
 
 /** A candidate less its trailing width or density descriptor (`960w`, `1.5x`), trimmed. */
 function withoutDescriptor(candidate: string): string {
   const trimmed = candidate.trimEnd()
   let space = trimmed.length - 1
-  while (space >= 0 && !SPACE.test(trimmed[space] as string)) space--
+  while (space >= 0 && !isSpace(trimmed.charCodeAt(space))) space--
   return (space > 0 && DESCRIPTOR.test(trimmed.slice(space + 1)) ? trimmed.slice(0, space) : trimmed).trim()
 }
 
