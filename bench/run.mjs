@@ -6,7 +6,8 @@
 //   pnpm bench optimizer            the older optimizer throughput bench (optimize.bench.mjs)
 //
 // Sections: generation (1), peers (2, bench/peers.mjs), e2e (3), warm (4), scale (5), scanners (6), and, only
-// when named, memory (2, bench/peers-memory.mjs) and optimizer (bench/optimize.bench.mjs). Each
+// when named, memory (2, bench/peers-memory.mjs), optimizer (bench/optimize.bench.mjs) and output (11,
+// bench/output-check.mjs: minutes of the quadratic code it compares against). Each
 // prints its markdown when it ends, and writes it with the machine, the date and the command to
 // bench/.tmp/results/<section>-<mode>.md, ready for BENCHMARKS.md. Progress goes to stderr.
 import { spawn } from 'node:child_process'
@@ -19,6 +20,7 @@ import { generation } from './generation.mjs'
 import { machineInfo, machineMarkdown } from './lib/machine.mjs'
 import { BENCH_TMP, CLI_BIN } from './lib/projects.mjs'
 import { formatMs } from './lib/stats.mjs'
+import { outputCheck } from './output-check.mjs'
 import { scale } from './scale.mjs'
 import { scanners } from './scanners.mjs'
 import { warm } from './warm.mjs'
@@ -43,6 +45,7 @@ const SECTIONS = {
   scale: { title: '5. Scale', run: scale },
   scanners: { title: '6. Scanners and placeholders', run: scanners },
   optimizer: { title: 'Optimizer (sharp)', run: optimizerBench, onlyWhenNamed: true },
+  output: { title: '11. The output check over hostile pages', run: outputCheck, onlyWhenNamed: true },
 }
 
 const args = process.argv.slice(2)

@@ -7,7 +7,10 @@ import { imageFile } from './image-file.js'
  * Social cards from the session's images: core crops and caches them; this keeps their URLs
  * (under the variants' public path and base), so dev serves them and the build writes them.
  */
-export function createSocialCards(session: Session, counters?: { encodes: number }): SocialCards {
+export function createSocialCards(
+  session: Session,
+  counters?: { encodes: number; decodes?: number },
+): SocialCards {
   const files = new Map<string, string>()
   return {
     files,

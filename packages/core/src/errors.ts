@@ -141,6 +141,12 @@ export const ERRORS = {
       `The cached original of ${a.key} (${a.path}) could not be decoded, so no variants were made: ${a.reason}`,
     hint: 'Delete the file and the .json next to it; the next build generates the image again.',
   },
+  FLUX_BAD_CARD_INPUT: {
+    title: 'Unusable social card image',
+    message: (a: { path: string; reason: string }) =>
+      `The social card's image ${a.path} was not decoded, so no card was made: ${a.reason}`,
+    hint: 'Give socialCard() a PNG, JPEG or WebP image of at most 3072x3072 pixels (9.4 MP): convert the file (its name does not change what it holds), then build again.',
+  },
   FLUX_OPTIMIZE_FAILED: {
     title: 'Optimization failed',
     message: (a: { key: string; variant: string; reason: string }) =>

@@ -2,10 +2,52 @@ import type { Logger } from './types.js'
 
 const REDACTED = '[redacted]'
 
-/** Removes a secret, and any `Bearer <token>`, from a text. */
+/**
+ * Removes a secret, and any `Bearer <token>`, from a text. The secret is found as it is, in any
+ * letter case, percent-encoded (`encodeURIComponent`), and in base64 or base64url at any of the
+ * three byte offsets, so also inside an encoded `Bearer <key>`, `user:<key>` or JSON.
+ */
 export function redact(text: string, secret: string | undefined): string {
   const bearerFree = text.replace(/Bearer\s+[^\s"',}]+/gi, `Bearer ${REDACTED}`)
-  return secret ? bearerFree.split(secret).join(REDACTED) : bearerFree
+  return secret ? bearerFree.replace(secretPattern(secret), REDACTED) : bearerFree
+}
+
+/** A base64 or base64url character. */
+const BASE64_CHAR = '[A-Za-z0-9+/_-]'
+
+/** Base64 runs shorter than this are left alone: they would match ordinary text (a short secret's). */
+const MIN_BASE64_RUN = 8
+
+// Built once per secret: the logger redacts every line. A process holds a few secrets (the API
+// key, the bucket's); the map is cleared if it ever holds more.
+const patterns = new Map<string, RegExp>()
+
+/** One pattern for every form of `secret` that redact() removes. */
+function secretPattern(secret: string): RegExp {
+  let pattern = patterns.get(secret)
+  if (pattern) return pattern
+  const bytes = Buffer.from(secret, 'utf8')
+  // Through its UTF-8 bytes: a lone surrogate (U+FFFD there) would make encodeURIComponent throw.
+  const forms = new Set([escapeRegExp(secret), escapeRegExp(encodeURIComponent(bytes.toString()))])
+  for (const offset of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64')
+    // The characters made of the secret's bits alone; the one on each side that mixes in a
+    // neighbour's bits (when there is one) goes too, so no bit of the secret is left.
+    const run = encoded.slice(Math.ceil((offset * 8) / 6), Math.floor(((offset + bytes.length) * 8) / 6))
+    if (run.length < MIN_BASE64_RUN) continue
+    for (const form of [run, run.replace(/\+/g, '-').replace(/\//g, '_')]) {
+      forms.add(`${BASE64_CHAR}?${escapeRegExp(form)}${BASE64_CHAR}?`)
+    }
+  }
+  // Longest first: a form that holds another wins.
+  pattern = new RegExp([...forms].sort((a, b) => b.length - a.length).join('|'), 'gi')
+  if (patterns.size >= 16) patterns.clear()
+  patterns.set(secret, pattern)
+  return pattern
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')
 }
 
 /**

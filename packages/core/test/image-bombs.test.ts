@@ -21,6 +21,7 @@ import { FluxError } from '../src/errors.js'
 import { createOptimizer } from '../src/optimize/create-optimizer.js'
 import { createCounters } from '../src/optimize/make-variants.js'
 import { resolveOptimizeOptions } from '../src/optimize/resolve-optimize-options.js'
+import { makeSocialCard } from '../src/optimize/social-card.js'
 import { decodeAnswerImage, sizeWarning } from '../src/providers/check-image.js'
 import { makeThumbnail } from '../src/report/make-thumbnail.js'
 import { decodeOptions, MAX_INPUT_PIXELS, readImageHeader } from '../src/sharp.js'
@@ -72,6 +73,17 @@ function crc32(bytes: Buffer): number {
 
 const SVG = Buffer.from(
   '<svg xmlns="http://www.w3.org/2000/svg" width="20000" height="20000"><rect width="100%" height="100%"/></svg>',
+)
+
+/**
+ * An SVG whose cost is its filter, not its pixels: 1200x630 (well within the budget), 240 bytes,
+ * and one blur-and-dilate pass over a 2000x2000 area: a card of it took 9.7-10.5 s (5.3 s of CPU)
+ * on the 2-core machine of BENCHMARKS.md (the review's 2.4 KB one, 26.8 s). Decoding it here would be the bug.
+ */
+const COSTLY_SVG = Buffer.from(
+  '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630"><defs><filter id="f">' +
+    '<feGaussianBlur stdDeviation="80"/><feMorphology operator="dilate" radius="60"/></filter></defs>' +
+    '<rect width="2000" height="2000" filter="url(#f)"/></svg>',
 )
 
 /** A 40x30 JPEG stored sideways: EXIF orientation 6 (turn 90 degrees clockwise), displayed 30x40. */
@@ -264,6 +276,70 @@ describe('a cached original (the optimizer)', () => {
     expect(String(await caught(makeThumbnail(svg.path)))).toContain('not a PNG, JPEG or WebP image')
     const upright = await put('Thumb sideways', await sideways(), 'jpeg', 30, 40)
     expect(await makeThumbnail(upright.path)).toMatchObject({ width: 30, height: 40 })
+  })
+})
+
+// Regression (issue 23, section 2): social cards decoded their input unchecked; a 2.4 KB SVG named
+// .png cost 26.8 s of CPU.
+describe('a social card (makeSocialCard)', () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'flux-bombs-card-'))
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** The card of a file holding `bytes` named `name`: the error, what was decoded and encoded, the cards written. */
+  async function card(name: string, bytes: Buffer) {
+    const input = join(dir, name)
+    await writeFile(input, bytes)
+    const counters = { encodes: 0, decodes: 0 }
+    const cacheDir = join(dir, '.flux-cache')
+    const serve = { publicPath: '/_flux/', base: '/' }
+    const err = await caught(makeSocialCard({ input, cacheDir, serve, counters }))
+    const cards = await readdir(join(cacheDir, 'variants', 'cards')).catch(() => [])
+    return { input, err, counters, cards }
+  }
+
+  it('an SVG named .png is refused unparsed: FLUX_BAD_CARD_INPUT naming the file, nothing decoded', async () => {
+    const { input, err, counters, cards } = await card('hero.png', COSTLY_SVG)
+    expect(FluxError.is(err, 'FLUX_BAD_CARD_INPUT')).toBe(true)
+    const flux = err as FluxError
+    expect(flux.message).toBe(
+      `[flux] The social card's image ${input} was not decoded, so no card was made: ` +
+        `${COSTLY_SVG.length} bytes starting "<svg xmlns="http": not a PNG, JPEG or WebP image`,
+    )
+    expect(flux.hint).toMatch(/^Give socialCard\(\) a PNG, JPEG or WebP image of at most 3072x3072 pixels/)
+    expect(counters).toEqual({ encodes: 0, decodes: 0 })
+    expect(cards).toEqual([])
+  })
+
+  it('a 16000x16000 PNG is refused from its header, never decoded', async () => {
+    const { err, counters, cards } = await card('bomb.png', pngClaiming(16000, 16000))
+    expect(FluxError.is(err, 'FLUX_BAD_CARD_INPUT')).toBe(true)
+    expect(String(err)).toContain('the png image is 16000x16000 pixels (256.0 MP), over the budget of 9.4 MP')
+    expect(counters).toEqual({ encodes: 0, decodes: 0 })
+    expect(cards).toEqual([])
+  })
+
+  it('a whole, decodable PNG one column over the budget is refused from its header too', async () => {
+    const bytes = await sharp({ create: { width: 3073, height: 3072, channels: 3, background: '#000' } })
+      .png({ compressionLevel: 1 })
+      .toBuffer()
+    const { err, counters, cards } = await card('wide.png', bytes)
+    expect(String(err)).toContain('3073x3072 pixels (9.4 MP), over the budget')
+    expect(counters).toEqual({ encodes: 0, decodes: 0 })
+    expect(cards).toEqual([])
+  })
+
+  it('an image within the budget is decoded once and makes a 1200x630 JPEG, read back', async () => {
+    const { err, counters, cards } = await card('sideways.jpg', await sideways())
+    expect(err).toBeUndefined()
+    expect(counters).toEqual({ encodes: 1, decodes: 1 })
+    expect(cards).toHaveLength(1)
+    const meta = await sharp(join(dir, '.flux-cache', 'variants', 'cards', cards[0] ?? '')).metadata()
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 1200, 630])
   })
 })
 

@@ -40,3 +40,43 @@ describe('redactingLogger', () => {
     expect(redact('Bearer abc', undefined)).toBe('Bearer [redacted]')
   })
 })
+
+// Regression (issue 23, section 2): only the exact key and `Bearer <key>` were redacted; a
+// lowercased, URL-encoded or base64 copy of the key in a gateway's revised_prompt reached the
+// committed metadata.
+describe('redact: the key in every form a gateway or a log may hold it', () => {
+  // Mixed case and `+/=`: every form below differs from the key as it is.
+  const KEY = 'sk-Flux+Gate/Way=Key0123456789AbCd'
+  const b64 = (text: string) => Buffer.from(text).toString('base64')
+  const b64url = (text: string) => Buffer.from(text).toString('base64url')
+
+  // What is left is the text around the key and, in base64, only characters made of the bits of
+  // the bytes around it ("QmVhcmVyI" is "Bearer" and the top 6 bits of the space; "=" is padding).
+  it.each([
+    ['as is', KEY, 'a [redacted] b'],
+    ['lowercase', KEY.toLowerCase(), 'a [redacted] b'],
+    ['uppercase', KEY.toUpperCase(), 'a [redacted] b'],
+    ['URL-encoded', encodeURIComponent(KEY), 'a [redacted] b'],
+    ['URL-encoded, lowercase', encodeURIComponent(KEY).toLowerCase(), 'a [redacted] b'],
+    ['base64', b64(KEY), 'a [redacted]== b'],
+    ['base64url', b64url(KEY), 'a [redacted] b'],
+    ['base64 of `Bearer <key>`', b64(`Bearer ${KEY}`), 'a QmVhcmVyI[redacted]= b'],
+    ['base64url of `Bearer <key>`', b64url(`Bearer ${KEY}`), 'a QmVhcmVyI[redacted] b'],
+    ['base64 of `user:<key>` (Basic)', b64(`user:${KEY}`), 'a dXNlcj[redacted] b'],
+  ])('%s', (form, text, redacted) => {
+    if (form !== 'as is') expect(text).not.toContain(KEY)
+    expect(redact(`a ${text} b`, KEY)).toBe(redacted)
+  })
+
+  it('leaves text without the key alone, base64 included', () => {
+    const text = `sk-other-0123456789abcd, ${b64('hello world')}, ${b64url(`Bearer sk-other-0123456789abcd`)}`
+    expect(redact(text, KEY)).toBe(text)
+  })
+
+  it('every log line: one line holding all the forms keeps none', () => {
+    const lines: string[] = []
+    const logger = redactingLogger({ info: (m) => lines.push(m), warn() {}, error() {} }, KEY)
+    logger.info(`${KEY.toLowerCase()} ${encodeURIComponent(KEY)} ${b64(KEY)} ${b64url(`Bearer ${KEY}`)}`)
+    expect(lines).toEqual(['[redacted] [redacted] [redacted]== QmVhcmVyI[redacted]'])
+  })
+})

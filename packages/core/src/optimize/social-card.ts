@@ -3,7 +3,8 @@ import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../cache/atomic-write.js'
 import { CACHE_LAYOUT } from '../cache/cache-layout.js'
-import { decodeOptions, loadSharp, sharpVersion } from '../sharp.js'
+import { fluxError } from '../errors.js'
+import { decodeOptions, loadSharp, readImageHeader, sharpVersion } from '../sharp.js'
 import { publicUrl } from './image-result.js'
 import { slugify } from './slugify.js'
 
@@ -33,8 +34,8 @@ export interface SocialCardOptions {
   name?: string | undefined
   /** Where variants are served, for the card's URL. */
   serve: { publicPath: string; base: string }
-  /** Counts real encodes (tests, benchmarks): a cached card adds nothing. */
-  counters?: { encodes: number }
+  /** Counts decodes begun and real encodes (tests, benchmarks): a cached or refused card adds nothing. */
+  counters?: { encodes: number; decodes?: number }
 }
 
 export interface SocialCard {
@@ -52,6 +53,8 @@ export interface SocialCard {
  * A page's social card: the image cropped to 1200x630 and encoded as JPEG, centred on the subject
  * or on `focus`. Cached like the variants, under a hash of the input's bytes, the crop and the
  * encoder (sharp's version): a second call reads nothing while the input file is unchanged, and encodes nothing.
+ * The input's header is checked as every other decode's is (`readImageHeader`): anything but a
+ * PNG, JPEG or WebP within MAX_INPUT_PIXELS, whatever its name, is FLUX_BAD_CARD_INPUT, never decoded.
  */
 export async function makeSocialCard({
   input,
@@ -82,7 +85,14 @@ export async function makeSocialCard({
   if (cached?.isFile()) return { ...card, bytes: cached.size }
 
   bytes ??= await readFile(input)
+  // The bytes that are decoded are the ones checked: an SVG named .png costs seconds of CPU per
+  // filter whatever its pixel count, and a PNG bomb gigabytes.
+  const header = await readImageHeader(bytes).catch((err: unknown) => {
+    const reason = err instanceof Error ? err.message.trim() : String(err)
+    throw fluxError('FLUX_BAD_CARD_INPUT', { path: input, reason }, { cause: err })
+  })
   const sharp = await loadSharp()
+  if (counters) counters.decodes = (counters.decodes ?? 0) + 1
   const image = sharp(bytes, decodeOptions('error')).autoOrient()
   let cropped: typeof image
   if (checked === 'attention') {
@@ -91,10 +101,9 @@ export async function makeSocialCard({
       position: sharp.strategy.attention,
     })
   } else {
-    const { width = 0, height = 0 } = await sharp(bytes, decodeOptions('error')).autoOrient().metadata()
-    cropped = image
-      .resize(scaledToCover(width, height))
-      .extract(cropAround(checked, scaledToCover(width, height)))
+    // The header's dimensions are the displayed ones (EXIF orientation applied), as autoOrient() gives.
+    const scaled = scaledToCover(header.width, header.height)
+    cropped = image.resize(scaled).extract(cropAround(checked, scaled))
   }
   const data = await cropped.flatten({ background: '#ffffff' }).jpeg(CARD_JPEG).toBuffer()
   if (counters) counters.encodes++

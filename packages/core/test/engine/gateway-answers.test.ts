@@ -74,6 +74,43 @@ describe('revised_prompt', () => {
   })
 })
 
+// Regression (issue 23, section 2): only the exact key and `Bearer <key>` were redacted; a
+// lowercased, URL-encoded or base64 copy reached originals/<key>.json.
+describe('revised_prompt holding the key in another form', () => {
+  // Its own gateway and key: mixed case and `+/=`, so that every form differs from the key.
+  const ODD_KEY = 'sk-Flux+Gate/Way=Key0123456789AbCd'
+  let odd: MockGateway
+  beforeAll(async () => {
+    odd = await createMockGateway({ apiKey: ODD_KEY })
+  })
+  afterAll(() => odd.close())
+  beforeEach(() => odd.reset())
+
+  const b64 = (text: string) => Buffer.from(text).toString('base64')
+  const b64url = (text: string) => Buffer.from(text).toString('base64url')
+  it.each([
+    ['lowercase', ODD_KEY.toLowerCase(), 'a lighthouse [redacted]'],
+    ['uppercase', ODD_KEY.toUpperCase(), 'a lighthouse [redacted]'],
+    ['URL-encoded', encodeURIComponent(ODD_KEY), 'a lighthouse [redacted]'],
+    ['base64', b64(ODD_KEY), 'a lighthouse [redacted]=='],
+    ['base64url', b64url(ODD_KEY), 'a lighthouse [redacted]'],
+    ['base64 of `Bearer <key>`', b64(`Bearer ${ODD_KEY}`), 'a lighthouse QmVhcmVyI[redacted]='],
+    ['base64url of `Bearer <key>`', b64url(`Bearer ${ODD_KEY}`), 'a lighthouse QmVhcmVyI[redacted]'],
+  ])('%s: stored as [redacted], in the file on disk', async (_form, text, stored) => {
+    odd.fault = () => ({ type: 'odd-answer', revisedPrompt: `a lighthouse ${text}` })
+    const flux = createFlux(
+      { root, progress: 'off', logger, maxRetries: 0 },
+      { env: { FLUX_API_KEY: ODD_KEY, FLUX_BASE_URL: odd.url } },
+    )
+    expect(await flux.generate()).toMatchObject({ generated: 1, failed: [] })
+    expect(odd.requests).toBe(1)
+    const { text: file, meta } = await storedMeta()
+    expect(meta.revisedPrompt).toBe(stored)
+    expect(file).not.toContain(text)
+    expect(lines.join('\n')).not.toContain(text)
+  })
+})
+
 // Regression (issue 16, item 8): `created: 1e20` threw after the image was received; the paid
 // image was thrown away and the failure reported as an overloaded gateway.
 describe('created', () => {
