@@ -5,6 +5,7 @@ import { flux } from '@flux-images/astro'
 import { build } from 'astro'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { removeSites } from './helpers/astro-content-store.js'
 import { snapshot } from './helpers/snapshot.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
@@ -31,7 +32,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await gateway?.close()
-  if (temp) await rm(temp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+  if (temp) await removeSites([temp])
 })
 
 async function copy(fixture: string, name: string): Promise<string> {
