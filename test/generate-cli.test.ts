@@ -2,10 +2,12 @@ import { existsSync, readdirSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type CliRun, cliEnv, makeProject, readTree, runCli, startCli } from './helpers/cli.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
+const FS_FAULTS = fileURLToPath(new URL('./fixtures/fs-faults.mjs', import.meta.url))
 // A fake key with a distinctive shape, so a leak anywhere is easy to grep for.
 const KEY = 'sk-flux-test-7f3a9c1e5b2d-DO-NOT-LEAK'
 
@@ -464,6 +466,32 @@ describe('flux-images prune and --force', () => {
     )
     const fixed = await runCli(['prune'], { cwd: root, env: env() })
     expect(fixed.code).toBe(0)
+    expect((await readdir(originals)).sort()).toEqual(before)
+    expect(gateway.requests).toBe(2)
+  })
+
+  // A file that cannot be read may reference entries as much as one whose frontmatter breaks.
+  it('prune deletes nothing when a file could not be read, and says which', async () => {
+    const root = await project({
+      'a.md': '![x](flux:kept by a readable page)\n',
+      'b.md': '![x](flux:kept by a page no one can read)\n',
+    })
+    expect((await runCli(['generate'], { cwd: root, env: env() })).code).toBe(0)
+    expect(gateway.generated).toBe(2)
+    const originals = join(root, '.flux-cache', 'originals')
+    const before = (await readdir(originals)).sort()
+    expect(before).toHaveLength(4)
+    const unreadable = env({
+      NODE_OPTIONS: `--import=${FS_FAULTS}`,
+      FLUX_TEST_FS_FAULT: JSON.stringify({ failReads: { match: '/b\\.md$', code: 'EACCES' } }),
+    })
+    for (const args of [['prune', '--dry-run'], ['prune']]) {
+      const run = await runCli(args, { cwd: root, env: unreadable })
+      expect(run.code, args.join(' ')).toBe(1)
+      expect(run.stderr).toContain('Some files could not be scanned, so nothing was pruned.')
+      expect(run.stderr).toMatch(/b\.md:1:1.*EACCES/)
+      expect(run.stdout).not.toMatch(/remove/)
+    }
     expect((await readdir(originals)).sort()).toEqual(before)
     expect(gateway.requests).toBe(2)
   })
