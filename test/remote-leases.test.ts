@@ -160,6 +160,29 @@ describe('a stale lease', () => {
     ])
   })
 
+  // HTTP dates count whole seconds: a lease whose dates say 5 s old may be 4.001 s old. On a server
+  // whose clock stands still, exactly at staleMs by its dates it is not stale; a second later it is.
+  it('by its whole-second dates: at staleMs not yet, at staleMs + 1 s taken over', async () => {
+    const modified = Math.floor(Date.now() / 1000) * 1000
+    let clock = modified + 5000
+    const clocked = await createS3Server({ now: () => clock })
+    try {
+      clocked.putObject(LEASE('k11'), JSON.stringify({ holder: 'a quiet build', token: 'z' }), modified)
+      const early = await build('too early', { staleMs: 5000, maxWaitMs: 100 }, clocked)
+        .acquire('k11')
+        .catch((e: unknown) => e)
+      expect(FluxError.is(early, 'FLUX_REMOTE_LEASE_WAIT')).toBe(true)
+      expect(clocked.count('PUT', { status: 200 })).toBe(0)
+      clock = modified + 6000
+      const late = await build('on time', { staleMs: 5000, maxWaitMs: 100 }, clocked).acquire('k11')
+      expect(late.status === 'acquired' && late.tookOverFrom).toBe('a quiet build')
+      expect(clocked.count('PUT', { status: 200 })).toBe(1)
+      if (late.status === 'acquired') await late.lease.release()
+    } finally {
+      await clocked.close()
+    }
+  })
+
   it('a lease still renewed is waited for; past maxWaitMs: FLUX_REMOTE_LEASE_WAIT naming its holder', async () => {
     const holder = await build('a slow build', { staleMs: 60_000 }).acquire('k4')
     expect(holder.status).toBe('acquired')
