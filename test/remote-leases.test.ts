@@ -86,6 +86,8 @@ describe('builds racing for one lease', () => {
     expect(settled.filter((o) => o !== undefined)).toHaveLength(1)
     const won = settled[winner] as Extract<LeaseOutcome, { status: 'acquired' }>
     await won.lease.release()
+    // Gone as release() returns: the 7 would otherwise wait for it to go stale.
+    expect(server.objects.has(LEASE('k1'))).toBe(false)
 
     const all = await Promise.all(outcomes)
     expect(all.filter((o) => o.status === 'acquired')).toHaveLength(1)
@@ -102,6 +104,7 @@ describe('builds racing for one lease', () => {
     const first = await build('first').acquire('k2')
     expect(first.status).toBe('acquired')
     if (first.status === 'acquired') await first.lease.release()
+    expect(server.objects.has(LEASE('k2'))).toBe(false)
     const second = await build('second').acquire('k2')
     expect(second.status).toBe('acquired')
     expect(server.count('PUT', { key: LEASE('k2'), status: 200 })).toBe(2)
@@ -153,6 +156,7 @@ describe('a stale lease', () => {
     expect(server.log.filter((e) => e.op === 'PUT' && e.ifMatch && e.status === 200)).toHaveLength(1)
     expect(settled.filter((o) => o !== undefined)).toHaveLength(1)
     await winner.lease.release()
+    expect(server.objects.has(LEASE('k3'))).toBe(false)
     const all = await Promise.all(outcomes)
     expect(all.map((o) => o.status).sort()).toEqual(['acquired', ...Array(5).fill('released')])
     expect(warnings).toEqual([
