@@ -6,5 +6,7 @@ export default defineConfig({
     // Hang guards, not time limits: a test that waits on a loaded machine must not fail for it.
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // An error no test awaited fails the run (never `dangerouslyIgnoreUnhandledErrors`):
+    // test/unhandled-errors.test.ts holds it.
   },
 })

@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mdx from '@astrojs/mdx'
@@ -6,6 +6,7 @@ import { flux } from '@flux-images/astro'
 import { build } from 'astro'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { removeSites } from './helpers/astro-content-store.js'
 import { launchChromium, serveStatic, watchPage } from './helpers/browser.js'
 
 const EXAMPLE = fileURLToPath(new URL('../examples/astro-blog', import.meta.url))
@@ -50,7 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   await server?.close()
-  if (temp) await rm(temp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+  if (temp) await removeSites([temp])
 })
 
 interface Shown {

@@ -1,23 +1,23 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanup, IMAGES, KEY, project } from './fixtures/astro-helpers/build-site.js'
 import { launchChromium, shown, watchPage } from './helpers/browser.js'
-import { ASTRO, freePort, userEnv } from './helpers/dev-server.js'
+import { type AstroDev, startAstroDev } from './helpers/dev-server.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 let gateway: MockGateway
 let browser: Browser | undefined
-let server: ChildProcess | undefined
+let server: AstroDev | undefined
 
 beforeAll(async () => {
   gateway = await createMockGateway({ apiKey: KEY })
 })
 afterAll(async () => {
   await browser?.close()
-  server?.kill()
+  // The server writes into the site until its process ends.
+  await server?.close()
   await gateway?.close()
   await cleanup()
 })
@@ -47,24 +47,8 @@ export default {
 `,
     )
     // \`astro dev\` as a user runs it, in its own process.
-    const port = await freePort()
-    server = spawn(process.execPath, [ASTRO, 'dev', '--host', '127.0.0.1', '--port', String(port)], {
-      cwd: root,
-      env: { ...userEnv(), FLUX_API_KEY: KEY, GATEWAY: gateway.url, ASTRO_TELEMETRY_DISABLED: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    const started = new Promise<void>((resolve, reject) => {
-      const read = (chunk: Buffer) => {
-        output += chunk
-        if (output.includes('watching for file changes')) resolve()
-      }
-      server?.stdout?.on('data', read)
-      server?.stderr?.on('data', read)
-      server?.once('exit', (code) => reject(new Error(`astro dev exited (${code}):\n${output}`)))
-    })
-    await started
-    const origin = `http://127.0.0.1:${port}`
+    server = await startAstroDev(root, { FLUX_API_KEY: KEY, GATEWAY: gateway.url })
+    const { origin, output } = server
 
     // A markdown post (body images from Sätteri, the cover from the schema), an MDX post, and a
     // page with a component's prompt and a `flux:` import.
@@ -97,7 +81,7 @@ export default {
             !srcs.some((s) => before.has(pixels(s))),
         )
         .catch((err: Error) => {
-          throw new Error(`${paths[i]}: ${err.message}\n--- astro dev said ---\n${output}`)
+          throw new Error(`${paths[i]}: ${err.message}\n--- astro dev said ---\n${output()}`)
         })
     }
     const last = await Promise.all(pages.map((page) => shown(page)))
@@ -107,7 +91,7 @@ export default {
     // is not a problem; a refused, reset or failed one is, and so is any HTTP error.
     const aborted = (problem: string) => /^request failed: \S+ net::ERR_ABORTED$/.test(problem)
     expect(problems.flat().filter((problem) => !aborted(problem))).toEqual([])
-    expect(output).not.toContain(KEY)
+    expect(output()).not.toContain(KEY)
 
     // Each image generated once: the background pre-generation and the pages shared them.
     expect(gateway.requests).toBe(IMAGES)

@@ -11,6 +11,7 @@ import { flux } from '@flux-images/astro'
 import { createFlux, ERRORS, type FluxErrorCode, type FluxOptions } from '@flux-images/core'
 import { build } from 'astro'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { removeSites } from './helpers/astro-content-store.js'
 import { cliEnv, readTree, runCli } from './helpers/cli.js'
 import { createMockGateway, DEFAULT_SIZES, type Fault, type MockGateway } from './mock-gateway/index.js'
 
@@ -37,10 +38,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await gateway?.close()
-  // A failed build may still be finishing images it started: retry.
-  await Promise.all(
-    temps.map((dir) => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })),
-  )
+  await removeSites(temps)
 })
 
 /** A fresh copy of the fixture with only the given pages (and any extra files), with its own cache. */

@@ -1,9 +1,10 @@
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createSession } from '@flux-images/core'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { removeSites } from './helpers/astro-content-store.js'
 import { launchChromium, shown, watchPage } from './helpers/browser.js'
 import { type AstroDev, startAstroDev } from './helpers/dev-server.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
@@ -34,7 +35,7 @@ afterAll(async () => {
   await browser?.close()
   await Promise.all(servers.map((s) => s.close()))
   await gateway?.close()
-  if (temp) await rm(temp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+  if (temp) await removeSites([temp])
 })
 
 async function dev(name: string, { generated = false } = {}): Promise<AstroDev> {

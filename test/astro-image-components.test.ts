@@ -5,6 +5,7 @@ import { flux } from '@flux-images/astro'
 import { build } from 'astro'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { removeSites } from './helpers/astro-content-store.js'
 import { snapshot } from './helpers/snapshot.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
@@ -31,7 +32,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await gateway?.close()
-  if (temp) await rm(temp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+  if (temp) await removeSites([temp])
 })
 
 async function copy(fixture: string, name: string): Promise<string> {
@@ -249,9 +250,19 @@ describe('a flux: value nothing resolves fails the build, naming the page, the s
     expect(line).toContain('frontmatter field "heroImage"')
   })
 
+  // public/theme.css, copied into the output as it is: a stylesheet is checked as pages are.
+  it('CSS url() in a .css file of the output, written in no scanned file', () => {
+    const lines = message.split('\n').filter((l) => l.includes('/theme.css'))
+    expect(lines).toEqual([
+      expect.stringContaining(
+        '/theme.css: CSS url() holds "flux: A paper texture no page writes", which no browser can load: nothing resolved it (no scanned source file holds it: it came from code).',
+      ),
+    ])
+  })
+
   it('lists each once, says what to change, and leaves prose that mentions flux: alone', () => {
-    expect(message).toMatch(/^\[flux\] 7 unresolved image\(s\) in the build output:\n/)
-    expect(message.match(/holds "/g)).toHaveLength(7)
+    expect(message).toMatch(/^\[flux\] 8 unresolved image\(s\) in the build output:\n/)
+    expect(message.match(/holds "/g)).toHaveLength(8)
     expect(message).not.toContain('/prose/')
     expect(message.match(/hint: /g)).toHaveLength(1)
     expect(message).toContain('fluxSchema(({ image }) => z.object({ ... }))')

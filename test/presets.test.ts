@@ -1,10 +1,11 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { flux } from '@flux-images/astro'
 import { build } from 'astro'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { removeSites } from './helpers/astro-content-store.js'
 import { cliEnv, runCli } from './helpers/cli.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
@@ -26,7 +27,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await gateway?.close()
-  if (temp) await rm(temp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+  if (temp) await removeSites([temp])
 })
 
 async function write(root: string, file: string, text: string): Promise<void> {

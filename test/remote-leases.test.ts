@@ -26,6 +26,7 @@ const FAST_POLL = { pollMs: 10, pollMaxMs: 50 }
 
 let server: S3Server
 const clients: S3Client[] = []
+// Each test's own: emptied after every test.
 const warnings: string[] = []
 const logger: Logger = { info: () => {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) }
 
@@ -68,6 +69,7 @@ beforeAll(async () => {
 afterEach(() => {
   server.reset()
   server.objects.clear()
+  warnings.length = 0
 })
 afterAll(async () => {
   for (const client of clients) await client.close()
@@ -84,6 +86,8 @@ describe('builds racing for one lease', () => {
     expect(settled.filter((o) => o !== undefined)).toHaveLength(1)
     const won = settled[winner] as Extract<LeaseOutcome, { status: 'acquired' }>
     await won.lease.release()
+    // Gone as release() returns: the 7 would otherwise wait for it to go stale.
+    expect(server.objects.has(LEASE('k1'))).toBe(false)
 
     const all = await Promise.all(outcomes)
     expect(all.filter((o) => o.status === 'acquired')).toHaveLength(1)
@@ -100,6 +104,7 @@ describe('builds racing for one lease', () => {
     const first = await build('first').acquire('k2')
     expect(first.status).toBe('acquired')
     if (first.status === 'acquired') await first.lease.release()
+    expect(server.objects.has(LEASE('k2'))).toBe(false)
     const second = await build('second').acquire('k2')
     expect(second.status).toBe('acquired')
     expect(server.count('PUT', { key: LEASE('k2'), status: 200 })).toBe(2)
@@ -151,11 +156,35 @@ describe('a stale lease', () => {
     expect(server.log.filter((e) => e.op === 'PUT' && e.ifMatch && e.status === 200)).toHaveLength(1)
     expect(settled.filter((o) => o !== undefined)).toHaveLength(1)
     await winner.lease.release()
+    expect(server.objects.has(LEASE('k3'))).toBe(false)
     const all = await Promise.all(outcomes)
     expect(all.map((o) => o.status).sort()).toEqual(['acquired', ...Array(5).fill('released')])
-    expect(warnings).toContain(
+    expect(warnings).toEqual([
       '[flux] Took over the lease on k3 from "a dead build", which stopped renewing it (a build that died): this build generates the image instead.',
-    )
+    ])
+  })
+
+  // HTTP dates count whole seconds: a lease whose dates say 5 s old may be 4.001 s old. On a server
+  // whose clock stands still, exactly at staleMs by its dates it is not stale; a second later it is.
+  it('by its whole-second dates: at staleMs not yet, at staleMs + 1 s taken over', async () => {
+    const modified = Math.floor(Date.now() / 1000) * 1000
+    let clock = modified + 5000
+    const clocked = await createS3Server({ now: () => clock })
+    try {
+      clocked.putObject(LEASE('k11'), JSON.stringify({ holder: 'a quiet build', token: 'z' }), modified)
+      const early = await build('too early', { staleMs: 5000, maxWaitMs: 100 }, clocked)
+        .acquire('k11')
+        .catch((e: unknown) => e)
+      expect(FluxError.is(early, 'FLUX_REMOTE_LEASE_WAIT')).toBe(true)
+      expect(clocked.count('PUT', { status: 200 })).toBe(0)
+      clock = modified + 6000
+      const late = await build('on time', { staleMs: 5000, maxWaitMs: 100 }, clocked).acquire('k11')
+      expect(late.status === 'acquired' && late.tookOverFrom).toBe('a quiet build')
+      expect(clocked.count('PUT', { status: 200 })).toBe(1)
+      if (late.status === 'acquired') await late.lease.release()
+    } finally {
+      await clocked.close()
+    }
   })
 
   it('a lease still renewed is waited for; past maxWaitMs: FLUX_REMOTE_LEASE_WAIT naming its holder', async () => {
@@ -219,9 +248,9 @@ describe('a holder that dies', () => {
     expect(JSON.parse(server.objects.get(LEASE('k5'))?.body.toString() ?? '{}').holder).toBe(
       'the waiting build',
     )
-    expect(warnings).toContain(
+    expect(warnings).toEqual([
       '[flux] Took over the lease on k5 from "the killed build", which stopped renewing it (a build that died): this build generates the image instead.',
-    )
+    ])
     if (taken.status === 'acquired') await taken.lease.release()
   })
 })
@@ -258,7 +287,7 @@ describe('a held lease', () => {
     await until(() => server.count('PUT', { status: 503 }) >= 8)
     server.fault = undefined
     await outcome.lease.release()
-    expect(warnings.filter((w) => w.includes('could not renew the lease on k9'))).toHaveLength(1)
+    expect(warnings).toEqual([expect.stringMatching(/^\[flux\] could not renew the lease on k9: .*503/)])
   })
 
   it('taken over by another build is lost: its signal aborts, and its release leaves the new lease alone', async () => {
@@ -275,6 +304,7 @@ describe('a held lease', () => {
     expect(JSON.parse(server.objects.get(LEASE('k7'))?.body.toString() ?? '{}').holder).toBe(
       'an impatient build',
     )
+    expect(warnings).toEqual(['[flux] the lease on k7 was lost: "an impatient build" took it over'])
   })
 })
 
@@ -296,15 +326,30 @@ describe('on s3rver, which ignores conditional writes', () => {
 })
 
 describe('what leases log', () => {
-  it('every warning of this file names builds and keys only, never the secret key', () => {
-    expect(warnings.sort()).toEqual([
-      '[flux] Took over the lease on k3 from "a dead build", which stopped renewing it (a build that died): this build generates the image instead.',
-      '[flux] Took over the lease on k5 from "the killed build", which stopped renewing it (a build that died): this build generates the image instead.',
-      expect.stringMatching(/^\[flux\] could not renew the lease on k9: .*503/),
-      '[flux] the lease on k7 was lost: "an impatient build" took it over',
+  it('a takeover, a renewal outage and a loss: warnings naming builds and keys only, never the secret key', async () => {
+    server.putObject(LEASE('a'), JSON.stringify({ holder: 'a dead build', token: 'x' }), Date.now() - 120_000)
+    const taker = await build('a taker', { staleMs: 5000 }).acquire('a')
+    if (taker.status !== 'acquired') throw new Error('not acquired')
+    await taker.lease.release()
+
+    const renewer = await build('a renewer', { renewMs: 20 }).acquire('b')
+    if (renewer.status !== 'acquired') throw new Error('not acquired')
+    server.fault = () => ({ type: 'status', status: 503, code: 'SlowDown' })
+    await until(() => server.count('PUT', { status: 503 }) >= 2)
+    server.fault = undefined
+    await renewer.lease.release()
+
+    const overtaken = await build('overtaken').acquire('c')
+    if (overtaken.status !== 'acquired') throw new Error('not acquired')
+    server.putObject(LEASE('c'), JSON.stringify({ holder: 'an impatient build', token: 'y' }))
+    await overtaken.lease.renew()
+    await overtaken.lease.release()
+
+    expect(warnings).toEqual([
+      '[flux] Took over the lease on a from "a dead build", which stopped renewing it (a build that died): this build generates the image instead.',
+      expect.stringMatching(/^\[flux\] could not renew the lease on b: .*503/),
+      '[flux] the lease on c was lost: "an impatient build" took it over',
     ])
-    for (const line of warnings) {
-      expect(line).not.toContain(server.credentials.secretAccessKey)
-    }
+    for (const line of warnings) expect(line).not.toContain(server.credentials.secretAccessKey)
   })
 })

@@ -97,6 +97,11 @@ function contractOver(target: () => Target) {
           what === 'image' ? flipped(found.body) : JSON.stringify({ ...JSON.parse(text), width: -1 }),
         )
       },
+      async leases() {
+        const keys: string[] = []
+        for await (const object of first.client.list('leases/')) keys.push(object.key.slice('leases/'.length))
+        return keys.sort()
+      },
       cleanup: closeOpened,
     }
   }
@@ -340,7 +345,11 @@ describe('the layered store, counted on the server', () => {
       await new Promise((r) => setTimeout(r, 5))
     expect(paid).toBe(0)
     letGo()
-    const [mine, theirs] = await Promise.all([one, two])
+    const mine = await one
+    // Released as its run ends (a machine waiting on a lease never released would wait for it to go stale).
+    expect(s3.objects.has(`${prefix}/leases/${keyA}`)).toBe(false)
+    expect(s3.count('DELETE', { key: `${prefix}/leases/${keyA}`, status: 204 })).toBe(1)
+    const theirs = await two
     expect(paid).toBe(1)
     expect(theirs.meta.sha256).toBe(mine.meta.sha256)
     expect(await readFile(theirs.path)).toEqual(await readFile(mine.path))
@@ -380,12 +389,16 @@ describe('the layered store, counted on the server', () => {
     const boom = new Error('the gateway failed')
     fail(boom)
     await expect(failing).rejects.toBe(boom)
+    // Released as its run failed: the machine waiting on it takes it without waiting for it to go stale.
+    expect(s3.count('DELETE', { key: `${prefix}/leases/${keyA}`, status: 204 })).toBe(1)
     expect((await two).meta.key).toBe(keyA)
     expect(paid).toBe(1)
     // Created by the first, refused to the second, then created by the second once the first let go.
     expect(
       s3.log.filter((e) => e.key === `${prefix}/leases/${keyA}` && e.op === 'PUT').map((e) => e.status),
     ).toEqual([200, 412, 200])
+    expect(s3.count('DELETE', { key: `${prefix}/leases/${keyA}`, status: 204 })).toBe(2)
+    expect(s3.objects.has(`${prefix}/leases/${keyA}`)).toBe(false)
     expect(warnings).toEqual([])
   })
 

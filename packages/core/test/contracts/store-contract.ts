@@ -18,6 +18,11 @@ export interface StoreUnderTest {
   another(): OriginalStore
   /** Damages what is stored for `key`: one byte of its image, or its metadata (a negative width). */
   tamper(key: string, what: 'image' | 'metadata', opts?: { placeholder?: boolean }): Promise<void>
+  /**
+   * The keys whose lease the backing holds now, for stores whose leases outlive a process (objects
+   * in a bucket): a lease left behind holds every other machine up until it goes stale.
+   */
+  leases?(): Promise<string[]>
   cleanup?(): Promise<void>
 }
 
@@ -278,6 +283,8 @@ export function testStore(
           await subject.another().withLock(keyB, async () => {
             events.push('other key')
           })
+          // Its lease is gone as its work ends; the first's is held.
+          if (subject.leases) expect(await subject.leases()).toEqual([keyA])
           first.release()
           await Promise.all([first.done, second])
           expect(events).toEqual(['first in', 'other key', 'first out', 'second in'])
@@ -287,7 +294,10 @@ export function testStore(
       it('is released when the work throws, which rejects with its error', async () => {
         const boom = new Error('boom')
         await expect(store.withLock(keyA, () => Promise.reject(boom))).rejects.toBe(boom)
+        // Gone at once: a lease left behind would hold the next holder up until it went stale.
+        if (subject.leases) expect(await subject.leases()).toEqual([])
         await expect(subject.another().withLock(keyA, async () => 'next')).resolves.toBe('next')
+        if (subject.leases) expect(await subject.leases()).toEqual([])
       })
 
       it('a wait ends with the signal’s reason when it aborts, and its work never runs', async () => {

@@ -130,8 +130,9 @@ describe('renderPicture', () => {
       decoding: 'sync',
       fetchpriority: 'high',
     })
-    for (const source of tags.filter((t) => t.name === 'source'))
-      expect(source.attrs.sizes).toBe('(min-width: 800px) 50vw, 100vw')
+    const sources = tags.filter((t) => t.name === 'source')
+    expect(sources).toHaveLength(image().sources.length)
+    for (const source of sources) expect(source.attrs.sizes).toBe('(min-width: 800px) 50vw, 100vw')
   })
 
   it('always writes alt, even empty', () => {

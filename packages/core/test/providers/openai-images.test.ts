@@ -308,6 +308,21 @@ describe('the per-attempt deadline is timeoutMs', () => {
     expect(retries).toEqual([])
   })
 
+  // Closer to the deadline: a deadline shorter than timeoutMs (0.7 x, say) cuts this one. A first
+  // generation loads undici and opens the connection, so the answer's 15 % margin (600 ms) is
+  // spent on nothing but the exchange.
+  it('an answer at 0.85 x timeoutMs is received: 1 request, no retry', async () => {
+    const slow = 4 * T
+    const provider = make({ timeoutMs: slow })
+    await provider.generate(req(), ctx())
+    mock.reset()
+    mock.fault = () => ({ delayMs: 0.85 * slow })
+    const image = await provider.generate(req(), ctx())
+    expect(image.format).toBe('png')
+    expect([mock.requests, mock.generated]).toEqual([1, 1])
+    expect(retries).toEqual([])
+  })
+
   it('an answer that trickles until 1.5 x timeoutMs is cut at timeoutMs: 2 requests, both billed, then FLUX_TRANSIENT', async () => {
     mock.fault = () => ({ type: 'trickle', pieces: 6, everyMs: T / 4 })
     const err = await failure(make({ timeoutMs: T }).generate(req(), ctx()))

@@ -89,6 +89,30 @@ describe('createSession: where the configuration comes from', () => {
     await session.close()
   })
 
+  // A `.env` a pull request adds must not hand the bucket keys of another tool to flux: read, they
+  // would sign its requests and make a remote meant to be read-only read-write.
+  it('takes no AWS_ variable from .env files: the remote they point at stays anonymous and read-only', async () => {
+    await write(
+      '.env',
+      [
+        'FLUX_REMOTE_URL=s3://flux-test/site',
+        'AWS_ACCESS_KEY_ID=AKIAFROMDOTENV',
+        'AWS_SECRET_ACCESS_KEY=secret-from-dotenv',
+        'AWS_SESSION_TOKEN=token-from-dotenv',
+        'AWS_REGION=eu-west-3',
+        '',
+      ].join('\n'),
+    )
+    const session = await createSession({}, { root, env: {} })
+    expect(session.options.remote).toMatchObject({
+      bucket: 'flux-test',
+      region: 'us-east-1',
+      credentials: undefined,
+      mode: 'read-only',
+    })
+    await session.close()
+  })
+
   // flux.config.ts is read by Node's type stripping: tested through the CLI (test/generate-cli.test.ts).
   it('reads flux.config.js as well, and mjs first when both exist', async () => {
     await write('flux.config.js', "export default { size: '1344x768' }\n")
