@@ -127,6 +127,12 @@ describe('flux-images candidates and pick', () => {
     const pruned = await cli('prune', '--yes')
     expect(pruned.stdout).toContain('1 candidate(s) older than a week removed')
     const after = await cli('candidates', 'post.md:3', '--list')
-    expect(after.stdout.trim().split('\n').slice(0, -1).map((r) => r.trim().split(/\s+/)[0])).toEqual(['0', '2', '3'])
+    expect(
+      after.stdout
+        .trim()
+        .split('\n')
+        .slice(0, -1)
+        .map((r) => r.trim().split(/\s+/)[0]),
+    ).toEqual(['0', '2', '3'])
   })
 })
