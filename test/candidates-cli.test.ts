@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createSession } from '@flux-images/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cliEnv, makeProject, runCli } from './helpers/cli.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
+import { createS3Server } from './s3-server/index.js'
 
 /**
  * Candidates and picks through the CLI, as an author uses them: more images of one directive
@@ -134,5 +135,56 @@ describe('flux-images candidates and pick', () => {
         .slice(0, -1)
         .map((r) => r.trim().split(/\s+/)[0]),
     ).toEqual(['0', '2', '3'])
+  })
+
+  it('with a shared bucket: a second checkout with the pick record alone gets the picked image from the bucket', {
+    timeout: 300_000,
+  }, async () => {
+    const s3 = await createS3Server()
+    cleanups.push(() => s3.close())
+    const files = {
+      '.env': `FLUX_REMOTE_URL=s3://${s3.bucket}/picks\nFLUX_REMOTE_ENDPOINT=${s3.url}\nFLUX_REMOTE_REGION=${s3.region}\n`,
+      'post.md': `# Post\n\n![The lighthouse](flux:${PROMPT} in the fleet)\n`,
+    }
+    const env = cliEnv({
+      FLUX_API_KEY: KEY,
+      FLUX_BASE_URL: gateway.url,
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      AWS_SESSION_TOKEN: s3.credentials.sessionToken,
+    })
+    const first = await makeProject(files)
+    cleanups.push(first.cleanup)
+    const cli = (root: string, ...args: string[]) => runCli([...args, '--root', root], { cwd: root, env })
+    gateway.reset()
+    expect((await cli(first.root, 'generate')).code).toBe(0)
+    expect((await cli(first.root, 'candidates', 'post.md:3', '--n', '2', '--yes')).code).toBe(0)
+    expect((await cli(first.root, 'pick', 'post.md:3', '2')).code).toBe(0)
+    expect(gateway.requests).toBe(3)
+    const listed = await cli(first.root, 'candidates', 'post.md:3', '--list')
+    const picked = listed.stdout.split('\n').find((line) => line.includes('shown')) ?? ''
+    const bytes = await sha256(picked.trim().split(/\s+/).at(-1) ?? '')
+
+    // Another checkout: the source and the pick record, as git brings them; no local originals.
+    const [record = ''] = await readdir(join(first.root, '.flux-cache', 'picks'))
+    const second = await makeProject({
+      ...files,
+      [`.flux-cache/picks/${record}`]: await readFile(
+        join(first.root, '.flux-cache', 'picks', record),
+        'utf8',
+      ),
+    })
+    cleanups.push(second.cleanup)
+    gateway.reset()
+    const frozen = await cli(second.root, 'generate', '--mode', 'frozen')
+    expect(frozen.code, frozen.stderr).toBe(0)
+    expect(gateway.requests).toBe(0)
+    const session = await createSession({ mode: 'frozen' }, { root: second.root, env })
+    try {
+      const original = await session.flux.cache.get((await session.flux.scan()).items[0]?.key ?? '')
+      expect(await sha256(original?.path ?? '')).toBe(bytes)
+    } finally {
+      await session.close()
+    }
   })
 })
