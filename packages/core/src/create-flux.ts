@@ -6,7 +6,7 @@ import {
   type OriginalStore,
 } from './cache/index.js'
 import { createBudget } from './engine/budget.js'
-import { chooseProvider, usesPlaceholders } from './engine/choose-provider.js'
+import { chooseProvider, placeholderReason } from './engine/choose-provider.js'
 import { directiveInput, type ImageInput, requestOf } from './engine/directive-input.js'
 import { createObtainOriginal, type ObtainCollaborators } from './engine/obtain-original.js'
 import { type PruneOptions, type PruneResult, pruneCache } from './engine/prune-cache.js'
@@ -86,7 +86,12 @@ export function createFlux(
 export function createEngine(options: ResolvedOptions, context: EngineContext = {}): Flux {
   const logger = redactingLogger(options.logger, options.apiKey)
   const cache = context.cache ?? openCache(options, logger)
-  const placeholder = context.provider ? context.provider.placeholder : usesPlaceholders(options)
+  const reason = context.provider
+    ? context.provider.placeholder
+      ? `the ${context.provider.name} provider`
+      : undefined
+    : placeholderReason(options)
+  const placeholder = reason !== undefined
   let provider = context.provider
   let optimizer: Optimizer | undefined
   let closing: Promise<void> | undefined
@@ -98,6 +103,8 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     budget,
     mode: options.mode,
     placeholder,
+    requireReal: options.requireReal,
+    ...(reason && { placeholderReason: reason }),
     ...(context.onGenerate && { onGenerate: context.onGenerate }),
   })
   const getOptimizer = () =>
@@ -147,6 +154,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
           obtain,
           budget,
           placeholder,
+          ...(reason && { placeholderReason: reason }),
           optimize: (request) => image({ request }),
           ...(cache.remote && { remote: cache.remote }),
         },

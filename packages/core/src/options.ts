@@ -61,6 +61,7 @@ export const DEFAULTS = {
   maxRetries: 4,
   allowPrivateDownloads: false,
   allowNetworkDev: false,
+  requireReal: false,
   progress: 'auto',
 } as const
 
@@ -70,7 +71,12 @@ export const ENV = {
   baseURL: 'FLUX_BASE_URL',
   mode: 'FLUX_MODE',
   concurrency: 'FLUX_CONCURRENCY',
+  requireReal: 'FLUX_REQUIRE_REAL',
 } as const
+
+/** Options that are flags: their variable reads `1`/`true` and `0`/`false` (anything else is shown as invalid). */
+const ENV_FLAGS: ReadonlySet<string> = new Set(['requireReal'])
+const FLAG_WORDS: Readonly<Record<string, boolean>> = { '1': true, true: true, '0': false, false: false }
 
 /** Node's timers take at most 2^31-1 ms: a longer delay overflows and fires after 1 ms. */
 export const MAX_TIMEOUT_MS = 2_147_483_647
@@ -210,6 +216,14 @@ export const FLUX_OPTIONS = v.pipe(
      * @default false (such a dev server shows placeholders for missing images and pays for nothing)
      */
     allowNetworkDev: v.optional(boolean(), DEFAULTS.allowNetworkDev),
+    /**
+     * Fail a build (or `flux-images generate`) that would serve any local placeholder instead of a
+     * real image (no key, placeholder mode), listing each at its file:line. For the CI builds that
+     * deploy: a job without its secrets fails rather than ship placeholder art. `astro sync`,
+     * `astro check` and dev servers are not builds: they never fail for it.
+     * @default process.env.FLUX_REQUIRE_REAL === '1' (or 'true'), else false
+     */
+    requireReal: v.optional(boolean(), DEFAULTS.requireReal),
     /** Progress display: a live line on a terminal, plain periodic lines in CI. @default 'auto' */
     progress: v.optional(oneOf(PROGRESS_STYLES), DEFAULTS.progress),
     /** Responsive variants: widths, formats, encoder settings, placeholder, public URL. */
@@ -376,10 +390,10 @@ export function resolveOptions(
     hostDefaults?: Pick<FluxOptions, 'logger' | 'image'>
   } = {},
 ): ResolvedOptions {
-  const fromEnv: Record<string, string> = {}
+  const fromEnv: Record<string, string | boolean> = {}
   for (const [name, variable] of Object.entries(ENV)) {
     const value = env[variable]?.trim()
-    if (value) fromEnv[name] = value
+    if (value) fromEnv[name] = ENV_FLAGS.has(name) ? (FLAG_WORDS[value.toLowerCase()] ?? value) : value
   }
   const { merged, sources } = mergeLayers([
     [given, ''],

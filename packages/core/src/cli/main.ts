@@ -33,7 +33,7 @@ Options:
   --out FILE            report: where to write it (default: flux-report.html in the root)
   -h, --help            Show this help
 
-Environment: FLUX_API_KEY (secret), FLUX_BASE_URL, FLUX_MODE, FLUX_CONCURRENCY;
+Environment: FLUX_API_KEY (secret), FLUX_BASE_URL, FLUX_MODE, FLUX_CONCURRENCY, FLUX_REQUIRE_REAL;
 remote cache: FLUX_REMOTE_URL (s3://bucket/prefix), FLUX_REMOTE_ENDPOINT, FLUX_REMOTE_MODE,
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (secret), AWS_REGION.
 Configuration: flags, then the environment, then FLUX_ variables of .env, .env.local,
@@ -194,7 +194,7 @@ async function generateCommand(
     logger.info(formatSummary(summary))
   }
   for (const err of summary.failed.filter(
-    (e) => e.code === 'FLUX_MISSING_FROZEN' || e.code === 'FLUX_BUDGET',
+    (e) => e.code === 'FLUX_MISSING_FROZEN' || e.code === 'FLUX_BUDGET' || e.code === 'FLUX_REQUIRE_REAL',
   )) {
     logger.error(err.toString())
   }

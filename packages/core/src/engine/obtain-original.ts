@@ -5,6 +5,7 @@ import type { CanonicalRequest, Provider, SourceLocation } from '../types.js'
 import type { Budget } from './budget.js'
 import type { RequestSlots } from './request-slots.js'
 
+/** `placeholder`: a local placeholder is served, made now or found in the cache. */
 export type Outcome = 'cached' | 'generated' | 'placeholder'
 
 export interface Obtained {
@@ -22,6 +23,10 @@ export interface ObtainCollaborators {
   mode: FluxMode
   /** True when the images made are local placeholders (stored apart, not charged, not locked). */
   placeholder: boolean
+  /** With `placeholder`: serving one is an error (FLUX_REQUIRE_REAL), giving `placeholderReason`. */
+  requireReal?: boolean
+  /** Why the images made are placeholders (`no FLUX_API_KEY set`), for messages. */
+  placeholderReason?: string
   /** A paid generation starts (charged, about to be requested), with where its directives are written. */
   onGenerate?: (key: string, request: CanonicalRequest, locations: readonly SourceLocation[]) => void
 }
@@ -70,8 +75,14 @@ export async function obtainOriginal(
   const hit = await c.cache.get(key)
   if (hit) return { entry: hit, outcome: 'cached' }
   if (c.mode === 'frozen') throw fluxError('FLUX_MISSING_FROZEN', { list: [request.prompt] })
+  if (c.placeholder && c.requireReal) {
+    throw fluxError('FLUX_REQUIRE_REAL', {
+      reason: c.placeholderReason ?? 'placeholder provider',
+      list: [JSON.stringify(request.prompt)],
+    })
+  }
   const local = c.placeholder ? await c.cache.get(key, { placeholder: true }) : undefined
-  if (local) return { entry: local, outcome: 'cached' }
+  if (local) return { entry: local, outcome: 'placeholder' }
   return c.slots.stage(async () => {
     ctx.signal?.throwIfAborted()
     const provider = c.provider()
@@ -102,7 +113,7 @@ async function generateOnce(
   ctx: ObtainContext,
 ): Promise<Obtained> {
   const again = await c.cache.get(key, { placeholder: c.placeholder })
-  if (again) return { entry: again, outcome: 'cached' }
+  if (again) return { entry: again, outcome: again.placeholder ? 'placeholder' : 'cached' }
   if (!c.placeholder) {
     c.budget.charge()
     c.onGenerate?.(key, request, ctx.locations ?? [])

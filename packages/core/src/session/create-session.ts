@@ -145,7 +145,7 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
         placeholders: () => {
           // Its "placeholder mode" warning would be wrong: real images are on their way.
           placeholders ??= createEngine(
-            { ...resolved, mode: 'placeholder', logger: { ...logger, warn() {} } },
+            { ...resolved, mode: 'placeholder', requireReal: false, logger: { ...logger, warn() {} } },
             { cache: flux.cache },
           )
           return placeholders
@@ -244,7 +244,7 @@ export function formatSummary(s: GenerateSummary): string {
   const counts = [
     `${s.generated} generated`,
     `${s.cached} cached`,
-    `${s.placeholders} placeholder(s)`,
+    `${s.placeholders} placeholder(s)${s.placeholders && s.placeholderReason ? ` (${s.placeholderReason})` : ''}`,
     `${s.failed.length} failed${failedText}`,
     ...(s.skipped ? [`${s.skipped} skipped`] : []),
   ]
