@@ -108,15 +108,19 @@ export const ERRORS = {
   },
   FLUX_REQUIRE_REAL: {
     title: 'Placeholders in a build that requires real images',
-    message: (a: { reason: string; list: string[] }) =>
-      `${a.list.length} image(s) would be served as local placeholders (${a.reason}), and requireReal forbids any:\n${a.list.map((l) => `  - ${l}`).join('\n')}`,
+    message: (a: { images: number; reason: string; list: string[] }) =>
+      `${a.images} image(s) would be served as local placeholders (${a.reason}), and requireReal forbids any:\n${a.list.map((l) => `  - ${l}`).join('\n')}`,
     hint: 'Give this build its FLUX_API_KEY and FLUX_BASE_URL (a CI job without its secrets?), or generate the images and commit .flux-cache/originals; to allow placeholders, unset FLUX_REQUIRE_REAL (or `requireReal`).',
   },
   FLUX_UNKNOWN_OPTION: {
     title: 'Unknown directive option',
-    message: (a: { names: readonly string[]; nearest: readonly (string | undefined)[]; known: readonly string[] }) =>
+    message: (a: {
+      names: readonly string[]
+      nearest: readonly (string | undefined)[]
+      known: readonly string[]
+    }) =>
       `${a.names.map((n, i) => `Unknown option \`${n}\`${a.nearest[i] ? `; did you mean \`${a.nearest[i]}\`?` : ''}`).join('. ')} (known: ${a.known.join(', ')}). Nothing was generated for this directive.`,
-    hint: 'Fix the option\'s name. If the `?` belongs to the prompt, escape it: `\\?` (or `%3F`).',
+    hint: "Fix the option's name. If the `?` belongs to the prompt, escape it: `\\?` (or `%3F`).",
   },
   FLUX_BUDGET: {
     title: 'Generation cap exceeded',

@@ -77,6 +77,7 @@ export async function obtainOriginal(
   if (c.mode === 'frozen') throw fluxError('FLUX_MISSING_FROZEN', { list: [request.prompt] })
   if (c.placeholder && c.requireReal) {
     throw fluxError('FLUX_REQUIRE_REAL', {
+      images: 1,
       reason: c.placeholderReason ?? 'placeholder provider',
       list: [JSON.stringify(request.prompt)],
     })

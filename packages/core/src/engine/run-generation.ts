@@ -121,6 +121,9 @@ export async function runGeneration(
   const remote = before && c.remote && difference(c.remote.stats(), before)
   const result = { ...summary, ...held, ...(remote && { remote }), wallMs: Date.now() - started }
   if (result.placeholders > 0) {
+    // In the scan's order, not the order they were made in: the same list on every run.
+    const served = new Set(result.placeholderImages)
+    result.placeholderImages = report.items.filter((item) => served.has(item))
     result.placeholderReason = c.placeholderReason ?? 'placeholder provider'
     // Every build that serves one says so, warm or cold: a CI job without its secrets must not look clean.
     c.logger.warn(placeholderWarning(result.placeholderImages ?? [], result.placeholderReason))
@@ -179,7 +182,7 @@ function holdBack(
       )
       const reason = c.placeholderReason ?? 'placeholder provider'
       const first = fake[0]?.directives[0]?.location
-      const err = fluxError('FLUX_REQUIRE_REAL', { reason, list })
+      const err = fluxError('FLUX_REQUIRE_REAL', { images: fake.length, reason, list })
       summary.failed.push(first ? err.at(first) : err)
       return { skipped: missing.length + summary.placeholders, placeholders: 0, placeholderImages: [] }
     }

@@ -67,7 +67,8 @@ export interface Session {
   build(): Promise<GenerateSummary>
   /**
    * Dev: generates what the project misses in the background, while pages render (sharing the
-   * generations they wait for); each failure is logged, located.
+   * generations they wait for); each failure is logged, located. Does nothing in a session whose
+   * command is not `dev`.
    */
   prepare(): void
   /** Dev servers' middleware: pending images and the variants handed out. */
@@ -179,7 +180,9 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       return summary
     },
     prepare() {
-      if (paused) return
+      // Astro runs its dev hooks on the temporary server of every content sync (`astro build`,
+      // `astro sync`, `astro check`): only a dev session generates in the background.
+      if (paused || !written) return
       flux.generate({ optimize: true, signal: closing.signal }).then(
         (summary) => {
           for (const failure of summary.failed) logger.error(failure.toString())
