@@ -120,7 +120,7 @@ export const ERRORS = {
       known: readonly string[]
     }) =>
       `${a.names.map((n, i) => `Unknown option \`${n}\`${a.nearest[i] ? `; did you mean \`${a.nearest[i]}\`?` : ''}`).join('. ')} (known: ${a.known.join(', ')}). Nothing was generated for this directive.`,
-    hint: "Fix the option's name. If the `?` belongs to the prompt, escape it: `\\?` (or `%3F`).",
+    hint: "Fix the option's name. If the `?` belongs to the prompt, escape it: `\\?` (`\\\\?` in Markdown, where a backslash escapes punctuation), or `%3F`.",
   },
   FLUX_BUDGET: {
     title: 'Generation cap exceeded',
