@@ -33,14 +33,14 @@ describe('a misspelt directive option', () => {
     const run = await runCli(['generate'], { cwd: p.root, env: env() })
     expect(run.code).toBe(1)
     expect(run.stderr).toContain(
-      '[flux] a.md:3:6: Unknown option `sise`; did you mean `size`? (known: model, size, quality, seed, alt). Nothing was generated for this directive.',
+      '[flux] a.md:3:6: Unknown option `sise` (did you mean `size`?). Known options: model, size, quality, seed, alt. Nothing was generated for this directive.',
     )
-    expect(run.stderr).toContain('[flux] b.html:1:11: Unknown option `qualty`; did you mean `quality`?')
+    expect(run.stderr).toContain('[flux] b.html:1:11: Unknown option `qualty` (did you mean `quality`?)')
     expect(run.stderr).toContain('0 generated, 0 cached, 0 placeholder(s), 2 failed (FLUX_UNKNOWN_OPTION 2)')
     expect(gateway.requests).toBe(0)
     const scan = await runCli(['scan'], { cwd: p.root, env: env() })
     expect(scan.code).toBe(1)
-    expect(scan.stderr).toContain('a.md:3:6: Unknown option `sise`; did you mean `size`?')
+    expect(scan.stderr).toContain('a.md:3:6: Unknown option `sise` (did you mean `size`?)')
   })
 
   it('a prompt that really ends in `?a=b` escapes its `?`, in Markdown and in HTML, and is sent as written', async () => {
@@ -52,7 +52,7 @@ describe('a misspelt directive option', () => {
     cleanups.push(p.cleanup)
     const run = await runCli(['generate'], { cwd: p.root, env: env() })
     expect(run.code).toBe(1)
-    expect(run.stderr).toContain('a.md:2:6: Unknown option `sise`; did you mean `size`?')
+    expect(run.stderr).toContain('a.md:2:6: Unknown option `sise` (did you mean `size`?)')
     expect(run.stderr).toContain('2 generated, 0 cached, 0 placeholder(s), 1 failed (FLUX_UNKNOWN_OPTION 1)')
     expect(gateway.requests).toBe(2)
     expect([...gateway.requestsByPrompt]).toEqual(

@@ -119,7 +119,7 @@ export const ERRORS = {
       nearest: readonly (string | undefined)[]
       known: readonly string[]
     }) =>
-      `${a.names.map((n, i) => `Unknown option \`${n}\`${a.nearest[i] ? `; did you mean \`${a.nearest[i]}\`?` : ''}`).join('. ')} (known: ${a.known.join(', ')}). Nothing was generated for this directive.`,
+      `Unknown option${a.names.length === 1 ? '' : 's'} ${a.names.map((n, i) => `\`${n}\`${a.nearest[i] ? ` (did you mean \`${a.nearest[i]}\`?)` : ''}`).join(', ')}. Known options: ${a.known.join(', ')}. Nothing was generated for this directive.`,
     hint: "Fix the option's name. If the `?` belongs to the prompt, escape it: `\\?` (`\\\\?` in Markdown, where a backslash escapes punctuation), or `%3F`.",
   },
   FLUX_BUDGET: {

@@ -178,11 +178,11 @@ describe('findUnknownParams and unknownParamsError', () => {
     const err = unknownParamsError(['sise'], { file: 'a.md', line: 3, column: 6 })
     expect(err.code).toBe('FLUX_UNKNOWN_OPTION')
     expect(err.message).toBe(
-      '[flux] a.md:3:6: Unknown option `sise`; did you mean `size`? (known: model, size, quality, seed, alt). Nothing was generated for this directive.',
+      '[flux] a.md:3:6: Unknown option `sise` (did you mean `size`?). Known options: model, size, quality, seed, alt. Nothing was generated for this directive.',
     )
-    expect(err.hint).toContain('escape it: `\\?` (`\\\\?` in Markdown
+    expect(err.hint).toContain('escape it: `\\?` (`\\\\?` in Markdown')
     expect(unknownParamsError(['qualty', 'colour']).message).toBe(
-      '[flux] Unknown option `qualty`; did you mean `quality`?. Unknown option `colour` (known: model, size, quality, seed, alt). Nothing was generated for this directive.',
+      '[flux] Unknown options `qualty` (did you mean `quality`?), `colour`. Known options: model, size, quality, seed, alt. Nothing was generated for this directive.',
     )
   })
 })
@@ -198,7 +198,10 @@ describe('parseDirective: `\\?` is a question mark of the prompt', () => {
 
   it('keeps other backslashes, and a `%5C?` is a backslash then a query', () => {
     expect(parseDirective('flux:a\\b \\n')?.prompt).toBe('a\\b \\n')
-    expect(parseDirective('flux:a%5C?size=1536x1024')).toEqual({ prompt: 'a\\', params: { size: '1536x1024' } })
+    expect(parseDirective('flux:a%5C?size=1536x1024')).toEqual({
+      prompt: 'a\\',
+      params: { size: '1536x1024' },
+    })
   })
 })
 
