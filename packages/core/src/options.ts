@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import * as v from 'valibot'
+import type { Price } from './engine/cost.js'
 import { OPTIMIZE_OPTIONS } from './optimize/resolve-optimize-options.js'
 import {
   LEASE_STALE_MS,
@@ -36,7 +37,7 @@ export type FluxMode = (typeof MODES)[number]
 export type ProgressStyle = (typeof PROGRESS_STYLES)[number]
 
 /** Published list prices of the FLUX models in USD per image (estimates; gateways differ: override with `prices`). */
-export const DEFAULT_PRICES: Readonly<Record<string, number>> = {
+export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
   'flux-1.1-pro': 0.04,
   'flux-pro': 0.05,
   'flux-dev': 0.025,
@@ -151,9 +152,16 @@ const globUnderRoot = v.pipe(
   ),
 )
 
-const price = custom<number>(
-  (value) => typeof value === 'number' && Number.isFinite(value) && value >= 0,
-  'a price in USD from 0 and up',
+const usd = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value >= 0
+/** `0.04` (per image), or `{ perMegapixel: 0.015, first: 0.03 }` (see `Price`). */
+const price = custom<Price>(
+  (value) =>
+    usd(value) ||
+    (isRecord(value) &&
+      usd(value.perMegapixel) &&
+      (value.first === undefined || usd(value.first)) &&
+      Object.keys(value).every((key) => key === 'perMegapixel' || key === 'first')),
+  'a price in USD from 0 and up per image, or { perMegapixel, first? } in USD',
 )
 
 /**
@@ -200,7 +208,11 @@ export const FLUX_OPTIONS = v.pipe(
     include: v.optional(list(globUnderRoot, 'a list of globs'), () => [...DEFAULTS.include]),
     /** Globs never scanned, added to node_modules, dist, .git and the cache directory. @default [] */
     exclude: v.optional(list(text(), 'a list of globs'), () => []),
-    /** Estimated price in USD per image, by model, merged over DEFAULT_PRICES; used for estimates only. */
+    /**
+     * Estimated prices by model, merged over DEFAULT_PRICES; used for estimates only. Per image in
+     * USD (`'flux-1.1-pro': 0.04`), or per megapixel (`'flux-2-pro': { first: 0.03, perMegapixel:
+     * 0.015 }`: the first megapixel, then each further one begun; 1024x1024 is 1 MP).
+     */
     prices: v.optional(record(price), () => ({})),
     /** How the gateway returns images. `b64_json` avoids a second download and URL expiry. @default 'b64_json' */
     responseFormat,
@@ -269,7 +281,7 @@ export const FLUX_OPTIONS = v.pipe(
         ...(inRoot ? [`${absoluteCacheDir.slice(absoluteRoot.length + 1)}/**`] : []),
         ...exclude,
       ] as readonly string[],
-      prices: { ...DEFAULT_PRICES, ...prices } as Readonly<Record<string, number>>,
+      prices: { ...DEFAULT_PRICES, ...prices } as Readonly<Record<string, Price>>,
     }
   }),
 )

@@ -1,4 +1,4 @@
-export { costByModel, plannedCost } from './cost.js'
+export { costByModel, type Price, plannedCost, priceOf } from './cost.js'
 export { type Plan, type PlanItem, planRequests } from './plan.js'
 export {
   createProgress,

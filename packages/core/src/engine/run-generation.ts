@@ -5,7 +5,7 @@ import type { ResolvedOptions } from '../options.js'
 import { sizeWarning } from '../providers/check-image.js'
 import type { CanonicalRequest, Logger } from '../types.js'
 import type { Budget } from './budget.js'
-import { plannedCost } from './cost.js'
+import { plannedCost, priceOf } from './cost.js'
 import type { ObtainOriginal, Outcome } from './obtain-original.js'
 import type { PlanItem } from './plan.js'
 import { createProgress, type Progress, type ProgressStream } from './progress.js'
@@ -284,7 +284,7 @@ function count(run: Run, item: PlanItem, meta: CacheEntryMeta, outcome: Outcome)
     )
     if (resized) run.c.logger.warn(resized)
     summary.generated++
-    summary.estimatedCost += run.c.options.prices[item.request.model] ?? 0
+    summary.estimatedCost += priceOf(item.request, run.c.options.prices)
   } else if (outcome === 'placeholder') {
     summary.placeholders++
     summary.placeholderImages?.push(item)
