@@ -157,6 +157,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
           ...(reason && { placeholderReason: reason }),
           optimize: (request) => image({ request }),
           ...(cache.remote && { remote: cache.remote }),
+          originals: () => cache.list(),
         },
         run,
       ),

@@ -9,3 +9,4 @@ export {
 } from './progress.js'
 export { resolveRequest } from './resolve-request.js'
 export { type ProjectScan, scanProject } from './scan-project.js'
+export { type RekeyCause, type UnusedOriginal, unusedOriginals } from './unused-originals.js'

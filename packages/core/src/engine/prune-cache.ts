@@ -1,5 +1,6 @@
 import type { OriginalStore } from '../cache/index.js'
 import { FluxError } from '../errors.js'
+import type { CanonicalRequest } from '../types.js'
 import type { ScanReport } from './scan-report.js'
 
 /**
@@ -19,6 +20,8 @@ export interface PruneOptions {
 export interface PruneResult {
   /** The keys removed (or, in a dry run, that would be). */
   removed: string[]
+  /** The request each listed key was made for, from its metadata (a key without metadata has none). */
+  requests: ReadonlyMap<string, CanonicalRequest>
   /** Set when nothing was removed for want of confirmation: the keys that would go, of how many. */
   unconfirmed?: { wouldRemove: string[]; total: number }
 }
@@ -40,17 +43,16 @@ export async function pruneCache(
     })
   }
   const used = new Set(report.items.map((item) => item.key))
-  const keys = new Set([
-    ...(await cache.list()).map((m) => m.key),
-    ...(await cache.listPlaceholders()).map((m) => m.key),
-  ])
+  const metas = [...(await cache.list()), ...(await cache.listPlaceholders())]
+  const keys = new Set(metas.map((m) => m.key))
   const removed = [...keys].filter((key) => !used.has(key)).sort()
+  const requests = new Map(metas.filter((m) => !used.has(m.key)).map((m) => [m.key, m.request]))
   // A typo in include/exclude/root makes the scan find nothing, and every paid original looks unused.
   const sweeping =
     removed.length > 0 && (removed.length === keys.size || removed.length > PRUNE_CONFIRM_ABOVE)
   if (sweeping && !confirmed && !dryRun) {
-    return { removed: [], unconfirmed: { wouldRemove: removed, total: keys.size } }
+    return { removed: [], requests, unconfirmed: { wouldRemove: removed, total: keys.size } }
   }
   if (!dryRun) for (const key of removed) await cache.remove(key)
-  return { removed }
+  return { removed, requests }
 }

@@ -10,6 +10,7 @@ import type { ObtainOriginal, Outcome } from './obtain-original.js'
 import type { PlanItem } from './plan.js'
 import { createProgress, type Progress, type ProgressStream } from './progress.js'
 import type { ScannedItem, ScanReport } from './scan-report.js'
+import { type UnusedOriginal, unusedOriginals } from './unused-originals.js'
 
 export interface GenerateOptions {
   /** List what would be generated and its estimated cost; call nothing. */
@@ -51,6 +52,8 @@ export interface GenerateSummary {
   estimatedCost: number
   /** Dry run only: what would be generated. */
   wouldGenerate?: PlanItem[]
+  /** Dry run only: the cached originals no directive uses any more, and what re-keyed them. */
+  unused?: UnusedOriginal[]
   /** With a shared bucket: what this run downloaded (counted in `cached`) and uploaded. */
   remote?: RemoteStats
 }
@@ -70,6 +73,8 @@ export interface RunCollaborators {
   optimize: (request: CanonicalRequest) => Promise<ImageResult>
   /** The shared bucket, when the cache has one. */
   remote?: RemoteSide
+  /** The metadata of every real original in the cache (a dry run lists those no directive uses). */
+  originals?: () => Promise<CacheEntryMeta[]>
 }
 
 /** One run in progress: its collaborators, its summary, its progress and its stop signal. */
@@ -118,6 +123,7 @@ export async function runGeneration(
   }
   const held = holdBack(c, run, summary, report.items, missing)
   if (!held) await generateMissing(c, run, summary, report.items, missing)
+  if (run.dryRun && held && c.originals) held.unused = unusedOriginals(report.items, await c.originals())
   const remote = before && c.remote && difference(c.remote.stats(), before)
   const result = { ...summary, ...held, ...(remote && { remote }), wallMs: Date.now() - started }
   if (result.placeholders > 0) {
