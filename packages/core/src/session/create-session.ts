@@ -12,6 +12,7 @@ import { formatDuration } from '../engine/index.js'
 import { type FluxError, formatLocation } from '../errors.js'
 import { type ImageResult, type OptimizeOptions, publicUrl, serveVariants } from '../optimize/index.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from '../options.js'
+import { createPlaceholderProvider } from '../providers/placeholder.js'
 import { redactingLogger } from '../redact.js'
 import type { CanonicalRequest, Logger, Provider, SourceLocation } from '../types.js'
 import { devGuard, isLoopback } from './dev-guard.js'
@@ -24,8 +25,13 @@ type Env = Readonly<Record<string, string | undefined>>
 
 /** What the host (the CLI, Vite, Astro, a script) tells the session about itself. */
 export interface SessionHost {
-  /** `dev` turns on the dev policy (placeholders while images are pending). @default 'build' */
-  command?: 'build' | 'dev' | 'cli'
+  /**
+   * `dev` turns on the dev policy (placeholders while images are pending). `sync`: a step that
+   * prepares types and content without building (`astro sync`, `astro check`), which never calls
+   * the gateway: cached images are used, and placeholders stand in for the rest, said in one line.
+   * @default 'build'
+   */
+  command?: 'build' | 'dev' | 'cli' | 'sync'
   /** The host's project root; `options.root` wins. @default process.cwd() */
   root?: string
   /** Which `.env.[mode]` files are read, as Vite names modes. @default 'development' in dev, else 'production' */
@@ -112,10 +118,17 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
   // Dev: what the project's files write, the only images a dev server pays for.
   const written =
     command === 'dev' ? writtenDirectives({ options: resolved, scan: () => flux.scan() }) : undefined
+  if (command === 'sync') {
+    logger.info(
+      '[flux] sync: generates nothing and pays for nothing; cached images are used, placeholders stand in for the rest (a build generates them).',
+    )
+  }
   const flux: Flux = createEngine(
-    { ...resolved, logger },
+    // A sync is no build: it never fails for a placeholder, and the line above says it makes them.
+    command === 'sync' ? { ...resolved, requireReal: false, logger } : { ...resolved, logger },
     {
       ...(host.provider && { provider: host.provider }),
+      ...(command === 'sync' && { provider: createPlaceholderProvider() }),
       // Every image a dev server pays for is said as it starts, with who asked for it.
       ...(written && {
         onGenerate: (key: string, request: CanonicalRequest, locations: readonly SourceLocation[]) =>
