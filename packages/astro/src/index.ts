@@ -63,7 +63,8 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         void lastFluxState()?.close()
         const root = fileURLToPath(config.root)
         session = await createSession(options, {
-          command: command === 'dev' ? 'dev' : 'build',
+          // `astro sync`, and `astro check` which syncs first, are told apart from builds here.
+          command: command === 'dev' ? 'dev' : command === 'sync' ? 'sync' : 'build',
           root,
           logger: toLogger(logger.fork('flux')),
           image: { base: withSlash(config.base), publicPath: '/_flux/' },

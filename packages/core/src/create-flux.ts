@@ -11,7 +11,7 @@ import {
 } from './cache/index.js'
 import { createBudget } from './engine/budget.js'
 import { type Candidate, candidateStore, createCandidates } from './engine/candidates.js'
-import { chooseProvider, usesPlaceholders } from './engine/choose-provider.js'
+import { chooseProvider, placeholderReason } from './engine/choose-provider.js'
 import { directiveInput, type ImageInput, requestOf } from './engine/directive-input.js'
 import { createObtainOriginal, type ObtainCollaborators } from './engine/obtain-original.js'
 import { type PruneOptions, type PruneResult, pruneCache } from './engine/prune-cache.js'
@@ -101,7 +101,12 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
   const logger = redactingLogger(options.logger, options.apiKey)
   const cache =
     context.cache ?? withPicks(openCache(options, logger), createPickStore({ dir: options.cacheDir }))
-  const placeholder = context.provider ? context.provider.placeholder : usesPlaceholders(options)
+  const reason = context.provider
+    ? context.provider.placeholder
+      ? `the ${context.provider.name} provider`
+      : undefined
+    : placeholderReason(options)
+  const placeholder = reason !== undefined
   let provider = context.provider
   let optimizer: Optimizer | undefined
   let closing: Promise<void> | undefined
@@ -123,6 +128,8 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     budget,
     mode: options.mode,
     placeholder,
+    requireReal: options.requireReal,
+    ...(reason && { placeholderReason: reason }),
     ...(context.onGenerate && { onGenerate: context.onGenerate }),
   }
   const obtain = createObtainOriginal(collaborators)
@@ -174,8 +181,10 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
           budget,
           placeholder,
           refuse,
+          ...(reason && { placeholderReason: reason }),
           optimize: (request) => image({ request }),
           ...(cache.remote && { remote: cache.remote }),
+          originals: () => cache.list(),
         },
         run,
       ),

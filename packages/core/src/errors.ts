@@ -118,6 +118,22 @@ export const ERRORS = {
       `${a.list.length} image(s) are not cached and frozen mode forbids generating them:\n${a.list.map((l) => `  - ${l}`).join('\n')}`,
     hint: 'Generate them locally (`flux-images generate`) and commit the cache, or run with FLUX_MODE=auto.',
   },
+  FLUX_REQUIRE_REAL: {
+    title: 'Placeholders in a build that requires real images',
+    message: (a: { images: number; reason: string; list: string[] }) =>
+      `${a.images} image(s) would be served as local placeholders (${a.reason}), and requireReal forbids any:\n${a.list.map((l) => `  - ${l}`).join('\n')}`,
+    hint: 'Give this build its FLUX_API_KEY and FLUX_BASE_URL (a CI job without its secrets?), or generate the images and commit .flux-cache/originals; to allow placeholders, unset FLUX_REQUIRE_REAL (or `requireReal`).',
+  },
+  FLUX_UNKNOWN_OPTION: {
+    title: 'Unknown directive option',
+    message: (a: {
+      names: readonly string[]
+      nearest: readonly (string | undefined)[]
+      known: readonly string[]
+    }) =>
+      `Unknown option${a.names.length === 1 ? '' : 's'} ${a.names.map((n, i) => `\`${n}\`${a.nearest[i] ? ` (did you mean \`${a.nearest[i]}\`?)` : ''}`).join(', ')}. Known options: ${a.known.join(', ')}. Nothing was generated for this directive.`,
+    hint: "Fix the option's name. If the `?` belongs to the prompt, escape it: `\\?` (`\\\\?` in Markdown, where a backslash escapes punctuation), or `%3F`.",
+  },
   FLUX_BUDGET: {
     title: 'Generation cap exceeded',
     message: (a: { needed: number; max: number }) =>

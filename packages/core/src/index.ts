@@ -34,6 +34,7 @@ export {
   scanSource,
   withAlt,
 } from './directives/index.js'
+export type { Price } from './engine/cost.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError } from './errors.js'
 export {
   type HastElement,

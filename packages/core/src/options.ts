@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import * as v from 'valibot'
+import type { Price } from './engine/cost.js'
 import { OPTIMIZE_OPTIONS } from './optimize/resolve-optimize-options.js'
 import {
   LEASE_STALE_MS,
@@ -38,7 +39,7 @@ export type FluxMode = (typeof MODES)[number]
 export type ProgressStyle = (typeof PROGRESS_STYLES)[number]
 
 /** Published list prices of the FLUX models in USD per image (estimates; gateways differ: override with `prices`). */
-export const DEFAULT_PRICES: Readonly<Record<string, number>> = {
+export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
   'flux-1.1-pro': 0.04,
   'flux-pro': 0.05,
   'flux-dev': 0.025,
@@ -63,6 +64,7 @@ export const DEFAULTS = {
   maxRetries: 4,
   allowPrivateDownloads: false,
   allowNetworkDev: false,
+  requireReal: false,
   progress: 'auto',
 } as const
 
@@ -72,7 +74,12 @@ export const ENV = {
   baseURL: 'FLUX_BASE_URL',
   mode: 'FLUX_MODE',
   concurrency: 'FLUX_CONCURRENCY',
+  requireReal: 'FLUX_REQUIRE_REAL',
 } as const
+
+/** Options that are flags: their variable reads `1`/`true` and `0`/`false` (anything else is shown as invalid). */
+const ENV_FLAGS: ReadonlySet<string> = new Set(['requireReal'])
+const FLAG_WORDS: Readonly<Record<string, boolean>> = { '1': true, true: true, '0': false, false: false }
 
 /** Node's timers take at most 2^31-1 ms: a longer delay overflows and fires after 1 ms. */
 export const MAX_TIMEOUT_MS = 2_147_483_647
@@ -169,9 +176,16 @@ const globUnderRoot = v.pipe(
   ),
 )
 
-const price = custom<number>(
-  (value) => typeof value === 'number' && Number.isFinite(value) && value >= 0,
-  'a price in USD from 0 and up',
+const usd = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value >= 0
+/** `0.04` (per image), or `{ perMegapixel: 0.015, first: 0.03 }` (see `Price`). */
+const price = custom<Price>(
+  (value) =>
+    usd(value) ||
+    (isRecord(value) &&
+      usd(value.perMegapixel) &&
+      (value.first === undefined || usd(value.first)) &&
+      Object.keys(value).every((key) => key === 'perMegapixel' || key === 'first')),
+  'a price in USD from 0 and up per image, or { perMegapixel, first? } in USD',
 )
 
 /**
@@ -227,7 +241,11 @@ export const FLUX_OPTIONS = v.pipe(
     include: v.optional(list(globUnderRoot, 'a list of globs'), () => [...DEFAULTS.include]),
     /** Globs never scanned, added to node_modules, dist, .git and the cache directory. @default [] */
     exclude: v.optional(list(text(), 'a list of globs'), () => []),
-    /** Estimated price in USD per image, by model, merged over DEFAULT_PRICES; used for estimates only. */
+    /**
+     * Estimated prices by model, merged over DEFAULT_PRICES; used for estimates only. Per image in
+     * USD (`'flux-1.1-pro': 0.04`), or per megapixel (`'flux-2-pro': { first: 0.03, perMegapixel:
+     * 0.015 }`: the first megapixel, then each further one begun; 1024x1024 is 1 MP).
+     */
     prices: v.optional(record(price), () => ({})),
     /** How the gateway returns images. `b64_json` avoids a second download and URL expiry. @default 'b64_json' */
     responseFormat,
@@ -243,6 +261,14 @@ export const FLUX_OPTIONS = v.pipe(
      * @default false (such a dev server shows placeholders for missing images and pays for nothing)
      */
     allowNetworkDev: v.optional(boolean(), DEFAULTS.allowNetworkDev),
+    /**
+     * Fail a build (or `flux-images generate`) that would serve any local placeholder instead of a
+     * real image (no key, placeholder mode), listing each at its file:line. For the CI builds that
+     * deploy: a job without its secrets fails rather than ship placeholder art. `astro sync`,
+     * `astro check` and dev servers are not builds: they never fail for it.
+     * @default process.env.FLUX_REQUIRE_REAL === '1' (or 'true'), else false
+     */
+    requireReal: v.optional(boolean(), DEFAULTS.requireReal),
     /** Progress display: a live line on a terminal, plain periodic lines in CI. @default 'auto' */
     progress: v.optional(oneOf(PROGRESS_STYLES), DEFAULTS.progress),
     /** Responsive variants: widths, formats, encoder settings, placeholder, public URL. */
@@ -289,7 +315,7 @@ export const FLUX_OPTIONS = v.pipe(
         ...(inRoot ? [`${absoluteCacheDir.slice(absoluteRoot.length + 1)}/**`] : []),
         ...exclude,
       ] as readonly string[],
-      prices: { ...DEFAULT_PRICES, ...prices } as Readonly<Record<string, number>>,
+      prices: { ...DEFAULT_PRICES, ...prices } as Readonly<Record<string, Price>>,
     }
   }),
   v.rawTransform(({ dataset, addIssue }) => {
@@ -485,10 +511,10 @@ export function resolveOptions(
     hostDefaults?: Pick<FluxOptions, 'logger' | 'image'>
   } = {},
 ): ResolvedOptions {
-  const fromEnv: Record<string, string> = {}
+  const fromEnv: Record<string, string | boolean> = {}
   for (const [name, variable] of Object.entries(ENV)) {
     const value = env[variable]?.trim()
-    if (value) fromEnv[name] = value
+    if (value) fromEnv[name] = ENV_FLAGS.has(name) ? (FLAG_WORDS[value.toLowerCase()] ?? value) : value
   }
   const { merged, sources } = mergeLayers([
     [given, ''],

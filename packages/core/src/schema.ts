@@ -191,7 +191,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** The known name within 2 edits of `name` (case aside), if any. */
-function nearest(name: string, known: readonly string[]): string | undefined {
+export function nearest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = 3
   for (const candidate of known) {

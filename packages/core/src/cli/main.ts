@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Flux } from '../create-flux.js'
 import { PRUNE_CONFIRM_ABOVE } from '../create-flux.js'
-import { costByModel } from '../engine/index.js'
+import { costByModel, priceOf, type UnusedOriginal } from '../engine/index.js'
 import { presetOf, type RequestDefaults } from '../engine/resolve-request.js'
 import { FluxError, formatLocation } from '../errors.js'
 import type { FluxOptions } from '../options.js'
@@ -39,7 +39,7 @@ Options:
   --out FILE            report: where to write it (default: flux-report.html in the root)
   -h, --help            Show this help
 
-Environment: FLUX_API_KEY (secret), FLUX_BASE_URL, FLUX_MODE, FLUX_CONCURRENCY;
+Environment: FLUX_API_KEY (secret), FLUX_BASE_URL, FLUX_MODE, FLUX_CONCURRENCY, FLUX_REQUIRE_REAL;
 remote cache: FLUX_REMOTE_URL (s3://bucket/prefix), FLUX_REMOTE_ENDPOINT, FLUX_REMOTE_MODE,
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (secret), AWS_REGION.
 Configuration: flags, then the environment, then FLUX_ variables of .env, .env.local,
@@ -217,11 +217,12 @@ async function generateCommand(
     io.stdout.write(
       `${summary.wouldGenerate.length} image(s) would be generated, est. $${summary.estimatedCost.toFixed(3)}; ${summary.cached} cached. Nothing was called.\n`,
     )
+    io.stdout.write(describeUnused(summary.unused ?? []))
   } else {
     logger.info(formatSummary(summary))
   }
   for (const err of summary.failed.filter(
-    (e) => e.code === 'FLUX_MISSING_FROZEN' || e.code === 'FLUX_BUDGET',
+    (e) => e.code === 'FLUX_MISSING_FROZEN' || e.code === 'FLUX_BUDGET' || e.code === 'FLUX_REQUIRE_REAL',
   )) {
     logger.error(err.toString())
   }
@@ -229,19 +230,63 @@ async function generateCommand(
   return summary.failed.length > 0 ? 1 : 0
 }
 
+/** What a dry run says of the originals no directive uses any more: grouped by what re-keyed them, with their prompts. */
+function describeUnused(unused: readonly UnusedOriginal[]): string {
+  if (unused.length === 0) return ''
+  // Parameter changes first (fewest first), then lost prompts; by prompt within a group.
+  const rank = (o: UnusedOriginal) => (o.causes.includes('prompt') ? 9 : o.causes.length)
+  const sorted = [...unused].sort(
+    (a, b) =>
+      rank(a) - rank(b) ||
+      a.causes.join().localeCompare(b.causes.join()) ||
+      a.request.prompt.localeCompare(b.request.prompt),
+  )
+  const groups = new Map<string, UnusedOriginal[]>()
+  for (const original of sorted) {
+    const label = original.causes.includes('prompt')
+      ? 'no directive sends their prompt any more (a prompt changed, or its directive was removed)'
+      : `re-keyed by a change of ${original.causes.join(' and ')}`
+    groups.set(label, [...(groups.get(label) ?? []), original])
+  }
+  const lines = [
+    `${unused.length} cached original(s) no directive uses any more (\`flux-images prune\` removes them; each costs its price again to make):`,
+  ]
+  for (const [label, originals] of groups) {
+    lines.push(`  ${label}: ${originals.length}`)
+    for (const { key, request, causes, now } of originals) {
+      const changes = now
+        ? causes.map((name) => `${name} ${show(request[name])} -> ${show(now.request[name])}`).join(', ')
+        : `${printable(request.model)} ${printable(request.size)}`
+      const where = now ? `  (${now.directives.map((d) => formatLocation(d.location)).join(', ')})` : ''
+      lines.push(`    ${printable(JSON.stringify(request.prompt))}  ${changes}${where}  ${key}`)
+    }
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/** A request's parameter as a line shows it (`none` for a seed not set). */
+const show = (value: string | number | undefined) => (value === undefined ? 'none' : printable(String(value)))
+
 async function pruneCommand(
   flux: Flux,
   io: CliIO,
   { dryRun, yes }: { dryRun: boolean; yes: boolean },
 ): Promise<number> {
-  const { removed, unconfirmed, candidates } = await flux.prune({ dryRun, confirmed: yes })
+  const { removed, requests, unconfirmed, candidates } = await flux.prune({ dryRun, confirmed: yes })
   if (candidates.length > 0)
     io.stdout.write(
       `${candidates.length} candidate(s) older than a week ${dryRun ? 'would be removed' : 'removed'} (picked ones stay among the originals).\n`,
     )
   const listed = unconfirmed?.wouldRemove ?? removed
   const verb = dryRun || unconfirmed ? 'would remove' : 'removed'
-  for (const key of listed) io.stdout.write(`${verb}  ${key}\n`)
+  for (const key of listed) {
+    // What it shows, not only its key: a paid original is recognised by its prompt.
+    const request = requests.get(key)
+    const what = request
+      ? `\n    ${printable(request.model)} ${printable(request.size)}  ${printable(JSON.stringify(request.prompt))}`
+      : ''
+    io.stdout.write(`${verb}  ${key}${what}\n`)
+  }
   if (unconfirmed) {
     const { wouldRemove, total } = unconfirmed
     io.stderr.write(
@@ -304,7 +349,7 @@ async function candidatesCommand(
     )
     return 2
   }
-  const cost = (flux.options.prices[item.request.model] ?? 0) * count
+  const cost = priceOf(item.request, flux.options.prices) * count
   const line = `${count} candidate(s) of ${where} (${printable(item.request.model)}, ${printable(item.request.size)}): est. $${cost.toFixed(3)}`
   if (!yes) {
     io.stderr.write(

@@ -4,9 +4,13 @@ import { createOpenAIImagesProvider } from '../providers/openai-images.js'
 import { createPlaceholderProvider } from '../providers/placeholder.js'
 import type { Logger, Provider } from '../types.js'
 
-/** True when the options make local placeholders (no key, or placeholder mode), not real images. */
-export function usesPlaceholders(options: Pick<ResolvedOptions, 'mode' | 'apiKey'>): boolean {
-  return options.mode === 'placeholder' || (options.mode === 'auto' && !options.apiKey)
+/**
+ * Why the options make local placeholders (no key, or placeholder mode), as messages say it;
+ * undefined when they make real images.
+ */
+export function placeholderReason(options: Pick<ResolvedOptions, 'mode' | 'apiKey'>): string | undefined {
+  if (options.mode === 'placeholder') return 'placeholder mode'
+  return options.mode === 'auto' && !options.apiKey ? 'no FLUX_API_KEY set' : undefined
 }
 
 /** The gateway when a key is set in `auto` mode; otherwise the placeholder generator, said aloud. */

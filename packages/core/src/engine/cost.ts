@@ -1,23 +1,49 @@
 import type { CanonicalRequest } from '../types.js'
 
-/** Estimated cost in USD of generating these requests once each, from a per-model price table. */
+/**
+ * A model's estimated price in USD: per image (`0.04`), or per megapixel of the image asked for
+ * (`{ perMegapixel: 0.015, first: 0.03 }`: the first megapixel at `first`, each further one at
+ * `perMegapixel`; `first` defaults to `perMegapixel`), as the FLUX.2 models are priced.
+ */
+export type Price = number | { readonly perMegapixel: number; readonly first?: number }
+
+/** One megapixel as image price lists count it: 1024x1024 is priced as 1 MP. */
+export const MEGAPIXEL = 1024 * 1024
+
+/**
+ * The estimated price of one request: its model's price (0 when the model has none), per image,
+ * or per megapixel of its size, each megapixel begun counted whole (1536x1024 is 2 MP).
+ */
+export function priceOf(
+  request: Pick<CanonicalRequest, 'model' | 'size'>,
+  prices: Readonly<Record<string, Price>>,
+): number {
+  const price = prices[request.model]
+  if (price === undefined) return 0
+  if (typeof price === 'number') return price
+  const [width = 0, height = 0] = request.size.split('x').map(Number)
+  const megapixels = Math.max(1, Math.ceil((width * height) / MEGAPIXEL))
+  return (price.first ?? price.perMegapixel) + price.perMegapixel * (megapixels - 1)
+}
+
+/** Estimated cost in USD of generating these requests once each. */
 export function plannedCost(
   items: readonly { request: CanonicalRequest }[],
-  prices: Readonly<Record<string, number>>,
+  prices: Readonly<Record<string, Price>>,
 ): number {
-  return items.reduce((sum, item) => sum + (prices[item.request.model] ?? 0), 0)
+  return items.reduce((sum, item) => sum + priceOf(item.request, prices), 0)
 }
 
 /** Count and cost by model, for dry runs and summaries. */
 export function costByModel(
   items: readonly { request: CanonicalRequest }[],
-  prices: Readonly<Record<string, number>>,
+  prices: Readonly<Record<string, Price>>,
 ): Map<string, { count: number; cost: number }> {
   const byModel = new Map<string, { count: number; cost: number }>()
   for (const { request } of items) {
     const row = byModel.get(request.model) ?? { count: 0, cost: 0 }
     row.count++
-    row.cost += prices[request.model] ?? 0
+    row.cost += priceOf(request, prices)
     byModel.set(request.model, row)
   }
   return byModel

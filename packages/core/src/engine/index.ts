@@ -1,4 +1,4 @@
-export { costByModel, plannedCost } from './cost.js'
+export { costByModel, type Price, plannedCost, priceOf } from './cost.js'
 export { type Plan, type PlanItem, planRequests } from './plan.js'
 export {
   createProgress,
@@ -9,3 +9,4 @@ export {
 } from './progress.js'
 export { resolveRequest } from './resolve-request.js'
 export { type ProjectScan, scanProject } from './scan-project.js'
+export { type RekeyCause, type UnusedOriginal, unusedOriginals } from './unused-originals.js'

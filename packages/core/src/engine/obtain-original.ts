@@ -5,6 +5,7 @@ import type { CanonicalRequest, Provider, SourceLocation } from '../types.js'
 import type { Budget } from './budget.js'
 import type { RequestSlots } from './request-slots.js'
 
+/** `placeholder`: a local placeholder is served, made now or found in the cache. */
 export type Outcome = 'cached' | 'generated' | 'placeholder'
 
 export interface Obtained {
@@ -24,6 +25,10 @@ export interface ObtainCollaborators {
   placeholder: boolean
   /** Why the provider cannot make `request` (reference images it does not take), checked before anything is spent. */
   refuse?: (request: CanonicalRequest) => FluxError | undefined
+  /** With `placeholder`: serving one is an error (FLUX_REQUIRE_REAL), giving `placeholderReason`. */
+  requireReal?: boolean
+  /** Why the images made are placeholders (`no FLUX_API_KEY set`), for messages. */
+  placeholderReason?: string
   /** A paid generation starts (charged, about to be requested), with where its directives are written. */
   onGenerate?: (key: string, request: CanonicalRequest, locations: readonly SourceLocation[]) => void
 }
@@ -72,8 +77,15 @@ export async function obtainOriginal(
   const hit = await c.cache.get(key)
   if (hit) return { entry: hit, outcome: 'cached' }
   if (c.mode === 'frozen') throw fluxError('FLUX_MISSING_FROZEN', { list: [request.prompt] })
+  if (c.placeholder && c.requireReal) {
+    throw fluxError('FLUX_REQUIRE_REAL', {
+      images: 1,
+      reason: c.placeholderReason ?? 'placeholder provider',
+      list: [JSON.stringify(request.prompt)],
+    })
+  }
   const local = c.placeholder ? await c.cache.get(key, { placeholder: true }) : undefined
-  if (local) return { entry: local, outcome: 'cached' }
+  if (local) return { entry: local, outcome: 'placeholder' }
   const refused = c.placeholder ? undefined : c.refuse?.(request)
   if (refused) throw refused
   return c.slots.stage(async () => {
@@ -106,7 +118,7 @@ async function generateOnce(
   ctx: ObtainContext,
 ): Promise<Obtained> {
   const again = await c.cache.get(key, { placeholder: c.placeholder })
-  if (again) return { entry: again, outcome: 'cached' }
+  if (again) return { entry: again, outcome: again.placeholder ? 'placeholder' : 'cached' }
   if (!c.placeholder) {
     c.budget.charge()
     c.onGenerate?.(key, request, ctx.locations ?? [])

@@ -1,4 +1,5 @@
 import { requestKey } from '../cache/index.js'
+import { unknownParamsError } from '../directives/index.js'
 import { FluxError } from '../errors.js'
 import type { CanonicalRequest, Directive } from '../types.js'
 import { type RequestDefaults, resolveRequest } from './resolve-request.js'
@@ -12,7 +13,7 @@ export interface PlanItem {
 
 export interface Plan {
   items: PlanItem[]
-  /** Directives that could not be resolved (unknown size, empty prompt...), located. */
+  /** Directives that could not be resolved (unknown size, empty prompt, misspelt option...), located. */
   errors: FluxError[]
 }
 
@@ -21,6 +22,10 @@ export function planRequests(directives: readonly Directive[], options: RequestD
   const byKey = new Map<string, PlanItem>()
   const errors: FluxError[] = []
   for (const directive of directives) {
+    if (directive.unknownParams?.length) {
+      errors.push(unknownParamsError(directive.unknownParams, directive.location))
+      continue
+    }
     let request: CanonicalRequest
     try {
       request = resolveRequest(directive, options)

@@ -1,5 +1,6 @@
 import type { OriginalStore, PickedStore } from '../cache/index.js'
 import { FluxError } from '../errors.js'
+import type { CanonicalRequest } from '../types.js'
 import { CANDIDATE_MAX_AGE_MS } from './candidates.js'
 import type { ScanReport } from './scan-report.js'
 
@@ -22,6 +23,8 @@ export interface PruneResult {
   removed: string[]
   /** Candidates older than a week, removed (or that would be): a picked one lives on among the originals. */
   candidates: string[]
+  /** The request each listed key was made for, from its metadata (a key without metadata has none). */
+  requests: ReadonlyMap<string, CanonicalRequest>
   /** Set when nothing was removed for want of confirmation: the keys that would go, of how many. */
   unconfirmed?: { wouldRemove: string[]; total: number }
 }
@@ -50,11 +53,10 @@ export async function pruneCache(
   const used = new Set(report.items.map((item) => item.key))
   // A directive's picked image is as used as its own.
   for (const pick of await cache.picks.list()) if (used.has(pick.key)) used.add(pick.pick)
-  const keys = new Set([
-    ...(await cache.list()).map((m) => m.key),
-    ...(await cache.listPlaceholders()).map((m) => m.key),
-  ])
+  const metas = [...(await cache.list()), ...(await cache.listPlaceholders())]
+  const keys = new Set(metas.map((m) => m.key))
   const removed = [...keys].filter((key) => !used.has(key)).sort()
+  const requests = new Map(metas.filter((m) => !used.has(m.key)).map((m) => [m.key, m.request]))
   // A typo in include/exclude/root makes the scan find nothing, and every paid original looks unused.
   const sweeping =
     removed.length > 0 && (removed.length === keys.size || removed.length > PRUNE_CONFIRM_ABOVE)
@@ -63,8 +65,13 @@ export async function pruneCache(
     .map((meta) => meta.key)
   if (!dryRun) for (const key of expired) await candidates?.remove(key)
   if (sweeping && !confirmed && !dryRun) {
-    return { removed: [], candidates: expired, unconfirmed: { wouldRemove: removed, total: keys.size } }
+    return {
+      removed: [],
+      requests,
+      candidates: expired,
+      unconfirmed: { wouldRemove: removed, total: keys.size },
+    }
   }
   if (!dryRun) for (const key of removed) await cache.remove(key)
-  return { removed, candidates: expired }
+  return { removed, requests, candidates: expired }
 }

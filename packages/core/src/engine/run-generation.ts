@@ -5,11 +5,12 @@ import type { ResolvedOptions } from '../options.js'
 import { sizeWarning } from '../providers/check-image.js'
 import type { CanonicalRequest, Logger } from '../types.js'
 import type { Budget } from './budget.js'
-import { plannedCost } from './cost.js'
+import { plannedCost, priceOf } from './cost.js'
 import type { ObtainOriginal, Outcome } from './obtain-original.js'
 import type { PlanItem } from './plan.js'
 import { createProgress, type Progress, type ProgressStream } from './progress.js'
 import type { ScannedItem, ScanReport } from './scan-report.js'
+import { type UnusedOriginal, unusedOriginals } from './unused-originals.js'
 
 export interface GenerateOptions {
   /** List what would be generated and its estimated cost; call nothing. */
@@ -35,7 +36,12 @@ export interface GenerateSummary {
   directives: number
   cached: number
   generated: number
+  /** Images served as local placeholders: made by this run, or made before and still not real. */
   placeholders: number
+  /** Why they are placeholders (`no FLUX_API_KEY set`, `placeholder mode`), when there are any. */
+  placeholderReason?: string
+  /** The images counted in `placeholders`, with the directives that show them. */
+  placeholderImages?: PlanItem[]
   /** Every failure, located: scan problems, bad directives, generation failures. */
   failed: FluxError[]
   /** Images not attempted because the run stopped (auth or quota failure, Ctrl-C, frozen mode, cap). */
@@ -46,13 +52,15 @@ export interface GenerateSummary {
   estimatedCost: number
   /** Dry run only: what would be generated. */
   wouldGenerate?: PlanItem[]
+  /** Dry run only: the cached originals no directive uses any more, and what re-keyed them. */
+  unused?: UnusedOriginal[]
   /** With a shared bucket: what this run downloaded (counted in `cached`) and uploaded. */
   remote?: RemoteStats
 }
 
 /** What a run works with, as one object. */
 export interface RunCollaborators {
-  options: Pick<ResolvedOptions, 'mode' | 'prices' | 'progress'>
+  options: Pick<ResolvedOptions, 'mode' | 'prices' | 'progress' | 'requireReal'>
   logger: Logger
   scan: () => Promise<ScanReport>
   obtain: ObtainOriginal
@@ -61,10 +69,14 @@ export interface RunCollaborators {
   placeholder: boolean
   /** Why the provider cannot make a request, checked for every image before anything is spent. */
   refuse?: (request: CanonicalRequest) => FluxError | undefined
+  /** Why they are (`no FLUX_API_KEY set`), for the summary and its warning. */
+  placeholderReason?: string
   /** Makes one image's responsive variants (`optimize: true`). */
   optimize: (request: CanonicalRequest) => Promise<ImageResult>
   /** The shared bucket, when the cache has one. */
   remote?: RemoteSide
+  /** The metadata of every real original in the cache (a dry run lists those no directive uses). */
+  originals?: () => Promise<CacheEntryMeta[]>
 }
 
 /** One run in progress: its collaborators, its summary, its progress and its stop signal. */
@@ -96,22 +108,46 @@ export async function runGeneration(
   for (const warning of report.warnings) c.logger.warn(warning)
   // Missing locally; those in the shared bucket (`remote`) are downloaded, then counted as cached.
   const missing = report.items.filter((item) => isMissing(item, c.placeholder))
+  // A placeholder made by an earlier run is served again: said as one, never as cached.
+  const served = report.items.filter((item) => c.placeholder && item.status === 'placeholder')
   const summary: GenerateSummary = {
     total: report.items.length,
     directives: report.directives.length,
-    cached: report.items.length - missing.length,
+    cached: report.items.length - missing.length - served.length,
     generated: 0,
-    placeholders: 0,
+    placeholders: served.length,
+    placeholderImages: served,
     failed: [...report.errors],
     skipped: 0,
     retries: 0,
     wallMs: 0,
     estimatedCost: 0,
   }
-  const held = holdBack(c, run, summary, missing)
+  const held = holdBack(c, run, summary, report.items, missing)
   if (!held) await generateMissing(c, run, summary, report.items, missing)
+  if (run.dryRun && held && c.originals) held.unused = unusedOriginals(report.items, await c.originals())
   const remote = before && c.remote && difference(c.remote.stats(), before)
-  return { ...summary, ...held, ...(remote && { remote }), wallMs: Date.now() - started }
+  const result = { ...summary, ...held, ...(remote && { remote }), wallMs: Date.now() - started }
+  if (result.placeholders > 0) {
+    // In the scan's order, not the order they were made in: the same list on every run.
+    const served = new Set(result.placeholderImages)
+    result.placeholderImages = report.items.filter((item) => served.has(item))
+    result.placeholderReason = c.placeholderReason ?? 'placeholder provider'
+    // Every build that serves one says so, warm or cold: a CI job without its secrets must not look clean.
+    c.logger.warn(placeholderWarning(result.placeholderImages ?? [], result.placeholderReason))
+  }
+  return result
+}
+
+/** The warning of a run that serves placeholders: each one at its directives' file:line. */
+function placeholderWarning(items: readonly PlanItem[], reason: string): string {
+  const lines = items.flatMap((item) =>
+    item.directives.map((d) => `  - ${formatLocation(d.location)}  ${JSON.stringify(item.request.prompt)}`),
+  )
+  return (
+    `[flux] ${items.length} image(s) served as local placeholders, not real images (${reason}):\n${lines.join('\n')}\n` +
+    '  hint: Build with FLUX_API_KEY and FLUX_BASE_URL set to generate them; FLUX_REQUIRE_REAL=1 (or `requireReal`) makes such a build fail.'
+  )
 }
 
 function difference(after: RemoteStats, before: RemoteStats): RemoteStats {
@@ -123,11 +159,15 @@ function difference(after: RemoteStats, before: RemoteStats): RemoteStats {
   }
 }
 
-/** Why nothing is requested (frozen mode with images missing, a dry run, a budget too small), or undefined. */
+/**
+ * Why nothing is requested (frozen mode with images missing, placeholders that `requireReal`
+ * forbids, a dry run, a budget too small), or undefined.
+ */
 function holdBack(
   c: RunCollaborators,
   run: GenerateOptions,
   summary: GenerateSummary,
+  items: ScannedItem[],
   missing: ScannedItem[],
 ): Partial<GenerateSummary> | undefined {
   const absent = missing.filter((item) => item.status !== 'remote')
@@ -140,6 +180,20 @@ function holdBack(
     const err = fluxError('FLUX_MISSING_FROZEN', { list })
     summary.failed.push(first ? err.at(first) : err)
     return { skipped: missing.length }
+  }
+  if (c.placeholder && c.options.requireReal) {
+    // What is neither real here nor in the shared bucket would be a placeholder.
+    const fake = items.filter((item) => item.status !== 'cached' && item.status !== 'remote')
+    if (fake.length > 0) {
+      const list = fake.flatMap((item) =>
+        item.directives.map((d) => `${formatLocation(d.location)}  ${JSON.stringify(item.request.prompt)}`),
+      )
+      const reason = c.placeholderReason ?? 'placeholder provider'
+      const first = fake[0]?.directives[0]?.location
+      const err = fluxError('FLUX_REQUIRE_REAL', { images: fake.length, reason, list })
+      summary.failed.push(first ? err.at(first) : err)
+      return { skipped: missing.length + summary.placeholders, placeholders: 0, placeholderImages: [] }
+    }
   }
   const toPay = absent.filter((item) => item.status !== 'moderated' || run.force)
   // A request the provider cannot take fails the run before any other is sent.
@@ -195,7 +249,7 @@ async function generateMissing(
   const waiting = new Set(missing)
   for (const item of items) if (!waiting.has(item)) run.optimize(item)
   progress.counters.cached = summary.cached
-  progress.counters.done = summary.cached
+  progress.counters.done = items.length - missing.length
   progress.tick()
   await Promise.all(missing.map((item) => generateItem(run, item)))
   progress.stop()
@@ -247,9 +301,11 @@ function count(run: Run, item: PlanItem, meta: CacheEntryMeta, outcome: Outcome)
     )
     if (resized) run.c.logger.warn(resized)
     summary.generated++
-    summary.estimatedCost += run.c.options.prices[item.request.model] ?? 0
-  } else if (outcome === 'placeholder') summary.placeholders++
-  else summary.cached++
+    summary.estimatedCost += priceOf(item.request, run.c.options.prices)
+  } else if (outcome === 'placeholder') {
+    summary.placeholders++
+    summary.placeholderImages?.push(item)
+  } else summary.cached++
 }
 
 async function optimizeItem(

@@ -1,7 +1,6 @@
 import pLimit from 'p-limit'
 import type { CacheStatus, OriginalStore } from '../cache/index.js'
-import { describeUnknownParams } from '../directives/index.js'
-import { type FluxError, formatLocation } from '../errors.js'
+import type { FluxError } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Directive } from '../types.js'
 import { type PlanItem, planRequests } from './plan.js'
@@ -17,9 +16,9 @@ export interface ScannedItem extends PlanItem {
 export interface ScanReport {
   directives: Directive[]
   items: ScannedItem[]
-  /** Unreadable files, malformed frontmatter, unresolvable directives: each located. */
+  /** Unreadable files, malformed frontmatter, unresolvable directives, misspelt options: each located. */
   errors: FluxError[]
-  /** Likely mistakes that do not stop the build (a misspelt option read as prompt text), located. */
+  /** Likely mistakes that do not stop the build, located (none today: a misspelt option is an error). */
   warnings: string[]
   files: string[]
 }
@@ -38,14 +37,11 @@ export async function scanReport({
   const items = await Promise.all(
     plan.items.map((item) => limit(async () => ({ ...item, status: await cache.check(item.key) }))),
   )
-  const warnings = found.directives
-    .filter((d) => d.unknownParams?.length)
-    .map((d) => `${formatLocation(d.location)}: ${describeUnknownParams(d.unknownParams ?? [])}`)
   return {
     directives: found.directives,
     items,
     errors: [...found.errors, ...plan.errors],
-    warnings,
+    warnings: [],
     files: found.files,
   }
 }

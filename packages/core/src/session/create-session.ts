@@ -12,6 +12,7 @@ import { formatDuration } from '../engine/index.js'
 import { type FluxError, formatLocation } from '../errors.js'
 import { type ImageResult, type OptimizeOptions, publicUrl, serveVariants } from '../optimize/index.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from '../options.js'
+import { createPlaceholderProvider } from '../providers/placeholder.js'
 import { redactingLogger } from '../redact.js'
 import type { CanonicalRequest, Logger, Provider, SourceLocation } from '../types.js'
 import { devGuard, isLoopback } from './dev-guard.js'
@@ -24,8 +25,13 @@ type Env = Readonly<Record<string, string | undefined>>
 
 /** What the host (the CLI, Vite, Astro, a script) tells the session about itself. */
 export interface SessionHost {
-  /** `dev` turns on the dev policy (placeholders while images are pending). @default 'build' */
-  command?: 'build' | 'dev' | 'cli'
+  /**
+   * `dev` turns on the dev policy (placeholders while images are pending). `sync`: a step that
+   * prepares types and content without building (`astro sync`, `astro check`), which never calls
+   * the gateway: cached images are used, and placeholders stand in for the rest, said in one line.
+   * @default 'build'
+   */
+  command?: 'build' | 'dev' | 'cli' | 'sync'
   /** The host's project root; `options.root` wins. @default process.cwd() */
   root?: string
   /** Which `.env.[mode]` files are read, as Vite names modes. @default 'development' in dev, else 'production' */
@@ -67,7 +73,8 @@ export interface Session {
   build(): Promise<GenerateSummary>
   /**
    * Dev: generates what the project misses in the background, while pages render (sharing the
-   * generations they wait for); each failure is logged, located.
+   * generations they wait for); each failure is logged, located. Does nothing in a session whose
+   * command is not `dev`.
    */
   prepare(): void
   /** Dev servers' middleware: pending images and the variants handed out. */
@@ -112,10 +119,17 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
   // Dev: what the project's files write, the only images a dev server pays for.
   const written =
     command === 'dev' ? writtenDirectives({ options: resolved, scan: () => flux.scan() }) : undefined
+  if (command === 'sync') {
+    logger.info(
+      '[flux] sync: generates nothing and pays for nothing; cached images are used, placeholders stand in for the rest (a build generates them).',
+    )
+  }
   const flux: Flux = createEngine(
-    { ...resolved, logger },
+    // A sync is no build: it never fails for a placeholder, and the line above says it makes them.
+    command === 'sync' ? { ...resolved, requireReal: false, logger } : { ...resolved, logger },
     {
       ...(host.provider && { provider: host.provider }),
+      ...(command === 'sync' && { provider: createPlaceholderProvider() }),
       // Every image a dev server pays for is said as it starts, with who asked for it.
       ...(written && {
         onGenerate: (key: string, request: CanonicalRequest, locations: readonly SourceLocation[]) =>
@@ -146,7 +160,7 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
         placeholders: () => {
           // Its "placeholder mode" warning would be wrong: real images are on their way.
           placeholders ??= createEngine(
-            { ...resolved, mode: 'placeholder', logger: { ...logger, warn() {} } },
+            { ...resolved, mode: 'placeholder', requireReal: false, logger: { ...logger, warn() {} } },
             { cache: flux.cache },
           )
           return placeholders
@@ -180,7 +194,9 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       return summary
     },
     prepare() {
-      if (paused) return
+      // Astro runs its dev hooks on the temporary server of every content sync (`astro build`,
+      // `astro sync`, `astro check`): only a dev session generates in the background.
+      if (paused || !written) return
       flux.generate({ optimize: true, signal: closing.signal }).then(
         (summary) => {
           for (const failure of summary.failed) logger.error(failure.toString())
@@ -245,7 +261,7 @@ export function formatSummary(s: GenerateSummary): string {
   const counts = [
     `${s.generated} generated`,
     `${s.cached} cached`,
-    `${s.placeholders} placeholder(s)`,
+    `${s.placeholders} placeholder(s)${s.placeholders && s.placeholderReason ? ` (${s.placeholderReason})` : ''}`,
     `${s.failed.length} failed${failedText}`,
     ...(s.skipped ? [`${s.skipped} skipped`] : []),
   ]

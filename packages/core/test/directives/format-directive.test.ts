@@ -41,6 +41,11 @@ describe('formatDirective: valid', () => {
     )
   })
 
+  it('escapes a `?` after a backslash, and a last backslash before the options', () => {
+    expect(formatDirective({ prompt: 'a\\?b', params: {} })).toBe('flux:a\\%3Fb')
+    expect(formatDirective({ prompt: 'a\\', params: { size: '1536x1024' } })).toBe('flux:a%5C?size=1536x1024')
+  })
+
   it('ignores unknownParams (a diagnostic)', () => {
     expect(formatDirective({ prompt: 'a', params: {}, unknownParams: ['x'] })).toBe('flux:a')
   })
@@ -56,6 +61,8 @@ const TOKENS = [
   '%25',
   '%41',
   '%3F',
+  '\\',
+  '\\?',
   '%E9',
   '%C3%A9',
   'size',

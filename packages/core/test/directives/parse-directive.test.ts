@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import {
   DIRECTIVE_KEYS,
-  describeUnknownParams,
   findUnknownParams,
   parseDirective,
   percentDecode,
+  unknownParamsError,
 } from '../../src/directives/index.js'
 
 describe('parseDirective: missing (not a directive)', () => {
@@ -169,17 +169,39 @@ describe('parseDirective: invalid input is read, never thrown', () => {
   })
 })
 
-describe('findUnknownParams and describeUnknownParams', () => {
+describe('findUnknownParams and unknownParamsError', () => {
   it('finds nothing in an ordinary prompt', () => {
     expect(findUnknownParams('A lighthouse at dawn. What if?')).toEqual([])
   })
 
-  it('names the unknown option, the known ones, and the fix', () => {
-    expect(describeUnknownParams(['sise'])).toBe(
-      'unknown option `sise` (known: model, size, quality, seed, alt, preset); it was read as part of the prompt. ' +
-        'Fix the name, or write the `?` as `%3F` if it belongs to the prompt.',
+  it('names the unknown option, the nearest known one, the known ones, and the fix, at the directive', () => {
+    const err = unknownParamsError(['sise'], { file: 'a.md', line: 3, column: 6 })
+    expect(err.code).toBe('FLUX_UNKNOWN_OPTION')
+    expect(err.message).toBe(
+      '[flux] a.md:3:6: Unknown option `sise` (did you mean `size`?). Known options: model, size, quality, seed, alt, preset. Nothing was generated for this directive.',
     )
-    expect(describeUnknownParams(['a', 'b'])).toMatch(/^unknown options `a`, `b` .*they were read/)
+    expect(err.hint).toContain('escape it: `\\?` (`\\\\?` in Markdown')
+    expect(unknownParamsError(['qualty', 'colour']).message).toBe(
+      '[flux] Unknown options `qualty` (did you mean `quality`?), `colour`. Known options: model, size, quality, seed, alt, preset. Nothing was generated for this directive.',
+    )
+  })
+})
+
+describe('parseDirective: `\\?` is a question mark of the prompt', () => {
+  it('reads `\\?` as `?` that starts no query, and reports no unknown option', () => {
+    expect(parseDirective('flux:solve for x\\?x=3')).toEqual({ prompt: 'solve for x?x=3', params: {} })
+    expect(parseDirective('flux:What is 2+2\\?size=4?size=1536x1024')).toEqual({
+      prompt: 'What is 2+2?size=4',
+      params: { size: '1536x1024' },
+    })
+  })
+
+  it('keeps other backslashes, and a `%5C?` is a backslash then a query', () => {
+    expect(parseDirective('flux:a\\b \\n')?.prompt).toBe('a\\b \\n')
+    expect(parseDirective('flux:a%5C?size=1536x1024')).toEqual({
+      prompt: 'a\\',
+      params: { size: '1536x1024' },
+    })
   })
 })
 

@@ -53,7 +53,8 @@ export function pairKey(
 /**
  * Where the query starts: the first `?` followed by `key=value` pairs (joined by `&`, every key
  * accepted) up to the end of `text`; -1 when there is none. Values may contain `?` and `=`, not
- * `&`. One right-to-left pass, so linear whatever the input.
+ * `&`. An escaped `\?` never starts one (`isEscapedQuestionMark`). One right-to-left pass, so
+ * linear whatever the input.
  */
 export function findQueryStart(text: string, accept: (name: string) => boolean): number {
   let found = -1
@@ -65,11 +66,29 @@ export function findQueryStart(text: string, accept: (name: string) => boolean):
     if (c === 38) {
       restValid = restValid && pairKey(text, i + 1, segmentEnd, accept) !== undefined
       segmentEnd = i
-    } else if (c === 63 && restValid && pairKey(text, i + 1, segmentEnd, accept) !== undefined) {
+    } else if (
+      c === 63 &&
+      restValid &&
+      !isEscapedQuestionMark(text, i) &&
+      pairKey(text, i + 1, segmentEnd, accept) !== undefined
+    ) {
       found = i
     }
   }
   return found
+}
+
+/**
+ * True when the `?` at `i` is written `\?`: prompt text, for a prompt that really ends in `?a=b`
+ * (`flux:solve for x\?x=3`). The backslash is dropped from the prompt (`unescapePrompt`).
+ */
+export function isEscapedQuestionMark(text: string, i: number): boolean {
+  return i > 0 && text.charCodeAt(i - 1) === 92
+}
+
+/** A prompt as written, its `\?` read as `?` (before percent-decoding: `%5C?` is not an escape). */
+export function unescapePrompt(raw: string): string {
+  return raw.includes('\\?') ? raw.replaceAll('\\?', '?') : raw
 }
 
 function isLetter(c: number): boolean {

@@ -1,5 +1,5 @@
 import type { DirectiveParams, ParsedDirective } from '../../types.js'
-import { FLUX_SCHEME, findQueryStart, isDirectiveKey } from './grammar.js'
+import { FLUX_SCHEME, findQueryStart, isDirectiveKey, unescapePrompt } from './grammar.js'
 import { percentDecode } from './percent-decode.js'
 import { findUnknownParams } from './unknown-params.js'
 
@@ -10,12 +10,13 @@ import { findUnknownParams } from './unknown-params.js'
  *   (`flux: A lighthouse` is the prompt "A lighthouse").
  * - The query is the first `?` followed by `key=value` pairs with known keys (`DIRECTIVE_KEYS`)
  *   up to the end; any other `?` is prompt text ("What if?"; "Why??size=1024x1024" is "Why?").
+ *   `\?` is always prompt text, read as `?` (`solve for x\?x=3` is the prompt "solve for x?x=3").
  * - The prompt and the values are percent-decoded after trimming (so `%20` keeps a space);
  *   malformed escapes stay as written. Keys are not decoded.
  * - A key given twice: the last one wins (as `URLSearchParams.get` would not, but as a
  *   user editing a long directive by appending `&size=...` expects).
  * - `unknownParams` is set when the prompt ends with what looks like a query whose keys are
- *   not all known (a typo such as `?sise=1024x1024`); see `describeUnknownParams`.
+ *   not all known (a typo such as `?sise=1024x1024`); see `unknownParamsError`.
  */
 export function parseDirective(text: string): ParsedDirective | undefined {
   const trimmed = text.trim()
@@ -24,7 +25,7 @@ export function parseDirective(text: string): ParsedDirective | undefined {
   const queryStart = findQueryStart(body, isDirectiveKey)
   const rawPrompt = queryStart < 0 ? body : body.slice(0, queryStart)
   const parsed: ParsedDirective = {
-    prompt: percentDecode(rawPrompt).trim(),
+    prompt: percentDecode(unescapePrompt(rawPrompt)).trim(),
     params: queryStart < 0 ? {} : parseQuery(body.slice(queryStart + 1)),
   }
   const unknown = findUnknownParams(rawPrompt)
