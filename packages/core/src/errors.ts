@@ -36,8 +36,8 @@ export const ERRORS = {
   },
   FLUX_REFERENCES_UNSUPPORTED: {
     title: 'Reference images not supported',
-    message: (a: { provider: string; count: number }) =>
-      `Its preset sends ${a.count} style reference image(s), and the provider "${a.provider}" takes none: nothing was sent.`,
+    message: (a: { provider: string; count: number; max?: number }) =>
+      `Its preset sends ${a.count} style reference image(s), and the provider "${a.provider}" takes ${a.max ? `at most ${a.max}` : 'none'}: nothing was sent.`,
     hint: 'Remove `references` from the preset, use `?preset=none` on this directive, or use a provider that takes reference images.',
   },
   FLUX_UNKNOWN_SIZE: {
@@ -45,6 +45,11 @@ export const ERRORS = {
     message: (a: { size: string; accepted: readonly string[] }) =>
       `Unknown size "${a.size}". Accepted sizes: ${a.accepted.join(', ')}.`,
     hint: 'Use one of the accepted sizes, or add yours with the `sizes` option (e.g. `sizes: ["2048x2048"]`).',
+  },
+  FLUX_SIZE_UNSUPPORTED: {
+    title: 'Size not supported by the model',
+    message: (a: { size: string; problem: string }) => `The size "${a.size}" cannot be made: ${a.problem}.`,
+    hint: "Choose a size that follows the model's rule (`?size=1024x768`), or another model (`?model=...`); nothing was sent.",
   },
   FLUX_INVALID_OPTION_VALUE: {
     title: 'Invalid option value',

@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import * as v from 'valibot'
 import { OPTIMIZE_OPTIONS } from './optimize/resolve-optimize-options.js'
+import { BFL_DEFAULT_MODEL, BFL_MODEL_NAMES } from './providers/bfl-models.js'
 import {
   LEASE_STALE_MS,
   REMOTE_MODES,
@@ -33,9 +34,20 @@ export const DEFAULT_SIZES = ['1024x1024', '1536x1024', '1024x1536', '1344x768',
 export const MODES = ['auto', 'frozen', 'placeholder'] as const
 const PROGRESS_STYLES = ['auto', 'live', 'plain', 'off'] as const
 const RESPONSE_FORMATS = ['b64_json', 'url'] as const
+/** The protocols spoken: a FLUX gateway's OpenAI Images API, or Black Forest Labs' own. */
+export const PROVIDERS = ['openai-images', 'bfl'] as const
+/** BFL's regional hosts, for keeping requests (and data) in one region. */
+export const BFL_REGIONS = ['eu', 'us'] as const
+/** BFL's host, by `region` (none: the global one). */
+export const BFL_BASE_URLS = {
+  global: 'https://api.bfl.ai',
+  eu: 'https://api.eu.bfl.ai',
+  us: 'https://api.us.bfl.ai',
+} as const
 
 export type FluxMode = (typeof MODES)[number]
 export type ProgressStyle = (typeof PROGRESS_STYLES)[number]
+export type ProviderName = (typeof PROVIDERS)[number]
 
 /** Published list prices of the FLUX models in USD per image (estimates; gateways differ: override with `prices`). */
 export const DEFAULT_PRICES: Readonly<Record<string, number>> = {
@@ -49,6 +61,7 @@ export const DEFAULT_PRICES: Readonly<Record<string, number>> = {
 export const DEFAULTS = {
   cacheDirName: '.flux-cache',
   mode: 'auto',
+  provider: 'openai-images',
   concurrency: 4,
   maxGenerations: 50,
   model: 'flux-1.1-pro',
@@ -72,7 +85,12 @@ export const ENV = {
   baseURL: 'FLUX_BASE_URL',
   mode: 'FLUX_MODE',
   concurrency: 'FLUX_CONCURRENCY',
+  provider: 'FLUX_PROVIDER',
+  region: 'FLUX_REGION',
 } as const
+
+/** The key variable BFL's own SDK reads: with `provider: 'bfl'` it is read before FLUX_API_KEY. */
+export const BFL_KEY_ENV = 'BFL_API_KEY'
 
 /** Node's timers take at most 2^31-1 ms: a longer delay overflows and fires after 1 ms. */
 export const MAX_TIMEOUT_MS = 2_147_483_647
@@ -192,8 +210,19 @@ export const FLUX_OPTIONS = v.pipe(
      * @default process.env.FLUX_API_KEY
      */
     apiKey: v.optional(apiKey),
-    /** Base URL of the gateway, with or without a trailing `/v1`. @default process.env.FLUX_BASE_URL */
+    /**
+     * Base URL of the gateway, with or without a trailing `/v1`; with `provider: 'bfl'`, BFL's host.
+     * @default process.env.FLUX_BASE_URL (bfl: https://api.bfl.ai, or the `region`'s host)
+     */
     baseURL: v.optional(baseURL),
+    /**
+     * The API spoken: `openai-images` (a FLUX gateway) or `bfl` (Black Forest Labs' own API, its
+     * models by endpoint name: `flux-2-pro`, `flux-pro-1.1`...; key from BFL_API_KEY or FLUX_API_KEY).
+     * @default process.env.FLUX_PROVIDER ?? 'openai-images'
+     */
+    provider: v.optional(oneOf(PROVIDERS), DEFAULTS.provider),
+    /** BFL's regional host (`api.eu.bfl.ai`, `api.us.bfl.ai`) when `baseURL` is not set. @default global (FLUX_REGION) */
+    region: v.optional(oneOf(BFL_REGIONS)),
     /**
      * `auto`: generate missing images when a key is set, placeholders otherwise. `frozen`: never call the
      * API; a missing image is an error (for CI that must not spend). `placeholder`: local placeholders only.
@@ -204,8 +233,11 @@ export const FLUX_OPTIONS = v.pipe(
     concurrency: v.optional(wholeNumber(1, MAX_CONCURRENCY), DEFAULTS.concurrency),
     /** Cap on new (paid) generations per run; exceeding it fails before anything is spent. @default 50 */
     maxGenerations: v.optional(wholeNumber(0, 1_000_000), DEFAULTS.maxGenerations),
-    /** Model used when a directive names none; one of DEFAULT_MODELS or `models`. @default 'flux-1.1-pro' */
-    model: v.optional(text(), DEFAULTS.model),
+    /**
+     * Model used when a directive names none; one of DEFAULT_MODELS or `models` (bfl: one of BFL_MODELS).
+     * @default 'flux-1.1-pro' (bfl: 'flux-2-pro')
+     */
+    model: v.optional(text()),
     /** Size used when a directive names none; one of DEFAULT_SIZES or `sizes`. @default '1024x1024' */
     size: v.optional(size, DEFAULTS.size),
     /** Quality used when a directive names none. @default 'standard' */
@@ -272,7 +304,8 @@ export const FLUX_OPTIONS = v.pipe(
   listed('model', DEFAULT_MODELS),
   listed('size', DEFAULT_SIZES),
   presetNamed(),
-  v.transform(({ root, cacheDir, apiKey, baseURL, models, sizes, exclude, prices, ...rest }) => {
+  v.transform(({ root, cacheDir, apiKey, baseURL, models, sizes, exclude, prices, model, ...rest }) => {
+    const bfl = rest.provider === 'bfl'
     const absoluteRoot = resolve(root)
     const absoluteCacheDir = resolve(absoluteRoot, cacheDir ?? DEFAULTS.cacheDirName)
     const inRoot = absoluteCacheDir.startsWith(`${absoluteRoot}/`)
@@ -281,8 +314,10 @@ export const FLUX_OPTIONS = v.pipe(
       root: absoluteRoot,
       cacheDir: absoluteCacheDir,
       apiKey: apiKey as string | undefined,
-      baseURL: baseURL as string | undefined,
-      models: [...DEFAULT_MODELS, ...models] as readonly string[],
+      baseURL: (baseURL ?? (bfl ? BFL_BASE_URLS[rest.region ?? 'global'] : undefined)) as string | undefined,
+      model: model ?? (bfl ? BFL_DEFAULT_MODEL : DEFAULTS.model),
+      // BFL's models are its endpoints, each with its own rules: a name outside the table has none.
+      models: (bfl ? BFL_MODEL_NAMES : [...DEFAULT_MODELS, ...models]) as readonly string[],
       sizes: [...DEFAULT_SIZES, ...sizes] as readonly string[],
       exclude: [
         ...DEFAULTS.exclude,
@@ -372,6 +407,15 @@ function listed<T>(name: 'model' | 'size', defaults: readonly string[]): v.RawCh
     const o: unknown = dataset.value
     const failed = (key: string) => dataset.issues?.some((issue) => issue.path?.[0]?.key === key)
     if (!isRecord(o) || typeof o[name] !== 'string' || failed(name)) return
+    if (o.provider === 'bfl') {
+      // Sizes are checked per model when a directive is resolved (bfl-models.ts).
+      if (name === 'size' || BFL_MODEL_NAMES.includes(o[name])) return
+      addIssue({
+        message: `Expected one of BFL's models ${quoteAll(BFL_MODEL_NAMES)}, got ${show(o[name])}`,
+        path: [{ type: 'object', origin: 'value', input: o, key: name, value: o[name] }],
+      })
+      return
+    }
     const extra = o[`${name}s`]
     const accepted = [...defaults, ...(Array.isArray(extra) && !failed(`${name}s`) ? extra : [])]
     if (accepted.includes(o[name])) return
@@ -484,12 +528,16 @@ export function resolveOptions(
     const value = env[variable]?.trim()
     if (value) fromEnv[name] = value
   }
+  const bflKey = env[BFL_KEY_ENV]?.trim()
+  const provider =
+    given.provider ?? fromEnv.provider ?? (isRecord(fileConfig) ? fileConfig.provider : undefined)
+  if (provider === 'bfl' && bflKey) fromEnv.apiKey = bflKey
   const { merged, sources } = mergeLayers([
     [given, ''],
     // An empty apiKey given means no key: the environment's is not read.
     [
       given.apiKey === '' ? { ...fromEnv, apiKey: undefined } : fromEnv,
-      (key) => ENV[key as keyof typeof ENV],
+      (key) => (key === 'apiKey' && fromEnv.apiKey === bflKey ? BFL_KEY_ENV : ENV[key as keyof typeof ENV]),
     ],
     [isRecord(fileConfig) ? fileConfig : {}, fileName],
     [hostDefaults, ''],

@@ -69,6 +69,13 @@ export interface CanonicalRequest {
   references?: string[]
   /** A candidate's number (1 and up: another image for the same directive); absent for the directive's own. */
   candidate?: number
+  /**
+   * `bfl` when Black Forest Labs' own API makes it (its fixed settings, PNG output and no prompt
+   * rewriting, go with the name: changing them means a new name); absent for a gateway's.
+   */
+  provider?: 'bfl'
+  /** BFL's `safety_tolerance` (0-6); only with `provider: 'bfl'`. */
+  safetyTolerance?: number
 }
 
 /** Core never calls `console.*`: it is given one of these. */
@@ -90,6 +97,12 @@ export interface GeneratedImage {
   revisedPrompt?: string
   /** Unix seconds, from the gateway's `created`, or now. */
   created: number
+  /** The seed the API says it used (BFL returns one), to make the same image again. */
+  seed?: number
+  /** What the API charged for it, in its credits (BFL: 1 credit = USD 0.01), as it reported. */
+  credits?: number
+  /** The API's id of the job that made it (BFL). */
+  jobId?: string
 }
 
 export interface GenerateContext {
