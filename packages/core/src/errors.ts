@@ -106,6 +106,24 @@ export const ERRORS = {
       `The request failed after ${a.attempts} attempt(s): ${a.detail}`,
     hint: 'The gateway is overloaded or unreachable; run the build again later: finished images are cached.',
   },
+  FLUX_JOB_FAILED: {
+    title: 'Generation failed',
+    message: (a: { id: string; status: string; detail: string }) =>
+      `The API's job ${a.id} ended with status "${a.status}": ${a.detail}`,
+    hint: 'Run the build again to submit it anew (it is paid again); if it persists, try another prompt, size or model.',
+  },
+  FLUX_JOB_LOST: {
+    title: 'Submitted job gone',
+    message: (a: { id: string; submitted: string; credits: string }) =>
+      `The job ${a.id} submitted at ${a.submitted} (${a.credits}) is no longer known to the API ("Task not found"): its image cannot be fetched.`,
+    hint: 'Its receipt was removed: run the build again to submit it anew (paid again). Results live for a limited time, so resume an interrupted build soon.',
+  },
+  FLUX_POLL_URL: {
+    title: 'Polling URL refused',
+    message: (a: { url: string; reason: string }) =>
+      `The API answered with the polling URL ${a.url}, which was not followed: ${a.reason}.`,
+    hint: "The key is sent only to BFL hosts (api*.bfl.ai) and to baseURL's host; check FLUX_BASE_URL. Nothing else was paid for after the submit.",
+  },
   FLUX_BAD_IMAGE: {
     title: 'Bad image',
     message: (a: { detail: string }) =>

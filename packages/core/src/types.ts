@@ -116,6 +116,31 @@ export interface GenerateContext {
    * until `generate` settles.
    */
   onReceived?: () => void
+  /**
+   * A job this request already submitted (its receipt, found on disk): the provider polls it and
+   * never submits again. Only providers with jobs (BFL) read it.
+   */
+  receipt?: JobReceipt
+  /**
+   * Called once a submit is accepted and before its first poll; the provider waits for it (the
+   * engine writes the receipt, so a crash from here on does not pay twice).
+   */
+  onSubmitted?: (receipt: JobReceipt) => Promise<void>
+}
+
+/** An accepted submit of an API that works in jobs (BFL): enough to poll it again. Holds no secret. */
+export interface JobReceipt {
+  /** The API's job id. */
+  id: string
+  /** Where its result is polled (`polling_url`). */
+  pollingUrl: string
+  /** The polling URL's host, checked against the API's hosts before the key is sent there. */
+  host: string
+  model: string
+  /** What the submit said it charged, in the API's credits (BFL: 1 credit = USD 0.01). */
+  credits?: number
+  /** ISO time the submit was accepted. */
+  submitted: string
 }
 
 /** A source of images: the real gateway, or the local placeholder generator. */

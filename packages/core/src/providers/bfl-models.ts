@@ -55,6 +55,7 @@ export const BFL_MODELS: ReadonlyMap<string, BflModel> = new Map([
     maxReferences: 8,
     seeds: true,
     upsampling: 'disable_pup',
+    price: { firstMegapixel: 0.07, perExtraMegapixel: 0.03 },
   }),
   row('flux-2-flex', {
     family: 'FLUX.2',
@@ -62,6 +63,7 @@ export const BFL_MODELS: ReadonlyMap<string, BflModel> = new Map([
     maxReferences: 8,
     seeds: true,
     upsampling: 'prompt_upsampling',
+    price: { firstMegapixel: 0.05, perExtraMegapixel: 0.05 },
   }),
   row('flux-2-klein-4b', {
     family: 'FLUX.2',
@@ -77,6 +79,7 @@ export const BFL_MODELS: ReadonlyMap<string, BflModel> = new Map([
     maxReferences: 4,
     seeds: true,
     upsampling: 'prompt_upsampling',
+    price: { firstMegapixel: 0.015, perExtraMegapixel: 0.002 },
   }),
   row('flux-pro-1.1', {
     family: 'FLUX.1',
