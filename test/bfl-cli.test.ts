@@ -158,6 +158,40 @@ describe('flux-images generate with provider bfl', () => {
   })
 })
 
+describe('refusals with provider bfl', () => {
+  it('moderation at the poll is remembered: the next run submits nothing for it', {
+    timeout: 300_000,
+  }, async () => {
+    const root = await project({ ...pages(2, 'a moderated job'), 'flux.config.mjs': config() })
+    mock.fault = ({ prompt }) => (prompt.endsWith(' 1') ? { at: 'poll', type: 'moderated' } : undefined)
+    const first = await counted(() => runCli(['generate'], { cwd: root, env: env() }))
+    expect(first.value.code).not.toBe(0)
+    expect(first.submits).toBe(2)
+    expect(first.value.stderr).toMatch(
+      /p1\.md:3:6: .*refused this prompt \(moderation\): BFL answered "Content Moderated"/,
+    )
+    expect(await names(join(root, '.flux-cache/jobs'))).toEqual([])
+
+    const again = await counted(() => runCli(['generate'], { cwd: root, env: env() }))
+    expect(again.value.code).not.toBe(0)
+    expect([again.submits, again.polls]).toEqual([0, 0])
+    expect(again.value.stderr).toContain('remembered from an earlier run')
+  })
+
+  it('402 at submit stops the run: the key is in no output', { timeout: 300_000 }, async () => {
+    const root = await project({
+      ...pages(3, 'an unpaid job'),
+      'flux.config.mjs': config({ concurrency: 1 }),
+    })
+    mock.fault = () => ({ at: 'submit', type: 'payment' })
+    const run = await counted(() => runCli(['generate'], { cwd: root, env: env() }))
+    expect(run.value.code).not.toBe(0)
+    expect([run.submits, run.polls]).toEqual([1, 0])
+    expect(run.value.stderr).toContain('Insufficient credits')
+    expect(`${run.value.stdout}${run.value.stderr}`).not.toContain(KEY)
+  })
+})
+
 describe('references with provider bfl', () => {
   it('a preset with two references on flux-2-pro sends both; a reference’s new bytes re-key its images', {
     timeout: 300_000,
