@@ -55,6 +55,10 @@ export type BflFault =
   | { at: 'poll'; type: 'always-expired-url' }
   /** The polling URL names another host (`127.0.0.2`). */
   | { at: 'submit'; type: 'foreign-polling-url' }
+  /** The job is created (and charged), then the connection is destroyed before the answer. */
+  | { at: 'submit'; type: 'reset-after-accept' }
+  /** The first poll answers 503 (or 429 with `Retry-After: 0`), later ones normally. */
+  | { at: 'poll'; type: 'server-error-once' | 'rate-limit-once' }
 
 /** What one accepted-or-refused submit carried, recorded as the mock parsed it. */
 export interface SubmitRecord {
@@ -254,6 +258,10 @@ export async function createMockBfl(
         : mock.siblingPolls
           ? mock.siblingUrl
           : mock.url
+    if (fault?.type === 'reset-after-accept') {
+      req.socket.destroy()
+      return
+    }
     send(res, 200, { id, polling_url: `${pollBase}/v1/get_result?id=${id}`, cost })
   }
 
@@ -278,6 +286,16 @@ export async function createMockBfl(
     if (!job) return send(res, 404, { id, status: 'Task not found', result: null })
     job.polls++
     const fault = job.fault
+    if (job.polls === 1 && fault?.type === 'server-error-once') {
+      job.polls--
+      job.fault = undefined
+      return send(res, 503, { detail: 'Service Unavailable' })
+    }
+    if (job.polls === 1 && fault?.type === 'rate-limit-once') {
+      job.polls--
+      job.fault = undefined
+      return send(res, 429, { detail: 'Too many requests' }, { 'retry-after': '0' })
+    }
     if (job.polls <= mock.pendingPolls)
       return send(res, 200, { id, status: 'Pending', result: null, progress: 0.5 })
     const finish = () => {

@@ -194,6 +194,15 @@ describe('polling', () => {
     expect(String(run.error)).not.toContain(KEY)
   })
 
+  it.each(['server-error-once', 'rate-limit-once'] as const)(
+    'a poll answered by %s is retried: one submit',
+    async (type) => {
+      mock.fault = () => ({ at: 'poll', type })
+      const run = await counted(() => provider().generate(request()))
+      expect([code(run.error ?? 'ok'), run.submits, run.polls]).toEqual(['ok', 1, 3])
+    },
+  )
+
   it('an expired image URL is polled again for a fresh one, never resubmitted', async () => {
     mock.fault = () => ({ at: 'poll', type: 'expired-url' })
     const run = await counted(() => provider().generate(request()))
@@ -239,6 +248,15 @@ describe('submit failures', () => {
     mock.fault = () => ({ at: 'submit', type: 'server-error' })
     const run = await counted(() => provider({ maxRetries: 4 }).generate(request()))
     expect([code(run.error), run.submits]).toEqual(['FLUX_TRANSIENT', 1])
+  })
+
+  it('a connection lost after the submit reached BFL is not retried (it may be billed): one submit', async () => {
+    mock.fault = () => ({ at: 'submit', type: 'reset-after-accept' })
+    const charged = mock.charged
+    const run = await counted(() => provider({ maxRetries: 4 }).generate(request()))
+    expect([code(run.error), run.submits, run.polls]).toEqual(['FLUX_TRANSIENT', 1, 0])
+    expect(String(run.error)).toContain('not retried, as BFL may have accepted (and billed) it')
+    expect(mock.charged - charged).toBe(3)
   })
 
   it('a connection refused before opening is retried (nothing reached BFL)', async () => {
