@@ -194,6 +194,10 @@ export function createBflProvider(options: BflProviderOptions): Provider {
     if (url.username || url.password) {
       throw fluxError('FLUX_POLL_URL', { url: shown, reason: 'it carries credentials' })
     }
+    // It is stored in the job's receipt: the key must not be in it.
+    if (redact(given) !== given) {
+      throw fluxError('FLUX_POLL_URL', { url: redact(shown), reason: 'it holds the API key' })
+    }
     if (url.protocol !== 'https:' && !(url.protocol === base.protocol && url.protocol === 'http:')) {
       throw fluxError('FLUX_POLL_URL', { url: shown, reason: 'it is not https' })
     }
@@ -380,11 +384,11 @@ export function createBflProvider(options: BflProviderOptions): Provider {
     async generate(req, ctx = {}) {
       const deadline = AbortSignal.timeout(o.timeoutMs)
       const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline
+      let receipt = ctx.receipt
       try {
         const model = BFL_MODELS.get(req.model)
         if (!model)
           throw fluxError('FLUX_UNKNOWN_MODEL', { model: printable(req.model), accepted: BFL_MODEL_NAMES })
-        let receipt = ctx.receipt
         if (!receipt) {
           const body = JSON.stringify(await bodyOf(req, model))
           receipt = await retry(() => submitOnce(model, body, signal), { ...policy(ctx), signal })
@@ -405,10 +409,9 @@ export function createBflProvider(options: BflProviderOptions): Provider {
           jobId: receipt.id,
         }
       } catch (err) {
-        if (deadline.aborted && !ctx.signal?.aborted && !FluxError.is(err))
-          throw timeoutError(ctx.receipt, err)
+        if (deadline.aborted && !ctx.signal?.aborted && !FluxError.is(err)) throw timeoutError(receipt, err)
         if (deadline.aborted && FluxError.is(err) && err.code === 'FLUX_INTERRUPTED' && !ctx.signal?.aborted)
-          throw timeoutError(ctx.receipt, err)
+          throw timeoutError(receipt, err)
         throw err
       }
     },

@@ -203,6 +203,20 @@ describe('polling', () => {
     },
   )
 
+  it('a job still Pending at timeoutMs: FLUX_TRANSIENT that says the job is kept for the next run', async () => {
+    mock.pendingPolls = Number.MAX_SAFE_INTEGER
+    let id = ''
+    const run = await counted(() =>
+      provider({ timeoutMs: 300 }).generate(request(), {
+        onSubmitted: async (r) => {
+          id = r.id
+        },
+      }),
+    )
+    expect([code(run.error), run.submits]).toEqual(['FLUX_TRANSIENT', 1])
+    expect(String(run.error)).toContain(`no result within 300 ms (timeoutMs); the job ${id} is kept`)
+  })
+
   it('an expired image URL is polled again for a fresh one, never resubmitted', async () => {
     mock.fault = () => ({ at: 'poll', type: 'expired-url' })
     const run = await counted(() => provider().generate(request()))
