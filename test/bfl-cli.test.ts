@@ -98,6 +98,20 @@ describe('flux-images generate with provider bfl', () => {
     expect(`${cli.stdout}${cli.stderr}`).not.toContain(KEY)
   })
 
+  it('the default bound is 24 jobs in flight: 24 directives are all submitted before any is polled to the end', {
+    timeout: 300_000,
+  }, async () => {
+    const root = await project({ ...pages(24, 'a default-bound job'), 'flux.config.mjs': config() })
+    mock.holdPolls()
+    const run = counted(() => runCli(['generate'], { cwd: root, env: env() }))
+    await mock.whenPollsHeld(24)
+    expect(mock.inFlight).toBe(24)
+    mock.releasePolls()
+    const { value: cli, submits, polls } = await run
+    expect(cli.code, cli.stderr).toBe(0)
+    expect([submits, polls, mock.maxInFlight]).toEqual([24, 48, 24])
+  })
+
   it('SIGKILL after the submits and before the results: the rerun sends 0 submits and ends with every image', {
     timeout: 300_000,
   }, async () => {

@@ -63,6 +63,8 @@ export const DEFAULTS = {
   mode: 'auto',
   provider: 'openai-images',
   concurrency: 4,
+  // BFL runs 24 tasks at once per account (a task being polled counts): more would only queue.
+  bflConcurrency: 24,
   maxGenerations: 50,
   model: 'flux-1.1-pro',
   size: '1024x1024',
@@ -229,8 +231,11 @@ export const FLUX_OPTIONS = v.pipe(
      * @default process.env.FLUX_MODE ?? 'auto'
      */
     mode: v.optional(oneOf(MODES), DEFAULTS.mode),
-    /** Generation requests in flight at once, across the whole build. @default process.env.FLUX_CONCURRENCY ?? 4 */
-    concurrency: v.optional(wholeNumber(1, MAX_CONCURRENCY), DEFAULTS.concurrency),
+    /**
+     * Generation requests in flight at once, across the whole build (with bfl: jobs, from submit
+     * to download). @default process.env.FLUX_CONCURRENCY ?? 4 (bfl: 24, BFL's limit per account)
+     */
+    concurrency: v.optional(wholeNumber(1, MAX_CONCURRENCY)),
     /** Cap on new (paid) generations per run; exceeding it fails before anything is spent. @default 50 */
     maxGenerations: v.optional(wholeNumber(0, 1_000_000), DEFAULTS.maxGenerations),
     /**
@@ -304,29 +309,34 @@ export const FLUX_OPTIONS = v.pipe(
   listed('model', DEFAULT_MODELS),
   listed('size', DEFAULT_SIZES),
   presetNamed(),
-  v.transform(({ root, cacheDir, apiKey, baseURL, models, sizes, exclude, prices, model, ...rest }) => {
-    const bfl = rest.provider === 'bfl'
-    const absoluteRoot = resolve(root)
-    const absoluteCacheDir = resolve(absoluteRoot, cacheDir ?? DEFAULTS.cacheDirName)
-    const inRoot = absoluteCacheDir.startsWith(`${absoluteRoot}/`)
-    return {
-      ...rest,
-      root: absoluteRoot,
-      cacheDir: absoluteCacheDir,
-      apiKey: apiKey as string | undefined,
-      baseURL: (baseURL ?? (bfl ? BFL_BASE_URLS[rest.region ?? 'global'] : undefined)) as string | undefined,
-      model: model ?? (bfl ? BFL_DEFAULT_MODEL : DEFAULTS.model),
-      // BFL's models are its endpoints, each with its own rules: a name outside the table has none.
-      models: (bfl ? BFL_MODEL_NAMES : [...DEFAULT_MODELS, ...models]) as readonly string[],
-      sizes: [...DEFAULT_SIZES, ...sizes] as readonly string[],
-      exclude: [
-        ...DEFAULTS.exclude,
-        ...(inRoot ? [`${absoluteCacheDir.slice(absoluteRoot.length + 1)}/**`] : []),
-        ...exclude,
-      ] as readonly string[],
-      prices: { ...DEFAULT_PRICES, ...prices } as Readonly<Record<string, number>>,
-    }
-  }),
+  v.transform(
+    ({ root, cacheDir, apiKey, baseURL, models, sizes, exclude, prices, model, concurrency, ...rest }) => {
+      const bfl = rest.provider === 'bfl'
+      const absoluteRoot = resolve(root)
+      const absoluteCacheDir = resolve(absoluteRoot, cacheDir ?? DEFAULTS.cacheDirName)
+      const inRoot = absoluteCacheDir.startsWith(`${absoluteRoot}/`)
+      return {
+        ...rest,
+        root: absoluteRoot,
+        cacheDir: absoluteCacheDir,
+        apiKey: apiKey as string | undefined,
+        baseURL: (baseURL ?? (bfl ? BFL_BASE_URLS[rest.region ?? 'global'] : undefined)) as
+          | string
+          | undefined,
+        model: model ?? (bfl ? BFL_DEFAULT_MODEL : DEFAULTS.model),
+        concurrency: concurrency ?? (bfl ? DEFAULTS.bflConcurrency : DEFAULTS.concurrency),
+        // BFL's models are its endpoints, each with its own rules: a name outside the table has none.
+        models: (bfl ? BFL_MODEL_NAMES : [...DEFAULT_MODELS, ...models]) as readonly string[],
+        sizes: [...DEFAULT_SIZES, ...sizes] as readonly string[],
+        exclude: [
+          ...DEFAULTS.exclude,
+          ...(inRoot ? [`${absoluteCacheDir.slice(absoluteRoot.length + 1)}/**`] : []),
+          ...exclude,
+        ] as readonly string[],
+        prices: { ...DEFAULT_PRICES, ...prices } as Readonly<Record<string, number>>,
+      }
+    },
+  ),
   v.rawTransform(({ dataset, addIssue }) => {
     // Each preset's references, read once: they enter the key by content.
     const o = dataset.value

@@ -68,7 +68,9 @@ describe('bflSizeFields', () => {
 
 describe('options with provider bfl', () => {
   it('defaults to flux-2-pro on https://api.bfl.ai; a region picks its host', () => {
-    expect(bfl()).toMatchObject({ model: 'flux-2-pro', baseURL: 'https://api.bfl.ai' })
+    expect(bfl()).toMatchObject({ model: 'flux-2-pro', baseURL: 'https://api.bfl.ai', concurrency: 24 })
+    expect(bfl({ concurrency: 3 }).concurrency).toBe(3)
+    expect(resolveOptions({ root: '/site' }, { env: {} }).concurrency).toBe(4)
     expect(bfl({ region: 'eu' }).baseURL).toBe('https://api.eu.bfl.ai')
     expect(resolveOptions({}, { env: { FLUX_PROVIDER: 'bfl', FLUX_REGION: 'us' } }).baseURL).toBe(
       'https://api.us.bfl.ai',
