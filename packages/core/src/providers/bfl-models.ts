@@ -132,6 +132,14 @@ export const BFL_MODELS: ReadonlyMap<string, BflModel> = new Map([
   }),
 ])
 
+/** What one BFL credit costs: the submit's `cost` is in credits. */
+export const BFL_CREDIT_USD = 0.01
+
+/** An image's real cost in USD from the credits its submit reported (its metadata's `credits`), to the cent's hundredth. */
+export function creditsToUsd(credits: number): number {
+  return Math.round(credits * BFL_CREDIT_USD * 10_000) / 10_000
+}
+
 /** The endpoint names, in table order. */
 export const BFL_MODEL_NAMES: readonly string[] = [...BFL_MODELS.keys()]
 

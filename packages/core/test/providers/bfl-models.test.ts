@@ -3,7 +3,7 @@ import { requestKey } from '../../src/cache/request-key.js'
 import { resolveRequest } from '../../src/engine/resolve-request.js'
 import { FluxError } from '../../src/errors.js'
 import { resolveOptions } from '../../src/options.js'
-import { BFL_MODEL_NAMES, BFL_MODELS, bflSizeFields } from '../../src/providers/bfl-models.js'
+import { BFL_MODEL_NAMES, BFL_MODELS, bflSizeFields, creditsToUsd } from '../../src/providers/bfl-models.js'
 
 const model = (name: string) => {
   const row = BFL_MODELS.get(name)
@@ -34,6 +34,10 @@ describe('the BFL model table', () => {
     expect(model('flux-2-flex').upsampling).toBe('prompt_upsampling')
     expect(model('flux-2-klein-4b').maxReferences).toBe(4)
     expect(model('flux-pro-1.1').price).toEqual({ perImage: 0.04 })
+  })
+
+  it('turns credits into dollars: 1 credit = $0.01', () => {
+    expect([creditsToUsd(4), creditsToUsd(4.5), creditsToUsd(0.1)]).toEqual([0.04, 0.045, 0.001])
   })
 })
 
