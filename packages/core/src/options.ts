@@ -416,7 +416,17 @@ function listed<T>(name: 'model' | 'size', defaults: readonly string[]): v.RawCh
   return v.rawCheck<T>(({ dataset, addIssue }) => {
     const o: unknown = dataset.value
     const failed = (key: string) => dataset.issues?.some((issue) => issue.path?.[0]?.key === key)
-    if (!isRecord(o) || typeof o[name] !== 'string' || failed(name)) return
+    if (!isRecord(o)) return
+    if (o.provider === 'bfl') {
+      const extra = o[`${name}s`]
+      if (Array.isArray(extra) && extra.length > 0) {
+        addIssue({
+          message: `Not used with provider "bfl": its models and their sizes are BFL's (see the model table); remove \`${name}s\``,
+          path: [{ type: 'object', origin: 'value', input: o, key: `${name}s`, value: extra }],
+        })
+      }
+    }
+    if (typeof o[name] !== 'string' || failed(name)) return
     if (o.provider === 'bfl') {
       // Sizes are checked per model when a directive is resolved (bfl-models.ts).
       if (name === 'size' || BFL_MODEL_NAMES.includes(o[name])) return

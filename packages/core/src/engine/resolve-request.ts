@@ -45,7 +45,15 @@ export function resolveRequest(
   // Values echoed in an error reach a terminal: written out, never acted on.
   const model = params.model?.trim() || preset?.model || options.model
   if (!options.models.includes(model)) {
-    throw fluxError('FLUX_UNKNOWN_MODEL', { model: printable(model), accepted: options.models }, { location })
+    const hint =
+      options.provider === 'bfl'
+        ? "Use one of BFL's models, by its endpoint name (`?model=flux-2-pro`); the README lists each with its sizes."
+        : undefined
+    throw fluxError(
+      'FLUX_UNKNOWN_MODEL',
+      { model: printable(model), accepted: options.models },
+      { location, ...(hint && { hint }) },
+    )
   }
   const size = params.size?.trim().toLowerCase() || preset?.size || options.size
   const bfl = options.provider === 'bfl' ? BFL_MODELS.get(model) : undefined

@@ -89,8 +89,11 @@ describe('options with provider bfl', () => {
     // The gateway never reads BFL's variable.
     expect(resolveOptions({}, { env: { BFL_API_KEY: 'bfl-key' } }).apiKey).toBeUndefined()
   })
-  it('refuses a model outside the table, naming the models', () => {
+  it('refuses a model outside the table, naming the models, and `models` or `sizes`, which it would ignore', () => {
     expect(() => bfl({ model: 'flux-schnell' })).toThrow(/Expected one of BFL's models "flux-2-pro"/)
+    expect(() => bfl({ models: ['mine'], sizes: ['100x100'] })).toThrow(
+      /models: Not used with provider "bfl".*\n.*sizes: Not used with provider "bfl"/,
+    )
   })
 })
 
@@ -117,6 +120,21 @@ describe('resolveRequest with provider bfl', () => {
       ),
     ).toMatchObject({ model: 'flux-2-pro', size: '1536x1024', provider: 'bfl', safetyTolerance: 2 })
   })
+  it('an unknown model at a directive names BFL’s models and says how to choose', () => {
+    const err = (() => {
+      try {
+        resolveRequest({ prompt: 'a cat', params: { model: 'flux-schnell' }, location }, bfl())
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(FluxError.is(err, 'FLUX_UNKNOWN_MODEL')).toBe(true)
+    expect((err as FluxError).hint).toContain("Use one of BFL's models")
+    expect(String(err)).toMatch(
+      /src\/post\.md:7:3: Unknown model "flux-schnell"\. Accepted models: flux-2-pro, /,
+    )
+  })
+
   it('keys a BFL image apart from a gateway image of the same model name and size', () => {
     const gateway = resolveOptions({ root: '/site' }, { env: {} })
     const directive = { prompt: 'a cat', params: { model: 'flux-pro' } }
