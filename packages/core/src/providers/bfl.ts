@@ -17,6 +17,7 @@ import {
 } from './bfl-models.js'
 import { decodeAnswerImage } from './check-image.js'
 import { download, guardedLookup } from './download.js'
+import { describeNetworkError, isTimeout, snippet } from './openai-images.js'
 import { AttemptFailure, parseRetryAfter, type RetryOptions, retry } from './retry.js'
 
 /** Options of the BFL provider: the gateway's (key, base URL, timeouts, retries, downloads) and its own. */
@@ -482,23 +483,4 @@ function errorMessage(text: string, redact: (t: string) => string): string {
     )
   }
   return text ? snippet(redact(text)) : ''
-}
-
-function isTimeout(err: unknown): boolean {
-  const e = err as { name?: string; code?: string }
-  return (
-    e?.name === 'TimeoutError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT'
-  )
-}
-
-function describeNetworkError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }
-  const code = e?.code ?? e?.cause?.code ?? e?.name ?? 'error'
-  return `${code}: ${e?.message ?? String(err)}`
-}
-
-function snippet(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim()
-  if (flat === '') return '(empty body)'
-  return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat
 }
