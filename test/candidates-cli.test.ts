@@ -29,13 +29,18 @@ afterAll(async () => {
 const git = (cwd: string, ...args: string[]) =>
   execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd, encoding: 'utf8' })
 
-const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex')
+const sha256 = async (path: string) =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex')
 
 describe('flux-images candidates and pick', () => {
   it('make exactly N paid candidates, pick one for every later build, and go back with pick 0', {
     timeout: 300_000,
   }, async () => {
-    const { root, cleanup } = await makeProject({ 'post.md': `# Post\n\n![The lighthouse](flux:${PROMPT})\n` })
+    const { root, cleanup } = await makeProject({
+      'post.md': `# Post\n\n![The lighthouse](flux:${PROMPT})\n`,
+    })
     cleanups.push(cleanup)
     const env = cliEnv({ FLUX_API_KEY: KEY, FLUX_BASE_URL: gateway.url })
     const cli = (...args: string[]) => runCli([...args, '--root', root], { cwd: root, env })
@@ -49,7 +54,9 @@ describe('flux-images candidates and pick', () => {
     // The cost first; nothing spent without --yes.
     const asked = await cli('candidates', 'post.md:3', '--n', '3')
     expect(asked.code, asked.stderr).toBe(1)
-    expect(asked.stderr).toContain(`Would make 3 candidate(s) of "${PROMPT}" (flux-1.1-pro, 1024x1024): est. $0.120`)
+    expect(asked.stderr).toContain(
+      `Would make 3 candidate(s) of "${PROMPT}" (flux-1.1-pro, 1024x1024): est. $0.120`,
+    )
     expect(gateway.requests).toBe(1)
 
     gateway.reset()
@@ -120,6 +127,12 @@ describe('flux-images candidates and pick', () => {
     const pruned = await cli('prune', '--yes')
     expect(pruned.stdout).toContain('1 candidate(s) older than a week removed')
     const after = await cli('candidates', 'post.md:3', '--list')
-    expect(after.stdout.trim().split('\n').slice(0, -1).map((r) => r.trim().split(/\s+/)[0])).toEqual(['0', '2', '3'])
+    expect(
+      after.stdout
+        .trim()
+        .split('\n')
+        .slice(0, -1)
+        .map((r) => r.trim().split(/\s+/)[0]),
+    ).toEqual(['0', '2', '3'])
   })
 })

@@ -165,7 +165,9 @@ describe('flux-images generate against the mock gateway', () => {
     await runCli(['generate'], { cwd: root, env: env() })
     await writeFile(join(root, 'c.md'), '![typo](flux:a blue kite?sise=1536x1024)\n')
     const after = await runCli(['scan'], { cwd: root, env: env() })
-    expect(after.stderr).toContain('c.md:1:9: unknown option `sise` (known: model, size, quality, seed, alt, preset)')
+    expect(after.stderr).toContain(
+      'c.md:1:9: unknown option `sise` (known: model, size, quality, seed, alt, preset)',
+    )
     expect(after.stdout).toMatch(/a\.md:3:6 {2}cached/)
     expect(after.stdout).toMatch(/3 directive\(s\), 2 distinct image\(s\): 1 cached, 1 missing/)
     expect(gateway.generated).toBe(1)
