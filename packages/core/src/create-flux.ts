@@ -3,6 +3,7 @@ import {
   type CacheStatus,
   createDiskCache,
   createPickStore,
+  createReceiptStore,
   createVariantStore,
   type OriginalStore,
   type PickedStore,
@@ -125,6 +126,8 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     cache,
     provider: getProvider,
     slots: createRequestSlots(options.concurrency),
+    // Only BFL works in jobs that outlive a request.
+    ...(options.provider === 'bfl' && { receipts: createReceiptStore({ dir: options.cacheDir }) }),
     budget,
     mode: options.mode,
     placeholder,

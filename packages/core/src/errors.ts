@@ -36,8 +36,8 @@ export const ERRORS = {
   },
   FLUX_REFERENCES_UNSUPPORTED: {
     title: 'Reference images not supported',
-    message: (a: { provider: string; count: number }) =>
-      `Its preset sends ${a.count} style reference image(s), and the provider "${a.provider}" takes none: nothing was sent.`,
+    message: (a: { provider: string; count: number; max?: number }) =>
+      `Its preset sends ${a.count} style reference image(s), and the provider "${a.provider}" takes ${a.max ? `at most ${a.max}` : 'none'}: nothing was sent.`,
     hint: 'Remove `references` from the preset, use `?preset=none` on this directive, or use a provider that takes reference images.',
   },
   FLUX_UNKNOWN_SIZE: {
@@ -45,6 +45,11 @@ export const ERRORS = {
     message: (a: { size: string; accepted: readonly string[] }) =>
       `Unknown size "${a.size}". Accepted sizes: ${a.accepted.join(', ')}.`,
     hint: 'Use one of the accepted sizes, or add yours with the `sizes` option (e.g. `sizes: ["2048x2048"]`).',
+  },
+  FLUX_SIZE_UNSUPPORTED: {
+    title: 'Size not supported by the model',
+    message: (a: { size: string; problem: string }) => `The size "${a.size}" cannot be made: ${a.problem}.`,
+    hint: "Choose a size that follows the model's rule (`?size=1024x768`), or another model (`?model=...`); nothing was sent.",
   },
   FLUX_INVALID_OPTION_VALUE: {
     title: 'Invalid option value',
@@ -100,6 +105,24 @@ export const ERRORS = {
     message: (a: { attempts: number; detail: string }) =>
       `The request failed after ${a.attempts} attempt(s): ${a.detail}`,
     hint: 'The gateway is overloaded or unreachable; run the build again later: finished images are cached.',
+  },
+  FLUX_JOB_FAILED: {
+    title: 'Generation failed',
+    message: (a: { id: string; status: string; detail: string }) =>
+      `The API's job ${a.id} ended with status "${a.status}": ${a.detail}`,
+    hint: 'Run the build again to submit it anew (it is paid again); if it persists, try another prompt, size or model.',
+  },
+  FLUX_JOB_LOST: {
+    title: 'Submitted job gone',
+    message: (a: { id: string; submitted: string; credits: string }) =>
+      `The job ${a.id} submitted at ${a.submitted} (${a.credits}) is no longer known to the API ("Task not found"): its image cannot be fetched.`,
+    hint: 'Its receipt was removed: run the build again to submit it anew (paid again). Results live for a limited time, so resume an interrupted build soon.',
+  },
+  FLUX_POLL_URL: {
+    title: 'Polling URL refused',
+    message: (a: { url: string; reason: string }) =>
+      `The API answered with the polling URL ${a.url}, which was not followed: ${a.reason}.`,
+    hint: "The key is sent only to BFL hosts (api*.bfl.ai) and to baseURL's host; check FLUX_BASE_URL. Nothing else was paid for after the submit.",
   },
   FLUX_BAD_IMAGE: {
     title: 'Bad image',

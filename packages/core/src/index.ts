@@ -57,6 +57,14 @@ export type {
 export { serveVariants } from './optimize/serve-variants.js'
 export { type CardFocus, makeSocialCard, SOCIAL_CARD, type SocialCard } from './optimize/social-card.js'
 export { DEFAULTS, type FluxMode, type FluxOptions } from './options.js'
+export { type BflProviderOptions, createBflProvider } from './providers/bfl.js'
+export {
+  BFL_CREDIT_USD,
+  BFL_MODELS,
+  type BflModel,
+  bflSizeFields,
+  creditsToUsd,
+} from './providers/bfl-models.js'
 export { createOpenAIImagesProvider } from './providers/openai-images.js'
 export { createPlaceholderProvider } from './providers/placeholder.js'
 export { type WriteReportOptions, writeReport } from './report/index.js'
@@ -68,6 +76,7 @@ export type {
   DirectiveParams,
   GenerateContext,
   GeneratedImage,
+  JobReceipt,
   Logger,
   ParsedDirective,
   Provider,

@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici'
 import * as v from 'valibot'
 import type { Price } from './engine/cost.js'
 import { OPTIMIZE_OPTIONS } from './optimize/resolve-optimize-options.js'
+import { BFL_DEFAULT_MODEL, BFL_MODEL_NAMES } from './providers/bfl-models.js'
 import {
   LEASE_STALE_MS,
   REMOTE_MODES,
@@ -34,9 +35,20 @@ export const DEFAULT_SIZES = ['1024x1024', '1536x1024', '1024x1536', '1344x768',
 export const MODES = ['auto', 'frozen', 'placeholder'] as const
 const PROGRESS_STYLES = ['auto', 'live', 'plain', 'off'] as const
 const RESPONSE_FORMATS = ['b64_json', 'url'] as const
+/** The protocols spoken: a FLUX gateway's OpenAI Images API, or Black Forest Labs' own. */
+export const PROVIDERS = ['openai-images', 'bfl'] as const
+/** BFL's regional hosts, for keeping requests (and data) in one region. */
+export const BFL_REGIONS = ['eu', 'us'] as const
+/** BFL's host, by `region` (none: the global one). */
+export const BFL_BASE_URLS = {
+  global: 'https://api.bfl.ai',
+  eu: 'https://api.eu.bfl.ai',
+  us: 'https://api.us.bfl.ai',
+} as const
 
 export type FluxMode = (typeof MODES)[number]
 export type ProgressStyle = (typeof PROGRESS_STYLES)[number]
+export type ProviderName = (typeof PROVIDERS)[number]
 
 /** Published list prices of the FLUX models in USD per image (estimates; gateways differ: override with `prices`). */
 export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
@@ -50,7 +62,10 @@ export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
 export const DEFAULTS = {
   cacheDirName: '.flux-cache',
   mode: 'auto',
+  provider: 'openai-images',
   concurrency: 4,
+  // BFL runs 24 tasks at once per account (a task being polled counts): more would only queue.
+  bflConcurrency: 24,
   maxGenerations: 50,
   model: 'flux-1.1-pro',
   size: '1024x1024',
@@ -75,11 +90,16 @@ export const ENV = {
   mode: 'FLUX_MODE',
   concurrency: 'FLUX_CONCURRENCY',
   requireReal: 'FLUX_REQUIRE_REAL',
+  provider: 'FLUX_PROVIDER',
+  region: 'FLUX_REGION',
 } as const
 
 /** Options that are flags: their variable reads `1`/`true` and `0`/`false` (anything else is shown as invalid). */
 const ENV_FLAGS: ReadonlySet<string> = new Set(['requireReal'])
 const FLAG_WORDS: Readonly<Record<string, boolean>> = { '1': true, true: true, '0': false, false: false }
+
+/** The key variable BFL's own SDK reads: with `provider: 'bfl'` it is read before FLUX_API_KEY. */
+export const BFL_KEY_ENV = 'BFL_API_KEY'
 
 /** Node's timers take at most 2^31-1 ms: a longer delay overflows and fires after 1 ms. */
 export const MAX_TIMEOUT_MS = 2_147_483_647
@@ -206,20 +226,37 @@ export const FLUX_OPTIONS = v.pipe(
      * @default process.env.FLUX_API_KEY
      */
     apiKey: v.optional(apiKey),
-    /** Base URL of the gateway, with or without a trailing `/v1`. @default process.env.FLUX_BASE_URL */
+    /**
+     * Base URL of the gateway, with or without a trailing `/v1`; with `provider: 'bfl'`, BFL's host.
+     * @default process.env.FLUX_BASE_URL (bfl: https://api.bfl.ai, or the `region`'s host)
+     */
     baseURL: v.optional(baseURL),
+    /**
+     * The API spoken: `openai-images` (a FLUX gateway) or `bfl` (Black Forest Labs' own API, its
+     * models by endpoint name: `flux-2-pro`, `flux-pro-1.1`...; key from BFL_API_KEY or FLUX_API_KEY).
+     * @default process.env.FLUX_PROVIDER ?? 'openai-images'
+     */
+    provider: v.optional(oneOf(PROVIDERS), DEFAULTS.provider),
+    /** BFL's regional host (`api.eu.bfl.ai`, `api.us.bfl.ai`) when `baseURL` is not set. @default global (FLUX_REGION) */
+    region: v.optional(oneOf(BFL_REGIONS)),
     /**
      * `auto`: generate missing images when a key is set, placeholders otherwise. `frozen`: never call the
      * API; a missing image is an error (for CI that must not spend). `placeholder`: local placeholders only.
      * @default process.env.FLUX_MODE ?? 'auto'
      */
     mode: v.optional(oneOf(MODES), DEFAULTS.mode),
-    /** Generation requests in flight at once, across the whole build. @default process.env.FLUX_CONCURRENCY ?? 4 */
-    concurrency: v.optional(wholeNumber(1, MAX_CONCURRENCY), DEFAULTS.concurrency),
+    /**
+     * Generation requests in flight at once, across the whole build (with bfl: jobs, from submit
+     * to download). @default process.env.FLUX_CONCURRENCY ?? 4 (bfl: 24, BFL's limit per account)
+     */
+    concurrency: v.optional(wholeNumber(1, MAX_CONCURRENCY)),
     /** Cap on new (paid) generations per run; exceeding it fails before anything is spent. @default 50 */
     maxGenerations: v.optional(wholeNumber(0, 1_000_000), DEFAULTS.maxGenerations),
-    /** Model used when a directive names none; one of DEFAULT_MODELS or `models`. @default 'flux-1.1-pro' */
-    model: v.optional(text(), DEFAULTS.model),
+    /**
+     * Model used when a directive names none; one of DEFAULT_MODELS or `models` (bfl: one of BFL_MODELS).
+     * @default 'flux-1.1-pro' (bfl: 'flux-2-pro')
+     */
+    model: v.optional(text()),
     /** Size used when a directive names none; one of DEFAULT_SIZES or `sizes`. @default '1024x1024' */
     size: v.optional(size, DEFAULTS.size),
     /** Quality used when a directive names none. @default 'standard' */
@@ -298,26 +335,34 @@ export const FLUX_OPTIONS = v.pipe(
   listed('model', DEFAULT_MODELS),
   listed('size', DEFAULT_SIZES),
   presetNamed(),
-  v.transform(({ root, cacheDir, apiKey, baseURL, models, sizes, exclude, prices, ...rest }) => {
-    const absoluteRoot = resolve(root)
-    const absoluteCacheDir = resolve(absoluteRoot, cacheDir ?? DEFAULTS.cacheDirName)
-    const inRoot = absoluteCacheDir.startsWith(`${absoluteRoot}/`)
-    return {
-      ...rest,
-      root: absoluteRoot,
-      cacheDir: absoluteCacheDir,
-      apiKey: apiKey as string | undefined,
-      baseURL: baseURL as string | undefined,
-      models: [...DEFAULT_MODELS, ...models] as readonly string[],
-      sizes: [...DEFAULT_SIZES, ...sizes] as readonly string[],
-      exclude: [
-        ...DEFAULTS.exclude,
-        ...(inRoot ? [`${absoluteCacheDir.slice(absoluteRoot.length + 1)}/**`] : []),
-        ...exclude,
-      ] as readonly string[],
-      prices: { ...DEFAULT_PRICES, ...prices } as Readonly<Record<string, Price>>,
-    }
-  }),
+  v.transform(
+    ({ root, cacheDir, apiKey, baseURL, models, sizes, exclude, prices, model, concurrency, ...rest }) => {
+      const bfl = rest.provider === 'bfl'
+      const absoluteRoot = resolve(root)
+      const absoluteCacheDir = resolve(absoluteRoot, cacheDir ?? DEFAULTS.cacheDirName)
+      const inRoot = absoluteCacheDir.startsWith(`${absoluteRoot}/`)
+      return {
+        ...rest,
+        root: absoluteRoot,
+        cacheDir: absoluteCacheDir,
+        apiKey: apiKey as string | undefined,
+        baseURL: (baseURL ?? (bfl ? BFL_BASE_URLS[rest.region ?? 'global'] : undefined)) as
+          | string
+          | undefined,
+        model: model ?? (bfl ? BFL_DEFAULT_MODEL : DEFAULTS.model),
+        concurrency: concurrency ?? (bfl ? DEFAULTS.bflConcurrency : DEFAULTS.concurrency),
+        // BFL's models are its endpoints, each with its own rules: a name outside the table has none.
+        models: (bfl ? BFL_MODEL_NAMES : [...DEFAULT_MODELS, ...models]) as readonly string[],
+        sizes: [...DEFAULT_SIZES, ...sizes] as readonly string[],
+        exclude: [
+          ...DEFAULTS.exclude,
+          ...(inRoot ? [`${absoluteCacheDir.slice(absoluteRoot.length + 1)}/**`] : []),
+          ...exclude,
+        ] as readonly string[],
+        prices: { ...DEFAULT_PRICES, ...prices } as Readonly<Record<string, Price>>,
+      }
+    },
+  ),
   v.rawTransform(({ dataset, addIssue }) => {
     // Each preset's references, read once: they enter the key by content.
     const o = dataset.value
@@ -397,7 +442,26 @@ function listed<T>(name: 'model' | 'size', defaults: readonly string[]): v.RawCh
   return v.rawCheck<T>(({ dataset, addIssue }) => {
     const o: unknown = dataset.value
     const failed = (key: string) => dataset.issues?.some((issue) => issue.path?.[0]?.key === key)
-    if (!isRecord(o) || typeof o[name] !== 'string' || failed(name)) return
+    if (!isRecord(o)) return
+    if (o.provider === 'bfl') {
+      const extra = o[`${name}s`]
+      if (Array.isArray(extra) && extra.length > 0) {
+        addIssue({
+          message: `Not used with provider "bfl": its models and their sizes are BFL's (see the model table); remove \`${name}s\``,
+          path: [{ type: 'object', origin: 'value', input: o, key: `${name}s`, value: extra }],
+        })
+      }
+    }
+    if (typeof o[name] !== 'string' || failed(name)) return
+    if (o.provider === 'bfl') {
+      // Sizes are checked per model when a directive is resolved (bfl-models.ts).
+      if (name === 'size' || BFL_MODEL_NAMES.includes(o[name])) return
+      addIssue({
+        message: `Expected one of BFL's models ${quoteAll(BFL_MODEL_NAMES)}, got ${show(o[name])}`,
+        path: [{ type: 'object', origin: 'value', input: o, key: name, value: o[name] }],
+      })
+      return
+    }
     const extra = o[`${name}s`]
     const accepted = [...defaults, ...(Array.isArray(extra) && !failed(`${name}s`) ? extra : [])]
     if (accepted.includes(o[name])) return
@@ -516,12 +580,16 @@ export function resolveOptions(
     const value = env[variable]?.trim()
     if (value) fromEnv[name] = ENV_FLAGS.has(name) ? (FLAG_WORDS[value.toLowerCase()] ?? value) : value
   }
+  const bflKey = env[BFL_KEY_ENV]?.trim()
+  const provider =
+    given.provider ?? fromEnv.provider ?? (isRecord(fileConfig) ? fileConfig.provider : undefined)
+  if (provider === 'bfl' && bflKey) fromEnv.apiKey = bflKey
   const { merged, sources } = mergeLayers([
     [given, ''],
     // An empty apiKey given means no key: the environment's is not read.
     [
       given.apiKey === '' ? { ...fromEnv, apiKey: undefined } : fromEnv,
-      (key) => ENV[key as keyof typeof ENV],
+      (key) => (key === 'apiKey' && fromEnv.apiKey === bflKey ? BFL_KEY_ENV : ENV[key as keyof typeof ENV]),
     ],
     [isRecord(fileConfig) ? fileConfig : {}, fileName],
     [hostDefaults, ''],

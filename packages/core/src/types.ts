@@ -69,6 +69,13 @@ export interface CanonicalRequest {
   references?: string[]
   /** A candidate's number (1 and up: another image for the same directive); absent for the directive's own. */
   candidate?: number
+  /**
+   * `bfl` when Black Forest Labs' own API makes it (its fixed settings, PNG output and no prompt
+   * rewriting, go with the name: changing them means a new name); absent for a gateway's.
+   */
+  provider?: 'bfl'
+  /** BFL's `safety_tolerance` (0-6); only with `provider: 'bfl'`. */
+  safetyTolerance?: number
 }
 
 /** Core never calls `console.*`: it is given one of these. */
@@ -90,6 +97,12 @@ export interface GeneratedImage {
   revisedPrompt?: string
   /** Unix seconds, from the gateway's `created`, or now. */
   created: number
+  /** The seed the API says it used (BFL returns one), to make the same image again. */
+  seed?: number
+  /** What the API charged for it, in its credits (BFL: 1 credit = USD 0.01), as it reported. */
+  credits?: number
+  /** The API's id of the job that made it (BFL). */
+  jobId?: string
 }
 
 export interface GenerateContext {
@@ -103,6 +116,31 @@ export interface GenerateContext {
    * until `generate` settles.
    */
   onReceived?: () => void
+  /**
+   * A job this request already submitted (its receipt, found on disk): the provider polls it and
+   * never submits again. Only providers with jobs (BFL) read it.
+   */
+  receipt?: JobReceipt
+  /**
+   * Called once a submit is accepted and before its first poll; the provider waits for it (the
+   * engine writes the receipt, so a crash from here on does not pay twice).
+   */
+  onSubmitted?: (receipt: JobReceipt) => Promise<void>
+}
+
+/** An accepted submit of an API that works in jobs (BFL): enough to poll it again. Holds no secret. */
+export interface JobReceipt {
+  /** The API's job id. */
+  id: string
+  /** Where its result is polled (`polling_url`). */
+  pollingUrl: string
+  /** The polling URL's host, checked against the API's hosts before the key is sent there. */
+  host: string
+  model: string
+  /** What the submit said it charged, in the API's credits (BFL: 1 credit = USD 0.01). */
+  credits?: number
+  /** ISO time the submit was accepted. */
+  submitted: string
 }
 
 /** A source of images: the real gateway, or the local placeholder generator. */

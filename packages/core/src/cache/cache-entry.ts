@@ -83,6 +83,12 @@ export function describeEntry(
     bytes: generated.bytes.byteLength,
     sha256: createHash('sha256').update(generated.bytes).digest('hex'),
     file: `${key}.${ext}`,
+    // What the API reported, kept only when it is well formed: a paid image is not lost over it.
+    ...(Number.isSafeInteger(generated.seed) && (generated.seed as number) >= 0 && { seed: generated.seed }),
+    ...(Number.isFinite(generated.credits) &&
+      (generated.credits as number) >= 0 && { credits: generated.credits }),
+    ...(typeof generated.jobId === 'string' &&
+      generated.jobId !== '' && { jobId: generated.jobId.slice(0, 200) }),
   }
 }
 

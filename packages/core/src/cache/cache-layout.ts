@@ -33,6 +33,14 @@ export const CACHE_LAYOUT = {
     holds: '<key>.<ext> + <key>.json: local placeholder images, replaced once a real one is made',
   },
   variants: { dir: 'variants', committed: false, holds: 'optimized variants derived from the originals' },
+  // Not committed: a receipt is worth something for the hours BFL keeps a task, on the machine (or
+  // CI cache) that submitted it; committed, it would outlive its task and make every clone report
+  // a lost job. A fleet shares jobs through the bucket's leases instead.
+  jobs: {
+    dir: 'jobs',
+    committed: false,
+    holds: '<key>.json: receipts of submitted jobs (id, polling URL) not stored yet, resumed after a crash',
+  },
   locks: { dir: 'locks', committed: false, holds: '<key>.lock: who is generating a key right now' },
   tmp: { dir: 'tmp', committed: false, holds: 'files being written, renamed into place when complete' },
 } as const

@@ -45,6 +45,8 @@ const CanonicalRequestSchema = v.object({
   seed: v.optional(v.pipe(v.number(), v.integer())),
   references: v.optional(v.array(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)))),
   candidate: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  provider: v.optional(v.literal('bfl')),
+  safetyTolerance: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(6))),
 })
 
 /** What the cache knows of one image; written next to it as `<key>.json`. Holds no secret. */
@@ -76,6 +78,12 @@ export const CacheEntryMetaSchema = v.object({
   stamp: v.optional(v.string()),
   /** The image's file name in its folder: `<key>.<ext>` (checked against the key on read). */
   file: v.string(),
+  /** The seed the API reports it used (BFL), to make the same picture again. */
+  seed: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  /** What the API charged, in its credits as reported (BFL: 1 credit = USD 0.01). */
+  credits: v.optional(v.pipe(v.number(), v.minValue(0))),
+  /** The API's job id (BFL), to trace a charge. */
+  jobId: v.optional(v.string()),
 })
 export type CacheEntryMeta = v.InferOutput<typeof CacheEntryMetaSchema>
 

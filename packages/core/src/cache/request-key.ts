@@ -16,8 +16,10 @@ const KEY_FIELDS = [
   'candidate',
   'model',
   'prompt',
+  'provider',
   'quality',
   'references',
+  'safetyTolerance',
   'seed',
   'size',
 ] as const satisfies readonly (keyof CanonicalRequest)[]

@@ -1,5 +1,6 @@
 import { fluxError } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
+import { createBflProvider } from '../providers/bfl.js'
 import { createOpenAIImagesProvider } from '../providers/openai-images.js'
 import { createPlaceholderProvider } from '../providers/placeholder.js'
 import type { Logger, Provider } from '../types.js'
@@ -17,6 +18,21 @@ export function placeholderReason(options: Pick<ResolvedOptions, 'mode' | 'apiKe
 export function chooseProvider(options: ResolvedOptions, logger: Logger): Provider {
   if (options.mode === 'auto' && options.apiKey) {
     if (!options.baseURL) throw fluxError('FLUX_NO_BASE_URL', {})
+    if (options.provider === 'bfl') {
+      // The files behind the hashes a key holds: presets' references, read when the options were.
+      const references = new Map<string, string>()
+      for (const preset of Object.values(options.presets))
+        for (const ref of preset.references) references.set(ref.sha256, ref.file)
+      return createBflProvider({
+        apiKey: options.apiKey,
+        baseURL: options.baseURL,
+        timeoutMs: options.timeoutMs,
+        maxRetries: options.maxRetries,
+        allowPrivateDownloads: options.allowPrivateDownloads,
+        logger,
+        references,
+      })
+    }
     return createOpenAIImagesProvider({
       apiKey: options.apiKey,
       baseURL: options.baseURL,

@@ -1,9 +1,18 @@
-import type { CacheEntry, OriginalStore, RefusalStore } from '../cache/index.js'
+import type { CacheEntry, OriginalStore, ReceiptStore, RefusalStore } from '../cache/index.js'
 import { FluxError, fluxError } from '../errors.js'
 import type { FluxMode } from '../options.js'
 import type { CanonicalRequest, Provider, SourceLocation } from '../types.js'
 import type { Budget } from './budget.js'
 import type { RequestSlots } from './request-slots.js'
+
+/** Failures after which a job's receipt is of no more use. */
+const JOB_OVER = new Set([
+  'FLUX_MODERATED',
+  'FLUX_JOB_FAILED',
+  'FLUX_JOB_LOST',
+  'FLUX_BAD_IMAGE',
+  'FLUX_DOWNLOAD',
+])
 
 /** `placeholder`: a local placeholder is served, made now or found in the cache. */
 export type Outcome = 'cached' | 'generated' | 'placeholder'
@@ -29,6 +38,11 @@ export interface ObtainCollaborators {
   requireReal?: boolean
   /** Why the images made are placeholders (`no FLUX_API_KEY set`), for messages. */
   placeholderReason?: string
+  /**
+   * Receipts of submitted jobs (BFL): written before a job is first polled, resumed instead of
+   * submitting again. Absent: no job survives the process (the gateway has none).
+   */
+  receipts?: ReceiptStore
   /** A paid generation starts (charged, about to be requested), with where its directives are written. */
   onGenerate?: (key: string, request: CanonicalRequest, locations: readonly SourceLocation[]) => void
 }
@@ -119,7 +133,10 @@ async function generateOnce(
 ): Promise<Obtained> {
   const again = await c.cache.get(key, { placeholder: c.placeholder })
   if (again) return { entry: again, outcome: again.placeholder ? 'placeholder' : 'cached' }
-  if (!c.placeholder) {
+  const receipts = c.placeholder ? undefined : c.receipts
+  // A job submitted by an earlier run (paid then): polled, never submitted or charged again.
+  const receipt = await receipts?.get(key)
+  if (!c.placeholder && !receipt) {
     c.budget.charge()
     c.onGenerate?.(key, request, ctx.locations ?? [])
   }
@@ -132,14 +149,20 @@ async function generateOnce(
       onError: (err) => {
         if (FluxError.is(err, 'FLUX_AUTH') || FluxError.is(err, 'FLUX_QUOTA')) ctx.onFatal?.(err)
       },
+      ...(receipt && { receipt }),
+      // Under the key's lock, before the first poll: a crash from here on resumes, never pays twice.
+      ...(receipts && { onSubmitted: (r) => receipts.put(key, provider.name, r) }),
     })
     const entry = await c.cache.put(key, request, image, {
       provider: provider.name,
       placeholder: c.placeholder,
     })
+    await receipts?.remove(key)
     return { entry, outcome: c.placeholder ? 'placeholder' : 'generated' }
   } catch (err) {
     if (FluxError.is(err, 'FLUX_MODERATED')) await c.cache.refusals.put(key, request, err.detail)
+    // The job is over (refused, failed, gone): its receipt would only be polled to the same end.
+    if (receipts && FluxError.is(err) && JOB_OVER.has(err.code)) await receipts.remove(key)
     throw err
   }
 }

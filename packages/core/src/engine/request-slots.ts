@@ -1,5 +1,5 @@
 import pLimit from 'p-limit'
-import type { CanonicalRequest, GeneratedImage, Provider } from '../types.js'
+import type { CanonicalRequest, GenerateContext, GeneratedImage, Provider } from '../types.js'
 
 export interface SlotContext {
   signal?: AbortSignal | undefined
@@ -8,6 +8,9 @@ export interface SlotContext {
   onRetry?: () => void
   /** The request failed while it held its slot: called before the slot is released. */
   onError?: (err: unknown) => void
+  /** Passed to the provider: a job to resume, and where to record one it submits. */
+  receipt?: GenerateContext['receipt']
+  onSubmitted?: GenerateContext['onSubmitted']
 }
 
 /**
@@ -50,7 +53,13 @@ async function holdUntilReceived(
   const received = new Promise<void>((resolve) => {
     onReceived = resolve
   })
-  const image = provider.generate(request, { signal: ctx.signal, onRetry: () => ctx.onRetry?.(), onReceived })
+  const image = provider.generate(request, {
+    signal: ctx.signal,
+    onRetry: () => ctx.onRetry?.(),
+    onReceived,
+    ...(ctx.receipt && { receipt: ctx.receipt }),
+    ...(ctx.onSubmitted && { onSubmitted: ctx.onSubmitted }),
+  })
   try {
     await Promise.race([image, received])
   } catch (err) {

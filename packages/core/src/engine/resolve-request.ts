@@ -1,5 +1,6 @@
 import { fluxError } from '../errors.js'
 import { NO_PRESET, PROMPT_SLOT, type ResolvedOptions, type ResolvedPreset } from '../options.js'
+import { BFL_MODELS, BFL_SAFETY_TOLERANCE, bflSizeFields } from '../providers/bfl-models.js'
 import { printable } from '../redact.js'
 import type { CanonicalRequest, DirectiveParams, SourceLocation } from '../types.js'
 
@@ -7,7 +8,8 @@ import type { CanonicalRequest, DirectiveParams, SourceLocation } from '../types
 export type RequestDefaults = Pick<
   ResolvedOptions,
   'model' | 'size' | 'quality' | 'models' | 'sizes' | 'presets' | 'preset'
->
+> &
+  Partial<Pick<ResolvedOptions, 'provider'>>
 
 /**
  * Longest prompt sent, in characters (code points): the OpenAI Images API's limit for dall-e-3
@@ -43,10 +45,36 @@ export function resolveRequest(
   // Values echoed in an error reach a terminal: written out, never acted on.
   const model = params.model?.trim() || preset?.model || options.model
   if (!options.models.includes(model)) {
-    throw fluxError('FLUX_UNKNOWN_MODEL', { model: printable(model), accepted: options.models }, { location })
+    const hint =
+      options.provider === 'bfl'
+        ? "Use one of BFL's models, by its endpoint name (`?model=flux-2-pro`); the README lists each with its sizes."
+        : undefined
+    throw fluxError(
+      'FLUX_UNKNOWN_MODEL',
+      { model: printable(model), accepted: options.models },
+      { location, ...(hint && { hint }) },
+    )
   }
   const size = params.size?.trim().toLowerCase() || preset?.size || options.size
-  if (!options.sizes.includes(size)) {
+  const bfl = options.provider === 'bfl' ? BFL_MODELS.get(model) : undefined
+  if (bfl) {
+    const fields = bflSizeFields(bfl, size)
+    if ('problem' in fields) {
+      throw fluxError(
+        'FLUX_SIZE_UNSUPPORTED',
+        { size: printable(size), problem: fields.problem },
+        { location },
+      )
+    }
+    const count = preset?.references.length ?? 0
+    if (count > bfl.maxReferences) {
+      throw fluxError(
+        'FLUX_REFERENCES_UNSUPPORTED',
+        { provider: `bfl (${model})`, count, max: bfl.maxReferences },
+        { location },
+      )
+    }
+  } else if (!options.sizes.includes(size)) {
     throw fluxError('FLUX_UNKNOWN_SIZE', { size: printable(size), accepted: options.sizes }, { location })
   }
   const quality = params.quality?.trim() || preset?.quality || options.quality
@@ -58,6 +86,8 @@ export function resolveRequest(
     )
   }
   const request: CanonicalRequest = { model, prompt, size, quality }
+  // BFL's API makes other pictures than a gateway's of the same name, and its settings shape them.
+  if (bfl) Object.assign(request, { provider: 'bfl', safetyTolerance: BFL_SAFETY_TOLERANCE })
   if (preset?.references.length) request.references = preset.references.map((r) => r.sha256)
   const seedText = params.seed?.trim()
   if (seedText) {

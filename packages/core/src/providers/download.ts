@@ -14,8 +14,8 @@ export interface DownloadOptions {
   dispatcher: Dispatcher
   /** The API base URL's origin: the only origin that receives `authorization`. */
   apiOrigin: string
-  /** The Authorization header value for the API origin. */
-  authorization: string
+  /** The Authorization header value for the API origin; none is sent when absent (BFL's key is never sent to an image host). */
+  authorization?: string | undefined
   /** Larger answers are refused with FLUX_DOWNLOAD. */
   maxBytes: number
   /** When false, hosts that resolve to private, loopback, link-local or unique-local addresses are refused. */
@@ -42,7 +42,8 @@ export async function download(url: string, options: DownloadOptions): Promise<B
   for (let hop = 0; ; hop++) {
     if (!options.allowPrivate) await assertPublicHost(current, options.resolve ?? resolveAll)
     const headers: Record<string, string> = { accept: 'image/png, image/jpeg, image/webp, */*;q=0.5' }
-    if (current.origin === options.apiOrigin) headers.authorization = options.authorization
+    if (current.origin === options.apiOrigin && options.authorization !== undefined)
+      headers.authorization = options.authorization
 
     let res: Dispatcher.ResponseData
     try {

@@ -358,20 +358,23 @@ async function readBodyCapped(body: Dispatcher.ResponseData['body'], maxBytes: n
   return Buffer.concat(chunks, total).toString('utf8')
 }
 
-function isTimeout(err: unknown): boolean {
+/** True for undici's and AbortSignal.timeout's timeouts. */
+export function isTimeout(err: unknown): boolean {
   const e = err as { name?: string; code?: string }
   return (
     e?.name === 'TimeoutError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT'
   )
 }
 
-function describeNetworkError(err: unknown): string {
+/** `CODE: message` of a network error, for a one-line reason. */
+export function describeNetworkError(err: unknown): string {
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }
   const code = e?.code ?? e?.cause?.code ?? e?.name ?? 'error'
   return `${code}: ${e?.message ?? String(err)}`
 }
 
-function snippet(text: string): string {
+/** An answer's text on one line, cut at 300 characters, for a message. */
+export function snippet(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim()
   if (flat === '') return '(empty body)'
   return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat

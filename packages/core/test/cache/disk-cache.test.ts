@@ -146,7 +146,14 @@ describe('put and get', () => {
     const gitignore = await readFile(join(dir, '.gitignore'), 'utf8')
     expect(gitignore).toBe(CACHE_GITIGNORE)
     const ignored = gitignore.split('\n').filter((line) => line && !line.startsWith('#'))
-    expect(ignored.sort()).toEqual(['/candidates/', '/locks/', '/placeholders/', '/tmp/', '/variants/'])
+    expect(ignored.sort()).toEqual([
+      '/candidates/',
+      '/jobs/',
+      '/locks/',
+      '/placeholders/',
+      '/tmp/',
+      '/variants/',
+    ])
   })
 
   it('leaves an edited .gitignore alone', async () => {

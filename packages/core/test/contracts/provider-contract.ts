@@ -23,6 +23,10 @@ export interface ProviderContractOptions {
   sizes: readonly [string, string]
   /** Runs after the suite (a gateway to stop). */
   teardown?: () => Promise<void>
+  /** The model asked for, when the provider speaks other names than the gateway's. @default 'flux-schnell' */
+  model?: string
+  /** Fields every request of this provider carries (BFL's `provider` and settings). */
+  extra?: Partial<CanonicalRequest>
 }
 
 const silent = { info() {}, warn() {}, error() {} }
@@ -31,18 +35,19 @@ const SECONDS = { from: 1e9, below: 1e11 }
 const FORMATS = ['png', 'jpeg', 'webp']
 
 let prompts = 0
-const requestOf = (size: string): CanonicalRequest => ({
-  model: 'flux-schnell',
-  prompt: `contract prompt ${++prompts}`,
-  size,
-  quality: 'standard',
-})
 
 export function testProvider(
   name: string,
   make: () => ProviderUnderTest | Promise<ProviderUnderTest>,
-  { sizes, teardown }: ProviderContractOptions,
+  { sizes, teardown, model = 'flux-schnell', extra = {} }: ProviderContractOptions,
 ): void {
+  const requestOf = (size: string): CanonicalRequest => ({
+    model,
+    prompt: `contract prompt ${++prompts}`,
+    size,
+    quality: 'standard',
+    ...extra,
+  })
   describe(`provider contract: ${name}`, () => {
     let subject: ProviderUnderTest
     let cacheDir: string
