@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { STATUS_CODES } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Agent, Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js'
 import { printable, redact as redactSecret } from '../redact.js'
@@ -16,7 +16,8 @@ import {
   bflSizeFields,
 } from './bfl-models.js'
 import { decodeAnswerImage } from './check-image.js'
-import { download, guardedLookup } from './download.js'
+import { createConnection } from './connection.js'
+import { download } from './download.js'
 import { describeNetworkError, isTimeout, snippet } from './openai-images.js'
 import { AttemptFailure, parseRetryAfter, type RetryOptions, retry } from './retry.js'
 
@@ -57,27 +58,11 @@ export function createBflProvider(options: BflProviderOptions): Provider {
   const apiRoot = `${base.origin}${base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1`
   const key = o.apiKey
   const redact = (text: string) => printable(redactSecret(text, key))
-  const agentOptions = {
-    headersTimeout: o.timeoutMs,
-    bodyTimeout: o.timeoutMs,
-    connectTimeout: Math.min(o.timeoutMs, 30_000),
-  }
-  const ownAgents: Agent[] = []
-  let connection: Promise<{ request: typeof import('undici').request; api: Dispatcher; files: Dispatcher }>
-  const connect = () =>
-    (connection ??= import('undici').then(({ Agent, request }) => {
-      const own = (agent: Agent) => {
-        ownAgents.push(agent)
-        return agent
-      }
-      const api = o.dispatcher ?? own(new Agent(agentOptions))
-      const files =
-        o.dispatcher ??
-        (o.allowPrivateDownloads
-          ? api
-          : own(new Agent({ ...agentOptions, connect: { lookup: guardedLookup } })))
-      return { request, api, files }
-    }))
+  const { connect, close } = createConnection({
+    timeoutMs: o.timeoutMs,
+    dispatcher: o.dispatcher,
+    allowPrivateDownloads: o.allowPrivateDownloads,
+  })
   const policy = (ctx: GenerateContext): RetryOptions => ({
     maxRetries: o.maxRetries,
     baseMs: o.retryBaseMs,
@@ -351,7 +336,7 @@ export function createBflProvider(options: BflProviderOptions): Provider {
     ctx: GenerateContext,
     signal: AbortSignal,
   ) {
-    const { files } = await connect()
+    const { download: files } = await connect()
     const get = (url: string) =>
       download(url, {
         dispatcher: files,
@@ -416,10 +401,7 @@ export function createBflProvider(options: BflProviderOptions): Provider {
         throw err
       }
     },
-    async close() {
-      await connection?.catch(() => {})
-      await Promise.all(ownAgents.map((agent) => agent.close()))
-    },
+    close,
   }
 
   function timeoutError(receipt: JobReceipt | undefined, cause: unknown): FluxError {

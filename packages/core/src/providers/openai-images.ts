@@ -1,13 +1,14 @@
 import { STATUS_CODES } from 'node:http'
 import { inspect } from 'node:util'
-import type { Agent, Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js'
 import { printable, redact as redactSecret } from '../redact.js'
 import { parseOptions } from '../schema.js'
 import type { CanonicalRequest, GenerateContext, GeneratedImage, Logger, Provider } from '../types.js'
 import { decodeAnswerImage } from './check-image.js'
-import { download, guardedLookup } from './download.js'
+import { createConnection } from './connection.js'
+import { download } from './download.js'
 import { AttemptFailure, parseRetryAfter, retry } from './retry.js'
 
 /** Options of the gateway provider: see GATEWAY_OPTIONS, the schema they are checked against. */
@@ -15,13 +16,6 @@ export type OpenAIImagesProviderOptions = GatewayOptions
 
 /** An answer's image before it is decoded: `format` and dimensions come from the decode check. */
 type Answer = Pick<GeneratedImage, 'bytes' | 'created' | 'revisedPrompt'>
-
-/** undici's `request` and the dispatchers for the API and for image downloads. */
-interface Connection {
-  request: typeof import('undici').request
-  api: Dispatcher
-  download: Dispatcher
-}
 
 const QUOTA_TAG = /quota|billing|credit|insufficient|payment/i
 const RATE_LIMIT_TAG = /rate.?limit|requests|tokens/i
@@ -38,28 +32,11 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
   const authorization = `Bearer ${options.apiKey}`
   // Every text from the gateway (errors, revised prompts) without the key and as plain text.
   const redact = (text: string) => printable(redactSecret(text, options.apiKey))
-  const agentOptions = {
-    headersTimeout: o.timeoutMs,
-    bodyTimeout: o.timeoutMs,
-    connectTimeout: Math.min(o.timeoutMs, 30_000),
-  }
-  // undici is loaded with the first request: a run with every image cached sends none.
-  const ownAgents: Agent[] = []
-  let connection: Promise<Connection> | undefined
-  const connect = () =>
-    (connection ??= import('undici').then(({ Agent, request }) => {
-      const own = (agent: Agent) => {
-        ownAgents.push(agent)
-        return agent
-      }
-      const api = options.dispatcher ?? own(new Agent(agentOptions))
-      const download =
-        options.dispatcher ??
-        (o.allowPrivateDownloads
-          ? api
-          : own(new Agent({ ...agentOptions, connect: { lookup: guardedLookup } })))
-      return { request, api, download }
-    }))
+  const { connect, close } = createConnection({
+    timeoutMs: o.timeoutMs,
+    dispatcher: options.dispatcher,
+    allowPrivateDownloads: o.allowPrivateDownloads,
+  })
   // A b64_json answer is 4/3 of the image, plus JSON around it.
   const maxAnswerBytes = Math.ceil((o.maxDownloadBytes * 4) / 3) + 64 * 1024
 
@@ -231,10 +208,7 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
         throw sanitizeError(err, redact)
       }
     },
-    async close() {
-      await connection?.catch(() => {})
-      await Promise.all(ownAgents.map((agent) => agent.close()))
-    },
+    close,
   }
 }
 
