@@ -93,6 +93,8 @@ describe('flux-images generate with provider bfl', () => {
     )
     expect(metas.reduce((sum, m) => sum + m.credits, 0)).toBe(charged)
     expect(charged).toBe(72)
+    // The summary adds what the API charged: 72 credits, $0.72.
+    expect(cli.stderr).toMatch(/24 generated, .* · charged \$0\.720/)
     expect(metas.every((m) => Number.isInteger(m.seed) && typeof m.jobId === 'string')).toBe(true)
     expect(await names(join(root, '.flux-cache/jobs'))).toEqual([])
     expect(`${cli.stdout}${cli.stderr}`).not.toContain(KEY)

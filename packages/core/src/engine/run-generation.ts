@@ -2,6 +2,7 @@ import type { CacheEntryMeta, RemoteSide, RemoteStats } from '../cache/index.js'
 import { FluxError, fluxError, formatLocation } from '../errors.js'
 import type { ImageResult } from '../optimize/index.js'
 import type { ResolvedOptions } from '../options.js'
+import { creditsToUsd } from '../providers/bfl-models.js'
 import { sizeWarning } from '../providers/check-image.js'
 import type { CanonicalRequest, Logger } from '../types.js'
 import type { Budget } from './budget.js'
@@ -50,6 +51,8 @@ export interface GenerateSummary {
   wallMs: number
   /** Estimated cost in USD of what this run generated (or, in a dry run, would generate). */
   estimatedCost: number
+  /** What the API reported charging for the images this run generated, in USD (BFL's credits); absent when it reports none. */
+  chargedCost?: number
   /** Dry run only: what would be generated. */
   wouldGenerate?: PlanItem[]
   /** Dry run only: the cached originals no directive uses any more, and what re-keyed them. */
@@ -302,6 +305,8 @@ function count(run: Run, item: PlanItem, meta: CacheEntryMeta, outcome: Outcome)
     if (resized) run.c.logger.warn(resized)
     summary.generated++
     summary.estimatedCost += priceOf(item.request, run.c.options.prices)
+    if (meta.credits !== undefined)
+      summary.chargedCost = (summary.chargedCost ?? 0) + creditsToUsd(meta.credits)
   } else if (outcome === 'placeholder') {
     summary.placeholders++
     summary.placeholderImages?.push(item)

@@ -268,7 +268,7 @@ export function formatSummary(s: GenerateSummary): string {
   const remote = s.remote
     ? ` · remote: ${s.remote.downloaded} downloaded (${megabytes(s.remote.downloadedBytes)}), ${s.remote.uploaded} uploaded (${megabytes(s.remote.uploadedBytes)})`
     : ''
-  return `[flux] ${s.total} image(s) from ${s.directives} directive(s): ${counts.join(', ')} · ${s.retries} retries · ${formatDuration(s.wallMs)} · est. $${s.estimatedCost.toFixed(3)}${remote}`
+  return `[flux] ${s.total} image(s) from ${s.directives} directive(s): ${counts.join(', ')} · ${s.retries} retries · ${formatDuration(s.wallMs)} · est. $${s.estimatedCost.toFixed(3)}${s.chargedCost === undefined ? '' : ` · charged $${s.chargedCost.toFixed(3)}`}${remote}`
 }
 
 export function megabytes(bytes: number): string {
