@@ -189,7 +189,7 @@ describe('the remote cache from the CLI', () => {
     expect(run.code).toBe(0)
     expect(run.stderr).toContain('(read-only)')
     expect(run.stderr.match(/FLUX_REMOTE_DENIED/g)).toHaveLength(1)
-    expect(run.stderr).toMatch(/0 generated, 0 cached, 24 placeholder\(s\), 0 failed/)
+    expect(run.stderr).toMatch(/0 generated, 0 cached, 24 placeholder\(s\) \(placeholder mode\), 0 failed/)
     expect(s3.count('PUT') + s3.count('DELETE')).toBe(0)
     expect(gateway.requests).toBe(0)
   })

@@ -1,5 +1,5 @@
 import { type FluxError, fluxError } from '../../errors.js'
-import { nearest } from '../../schema.js'
+import { nearest } from '../../nearest-name.js'
 import type { SourceLocation } from '../../types.js'
 import { DIRECTIVE_KEYS, findQueryStart, isDirectiveKey, isOptionName } from './grammar.js'
 
