@@ -21,7 +21,12 @@ const PickRecordSchema = v.object({
 
 export type PickRecord = v.InferOutput<typeof PickRecordSchema>
 
-/** The picks of a cache directory: small committed records, read on every lookup (a pick made by another process shows at once). */
+/**
+ * The picks of a cache directory: small committed records. `picks/` is listed once per store, on
+ * its first lookup, and the listing is kept current by `set` and `remove`, so looking up a key
+ * without a pick touches no file and a pick's record is read once. A pick made by another process
+ * shows in the next store made (each build and CLI command makes one); `list` lists afresh.
+ */
 export interface PickStore {
   /** The pick of `key`, or undefined when there is none (or its record does not read as one). */
   get(key: string): Promise<PickRecord | undefined>
@@ -44,19 +49,35 @@ export function createPickStore({ dir }: { dir: string }): PickStore {
       return undefined
     }
   }
+  const listKeys = async () => {
+    const names = await readdir(picksDir).catch(() => [] as string[])
+    return names.map((n) => n.replace(/\.json$/, '')).filter((k) => REQUEST_KEY_PATTERN.test(k))
+  }
+  /** Key -> its record (read on first lookup), for every key with a pick: the listing, kept current. */
+  let known: Promise<Map<string, Promise<PickRecord | undefined> | undefined>> | undefined
+  const picked = () => (known ??= listKeys().then((keys) => new Map(keys.map((k) => [k, undefined]))))
   return {
-    get: read,
+    async get(key) {
+      const records = await picked()
+      if (!records.has(assertKey(key))) return undefined
+      let record = records.get(key)
+      if (!record) records.set(key, (record = read(key)))
+      return record
+    },
     async set({ key, pick, candidate }) {
       const record: PickRecord = { version: 1, key, pick, candidate, picked: new Date().toISOString() }
       const tmpDir = join(dir, CACHE_LAYOUT.tmp.dir)
       await Promise.all([makeDir(picksDir), makeDir(tmpDir)])
       await writeFileAtomic(path(key), `${JSON.stringify(record, null, 2)}\n`, tmpDir)
+      ;(await picked()).set(key, Promise.resolve(record))
       return record
     },
-    remove: (key) => unlinkIfPresent(path(key)),
+    async remove(key) {
+      ;(await picked()).delete(assertKey(key))
+      return unlinkIfPresent(path(key))
+    },
     async list() {
-      const names = await readdir(picksDir).catch(() => [] as string[])
-      const keys = names.map((n) => n.replace(/\.json$/, '')).filter((k) => REQUEST_KEY_PATTERN.test(k))
+      const keys = await listKeys()
       const records = await Promise.all(keys.sort().map(read))
       return records.filter((r): r is PickRecord => r !== undefined)
     },

@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js'
 import { printable, redact as redactSecret } from '../redact.js'
+import { AttemptFailure, parseRetryAfter, retry, retryOptions } from '../retry.js'
 import { parseOptions } from '../schema.js'
 import type { CanonicalRequest, GenerateContext, JobReceipt, Provider } from '../types.js'
 import {
@@ -19,7 +20,6 @@ import { decodeAnswerImage } from './check-image.js'
 import { createConnection } from './connection.js'
 import { download } from './download.js'
 import { describeNetworkError, isTimeout, snippet } from './openai-images.js'
-import { AttemptFailure, parseRetryAfter, type RetryOptions, retry } from './retry.js'
 
 /** Options of the BFL provider: the gateway's (key, base URL, timeouts, retries, downloads) and its own. */
 export type BflProviderOptions = Omit<GatewayOptions, 'responseFormat'> & {
@@ -63,16 +63,7 @@ export function createBflProvider(options: BflProviderOptions): Provider {
     dispatcher: o.dispatcher,
     allowPrivateDownloads: o.allowPrivateDownloads,
   })
-  const policy = (ctx: GenerateContext): RetryOptions => ({
-    maxRetries: o.maxRetries,
-    baseMs: o.retryBaseMs,
-    maxMs: o.retryMaxMs,
-    maxRetryAfterMs: o.maxRetryAfterMs,
-    signal: ctx.signal,
-    onRetry: ctx.onRetry,
-    logger: o.logger,
-    redact,
-  })
+  const policy = (ctx: GenerateContext) => retryOptions(o, ctx, redact)
 
   /** The JSON body of a submit: every field explicit, so what BFL does is what the key says. */
   async function bodyOf(req: CanonicalRequest, model: BflModel): Promise<Record<string, unknown>> {

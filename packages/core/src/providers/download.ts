@@ -3,8 +3,8 @@ import { lookup as dnsLookup } from 'node:dns/promises'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
 import type { Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
+import { AttemptFailure } from '../retry.js'
 import { sniffImageFormat } from './check-image.js'
-import { AttemptFailure } from './retry.js'
 
 /** Redirect hops followed before giving up: storage gateways use one, sometimes two. */
 export const MAX_REDIRECTS = 3

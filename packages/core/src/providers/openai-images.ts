@@ -4,12 +4,12 @@ import type { Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js'
 import { printable, redact as redactSecret } from '../redact.js'
+import { AttemptFailure, parseRetryAfter, retry, retryOptions } from '../retry.js'
 import { parseOptions } from '../schema.js'
 import type { CanonicalRequest, GenerateContext, GeneratedImage, Logger, Provider } from '../types.js'
 import { decodeAnswerImage } from './check-image.js'
 import { createConnection } from './connection.js'
 import { download } from './download.js'
-import { AttemptFailure, parseRetryAfter, retry } from './retry.js'
 
 /** Options of the gateway provider: see GATEWAY_OPTIONS, the schema they are checked against. */
 export type OpenAIImagesProviderOptions = GatewayOptions
@@ -191,16 +191,7 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
     maxReferences: 0,
     async generate(req, ctx = {}) {
       try {
-        const answer = await retry((_n) => attempt(req, ctx), {
-          maxRetries: o.maxRetries,
-          baseMs: o.retryBaseMs,
-          maxMs: o.retryMaxMs,
-          maxRetryAfterMs: o.maxRetryAfterMs,
-          signal: ctx.signal,
-          onRetry: ctx.onRetry,
-          logger: options.logger,
-          redact,
-        })
+        const answer = await retry((_n) => attempt(req, ctx), retryOptions(o, ctx, redact))
         // The network part is over: the decode check below needs no request slot.
         ctx.onReceived?.()
         return await toImage(answer)

@@ -1,6 +1,5 @@
 export {
   createLeases,
-  LEASE_DEFAULTS,
   LEASE_PREFIX,
   type Lease,
   type LeaseOptions,
@@ -10,6 +9,7 @@ export {
 export { type ConditionalWriteSupport, probeConditionalWrites } from './probe-conditional-writes.js'
 export { createRemoteCache, type RemoteCacheOptions } from './remote-cache.js'
 export {
+  LEASE_DEFAULTS,
   type RemoteConfig,
   type RemoteCredentials,
   type RemoteOptions,

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fluxError } from '../errors.js'
 import { quote } from '../redact.js'
 import type { Logger } from '../types.js'
+import { LEASE_DEFAULTS } from './remote-config.js'
 import type { S3Client } from './s3-client.js'
 
 export interface LeaseOptions {
@@ -32,13 +33,6 @@ export interface LeaseOptions {
   holder?: string
   logger?: Logger | undefined
 }
-
-export const LEASE_DEFAULTS = {
-  staleMs: 60_000,
-  pollMs: 250,
-  pollMaxMs: 5000,
-  maxWaitMs: 30 * 60_000,
-} as const
 
 /** The prefix of lease objects in the bucket: `leases/<cache key>`. */
 export const LEASE_PREFIX = 'leases/'

@@ -1,10 +1,16 @@
 import { inspect } from 'node:util'
 import { fluxError } from '../errors.js'
-import { LEASE_DEFAULTS } from './leases.js'
 
 /** `read-write`: reads through, writes back, takes leases. `read-only`: reads through only. */
 export const REMOTE_MODES = ['read-write', 'read-only'] as const
 export type RemoteMode = (typeof REMOTE_MODES)[number]
+/** Lease timings, when neither option nor environment sets them (see LeaseOptions). */
+export const LEASE_DEFAULTS = {
+  staleMs: 60_000,
+  pollMs: 250,
+  pollMaxMs: 5000,
+  maxWaitMs: 30 * 60_000,
+} as const
 /** Bounds of `leaseStaleMs`: a second (HTTP dates count whole seconds) to an hour. */
 export const LEASE_STALE_MS = { min: 1000, max: 3_600_000 } as const
 

@@ -5,8 +5,8 @@ import { AwsV4Signer } from 'aws4fetch'
 import { XMLParser } from 'fast-xml-parser'
 import type { Agent, Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
-import { backoffDelay } from '../providers/retry.js'
 import { printable, quote, redact } from '../redact.js'
+import { backoffDelay } from '../retry.js'
 import type { RemoteConfig } from './remote-config.js'
 
 export interface S3ClientOptions {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FluxError } from '../../src/errors.js'
 import { decodeAnswerImage, sniffImageFormat } from '../../src/providers/check-image.js'
 import { download, guardedLookup, isPrivateAddress } from '../../src/providers/download.js'
-import { AttemptFailure } from '../../src/providers/retry.js'
+import { AttemptFailure } from '../../src/retry.js'
 
 const agent = new Agent()
 afterAll(() => agent.close())

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { FluxError, fluxError } from '../../src/errors.js'
-import {
-  AttemptFailure,
-  backoffDelay,
-  parseRetryAfter,
-  type RetryOptions,
-  retry,
-} from '../../src/providers/retry.js'
+import { AttemptFailure, backoffDelay, parseRetryAfter, type RetryOptions, retry } from '../../src/retry.js'
 
 function options(
   extra: Partial<RetryOptions> = {},

@@ -19,8 +19,8 @@
  * one, else in FLUX_TRANSIENT naming the number of attempts.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type FluxError, fluxError } from '../errors.js'
-import type { GenerateContext, Logger } from '../types.js'
+import { type FluxError, fluxError } from './errors.js'
+import type { GenerateContext, Logger } from './types.js'
 
 export type FailureKind = 'transient' | 'lost'
 
@@ -65,6 +65,33 @@ export interface RetryOptions {
   redact?: (text: string) => string
   /** For tests: a number in [0, 1). */
   random?: () => number
+}
+
+/** The retry settings of a provider's options (the gateway's and BFL's are the same). */
+export interface RetrySettings {
+  maxRetries: number
+  retryBaseMs: number
+  retryMaxMs: number
+  maxRetryAfterMs: number
+  logger?: Logger | undefined
+}
+
+/** The options `retry` takes for one call of a provider's `generate`. */
+export function retryOptions(
+  o: RetrySettings,
+  ctx: GenerateContext,
+  redact: (text: string) => string,
+): RetryOptions {
+  return {
+    maxRetries: o.maxRetries,
+    baseMs: o.retryBaseMs,
+    maxMs: o.retryMaxMs,
+    maxRetryAfterMs: o.maxRetryAfterMs,
+    signal: ctx.signal,
+    onRetry: ctx.onRetry,
+    logger: o.logger,
+    redact,
+  }
 }
 
 /**
