@@ -36,9 +36,9 @@ export const ERRORS = {
   },
   FLUX_REFERENCES_UNSUPPORTED: {
     title: 'Reference images not supported',
-    message: (a: { provider: string; count: number; max?: number }) =>
-      `Its preset sends ${a.count} style reference image(s), and the provider "${a.provider}" takes ${a.max ? `at most ${a.max}` : 'none'}: nothing was sent.`,
-    hint: 'Remove `references` from the preset, use `?preset=none` on this directive, or use a provider that takes reference images.',
+    message: (a: { provider: string; count: number; own?: number; max?: number }) =>
+      `${a.own ? `It sends ${a.count} reference image(s) (${a.own} its own \`ref\`)` : `Its preset sends ${a.count} style reference image(s)`}, and the provider "${a.provider}" takes ${a.max ? `at most ${a.max}` : 'none'}: nothing was sent.`,
+    hint: 'Remove `references` from the preset or `ref` from the directive, use `?preset=none` on this directive, or use a model or provider that takes reference images.',
   },
   FLUX_UNKNOWN_SIZE: {
     title: 'Unknown size',

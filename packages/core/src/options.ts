@@ -367,11 +367,14 @@ export const FLUX_OPTIONS = v.pipe(
     // Each preset's references, read once: they enter the key by content.
     const o = dataset.value
     const presets: Record<string, ResolvedPreset> = {}
+    const referenceFiles = new Map<string, string>()
     for (const [name, given] of Object.entries(o.presets)) {
       const references = (given.references ?? []).flatMap((path, index) => {
         const file = resolve(o.root, path)
         try {
-          return [{ file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') }]
+          const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex')
+          referenceFiles.set(sha256, file)
+          return [{ file, sha256 }]
         } catch (err) {
           const reason = (err as NodeJS.ErrnoException).code ?? String(err)
           addIssue({
@@ -388,9 +391,16 @@ export const FLUX_OPTIONS = v.pipe(
       })
       presets[name] = { ...given, references }
     }
-    return { ...o, presets }
+    return { ...o, presets, referenceFiles: referenceFiles as ReferenceFiles }
   }),
 )
+
+/**
+ * The files behind the reference hashes keys hold (sha256 -> file): the presets', read with the
+ * options, and each directive's own `?ref=`, added as it is resolved. The provider reads them
+ * from here, checking the bytes still hash the same.
+ */
+export type ReferenceFiles = Map<string, string>
 
 /** A preset as resolved: its references read, each by file and content hash. */
 export interface ResolvedPreset {

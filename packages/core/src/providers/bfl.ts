@@ -104,7 +104,7 @@ export function createBflProvider(options: BflProviderOptions): Provider {
     const file = references.get(sha256)
     if (file === undefined) {
       throw fluxError('FLUX_READ_FAILED', {
-        reason: `no reference image with sha256 ${sha256.slice(0, 12)}… is configured (a preset's \`references\`)`,
+        reason: `no reference image with sha256 ${sha256.slice(0, 12)}… is known (a preset's \`references\` or a directive's \`ref\`)`,
       })
     }
     const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
