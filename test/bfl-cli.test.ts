@@ -322,3 +322,29 @@ describe('references with provider bfl', () => {
     )
   })
 })
+
+describe('costs with provider bfl', () => {
+  it('maxSpend $0.10 at 3 credits an image: exactly 3 submits, then the run stops saying so; the report’s costs are the mock’s', {
+    timeout: 300_000,
+  }, async () => {
+    const root = await project({ ...pages(6, 'a costed job'), 'flux.config.mjs': config() })
+    const run = await counted(() =>
+      runCli(['generate'], { cwd: root, env: { ...env(), FLUX_MAX_SPEND: '0.10' } }),
+    )
+    expect(run.value.code).not.toBe(0)
+    expect([run.submits, run.polls, run.charged]).toEqual([3, 6, 9])
+    expect(run.value.stderr).toContain(
+      'The next image (estimated $0.030) would take this run past maxSpend $0.10: 3 image(s) requested for $0.090, and nothing more is.',
+    )
+    expect(run.value.stderr).toMatch(/3 generated, .*2 skipped.* · charged \$0\.090/)
+    expect(run.value.stderr.match(/would take this run past maxSpend/g)).toHaveLength(1)
+
+    const report = await runCli(['report'], { cwd: root, env: env() })
+    expect(report.code, report.stderr).toBe(0)
+    const html = await readFile(join(root, 'flux-report.html'), 'utf8')
+    expect(
+      html.match(/<span class="cost">\$0\.030<\/span> <span class="dim">· 3 credits<\/span>/g),
+    ).toHaveLength(3)
+    expect(html).toContain('charged <span class="total-charged">$0.090</span> (9 credits, 3 images)')
+  })
+})

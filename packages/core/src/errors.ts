@@ -163,6 +163,12 @@ export const ERRORS = {
       `${a.needed} new image(s) would be generated, over the cap of ${a.max} per run. Nothing was generated.`,
     hint: 'Raise the cap with `--max N` (or the `maxGenerations` option), or generate in smaller steps.',
   },
+  FLUX_SPEND: {
+    title: 'Spending cap reached',
+    message: (a: { next: number; spent: number; images: number; max: number }) =>
+      `The next image (estimated $${a.next.toFixed(3)}) would take this run past maxSpend $${a.max.toFixed(2)}: ${a.images} image(s) requested for $${a.spent.toFixed(3)}, and nothing more is.`,
+    hint: 'Raise `maxSpend` (or FLUX_MAX_SPEND), or run again later: finished images are cached, so the next run pays only for the rest.',
+  },
   FLUX_CACHE_CORRUPT: {
     title: 'Corrupt cache entry',
     message: (a: { key: string; reason: string }) => `Cache entry ${a.key} is corrupt: ${a.reason}`,

@@ -90,6 +90,7 @@ export const ENV = {
   mode: 'FLUX_MODE',
   concurrency: 'FLUX_CONCURRENCY',
   requireReal: 'FLUX_REQUIRE_REAL',
+  maxSpend: 'FLUX_MAX_SPEND',
   provider: 'FLUX_PROVIDER',
   region: 'FLUX_REGION',
 } as const
@@ -197,6 +198,15 @@ const globUnderRoot = v.pipe(
 )
 
 const usd = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value >= 0
+/** An amount in USD from 0 and up: a number, or its text (`"2.50"`, from the environment). */
+const dollars = v.pipe(
+  custom<number | string>(
+    (value) =>
+      usd(typeof value === 'string' && /^\d{1,9}(?:\.\d{1,6})?$/.test(value) ? Number(value) : value),
+    'an amount in USD from 0 and up (e.g. 2.50)',
+  ),
+  v.transform((value) => Number(value)),
+)
 /** `0.04` (per image), or `{ perMegapixel: 0.015, first: 0.03 }` (see `Price`). */
 const price = custom<Price>(
   (value) =>
@@ -252,6 +262,12 @@ export const FLUX_OPTIONS = v.pipe(
     concurrency: v.optional(wholeNumber(1, MAX_CONCURRENCY)),
     /** Cap on new (paid) generations per run; exceeding it fails before anything is spent. @default 50 */
     maxGenerations: v.optional(wholeNumber(0, 1_000_000), DEFAULTS.maxGenerations),
+    /**
+     * Cap on what one run spends, in USD: an image is requested only when its estimate (`prices`,
+     * or BFL's table) fits beside what is already spent (each image's real cost, once the API
+     * reports it); the run then stops, saying so. @default none (FLUX_MAX_SPEND)
+     */
+    maxSpend: v.optional(dollars),
     /**
      * Model used when a directive names none; one of DEFAULT_MODELS or `models` (bfl: one of BFL_MODELS).
      * @default 'flux-1.1-pro' (bfl: 'flux-2-pro')
