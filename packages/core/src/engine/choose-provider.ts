@@ -25,6 +25,7 @@ export function chooseProvider(options: ResolvedOptions, logger: Logger): Provid
         timeoutMs: options.timeoutMs,
         maxRetries: options.maxRetries,
         allowPrivateDownloads: options.allowPrivateDownloads,
+        concurrency: options.concurrency,
         logger,
         // The files behind the hashes a key holds: presets' and directives' `ref`s.
         references: options.referenceFiles,
