@@ -1,7 +1,7 @@
 // `flux-images generate` against the mock BFL API, as users run it: exact counts of submits,
 // polls and files; jobs that survive a SIGKILL; reference images sent and keyed by content.
 import { createHash } from 'node:crypto'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -261,5 +261,90 @@ describe('references with provider bfl', () => {
     expect(run.value.stderr).toMatch(
       /post\.md:3:6: Its preset sends 5 style reference image\(s\), and the provider "bfl \(flux-2-klein-4b\)" takes at most 4: nothing was sent/,
     )
+  })
+
+  it('a directive’s own `ref`s, relative to its file: sent in order, keyed by their bytes; a missing one is an error at the directive', {
+    timeout: 300_000,
+  }, async () => {
+    const sketch = await png('#c60')
+    const palette = await png('#06c')
+    const root = await project({
+      'blog/post.md':
+        '# Post\n\n![x](flux:a harbour at dusk?ref=./images/sketch.png&ref=images/palette.png)\n',
+      'flux.config.mjs': config(),
+    })
+    await mkdir(join(root, 'blog/images'))
+    await writeFile(join(root, 'blog/images/sketch.png'), sketch)
+    await writeFile(join(root, 'blog/images/palette.png'), palette)
+
+    const first = await counted(() => runCli(['generate'], { cwd: root, env: env() }))
+    expect(first.value.code, first.value.stderr).toBe(0)
+    expect(first.submits).toBe(1)
+    expect(mock.submitRecords.at(-1)?.inputImages).toEqual([sha256(sketch), sha256(palette)])
+    expect(first.charged).toBe(6)
+
+    // New bytes in the sketch: a new key, one submit; a second directive names a file that is not there.
+    const redrawn = await png('#6c0')
+    await writeFile(join(root, 'blog/images/sketch.png'), redrawn)
+    await writeFile(
+      join(root, 'blog/post.md'),
+      '# Post\n\n![x](flux:a harbour at dusk?ref=./images/sketch.png&ref=images/palette.png)\n![y](flux:a quay?ref=./images/gone.png)\n',
+    )
+    const second = await counted(() => runCli(['generate'], { cwd: root, env: env() }))
+    expect(second.value.code).not.toBe(0)
+    expect(second.submits).toBe(1)
+    expect(mock.submitRecords.at(-1)?.inputImages).toEqual([sha256(redrawn), sha256(palette)])
+    expect(second.value.stderr).toMatch(
+      /blog\/post\.md:4:6: .*the reference image "\.\/images\/gone\.png" \(`ref`\): ENOENT/,
+    )
+    const originals = (await names(join(root, '.flux-cache/originals'))).filter((n) => n.endsWith('.png'))
+    expect(originals).toHaveLength(2)
+  })
+
+  it('a preset’s two references and three of its own on flux-kontext-pro (which takes four): an error at the directive, 0 submits', {
+    timeout: 300_000,
+  }, async () => {
+    const refs = Object.fromEntries(['1', '2', '3', '4', '5'].map((n) => [`refs/${n}.png`, n]))
+    const root = await project({
+      ...refs,
+      'post.md': '# Post\n\n![x](flux:too many references?ref=refs/3.png&ref=refs/4.png&ref=refs/5.png)\n',
+      'flux.config.mjs': config({
+        model: 'flux-kontext-pro',
+        presets: { two: { prompt: '{prompt}', references: ['refs/1.png', 'refs/2.png'] } },
+        preset: 'two',
+      }),
+    })
+    const run = await counted(() => runCli(['generate'], { cwd: root, env: env() }))
+    expect(run.value.code).not.toBe(0)
+    expect(run.submits).toBe(0)
+    expect(run.value.stderr).toMatch(
+      /post\.md:3:6: It sends 5 reference image\(s\) \(3 its own `ref`\), and the provider "bfl \(flux-kontext-pro\)" takes at most 4: nothing was sent/,
+    )
+  })
+})
+
+describe('costs with provider bfl', () => {
+  it('maxSpend $0.10 at 3 credits an image: exactly 3 submits, then the run stops saying so; the report’s costs are the mock’s', {
+    timeout: 300_000,
+  }, async () => {
+    const root = await project({ ...pages(6, 'a costed job'), 'flux.config.mjs': config() })
+    const run = await counted(() =>
+      runCli(['generate'], { cwd: root, env: { ...env(), FLUX_MAX_SPEND: '0.10' } }),
+    )
+    expect(run.value.code).not.toBe(0)
+    expect([run.submits, run.polls, run.charged]).toEqual([3, 6, 9])
+    expect(run.value.stderr).toContain(
+      'The next image (estimated $0.030) would take this run past maxSpend $0.10: 3 image(s) requested for $0.090, and nothing more is.',
+    )
+    expect(run.value.stderr).toMatch(/3 generated, .*2 skipped.* · charged \$0\.090/)
+    expect(run.value.stderr.match(/would take this run past maxSpend/g)).toHaveLength(1)
+
+    const report = await runCli(['report'], { cwd: root, env: env() })
+    expect(report.code, report.stderr).toBe(0)
+    const html = await readFile(join(root, 'flux-report.html'), 'utf8')
+    expect(
+      html.match(/<span class="cost">\$0\.030<\/span> <span class="dim">· 3 credits<\/span>/g),
+    ).toHaveLength(3)
+    expect(html).toContain('charged <span class="total-charged">$0.090</span> (9 credits, 3 images)')
   })
 })

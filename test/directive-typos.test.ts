@@ -33,7 +33,7 @@ describe('a misspelt directive option', () => {
     const run = await runCli(['generate'], { cwd: p.root, env: env() })
     expect(run.code).toBe(1)
     expect(run.stderr).toContain(
-      '[flux] a.md:3:6: Unknown option `sise` (did you mean `size`?). Known options: model, size, quality, seed, alt, preset. Nothing was generated for this directive.',
+      '[flux] a.md:3:6: Unknown option `sise` (did you mean `size`?). Known options: model, size, quality, seed, alt, preset, ref. Nothing was generated for this directive.',
     )
     expect(run.stderr).toContain('[flux] b.html:1:11: Unknown option `qualty` (did you mean `quality`?)')
     expect(run.stderr).toContain('0 generated, 0 cached, 0 placeholder(s), 2 failed (FLUX_UNKNOWN_OPTION 2)')

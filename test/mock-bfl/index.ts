@@ -100,6 +100,8 @@ export interface MockBfl {
   readonly maxInFlight: number
   /** Credits charged in all. */
   readonly charged: number
+  /** Starts `maxInFlight` again from the jobs in flight now (a test measures its own). */
+  resetMaxInFlight(): void
   /** Holds every poll from now on until `releasePolls()`. */
   holdPolls(): void
   releasePolls(): void
@@ -393,6 +395,9 @@ export async function createMockBfl(
     },
     get charged() {
       return counts.charged
+    },
+    resetMaxInFlight() {
+      counts.maxInFlight = counts.inFlight
     },
     holdPolls() {
       holding = true

@@ -1,7 +1,7 @@
 import type { DirectiveParams } from '@flux-images/core'
 import { DIRECTIVE_KEYS, parseDirective } from '@flux-images/core/runtime'
 
-/** A frontmatter directive's object form: `{ flux, size, model, quality, seed, alt, preset }`. */
+/** A frontmatter directive's object form: `{ flux, size, model, quality, seed, alt, preset, ref }`. */
 export interface ObjectForm {
   flux: string
   model?: string | undefined
@@ -10,6 +10,7 @@ export interface ObjectForm {
   seed?: string | number | undefined
   alt?: string | undefined
   preset?: string | undefined
+  ref?: string | string[] | undefined
 }
 
 /**
@@ -24,7 +25,11 @@ export function fieldDirective(
   if (!parsed || parsed.prompt === '') return undefined
   const params: DirectiveParams = { ...parsed.params }
   if (typeof value !== 'string') {
-    for (const key of DIRECTIVE_KEYS) if (value[key] !== undefined) params[key] = String(value[key])
+    for (const key of DIRECTIVE_KEYS) {
+      const given = value[key]
+      if (key === 'ref' && Array.isArray(given)) params.ref = given.map(String)
+      else if (given !== undefined) params[key] = String(given)
+    }
   }
   return { prompt: parsed.prompt, params }
 }

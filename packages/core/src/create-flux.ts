@@ -13,6 +13,7 @@ import {
 import { createBudget } from './engine/budget.js'
 import { type Candidate, candidateStore, createCandidates } from './engine/candidates.js'
 import { chooseProvider, placeholderReason } from './engine/choose-provider.js'
+import { spendEstimate } from './engine/cost.js'
 import { directiveInput, type ImageInput, requestOf } from './engine/directive-input.js'
 import { createObtainOriginal, type ObtainCollaborators } from './engine/obtain-original.js'
 import { type PruneOptions, type PruneResult, pruneCache } from './engine/prune-cache.js'
@@ -111,7 +112,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
   let provider = context.provider
   let optimizer: Optimizer | undefined
   let closing: Promise<void> | undefined
-  const budget = createBudget(options.maxGenerations)
+  const budget = createBudget(options.maxGenerations, options.maxSpend)
   const getProvider = () => (provider ??= chooseProvider(options, logger))
   // The OpenAI Images protocol takes no reference images: a preset's are refused before any spend.
   const refuse = (request: CanonicalRequest) => {
@@ -129,6 +130,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     // Only BFL works in jobs that outlive a request.
     ...(options.provider === 'bfl' && { receipts: createReceiptStore({ dir: options.cacheDir }) }),
     budget,
+    estimate: (request) => spendEstimate(request, options.prices),
     mode: options.mode,
     placeholder,
     requireReal: options.requireReal,

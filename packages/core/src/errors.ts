@@ -36,9 +36,9 @@ export const ERRORS = {
   },
   FLUX_REFERENCES_UNSUPPORTED: {
     title: 'Reference images not supported',
-    message: (a: { provider: string; count: number; max?: number }) =>
-      `Its preset sends ${a.count} style reference image(s), and the provider "${a.provider}" takes ${a.max ? `at most ${a.max}` : 'none'}: nothing was sent.`,
-    hint: 'Remove `references` from the preset, use `?preset=none` on this directive, or use a provider that takes reference images.',
+    message: (a: { provider: string; count: number; own?: number; max?: number }) =>
+      `${a.own ? `It sends ${a.count} reference image(s) (${a.own} its own \`ref\`)` : `Its preset sends ${a.count} style reference image(s)`}, and the provider "${a.provider}" takes ${a.max ? `at most ${a.max}` : 'none'}: nothing was sent.`,
+    hint: 'Remove `references` from the preset or `ref` from the directive, use `?preset=none` on this directive, or use a model or provider that takes reference images.',
   },
   FLUX_UNKNOWN_SIZE: {
     title: 'Unknown size',
@@ -162,6 +162,12 @@ export const ERRORS = {
     message: (a: { needed: number; max: number }) =>
       `${a.needed} new image(s) would be generated, over the cap of ${a.max} per run. Nothing was generated.`,
     hint: 'Raise the cap with `--max N` (or the `maxGenerations` option), or generate in smaller steps.',
+  },
+  FLUX_SPEND: {
+    title: 'Spending cap reached',
+    message: (a: { next: number; spent: number; images: number; max: number }) =>
+      `The next image (estimated $${a.next.toFixed(3)}) would take this run past maxSpend $${a.max.toFixed(2)}: ${a.images} image(s) requested for $${a.spent.toFixed(3)}, and nothing more is.`,
+    hint: 'Raise `maxSpend` (or FLUX_MAX_SPEND), or run again later: finished images are cached, so the next run pays only for the rest.',
   },
   FLUX_CACHE_CORRUPT: {
     title: 'Corrupt cache entry',

@@ -90,6 +90,7 @@ export const ENV = {
   mode: 'FLUX_MODE',
   concurrency: 'FLUX_CONCURRENCY',
   requireReal: 'FLUX_REQUIRE_REAL',
+  maxSpend: 'FLUX_MAX_SPEND',
   provider: 'FLUX_PROVIDER',
   region: 'FLUX_REGION',
 } as const
@@ -197,6 +198,15 @@ const globUnderRoot = v.pipe(
 )
 
 const usd = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value >= 0
+/** An amount in USD from 0 and up: a number, or its text (`"2.50"`, from the environment). */
+const dollars = v.pipe(
+  custom<number | string>(
+    (value) =>
+      usd(typeof value === 'string' && /^\d{1,9}(?:\.\d{1,6})?$/.test(value) ? Number(value) : value),
+    'an amount in USD from 0 and up (e.g. 2.50)',
+  ),
+  v.transform((value) => Number(value)),
+)
 /** `0.04` (per image), or `{ perMegapixel: 0.015, first: 0.03 }` (see `Price`). */
 const price = custom<Price>(
   (value) =>
@@ -252,6 +262,12 @@ export const FLUX_OPTIONS = v.pipe(
     concurrency: v.optional(wholeNumber(1, MAX_CONCURRENCY)),
     /** Cap on new (paid) generations per run; exceeding it fails before anything is spent. @default 50 */
     maxGenerations: v.optional(wholeNumber(0, 1_000_000), DEFAULTS.maxGenerations),
+    /**
+     * Cap on what one run spends, in USD: an image is requested only when its estimate (`prices`,
+     * or BFL's table) fits beside what is already spent (each image's real cost, once the API
+     * reports it); the run then stops, saying so. @default none (FLUX_MAX_SPEND)
+     */
+    maxSpend: v.optional(dollars),
     /**
      * Model used when a directive names none; one of DEFAULT_MODELS or `models` (bfl: one of BFL_MODELS).
      * @default 'flux-1.1-pro' (bfl: 'flux-2-pro')
@@ -367,11 +383,14 @@ export const FLUX_OPTIONS = v.pipe(
     // Each preset's references, read once: they enter the key by content.
     const o = dataset.value
     const presets: Record<string, ResolvedPreset> = {}
+    const referenceFiles = new Map<string, string>()
     for (const [name, given] of Object.entries(o.presets)) {
       const references = (given.references ?? []).flatMap((path, index) => {
         const file = resolve(o.root, path)
         try {
-          return [{ file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') }]
+          const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex')
+          referenceFiles.set(sha256, file)
+          return [{ file, sha256 }]
         } catch (err) {
           const reason = (err as NodeJS.ErrnoException).code ?? String(err)
           addIssue({
@@ -388,9 +407,16 @@ export const FLUX_OPTIONS = v.pipe(
       })
       presets[name] = { ...given, references }
     }
-    return { ...o, presets }
+    return { ...o, presets, referenceFiles: referenceFiles as ReferenceFiles }
   }),
 )
+
+/**
+ * The files behind the reference hashes keys hold (sha256 -> file): the presets', read with the
+ * options, and each directive's own `?ref=`, added as it is resolved. The provider reads them
+ * from here, checking the bytes still hash the same.
+ */
+export type ReferenceFiles = Map<string, string>
 
 /** A preset as resolved: its references read, each by file and content hash. */
 export interface ResolvedPreset {

@@ -18,6 +18,11 @@ export interface DirectiveParams {
   alt?: string
   /** A preset's name (`presets`), or `none` for no preset. */
   preset?: string
+  /**
+   * Reference images sent with the prompt, relative to the directive's file
+   * (`?ref=./sketch.png&ref=./palette.png`): one path, or several in order.
+   */
+  ref?: string | string[]
 }
 
 /** The parsed text of one `flux:` directive, without location. */
@@ -65,7 +70,7 @@ export interface CanonicalRequest {
   quality: Quality
   /** Only present when the directive sets one. */
   seed?: number
-  /** The SHA-256 of each style reference image its preset sends; only present when there are some. */
+  /** The SHA-256 of each reference image sent (its preset's, then its own `ref`s); only present when there are some. */
   references?: string[]
   /** A candidate's number (1 and up: another image for the same directive); absent for the directive's own. */
   candidate?: number

@@ -30,6 +30,7 @@ Options:
   --concurrency N       generate: requests in flight at once (default 4, or FLUX_CONCURRENCY)
   --mode MODE           generate: auto | frozen | placeholder (default auto, or FLUX_MODE)
   --max N               generate: cap on new paid generations this run (default 50)
+  --max-spend USD       generate: cap on what this run spends, in USD (or FLUX_MAX_SPEND)
   --dry-run             generate: list what would be generated and its cost; prune: list only
   --force               generate: retry prompts the gateway refused before
   --yes                 prune: remove even when that is every entry, or more than ${PRUNE_CONFIRM_ABOVE};
@@ -78,6 +79,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       ...(values.concurrency !== undefined && { concurrency: values.concurrency as unknown as number }),
       ...(values.mode !== undefined && { mode: values.mode as FluxOptions['mode'] }),
       ...(values.max !== undefined && { maxGenerations: values.max as unknown as number }),
+      ...(values['max-spend'] !== undefined && { maxSpend: values['max-spend'] as unknown as number }),
     }
     session = await createSession(flags, { command: 'cli', root, env: io.env })
     const { flux } = session
@@ -130,6 +132,7 @@ function parse(argv: string[]) {
       concurrency: { type: 'string' },
       mode: { type: 'string' },
       max: { type: 'string' },
+      'max-spend': { type: 'string' },
       'dry-run': { type: 'boolean' },
       force: { type: 'boolean' },
       yes: { type: 'boolean' },

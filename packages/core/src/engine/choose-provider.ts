@@ -19,18 +19,16 @@ export function chooseProvider(options: ResolvedOptions, logger: Logger): Provid
   if (options.mode === 'auto' && options.apiKey) {
     if (!options.baseURL) throw fluxError('FLUX_NO_BASE_URL', {})
     if (options.provider === 'bfl') {
-      // The files behind the hashes a key holds: presets' references, read when the options were.
-      const references = new Map<string, string>()
-      for (const preset of Object.values(options.presets))
-        for (const ref of preset.references) references.set(ref.sha256, ref.file)
       return createBflProvider({
         apiKey: options.apiKey,
         baseURL: options.baseURL,
         timeoutMs: options.timeoutMs,
         maxRetries: options.maxRetries,
         allowPrivateDownloads: options.allowPrivateDownloads,
+        concurrency: options.concurrency,
         logger,
-        references,
+        // The files behind the hashes a key holds: presets' and directives' `ref`s.
+        references: options.referenceFiles,
       })
     }
     return createOpenAIImagesProvider({

@@ -1,3 +1,4 @@
+import { BFL_MODELS } from '../providers/bfl-models.js'
 import type { CanonicalRequest } from '../types.js'
 
 /**
@@ -47,4 +48,17 @@ export function costByModel(
     byModel.set(request.model, row)
   }
   return byModel
+}
+
+/**
+ * What one request may cost, for `maxSpend`: its `prices` entry; else, on BFL, its model's list
+ * price, each reference image counted as a further megapixel (as BFL bills input images).
+ */
+export function spendEstimate(request: CanonicalRequest, prices: Readonly<Record<string, Price>>): number {
+  const listed = request.provider === 'bfl' ? BFL_MODELS.get(request.model)?.price : undefined
+  if (Object.hasOwn(prices, request.model) || !listed) return priceOf(request, prices)
+  if ('perImage' in listed) return listed.perImage
+  const inputs = request.references?.length ?? 0
+  const price = { first: listed.firstMegapixel, perMegapixel: listed.perExtraMegapixel }
+  return priceOf(request, { [request.model]: price }) + listed.perExtraMegapixel * inputs
 }

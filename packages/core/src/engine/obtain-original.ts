@@ -1,7 +1,8 @@
 import type { CacheEntry, OriginalStore, ReceiptStore, RefusalStore } from '../cache/index.js'
 import { FluxError, fluxError } from '../errors.js'
 import type { FluxMode } from '../options.js'
-import type { CanonicalRequest, Provider, SourceLocation } from '../types.js'
+import { creditsToUsd } from '../providers/bfl-models.js'
+import type { CanonicalRequest, JobReceipt, Provider, SourceLocation } from '../types.js'
 import type { Budget } from './budget.js'
 import type { RequestSlots } from './request-slots.js'
 
@@ -29,6 +30,8 @@ export interface ObtainCollaborators {
   provider: () => Provider
   slots: RequestSlots
   budget: Budget
+  /** What a request may cost in USD, charged to the budget before it is sent. @default 0 */
+  estimate?: (request: CanonicalRequest) => number
   mode: FluxMode
   /** True when the images made are local placeholders (stored apart, not charged, not locked). */
   placeholder: boolean
@@ -136,9 +139,15 @@ async function generateOnce(
   const receipts = c.placeholder ? undefined : c.receipts
   // A job submitted by an earlier run (paid then): polled, never submitted or charged again.
   const receipt = await receipts?.get(key)
+  let charge: ReturnType<Budget['charge']> | undefined
   if (!c.placeholder && !receipt) {
-    c.budget.charge()
+    charge = c.budget.charge(c.estimate?.(request))
     c.onGenerate?.(key, request, ctx.locations ?? [])
+  }
+  // Under the key's lock, before the first poll: a crash from here on resumes, never pays twice.
+  const onSubmitted = async (r: JobReceipt) => {
+    if (r.credits !== undefined) charge?.settle(creditsToUsd(r.credits))
+    await receipts?.put(key, provider.name, r)
   }
   try {
     const image = await c.slots.request(provider, request, {
@@ -150,8 +159,7 @@ async function generateOnce(
         if (FluxError.is(err, 'FLUX_AUTH') || FluxError.is(err, 'FLUX_QUOTA')) ctx.onFatal?.(err)
       },
       ...(receipt && { receipt }),
-      // Under the key's lock, before the first poll: a crash from here on resumes, never pays twice.
-      ...(receipts && { onSubmitted: (r) => receipts.put(key, provider.name, r) }),
+      onSubmitted,
     })
     const entry = await c.cache.put(key, request, image, {
       provider: provider.name,

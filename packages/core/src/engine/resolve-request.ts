@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { fluxError } from '../errors.js'
 import { NO_PRESET, PROMPT_SLOT, type ResolvedOptions, type ResolvedPreset } from '../options.js'
 import { BFL_MODELS, BFL_SAFETY_TOLERANCE, bflSizeFields } from '../providers/bfl-models.js'
@@ -9,7 +12,7 @@ export type RequestDefaults = Pick<
   ResolvedOptions,
   'model' | 'size' | 'quality' | 'models' | 'sizes' | 'presets' | 'preset'
 > &
-  Partial<Pick<ResolvedOptions, 'provider'>>
+  Partial<Pick<ResolvedOptions, 'provider' | 'root' | 'referenceFiles'>>
 
 /**
  * Longest prompt sent, in characters (code points): the OpenAI Images API's limit for dall-e-3
@@ -55,6 +58,8 @@ export function resolveRequest(
       { location, ...(hint && { hint }) },
     )
   }
+  const own = ownReferences(params.ref, location, options)
+  const references = [...(preset?.references ?? []), ...own].map((r) => r.sha256)
   const size = params.size?.trim().toLowerCase() || preset?.size || options.size
   const bfl = options.provider === 'bfl' ? BFL_MODELS.get(model) : undefined
   if (bfl) {
@@ -66,11 +71,11 @@ export function resolveRequest(
         { location },
       )
     }
-    const count = preset?.references.length ?? 0
+    const count = references.length
     if (count > bfl.maxReferences) {
       throw fluxError(
         'FLUX_REFERENCES_UNSUPPORTED',
-        { provider: `bfl (${model})`, count, max: bfl.maxReferences },
+        { provider: `bfl (${model})`, count, own: own.length, max: bfl.maxReferences },
         { location },
       )
     }
@@ -88,7 +93,7 @@ export function resolveRequest(
   const request: CanonicalRequest = { model, prompt, size, quality }
   // BFL's API makes other pictures than a gateway's of the same name, and its settings shape them.
   if (bfl) Object.assign(request, { provider: 'bfl', safetyTolerance: BFL_SAFETY_TOLERANCE })
-  if (preset?.references.length) request.references = preset.references.map((r) => r.sha256)
+  if (references.length) request.references = references
   const seedText = params.seed?.trim()
   if (seedText) {
     const seed = Number(seedText)
@@ -102,6 +107,37 @@ export function resolveRequest(
     request.seed = seed
   }
   return request
+}
+
+/**
+ * A directive's own reference images (`?ref=`), each read now and named by its sha256 (its bytes
+ * are in the key), the file recorded in `referenceFiles` for the provider. Paths are relative to
+ * the directive's file (to the root without one); a file that cannot be read is an error there.
+ */
+function ownReferences(
+  ref: DirectiveParams['ref'],
+  location: SourceLocation | undefined,
+  options: Partial<Pick<ResolvedOptions, 'root' | 'referenceFiles'>>,
+): { file: string; sha256: string }[] {
+  return [ref ?? []].flat().map((path) => {
+    const written = path.trim()
+    const file = resolve(options.root ?? '.', location ? dirname(location.file) : '.', written)
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(file)
+    } catch (err) {
+      const why = written ? ((err as NodeJS.ErrnoException).code ?? String(err)) : 'an empty path'
+      const reason = `the reference image "${printable(written)}" (\`ref\`): ${why}`
+      throw fluxError(
+        'FLUX_READ_FAILED',
+        { reason },
+        { location, hint: "Write `ref` relative to the directive's own file (`?ref=./images/sketch.png`)." },
+      )
+    }
+    const sha256 = createHash('sha256').update(bytes).digest('hex')
+    options.referenceFiles?.set(sha256, file)
+    return { file, sha256 }
+  })
 }
 
 /** The preset a directive uses: its own `preset`, else the default; none for `none`. */

@@ -91,6 +91,8 @@ interface Run {
   force: boolean
   /** Stops the run after an auth or quota failure: every further request would fail the same way. */
   stop: () => void
+  /** Whether an image past `maxSpend` was reported (once per run). */
+  spendReported: boolean
   /** Optimizes an image now, if the run optimizes; awaited at the end. */
   optimize: (item: PlanItem) => void
 }
@@ -245,6 +247,7 @@ async function generateMissing(
     signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
     force: options.force ?? false,
     stop: () => stop.abort(),
+    spendReported: false,
     optimize: (item) => {
       if (options.optimize) optimizing.push(optimizeItem(run, item, options.onImage))
     },
@@ -283,8 +286,11 @@ async function generateItem(run: Run, item: ScannedItem): Promise<void> {
     run.optimize(item)
     count(run, item, entry.meta, outcome)
   } catch (err) {
-    if (stoppedBy(run.signal, err)) summary.skipped++
+    // The first image past `maxSpend` says so; the others are skipped (those in flight finish).
+    const overSpend = FluxError.is(err, 'FLUX_SPEND')
+    if (stoppedBy(run.signal, err) || (overSpend && run.spendReported)) summary.skipped++
     else {
+      if (overSpend) run.spendReported = true
       progress.counters.failed++
       fail(run, item, err)
     }

@@ -20,6 +20,8 @@ export interface BflModel {
   size: BflSizeRule
   /** How many reference images (`input_image`, `input_image_2`...) one request may carry. */
   maxReferences: number
+  /** Jobs of this model BFL runs at once per account, when lower than the account's 24 (Kontext max: 6). */
+  maxInFlight?: number
   /** True when the same `seed` gives the same image again. */
   seeds: boolean
   /** The field that keeps the prompt as written (always sent: a rewritten prompt is not keyed). */
@@ -126,11 +128,15 @@ export const BFL_MODELS: ReadonlyMap<string, BflModel> = new Map([
     family: 'Kontext',
     size: ASPECT,
     maxReferences: 4,
+    maxInFlight: 6,
     seeds: true,
     upsampling: 'prompt_upsampling',
     price: { perImage: 0.08 },
   }),
 ])
+
+/** Tasks BFL runs at once per account, a polled one counting: the provider's bound by default. */
+export const BFL_MAX_IN_FLIGHT = 24
 
 /** What one BFL credit costs: the submit's `cost` is in credits. */
 export const BFL_CREDIT_USD = 0.01

@@ -10,12 +10,14 @@ import { AttemptFailure, parseRetryAfter, retry, retryOptions } from '../retry.j
 import { parseOptions } from '../schema.js'
 import type { CanonicalRequest, GenerateContext, JobReceipt, Provider } from '../types.js'
 import {
+  BFL_MAX_IN_FLIGHT,
   BFL_MODEL_NAMES,
   BFL_MODELS,
   BFL_SAFETY_TOLERANCE,
   type BflModel,
   bflSizeFields,
 } from './bfl-models.js'
+import { type BflTicket, createBflPool } from './bfl-pool.js'
 import { decodeAnswerImage } from './check-image.js'
 import { createConnection } from './connection.js'
 import { download } from './download.js'
@@ -29,6 +31,11 @@ export type BflProviderOptions = Omit<GatewayOptions, 'responseFormat'> & {
   pollIntervalMs?: number
   /** Longest wait between polls, in ms. @default 5_000 */
   pollMaxMs?: number
+  /**
+   * Jobs in flight at once, submits and polls together (a polled task counts at BFL); halved on
+   * a 429, grown back slowly. @default 24 (BFL's limit per account)
+   */
+  concurrency?: number
 }
 
 /** A finished job's answer: the signed image URL and the seed BFL used. */
@@ -52,8 +59,15 @@ const MODERATED = new Set(['Request Moderated', 'Content Moderated'])
  * submitted again.
  */
 export function createBflProvider(options: BflProviderOptions): Provider {
-  const { references = new Map(), pollIntervalMs = 500, pollMaxMs = 5_000, ...gateway } = options
+  const {
+    references = new Map(),
+    pollIntervalMs = 500,
+    pollMaxMs = 5_000,
+    concurrency = BFL_MAX_IN_FLIGHT,
+    ...gateway
+  } = options
   const o = parseOptions(GATEWAY_OPTIONS, gateway)
+  const pool = createBflPool(concurrency)
   const base = new URL(o.baseURL)
   const apiRoot = `${base.origin}${base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1`
   const key = o.apiKey
@@ -95,7 +109,7 @@ export function createBflProvider(options: BflProviderOptions): Provider {
     const file = references.get(sha256)
     if (file === undefined) {
       throw fluxError('FLUX_READ_FAILED', {
-        reason: `no reference image with sha256 ${sha256.slice(0, 12)}… is configured (a preset's \`references\`)`,
+        reason: `no reference image with sha256 ${sha256.slice(0, 12)}… is known (a preset's \`references\` or a directive's \`ref\`)`,
       })
     }
     const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
@@ -232,13 +246,17 @@ export function createBflProvider(options: BflProviderOptions): Provider {
     receipt: JobReceipt,
     ctx: GenerateContext,
     signal: AbortSignal,
+    ticket: BflTicket,
   ): Promise<JobResult> {
     let wait = pollIntervalMs
     for (;;) {
-      const { status, result, details } = await retry(() => pollOnce(receipt, signal), {
-        ...policy(ctx),
-        signal,
-      })
+      const { status, result, details } = await retry(
+        () => pollOnce(receipt, signal).catch(noteRateLimit(ticket)),
+        {
+          ...policy(ctx),
+          signal,
+        },
+      )
       if (status === 'Ready') {
         if (result) return result
         throw fluxError('FLUX_BAD_IMAGE', {
@@ -294,7 +312,7 @@ export function createBflProvider(options: BflProviderOptions): Provider {
       )
     }
     if (status === 429) {
-      throw new AttemptFailure('transient', `${where}: 429 Too Many Requests: ${message}`, {
+      throw new RateLimited('transient', `${where}: 429 Too Many Requests: ${message}`, {
         retryAfterMs: parseRetryAfter(headers as Record<string, string | string[] | undefined>),
       })
     }
@@ -326,6 +344,7 @@ export function createBflProvider(options: BflProviderOptions): Provider {
     first: JobResult,
     ctx: GenerateContext,
     signal: AbortSignal,
+    ticket: BflTicket,
   ) {
     const { download: files } = await connect()
     const get = (url: string) =>
@@ -342,7 +361,7 @@ export function createBflProvider(options: BflProviderOptions): Provider {
       return { bytes: await get(first.sample), result: first }
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err
-      const again = await awaitResult(receipt, ctx, signal)
+      const again = await awaitResult(receipt, ctx, signal, ticket)
       try {
         return { bytes: await get(again.sample), result: again }
       } catch (second) {
@@ -362,17 +381,37 @@ export function createBflProvider(options: BflProviderOptions): Provider {
       const deadline = AbortSignal.timeout(o.timeoutMs)
       const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline
       let receipt = ctx.receipt
+      let ticket: BflTicket | undefined
       try {
         const model = BFL_MODELS.get(req.model)
         if (!model)
           throw fluxError('FLUX_UNKNOWN_MODEL', { model: printable(req.model), accepted: BFL_MODEL_NAMES })
-        if (!receipt) {
+        if (receipt) ticket = await pool.acquire(model, signal)
+        else {
           const body = JSON.stringify(await bodyOf(req, model))
-          receipt = await retry(() => submitOnce(model, body, signal), { ...policy(ctx), signal })
+          // Each attempt takes its room in the pool anew: after a 429, a retry waits for the smaller bound.
+          receipt = await retry(
+            async () => {
+              const attempt = await pool.acquire(model, signal)
+              try {
+                const accepted = await submitOnce(model, body, signal)
+                ticket = attempt
+                return accepted
+              } catch (err) {
+                if (err instanceof RateLimited) attempt.rateLimited()
+                attempt.release()
+                throw err
+              }
+            },
+            { ...policy(ctx), signal },
+          )
           await ctx.onSubmitted?.(receipt)
         }
-        const result = await awaitResult(receipt, ctx, signal)
-        const { bytes, result: used } = await fetchImage(receipt, result, ctx, signal)
+        const held = ticket as BflTicket
+        const result = await awaitResult(receipt, ctx, signal, held)
+        const { bytes, result: used } = await fetchImage(receipt, result, ctx, signal, held)
+        // The task is over at BFL: its room goes to the next job, and counts towards growing the bound back.
+        held.release(true)
         ctx.onReceived?.()
         const image = await decodeAnswerImage(bytes)
         return {
@@ -390,6 +429,8 @@ export function createBflProvider(options: BflProviderOptions): Provider {
         if (deadline.aborted && FluxError.is(err) && err.code === 'FLUX_INTERRUPTED' && !ctx.signal?.aborted)
           throw timeoutError(receipt, err)
         throw err
+      } finally {
+        ticket?.release()
       }
     },
     close,
@@ -404,6 +445,17 @@ export function createBflProvider(options: BflProviderOptions): Provider {
       },
       { cause },
     )
+  }
+}
+
+/** A 429: `retry` waits as for any transient failure, and the pool halves its bound. */
+class RateLimited extends AttemptFailure {}
+
+/** Tells the pool of a 429 to a job's poll, then lets `retry` handle it. */
+function noteRateLimit(ticket: BflTicket): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof RateLimited) ticket.rateLimited()
+    throw err
   }
 }
 

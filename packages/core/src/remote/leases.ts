@@ -47,13 +47,21 @@ export interface Lease {
   readonly signal: AbortSignal
   /** Rewrites the lease now (it is also rewritten every `renewMs`). */
   renew(): Promise<void>
+  /**
+   * Writes `job` (a paid job's receipt: JSON, no secret) into the lease now and in every renewal,
+   * so a build that takes the lease over from a dead holder resumes that job instead of paying again.
+   */
+  recordJob(job: unknown): Promise<void>
   /** Stops renewing and deletes the lease if it is still this build's. */
   release(): Promise<void>
 }
 
 export type LeaseOutcome =
-  /** This build may pay for the key; `tookOverFrom` names a dead holder whose stale lease it took. */
-  | { status: 'acquired'; lease: Lease; tookOverFrom?: string | undefined }
+  /**
+   * This build may pay for the key; `tookOverFrom` names a dead holder whose stale lease it took,
+   * and `job` is the job that holder had recorded (`recordJob`), if any: already paid for.
+   */
+  | { status: 'acquired'; lease: Lease; tookOverFrom?: string | undefined; job?: unknown }
   /** Another build held the lease and has let it go: look for its result before trying again. */
   | { status: 'released'; holder: string }
 
@@ -85,6 +93,8 @@ interface SeenLease {
   /** As the lease's body says (any writer of the bucket chooses it): messages show it by `shown`. */
   holder: string
   token: string | undefined
+  /** The job its holder recorded (`recordJob`), as the body says. */
+  job: unknown
   /** When this build first saw this version, on its own clock (for stores without dates). */
   seenAt: number
 }
@@ -115,7 +125,7 @@ export function createLeases(options: LeaseOptions): Leases {
   async function read(objectKey: string, signal: AbortSignal | undefined): Promise<SeenLease | undefined> {
     const found = await client.get(objectKey, { signal })
     if (!found) return undefined
-    let body: { holder?: unknown; token?: unknown } = {}
+    let body: { holder?: unknown; token?: unknown; job?: unknown } = {}
     try {
       body = JSON.parse(found.body.toString('utf8'))
     } catch {
@@ -127,6 +137,7 @@ export function createLeases(options: LeaseOptions): Leases {
       serverTime: found.serverTime,
       holder: typeof body.holder === 'string' ? body.holder : UNKNOWN_HOLDER,
       token: typeof body.token === 'string' ? body.token : undefined,
+      job: body.job,
       seenAt: Date.now(),
     }
   }
@@ -139,6 +150,8 @@ export function createLeases(options: LeaseOptions): Leases {
       const token = randomUUID()
       // `writes` makes each write's bytes, so its ETag, differ from the one before.
       let writes = 0
+      // The job paid for under this lease: written in every version of it from then on.
+      const state: { job?: unknown } = {}
       const body = () =>
         JSON.stringify({
           holder,
@@ -147,14 +160,28 @@ export function createLeases(options: LeaseOptions): Leases {
           writes: ++writes,
           staleMs,
           expiresAt: new Date(Date.now() + staleMs).toISOString(),
+          ...(state.job !== undefined && { job: state.job }),
         })
       const write = (condition: { ifNoneMatch: '*' } | { ifMatch: string }) =>
         client.put(objectKey, body(), { ...condition, contentType: 'application/json', signal })
 
       const hold = (etag: string, tookOverFrom?: string): LeaseOutcome => ({
         status: 'acquired',
-        lease: holdLease({ client, key, objectKey, holder, token, etag, renewMs, write, read, logger }),
+        lease: holdLease({
+          client,
+          key,
+          objectKey,
+          holder,
+          token,
+          etag,
+          renewMs,
+          write,
+          read,
+          logger,
+          state,
+        }),
         tookOverFrom,
+        ...(state.job !== undefined && { job: state.job }),
       })
 
       const { since } = opts
@@ -175,6 +202,8 @@ export function createLeases(options: LeaseOptions): Leases {
         if (!seen) return { status: 'released', holder: UNKNOWN_HOLDER }
         if (seen.token === token) return hold(seen.etag)
         if (isStale(seen)) {
+          // The dead holder's job travels on: should this build die too, the next one resumes it.
+          state.job = seen.job
           const taken = await write({ ifMatch: seen.etag })
           if (taken) {
             logger?.warn(
@@ -220,6 +249,7 @@ function holdLease(a: {
   write: (condition: { ifMatch: string }) => Promise<{ etag: string } | undefined>
   read: (objectKey: string, signal: AbortSignal | undefined) => Promise<SeenLease | undefined>
   logger: Logger | undefined
+  state: { job?: unknown }
 }): Lease {
   let etag = a.etag
   let released = false
@@ -273,6 +303,10 @@ function holdLease(a: {
     },
     signal: lost.signal,
     renew,
+    recordJob(job) {
+      a.state.job = job
+      return renew()
+    },
     release: () =>
       serial(async () => {
         if (released) return

@@ -4,6 +4,7 @@ import type { CacheEntryMeta, CacheStatus, RefusalRecord } from '../cache/index.
 import type { Flux } from '../create-flux.js'
 import { presetOf, type RequestDefaults } from '../engine/resolve-request.js'
 import { formatLocation } from '../errors.js'
+import { creditsToUsd } from '../providers/bfl-models.js'
 import { redactingLogger } from '../redact.js'
 import type { CanonicalRequest, Directive, DirectiveKind, Logger, SourceLocation } from '../types.js'
 import { makeThumbnail, type Thumbnail } from './make-thumbnail.js'
@@ -43,6 +44,8 @@ export interface ReportImage {
   bytes: number
   /** The provider that made it, e.g. `openai-images` or `placeholder`. */
   provider: string
+  /** What the API reported charging for it, in its credits (BFL), and that in USD; absent when it reported none. */
+  charged?: { credits: number; usd: number }
 }
 
 /** One card of the report: one cache key. */
@@ -80,7 +83,12 @@ export interface ReportData {
   entries: ReportEntry[]
   missing: ReportMissing[]
   /** Every stored image file, referenced or not. */
-  totals: { originals: { count: number; bytes: number }; placeholders: { count: number; bytes: number } }
+  totals: {
+    originals: { count: number; bytes: number }
+    placeholders: { count: number; bytes: number }
+    /** The originals whose metadata records what the API charged (BFL), and what that sums to. */
+    charged: { images: number; credits: number; usd: number }
+  }
   /** Scan problems (unreadable files...), located: with any, an `unused` status may be wrong. */
   scanProblems: string[]
 }
@@ -164,9 +172,16 @@ export async function collectReport(options: CollectReportOptions): Promise<Repo
     generatedAt: now.toISOString(),
     entries,
     missing,
-    totals: { originals: sum(originals), placeholders: sum(placeholders) },
+    totals: { originals: sum(originals), placeholders: sum(placeholders), charged: charged(originals) },
     scanProblems: scan.errors.map((err) => err.message),
   }
+}
+
+/** What the originals with a recorded cost were charged in all (credits summed to the hundredth, as APIs bill them). */
+function charged(originals: readonly CacheEntryMeta[]): ReportData['totals']['charged'] {
+  const costed = originals.filter((meta) => meta.credits !== undefined)
+  const credits = Math.round(costed.reduce((total, meta) => total + (meta.credits ?? 0) * 100, 0)) / 100
+  return { images: costed.length, credits, usd: creditsToUsd(credits) }
 }
 
 /** The card of a key from what its check found and what is stored for it. */
@@ -205,6 +220,9 @@ function describe(
       format: meta.format,
       bytes: meta.bytes,
       provider: meta.provider,
+      ...(meta.credits !== undefined && {
+        charged: { credits: meta.credits, usd: creditsToUsd(meta.credits) },
+      }),
     }
   }
   if (health !== 'cached' && health !== 'placeholder') {

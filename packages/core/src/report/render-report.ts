@@ -45,7 +45,7 @@ export function renderReport(data: ReportData, { secret }: RenderReportOptions =
   const t = (value: string) => escapeHtml(redact(value, secret))
   const counts = new Map<ReportStatus, number>()
   for (const e of data.entries) counts.set(e.status, (counts.get(e.status) ?? 0) + 1)
-  const { originals, placeholders } = data.totals
+  const { originals, placeholders, charged } = data.totals
 
   const summary = SECTIONS.filter((s) => s.status !== 'corrupt' || counts.get('corrupt'))
     .map(
@@ -81,7 +81,7 @@ ${cards.map((e) => renderCard(e, t)).join('\n')}
 <body>
 <header>
 <h1>flux-images report <span class="project">${t(data.project)}</span></h1>
-<p class="meta">Made ${renderTime(data.generatedAt, t)} · ${data.entries.length} cache entr${data.entries.length === 1 ? 'y' : 'ies'} · originals ${originals.count} (${formatBytes(originals.bytes)}) · placeholders ${placeholders.count} (${formatBytes(placeholders.bytes)}) · total <span class="total-bytes">${formatBytes(originals.bytes + placeholders.bytes)}</span></p>
+<p class="meta">Made ${renderTime(data.generatedAt, t)} · ${data.entries.length} cache entr${data.entries.length === 1 ? 'y' : 'ies'} · originals ${originals.count} (${formatBytes(originals.bytes)}) · placeholders ${placeholders.count} (${formatBytes(placeholders.bytes)}) · total <span class="total-bytes">${formatBytes(originals.bytes + placeholders.bytes)}</span>${charged.images ? ` · charged <span class="total-charged">${formatUsd(charged.usd)}</span> (${charged.credits} credits, ${charged.images} image${charged.images === 1 ? '' : 's'})` : ''}</p>
 <ul class="counts">
 ${summary}${data.missing.length ? `\n<li class="count status-missing"><a href="#missing"><span class="n">${data.missing.length}</span> missing</a></li>` : ''}
 </ul>
@@ -131,6 +131,15 @@ function renderCard(e: ReportEntry, t: (s: string) => string): string {
   if (e.image) {
     const { format, bytes, provider } = e.image
     rows.push(row('File', `${t(format)} · ${formatBytes(bytes)} <span class="dim">· ${t(provider)}</span>`))
+    const { charged } = e.image
+    if (charged) {
+      rows.push(
+        row(
+          'Cost',
+          `<span class="cost">${formatUsd(charged.usd)}</span> <span class="dim">· ${charged.credits} credits</span>`,
+        ),
+      )
+    }
   }
   if (e.created !== undefined)
     rows.push(row(e.refusal !== undefined ? 'Refused' : 'Created', renderTime(e.created, t)))
@@ -198,6 +207,11 @@ function renderTime(iso: string, t: (s: string) => string): string {
   if (!date || Number.isNaN(date.getTime())) return t(iso)
   const utc = date.toISOString()
   return `<time datetime="${utc}">${utc.slice(0, 10)} ${utc.slice(11, 19)} UTC</time>`
+}
+
+/** Dollars to the tenth of a cent, as the summary shows them. */
+function formatUsd(usd: number): string {
+  return `$${usd.toFixed(3)}`
 }
 
 /** A byte count in B, KiB, MiB or GiB. */

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest'
 import {
   DIRECTIVE_KEYS,
   findUnknownParams,
+  formatDirective,
   parseDirective,
   percentDecode,
   unknownParamsError,
 } from '../../src/directives/index.js'
+import type { ParsedDirective } from '../../src/types.js'
 
 describe('parseDirective: missing (not a directive)', () => {
   it.each([
@@ -56,8 +58,15 @@ describe('parseDirective: valid', () => {
     })
   })
 
+  it('reads `ref` given once as a path, given several times as the paths in order', () => {
+    expect(parseDirective('flux:A harbour?ref=./sketch.png')?.params).toEqual({ ref: './sketch.png' })
+    const several = parseDirective('flux:A harbour?ref=./a.png&size=1024x768&ref=b%20c.png&ref=d.png')
+    expect(several?.params).toEqual({ ref: ['./a.png', 'b c.png', 'd.png'], size: '1024x768' })
+    expect(parseDirective(formatDirective(several as ParsedDirective))).toEqual(several)
+  })
+
   it('exports the known keys, in canonical order', () => {
-    expect(DIRECTIVE_KEYS).toEqual(['model', 'size', 'quality', 'seed', 'alt', 'preset'])
+    expect(DIRECTIVE_KEYS).toEqual(['model', 'size', 'quality', 'seed', 'alt', 'preset', 'ref'])
   })
 
   it('keeps a question mark that is not followed by options in the prompt', () => {
@@ -178,11 +187,11 @@ describe('findUnknownParams and unknownParamsError', () => {
     const err = unknownParamsError(['sise'], { file: 'a.md', line: 3, column: 6 })
     expect(err.code).toBe('FLUX_UNKNOWN_OPTION')
     expect(err.message).toBe(
-      '[flux] a.md:3:6: Unknown option `sise` (did you mean `size`?). Known options: model, size, quality, seed, alt, preset. Nothing was generated for this directive.',
+      '[flux] a.md:3:6: Unknown option `sise` (did you mean `size`?). Known options: model, size, quality, seed, alt, preset, ref. Nothing was generated for this directive.',
     )
     expect(err.hint).toContain('escape it: `\\?` (`\\\\?` in Markdown')
     expect(unknownParamsError(['qualty', 'colour']).message).toBe(
-      '[flux] Unknown options `qualty` (did you mean `quality`?), `colour`. Known options: model, size, quality, seed, alt, preset. Nothing was generated for this directive.',
+      '[flux] Unknown options `qualty` (did you mean `quality`?), `colour`. Known options: model, size, quality, seed, alt, preset, ref. Nothing was generated for this directive.',
     )
   })
 })

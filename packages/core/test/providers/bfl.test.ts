@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createMockBfl, type MockBfl } from '../../../../test/mock-bfl/index.js'
 import { FluxError } from '../../src/errors.js'
 import { type BflProviderOptions, createBflProvider } from '../../src/providers/bfl.js'
+import { createBflPool } from '../../src/providers/bfl-pool.js'
 import type { CanonicalRequest, GenerateContext, JobReceipt, Provider } from '../../src/types.js'
 
 const KEY = 'bfl-secret-key-0123456789'
@@ -25,6 +26,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 afterEach(() => {
+  mock.releasePolls()
   mock.fault = undefined
   mock.siblingPolls = false
   mock.pendingPolls = 1
@@ -301,3 +303,57 @@ function mark(retryAfter: string) {
   retried.add(retryAfter)
   return { at: 'submit' as const, type: 'rate-limit' as const, retryAfter }
 }
+
+describe('the pool of jobs in flight', () => {
+  it('a 429 to every submit of the first wave halves the bound once: 4 in flight become 2 (the mock’s count)', async () => {
+    const p = provider({ concurrency: 4 })
+    const first = mock.submits
+    mock.fault = ({ number }) =>
+      number - first <= 4 ? { at: 'submit', type: 'rate-limit', retryAfter: '0' } : undefined
+    // Jobs earlier tests left pending still count at the mock: these count from here.
+    const before = mock.inFlight
+    mock.resetMaxInFlight()
+    mock.holdPolls()
+    const run = counted(() => Promise.all([1, 2, 3, 4].map(() => p.generate(request()))))
+    await mock.whenPollsHeld(2)
+    expect(mock.inFlight - before).toBe(2)
+    mock.releasePolls()
+    const { error, submits } = await run
+    expect(error).toBeUndefined()
+    // Four refused, four accepted; never more than two jobs at once after the 429s.
+    expect([submits, mock.maxInFlight - before]).toEqual([8, 2])
+  })
+
+  it('flux-kontext-max: at most 6 jobs in flight, whatever the bound', async () => {
+    const p = provider({ concurrency: 24 })
+    // Jobs earlier tests left pending still count at the mock: these count from here.
+    const before = mock.inFlight
+    mock.resetMaxInFlight()
+    mock.holdPolls()
+    const run = counted(() =>
+      Promise.all(Array.from({ length: 8 }, () => p.generate(request({ model: 'flux-kontext-max' })))),
+    )
+    await mock.whenPollsHeld(6)
+    expect(mock.inFlight - before).toBe(6)
+    mock.releasePolls()
+    const { error, submits } = await run
+    expect(error).toBeUndefined()
+    expect([submits, mock.maxInFlight - before]).toEqual([8, 6])
+  })
+
+  it('halves once per bound (429s to jobs sent under the same bound say one thing), then grows back one per bound’s worth of jobs', async () => {
+    const pool = createBflPool(8)
+    const tickets = await Promise.all([1, 2, 3].map(() => pool.acquire({ name: 'flux-2-pro' })))
+    for (const t of tickets) t.rateLimited()
+    expect(pool.limit).toBe(4)
+    for (const t of tickets) t.release()
+    const later = await pool.acquire({ name: 'flux-2-pro' })
+    later.rateLimited()
+    later.release()
+    expect(pool.limit).toBe(2)
+    for (const expected of [2, 3, 3, 3, 4]) {
+      ;(await pool.acquire({ name: 'flux-2-pro' })).release(true)
+      expect(pool.limit).toBe(expected)
+    }
+  })
+})

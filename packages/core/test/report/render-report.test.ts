@@ -32,7 +32,11 @@ function report(entries: ReportEntry[], extra: Partial<ReportData> = {}): Report
     generatedAt: '2025-03-04T10:00:00.000Z',
     entries,
     missing: [],
-    totals: { originals: { count: 0, bytes: 0 }, placeholders: { count: 0, bytes: 0 } },
+    totals: {
+      originals: { count: 0, bytes: 0 },
+      placeholders: { count: 0, bytes: 0 },
+      charged: { images: 0, credits: 0, usd: 0 },
+    },
     scanProblems: [],
     ...extra,
   }
@@ -56,6 +60,40 @@ function unescapeHtml(text: string): string {
 }
 
 describe('renderReport', () => {
+  describe('costs', () => {
+    it('shows each image’s recorded cost and the total charged; none for images without one', () => {
+      const html = renderReport(
+        report(
+          [
+            entry({
+              key: 'aaaaaaaaaaaaaaaaaaaaaaaa',
+              status: 'real',
+              image: {
+                width: 64,
+                height: 64,
+                format: 'png',
+                bytes: 10,
+                provider: 'bfl',
+                charged: { credits: 4.5, usd: 0.045 },
+              },
+            }),
+            entry({ key: 'bbbbbbbbbbbbbbbbbbbbbbbb', status: 'real' }),
+          ],
+          {
+            totals: {
+              originals: { count: 2, bytes: 2058 },
+              placeholders: { count: 0, bytes: 0 },
+              charged: { images: 1, credits: 4.5, usd: 0.045 },
+            },
+          },
+        ),
+      )
+      expect(html.match(/<dt>Cost<\/dt>/g)).toHaveLength(1)
+      expect(html).toContain('<span class="cost">$0.045</span> <span class="dim">· 4.5 credits</span>')
+      expect(html).toContain('charged <span class="total-charged">$0.045</span> (4.5 credits, 1 image)')
+    })
+  })
+
   describe('an empty cache', () => {
     it('is a complete page that says so, with zero counts and nothing to fetch', () => {
       const html = renderReport(report([]))
@@ -100,7 +138,11 @@ describe('renderReport', () => {
               usedAt: [{ location: { file: 'c.md', line: 9, column: 1 }, kind: 'frontmatter' }],
             },
           ],
-          totals: { originals: { count: 2, bytes: 3 * 1024 * 1024 }, placeholders: { count: 1, bytes: 512 } },
+          totals: {
+            originals: { count: 2, bytes: 3 * 1024 * 1024 },
+            placeholders: { count: 1, bytes: 512 },
+            charged: { images: 0, credits: 0, usd: 0 },
+          },
         },
       ),
     )

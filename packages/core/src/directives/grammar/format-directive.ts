@@ -14,8 +14,7 @@ import { isPercentEscape } from './percent-decode.js'
 export function formatDirective(directive: ParsedDirective): string {
   const pairs: string[] = []
   for (const key of DIRECTIVE_KEYS) {
-    const value = directive.params[key]
-    if (value !== undefined) pairs.push(`${key}=${encodeValue(value)}`)
+    for (const value of [directive.params[key] ?? []].flat()) pairs.push(`${key}=${encodeValue(value)}`)
   }
   const query = pairs.length > 0 ? `?${pairs.join('&')}` : ''
   return `${FLUX_SCHEME}${encodePrompt(directive.prompt, query !== '')}${query}`

@@ -14,6 +14,7 @@ export const DIRECTIVE_KEYS = [
   'seed',
   'alt',
   'preset',
+  'ref',
 ] as const satisfies readonly (keyof DirectiveParams)[]
 
 export type DirectiveKey = (typeof DIRECTIVE_KEYS)[number]

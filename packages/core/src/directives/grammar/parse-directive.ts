@@ -14,7 +14,8 @@ import { findUnknownParams } from './unknown-params.js'
  * - The prompt and the values are percent-decoded after trimming (so `%20` keeps a space);
  *   malformed escapes stay as written. Keys are not decoded.
  * - A key given twice: the last one wins (as `URLSearchParams.get` would not, but as a
- *   user editing a long directive by appending `&size=...` expects).
+ *   user editing a long directive by appending `&size=...` expects); `ref` alone adds up
+ *   (`?ref=a.png&ref=b.png` is `['a.png', 'b.png']`).
  * - `unknownParams` is set when the prompt ends with what looks like a query whose keys are
  *   not all known (a typo such as `?sise=1024x1024`); see `unknownParamsError`.
  */
@@ -39,7 +40,11 @@ function parseQuery(query: string): DirectiveParams {
   for (const pair of query.split('&')) {
     const eq = pair.indexOf('=')
     const key = pair.slice(0, eq)
-    if (isDirectiveKey(key)) params[key] = percentDecode(pair.slice(eq + 1).trim())
+    if (!isDirectiveKey(key)) continue
+    const value = percentDecode(pair.slice(eq + 1).trim())
+    const before = params.ref
+    if (key === 'ref' && before !== undefined) params.ref = [...[before].flat(), value]
+    else params[key] = value
   }
   return params
 }

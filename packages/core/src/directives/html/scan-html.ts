@@ -125,7 +125,8 @@ export function componentTag(ctx: ScanContext, tag: Tag): void {
   if (promptText === undefined) return
   const params: DirectiveParams = {}
   for (const key of DIRECTIVE_KEYS) {
-    if (key === 'alt') continue
+    // `ref` is a framework's attribute on a component (the component takes reference images only in `image="flux:...?ref="`).
+    if (key === 'alt' || key === 'ref') continue
     const attr = attribute(tag, key, true)
     if (attr === undefined) continue
     const value = staticText(attr)
