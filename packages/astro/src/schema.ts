@@ -89,7 +89,7 @@ export function fluxSchema<Context extends SchemaContext, Schema>(
         },
         inner as unknown as z.ZodType,
       )
-      .superRefine(passedAsText) as unknown as Schema
+      .superRefine((data, ctx) => passedAsText(data, ctx, files)) as unknown as Schema
   }
 }
 
@@ -140,14 +140,19 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null
 }
 
-/** An issue on each directive the schema passed on as text: no image() took it. */
-function passedAsText(data: unknown, ctx: z.RefinementCtx) {
+/**
+ * An issue on each directive the schema passed on as text: its image failed (a union's
+ * `z.string()` then took it), or no image() took it.
+ */
+function passedAsText(data: unknown, ctx: z.RefinementCtx, files: Map<string, Resolved>) {
   visit(data, [], (value, path) => {
-    ctx.addIssue({
-      code: 'custom',
-      path,
-      message: `${describe(value)} is a flux: directive, but this field's schema passed it on as text, not as an image: type the field with image(), first in a union (\`image().or(z.string())\`, not \`z.string().or(image())\`); for a default directive write \`.prefault('flux: ...')\` (zod 4's \`.default()\` skips the schema), or fluxImage() for <FluxImage>.`,
-    })
+    const input = fieldDirective(value)
+    const known = input && files.get(keyOf(input))
+    const message =
+      known && 'error' in known
+        ? known.error
+        : `${describe(value)} is a flux: directive, but this field's schema passed it on as text, not as an image: type the field with image(), first in a union (\`image().or(z.string())\`, not \`z.string().or(image())\`); for a default directive write \`.prefault('flux: ...')\` (zod 4's \`.default()\` skips the schema), or fluxImage() for <FluxImage>.`
+    ctx.addIssue({ code: 'custom', path, message })
   })
 }
 
