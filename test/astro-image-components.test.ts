@@ -1,6 +1,8 @@
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { stripVTControlCharacters } from 'node:util'
 import { flux } from '@flux-images/astro'
 import { build } from 'astro'
 import sharp from 'sharp'
@@ -218,6 +220,7 @@ const LAKE = 'flux: A quiet mountain lake at dawn?size=1536x1024'
 
 describe('a flux: value nothing resolves fails the build, naming the page, the source file and the field', () => {
   let message = ''
+  let error = new Error()
 
   beforeAll(async () => {
     const root = await copy(UNRESOLVED, 'unresolved')
@@ -228,10 +231,11 @@ describe('a flux: value nothing resolves fails the build, naming the page, the s
       integrations: [flux({ apiKey: KEY, baseURL: gateway.url, image: IMAGE })],
     })
     await expect(built).rejects.toThrow(/unresolved image/)
-    message = await built.then(
-      () => '',
-      (err: Error) => err.message,
+    error = await built.then(
+      () => new Error('built'),
+      (err: Error) => err,
     )
+    message = error.message
   }, 120_000)
 
   it.each([
@@ -267,5 +271,17 @@ describe('a flux: value nothing resolves fails the build, naming the page, the s
     expect(message.match(/hint: /g)).toHaveLength(1)
     expect(message).toContain('fluxSchema(({ image }) => z.object({ ... }))')
     expect(message).not.toContain(KEY)
+  })
+
+  // Regression (issue 28): Astro's CLI prints only the first of an error's `errors`, so the count
+  // line and every leftover but the first were lost.
+  it("prints whole through Astro's CLI formatter: the count line and all 8 leftovers", async () => {
+    const dist = dirname(createRequire(import.meta.url).resolve('astro'))
+    const { collectErrorMetadata } = await import(join(dist, 'core/errors/dev/utils.js'))
+    const { formatErrorMessage } = await import(join(dist, 'core/messages/runtime.js'))
+    const printed = stripVTControlCharacters(formatErrorMessage(collectErrorMetadata(error), false))
+    expect(printed).toContain('[flux] 8 unresolved image(s) in the build output:\n')
+    expect(printed.match(/ holds "/g)).toHaveLength(8)
+    expect(printed.match(/hint: /g)).toHaveLength(1)
   })
 })

@@ -1,3 +1,4 @@
+import type { DirectiveParams } from '@flux-images/core'
 import { FluxError } from '@flux-images/core/runtime'
 import { z } from 'astro/zod'
 import { fieldDirective, type ObjectForm } from './field-directive.js'
@@ -52,53 +53,140 @@ export function fluxImage() {
 export type AstroImageHelper = () => z.ZodType
 type SchemaContext = { image: AstroImageHelper }
 
+/** A directive's image file, or why there is none: found before the schema runs. */
+type Resolved = { file: string } | { error: string }
+
 /**
- * Lets Astro's own `image()` take `flux:` values: wrap a collection's schema function, and a field
- * typed `image()` accepts a local image as before, or a directive (`"flux: prompt?size=..."` or
- * `{ flux, size, ... }`) whose generated image enters Astro's pipeline as a local image. The entry
- * then holds Astro's `ImageMetadata`, for `<Image>`, `<Picture>` and `getImage()` with all their
- * options, and Astro's image service and cache.
+ * Lets Astro's own `image()` take `flux:` values: wrap a collection's schema function (yours, or
+ * Starlight's `docsSchema()`), and a field typed `image()` accepts a local image as before, or a
+ * directive (`"flux: prompt?size=..."` or `{ flux, size, ... }`) whose generated image enters
+ * Astro's pipeline as a local image. The entry then holds Astro's `ImageMetadata`, for `<Image>`,
+ * `<Picture>` and `getImage()` with all their options, and Astro's image service and cache.
+ * `image()` may sit anywhere: `image().or(z.string())`, `z.union`, `.optional()`, `.nullable()`,
+ * arrays, nested objects. A directive the schema passes on as text (a union that tries
+ * `z.string()` first, a zod 4 `.default()`) is an issue on its field that says what to write.
  *
  * ```js
  * schema: fluxSchema(({ image }) => z.object({ heroImage: z.optional(image()) })),
+ * schema: fluxSchema(docsSchema()),
  * ```
  */
 export function fluxSchema<Context extends SchemaContext, Schema>(
   schema: (context: Context) => Schema,
 ): (context: Context) => Schema {
-  return (context) => schema({ ...context, image: () => fluxOrImage(context.image) })
+  return (context) => {
+    // Astro calls the schema function for each entry; in dev a pending image's file changes later.
+    const files = new Map<string, Resolved>()
+    const inner = schema({ ...context, image: () => fluxOrImage(context.image, files) })
+    // Every directive of the entry is made into its file first, so that image() then runs
+    // synchronously: a union takes the first option that succeeds at once, and an asynchronous
+    // image() lost to `z.string()` in `image().or(z.string())`.
+    return z
+      .preprocess(
+        async (data) => {
+          await resolveFiles(data, files)
+          return data
+        },
+        inner as unknown as z.ZodType,
+      )
+      .superRefine((data, ctx) => passedAsText(data, ctx, files)) as unknown as Schema
+  }
 }
 
-/** Astro's `image()`, with `flux:` values first turned into the path of their image file. */
-function fluxOrImage(image: AstroImageHelper) {
-  // One transform, not a union with image(): a union takes image()'s synchronous success over
-  // this asynchronous one.
-  return z.union([z.string(), objectForm()]).transform(async (value, ctx) => {
-    if (typeof value === 'string' && !/^\s*flux:/.test(value)) return astroImage(image, value, ctx)
+/** A directive's identity in the files map. */
+const keyOf = (input: { prompt: string; params: object }) => JSON.stringify([input.prompt, input.params])
+
+/** The file of every directive in an entry's data (any depth), into `files`. */
+async function resolveFiles(data: unknown, files: Map<string, Resolved>): Promise<void> {
+  const inputs = new Map<string, { prompt: string; params: DirectiveParams }>()
+  visit(data, [], (value) => {
     const input = fieldDirective(value)
-    if (!input) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected an image directive "flux: <prompt>?size=...", got ${describe(value)}`,
-      })
-      return z.NEVER
-    }
-    let file: string
-    try {
-      file = await imageFile(getFluxState(), input)
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: failure(input.prompt, err) })
-      return z.NEVER
-    }
-    // Astro's own helper records the file as the entry's image, as for a path the user wrote.
-    return astroImage(image, file, ctx)
+    if (input && !files.has(keyOf(input))) inputs.set(keyOf(input), input)
+  })
+  if (inputs.size === 0) return
+  const state = getFluxState()
+  await Promise.all(
+    [...inputs].map(async ([key, input]) => {
+      const resolved = await imageFile(state, input).then(
+        (file) => ({ file }),
+        (err: unknown) => ({ error: failure(input.prompt, err) }),
+      )
+      files.set(key, resolved)
+    }),
+  )
+}
+
+/** Calls `found` on each string directive and object form in `data`, with its path. */
+function visit(
+  data: unknown,
+  path: (string | number)[],
+  found: (value: ObjectForm | string, path: (string | number)[]) => void,
+) {
+  if (typeof data === 'string') {
+    if (DIRECTIVE.test(data)) found(data, path)
+  } else if (Array.isArray(data)) {
+    for (const [i, item] of data.entries()) visit(item, [...path, i], found)
+  } else if (isPlainObject(data)) {
+    if (typeof data.flux === 'string' && !('src' in data)) found(data as unknown as ObjectForm, path)
+    else for (const [key, value] of Object.entries(data)) visit(value, [...path, key], found)
+  }
+}
+
+const DIRECTIVE = /^\s*flux:/
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * An issue on each directive the schema passed on as text: its image failed (a union's
+ * `z.string()` then took it), or no image() took it.
+ */
+function passedAsText(data: unknown, ctx: z.RefinementCtx, files: Map<string, Resolved>) {
+  visit(data, [], (value, path) => {
+    const input = fieldDirective(value)
+    const known = input && files.get(keyOf(input))
+    const message =
+      known && 'error' in known
+        ? known.error
+        : `${describe(value)} is a flux: directive, but this field's schema passed it on as text, not as an image: type the field with image(), first in a union (\`image().or(z.string())\`, not \`z.string().or(image())\`); for a default directive write \`.prefault('flux: ...')\` (zod 4's \`.default()\` skips the schema), or fluxImage() for <FluxImage>.`
+    ctx.addIssue({ code: 'custom', path, message })
   })
 }
 
-/** Astro's `image()` on a path, its issues passed on to the field. */
-async function astroImage(image: AstroImageHelper, path: string, ctx: z.RefinementCtx): Promise<unknown> {
-  const parsed = await image().safeParseAsync(path)
-  if (parsed.success) return parsed.data
-  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message })
-  return z.NEVER
+/**
+ * Astro's `image()`, with `flux:` values first turned into the path of their image file: found in
+ * `files` (synchronous, as Astro's own image() is), else made now (a default zod parses).
+ */
+function fluxOrImage(image: AstroImageHelper, files: Map<string, Resolved>) {
+  return (
+    z
+      .union([z.string(), objectForm()])
+      .transform((value, ctx): string | Promise<string> => {
+        if (typeof value === 'string' && !DIRECTIVE.test(value)) return value
+        const input = fieldDirective(value)
+        if (!input) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected an image directive "flux: <prompt>?size=...", got ${describe(value)}`,
+          })
+          return z.NEVER
+        }
+        const known = files.get(keyOf(input))
+        const fileOf = (resolved: Resolved) => {
+          if ('file' in resolved) return resolved.file
+          ctx.addIssue({ code: 'custom', message: resolved.error })
+          return z.NEVER
+        }
+        if (known) return fileOf(known)
+        return imageFile(getFluxState(), input).then(
+          (file) => file,
+          (err: unknown) => fileOf({ error: failure(input.prompt, err) }),
+        )
+      })
+      // Astro's own helper records the file as the entry's image, as for a path the user wrote.
+      .pipe(image() as z.ZodType<unknown, string>)
+  )
 }

@@ -224,7 +224,7 @@ export async function locateUnresolved(
 ): Promise<FluxError[]> {
   const errors: FluxError[] = []
   for (const find of found) {
-    const written = sourceOf(find.directive, directives)
+    const written = sourceOf(find.directive, page, directives)
     const field = written && (await fieldAt(root, written))
     // The location (file:line:column) leads the message; the field says which value to change.
     const source = written
@@ -238,13 +238,36 @@ export async function locateUnresolved(
   return errors
 }
 
-/** The scanned directive a leftover came from: the same prompt (and options). */
-function sourceOf(text: string, directives: readonly Directive[]): Directive | undefined {
+/**
+ * The scanned directive a leftover came from, among those of its prompt, best first: the same
+ * options, then the same text as written (a field's value reaches the output as it is), then one
+ * of the page's own source file, then a frontmatter field (markdown bodies are resolved by our
+ * plugins; a field typed as text is not).
+ */
+function sourceOf(text: string, page: string, directives: readonly Directive[]): Directive | undefined {
   const parsed = parseDirective(text)
   if (!parsed) return undefined
-  const same = directives.filter((d) => d.prompt === parsed.prompt)
-  return same.find((d) => JSON.stringify(d.params) === JSON.stringify(parsed.params)) ?? same[0]
+  const params = JSON.stringify(parsed.params)
+  const segments = new Set(page.split('/'))
+  const score = (d: Directive) =>
+    (JSON.stringify(d.params) === params ? 8 : 0) +
+    (asWritten(d) === text ? 4 : 0) +
+    (segments.has(stem(d.location.file)) ? 2 : 0) +
+    (d.kind === 'frontmatter' ? 1 : 0)
+  let best: { directive: Directive; score: number } | undefined
+  for (const directive of directives) {
+    if (directive.prompt !== parsed.prompt) continue
+    const s = score(directive)
+    if (!best || s > best.score) best = { directive, score: s }
+  }
+  return best?.directive
 }
+
+/** A directive's text as a value: without a YAML scalar's quotes or a markdown destination's `<>`. */
+const asWritten = ({ raw }: Directive) => raw.replace(/^(['"<])([\s\S]*)(['">])$/, '$2').trim()
+
+/** A file's name without its directory and extension: a page of the same name likely shows it. */
+const stem = (file: string) => file.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '')
 
 /**
  * The frontmatter field a directive sits in: the key on its line (`heroImage: "flux: ..."`), or,
@@ -264,12 +287,14 @@ async function fieldAt(root: string, { location, kind }: Directive): Promise<str
   return own[2]
 }
 
-/** The build's one error for every leftover: each on its line, located, then what to change, once. */
-export function unresolvedError(found: readonly FluxError[]): AggregateError {
+/**
+ * The build's one error for every leftover: the count, each on its line, located, then what to
+ * change, once. The leftovers are its `found`, not `errors`: Astro's CLI prints only the first
+ * of an error's `errors`.
+ */
+export function unresolvedError(found: readonly FluxError[]): Error & { found: readonly FluxError[] } {
   const list = found.map((e) => e.message).join('\n')
   const hint = found[0]?.hint ?? ''
-  return new AggregateError(
-    found,
-    `[flux] ${found.length} unresolved image(s) in the build output:\n${list}\n  hint: ${hint}`,
-  )
+  const message = `[flux] ${found.length} unresolved image(s) in the build output:\n${list}\n  hint: ${hint}`
+  return Object.assign(new Error(message), { found })
 }
