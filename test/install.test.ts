@@ -1,11 +1,19 @@
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { access, constants, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, constants, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { delimiter, dirname, join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  exec,
+  floorOf,
+  PACKAGES,
+  type PackageName,
+  packedManifest,
+  packTarballs,
+  pnpm,
+  userEnv,
+} from './helpers/packed.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 import { createS3Server, type S3Server } from './s3-server/index.js'
 
@@ -14,9 +22,6 @@ import { createS3Server, type S3Server } from './s3-server/index.js'
 // starter, with @astrojs/mdx 7; a plain Vite app), built against the mock gateway. This is what
 // catches `files`, `exports`, `bin`, peer ranges and anything that only works inside the workspace.
 
-const REPO = fileURLToPath(new URL('..', import.meta.url))
-const PACKAGES = ['core', 'vite', 'astro'] as const
-type PackageName = (typeof PACKAGES)[number]
 // A fake key with a distinctive shape; it lives only in the projects' .env files.
 const KEY = 'sk-flux-install-5c1d7e-DO-NOT-LEAK'
 // What flux.config.mjs sets (and nothing else does).
@@ -24,14 +29,15 @@ const CONFIGURED = { model: 'flux-schnell', size: '1536x1024', quality: 'hd' }
 
 /**
  * Astro's blog starter ships `"@astrojs/mdx": "^7.0.7"`, `"astro": "^7.2.4"`, `"sharp": "^0.35.0"`.
- * The site installs the lowest versions our peer ranges accept (astro's, and @astrojs/mdx 7's):
- * the workspace's own tests run the newest (astro 7.3, @astrojs/mdx 8), so both ends are tested.
+ * The site installs the lowest Astro 7 versions our peer ranges accept (astro's, and @astrojs/mdx 7's):
+ * the workspace's own tests run the newest (astro 7.3, @astrojs/mdx 8), so both ends are tested;
+ * the host matrix (test/matrix) builds Astro 5 and 6.
  */
 const ASTRO_SITE = {
   fixture: 'install-astro',
   dependencies: {
     '@astrojs/mdx': floorOf('astro', '@astrojs/mdx', 7),
-    astro: floorOf('astro', 'astro'),
+    astro: floorOf('astro', 'astro', 7),
     sharp: '^0.35.0',
   },
   flux: ['astro'] as PackageName[],
@@ -56,11 +62,11 @@ const ASTRO_SITE = {
 /**
  * create-vite's shape: index.html at the root, a module under src/. create-vite ships
  * `"vite": "^8.3.4"`, Astro 7 needs `^8.0.13`: the app installs the lowest our peer range accepts
- * (the Astro site above gets the newest).
+ * in Vite 8 (the Astro site above gets the newest; the host matrix builds Vite 6 and 7).
  */
 const VITE_APP = {
   fixture: 'install-vite',
-  dependencies: { vite: floorOf('vite', 'vite') },
+  dependencies: { vite: floorOf('vite', 'vite', 8) },
   flux: ['vite'] as PackageName[],
   build: ['vite', 'build'],
   prompts: ['A paper boat on a rainy street puddle', 'A red kite over sand dunes, blue sky'],
@@ -78,22 +84,14 @@ const BUILD_TIMEOUT = 240_000
 let work: string
 let gateway: MockGateway
 let s3: S3Server
-const tarballs = {} as Record<PackageName, string>
+let tarballs: Record<PackageName, string>
 const installs = new Map<Project, { root: string; output: string }>()
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'flux-install-'))
   gateway = await createMockGateway({ apiKey: KEY })
   s3 = await createS3Server()
-  const packs = join(work, 'packs')
-  await mkdir(packs)
-  for (const name of PACKAGES) {
-    const before = new Set(await readdir(packs))
-    await pnpm(['pack', '--pack-destination', packs], join(REPO, 'packages', name))
-    const made = (await readdir(packs)).filter((file) => !before.has(file) && file.endsWith('.tgz'))
-    expect(made, `pnpm pack of packages/${name}`).toHaveLength(1)
-    tarballs[name] = join(packs, made[0] as string)
-  }
+  tarballs = await packTarballs(join(work, 'packs'))
   // Both installs at once: they share pnpm's store, and each takes a while.
   await Promise.all(
     [ASTRO_SITE, VITE_APP].map(async (project) => installs.set(project, await install(project))),
@@ -284,16 +282,6 @@ describe.each([
 
 // --- helpers ---------------------------------------------------------------------------------
 
-/** The lowest version a package's peer range accepts (in `major`, if given): `^7.0.7 || ^8.0.2`, 7 -> `7.0.7`. */
-function floorOf(name: PackageName, peer: string, major?: number): string {
-  const manifest = JSON.parse(readFileSync(join(REPO, 'packages', name, 'package.json'), 'utf8'))
-  const range: string = manifest.peerDependencies?.[peer] ?? ''
-  const floors = range.split('||').map((part) => part.trim().replace(/^[\^~]|^>=\s*/, ''))
-  const floor = floors.find((v) => major === undefined || v.startsWith(`${major}.`))
-  if (!floor || !/^\d+\.\d+\.\d+$/.test(floor)) throw new Error(`${name}: no floor in ${peer} "${range}"`)
-  return floor
-}
-
 /** Where a package is installed as a direct dependency: the adapters in their own project, core in both. */
 function installedPackage(name: PackageName): string {
   return join(rootOf(name === 'vite' ? VITE_APP : ASTRO_SITE), 'node_modules', '@flux-images', name)
@@ -309,20 +297,13 @@ function rootOf(project: Project): string {
 async function install(project: Project): Promise<{ root: string; output: string }> {
   const root = join(work, project.fixture)
   await cp(fileURLToPath(new URL(`fixtures/${project.fixture}`, import.meta.url)), root, { recursive: true })
-  const file = (name: PackageName) => `file:${tarballs[name]}`
-  const dependencies: Record<string, string> = { ...project.dependencies }
-  for (const name of project.flux) dependencies[`@flux-images/${name}`] = file(name)
-  const manifest = {
-    name: `flux-${project.fixture}`,
-    private: true,
-    type: 'module',
-    scripts: { build: project.build.join(' ') },
-    dependencies,
-    // The CLI, as the README has users add it.
-    devDependencies: { '@flux-images/core': file('core') },
-    // Our packages depend on each other by version: point those at the tarballs, not the registry.
-    pnpm: { overrides: { '@flux-images/core': file('core'), '@flux-images/vite': file('vite') } },
-  }
+  const manifest = packedManifest(
+    `flux-${project.fixture}`,
+    tarballs,
+    project.dependencies,
+    project.flux,
+    project.build.join(' '),
+  )
   await writeFile(join(root, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
   // The only place the key and the gateway are given, as a user keeps them.
   await writeFile(join(root, '.env'), `FLUX_API_KEY=${KEY}\nFLUX_BASE_URL=${gateway.url}\n`)
@@ -338,46 +319,6 @@ function build(project: Project, env: Record<string, string>) {
   const root = rootOf(project)
   const [bin, ...args] = project.build as [string, ...string[]]
   return exec(join(root, 'node_modules', '.bin', bin), args, { cwd: root, env: userEnv(env) })
-}
-
-/** A user's shell: no FLUX_* variable (the key is in .env only), this Node first on PATH. */
-function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: [dirname(process.execPath), process.env.PATH].join(delimiter),
-    HOME: process.env.HOME,
-    NO_COLOR: '1',
-    ASTRO_TELEMETRY_DISABLED: '1',
-    ...extra,
-  }
-}
-
-async function pnpm(args: string[], cwd: string) {
-  const env = { ...process.env }
-  for (const name of Object.keys(env)) if (name.startsWith('FLUX_')) delete env[name]
-  const run = await exec('pnpm', args, { cwd, env })
-  if (run.code !== 0)
-    throw new Error(`pnpm ${args.join(' ')} failed in ${cwd}:\n${run.stdout}\n${run.stderr}`)
-  return run
-}
-
-function exec(
-  command: string,
-  args: string[],
-  { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString()
-    })
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString()
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
 }
 
 function requestsFor(prompts: string[]): number {

@@ -17,6 +17,7 @@ import { contentDigest } from './content-digest.js'
 import { devPageCheck } from './dev-page-check.js'
 import { withLoc } from './error-location.js'
 import { getFluxState, getSocialCards, lastFluxState, setFluxState, setSocialCards } from './flux-state.js'
+import { checkAstroVersion } from './host-version.js'
 import { imageModule } from './image-module.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
 import { createReferences, readOutput } from './read-output.js'
@@ -57,6 +58,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         addWatchFile,
         injectScript,
       }) {
+        checkAstroVersion(config.root)
         command = current
         siteBase = withSlash(config.base)
         // A dev server restart sets up again: let the previous session finish and release its sockets.

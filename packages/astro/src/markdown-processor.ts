@@ -7,6 +7,10 @@ import { satteriPlugins } from './satteri-plugins.js'
 export function markContent(markdown: AstroConfig['markdown'], digest: string): void {
   const options = (markdown.processor as { options?: Record<string, unknown> } | undefined)?.options
   if (options) options.fluxImages = digest
+  // Astro 5 and 6 before 6.4 (no processor): our remark plugin's options, in the config it hashes.
+  for (const entry of (markdown.remarkPlugins ?? []) as unknown[]) {
+    if (Array.isArray(entry) && entry[1]?.fluxImages !== undefined) entry[1].fluxImages = digest
+  }
 }
 
 /** Pushes the plugins into the configured processor's own arrays (the renderer reads those). */
@@ -25,6 +29,9 @@ export function registerMarkdown(
     pluginList(options, 'hastPlugins').push(...plugins.hast)
   } else if (processor?.name === 'unified' && options) {
     pluginList(options, 'remarkPlugins').push(remarkFlux(getState))
+  } else if (!processor && Array.isArray(config.markdown.remarkPlugins)) {
+    // Astro 5 and 6 before 6.4: unified is the only processor, configured by `markdown` itself.
+    ;(config.markdown.remarkPlugins as unknown[]).push([remarkFlux(getState), { fluxImages: '' }])
   } else {
     logger.warn(
       `Markdown processor "${processor?.name ?? 'unknown'}" is not supported: flux: images in markdown bodies stay as written.`,

@@ -256,6 +256,12 @@ export const ERRORS = {
         : `Waited ${Math.round(a.waitedMs / 1000)} s for ${a.holder} to finish ${a.key}; its lease is still renewed.`,
     hint: 'Another build is still generating this image, or something else writes to `leases/` in the bucket: check what does, run again once it has stopped, or raise `maxWaitMs`.',
   },
+  FLUX_HOST_VERSION: {
+    title: 'Unsupported host version',
+    message: (a: { adapter: string; host: string; version: string; range: string }) =>
+      `${a.adapter} supports ${a.host} ${a.range}; this project runs ${a.host} ${a.version}.`,
+    hint: 'Install a version of the host in the supported range; nothing was generated.',
+  },
   FLUX_UNRESOLVED_OUTPUT: {
     title: 'Unresolved image in the output',
     message: (a: { page: string; where: string; directive: string; source: string }) =>

@@ -36,6 +36,7 @@ export {
 } from './directives/index.js'
 export type { Price } from './engine/cost.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError } from './errors.js'
+export { checkHostVersion } from './host-version.js'
 export {
   type HastElement,
   type MarkupElement,

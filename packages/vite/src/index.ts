@@ -10,6 +10,7 @@ import {
 } from '@flux-images/core'
 import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
 import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports, hostError } from './flux-imports.js'
+import { checkViteVersion } from './host-version.js'
 
 export const PLUGIN_NAME = 'flux-images'
 
@@ -36,6 +37,10 @@ export function flux(options: FluxOptions = {}): Plugin[] {
 
   const main: Plugin = {
     name: PLUGIN_NAME,
+    async config() {
+      // The Vite our peer range resolves to: the project's own.
+      checkViteVersion((await import('vite')).version)
+    },
     async configResolved(resolved) {
       config = resolved
       // A dev server restart resolves the config again: the previous session stops its background run.

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest'
+import { FluxError } from '../src/errors.js'
+import { checkHostVersion } from '../src/host-version.js'
+
+const ASTRO = { adapter: '@flux-images/astro', host: 'astro', range: '^5.7.10 || ^6.0.0 || ^7.2.4' }
+
+function thrown(version: string): FluxError {
+  try {
+    checkHostVersion({ ...ASTRO, version })
+  } catch (err) {
+    if (FluxError.is(err, 'FLUX_HOST_VERSION')) return err
+    throw err
+  }
+  throw new Error(`astro ${version} was accepted`)
+}
+
+describe('checkHostVersion', () => {
+  describe('a version in the range', () => {
+    it.each(['5.7.10', '5.18.2', '6.0.0', '6.4.8', '7.2.4', '7.4.8', '7.5.0-beta.1'])(
+      'accepts %s',
+      (version) => {
+        expect(() => checkHostVersion({ ...ASTRO, version })).not.toThrow()
+      },
+    )
+  })
+
+  describe('a version outside the range', () => {
+    it.each(['4.16.19', '5.7.9', '7.2.3', '8.0.0', '8.0.0-alpha.1'])('refuses %s', (version) => {
+      expect(thrown(version).code).toBe('FLUX_HOST_VERSION')
+    })
+
+    it('names the adapter, the range, the version found, and the newest major to install', () => {
+      const err = thrown('4.16.19')
+      expect(err.message).toBe(
+        '[flux] @flux-images/astro supports astro ^5.7.10 || ^6.0.0 || ^7.2.4; this project runs astro 4.16.19.',
+      )
+      expect(err.hint).toBe('Install a supported astro, e.g. `npm install astro@^7`; nothing was generated.')
+    })
+  })
+})

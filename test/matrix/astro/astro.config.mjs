@@ -1,0 +1,7 @@
+import flux from '@flux-images/astro'
+import { defineConfig } from 'astro/config'
+
+export default defineConfig({
+  site: 'https://example.com',
+  integrations: [flux()],
+})

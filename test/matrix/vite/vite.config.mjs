@@ -1,0 +1,6 @@
+import { flux } from '@flux-images/vite'
+import { defineConfig } from 'vite'
+
+export default defineConfig({
+  plugins: [flux()],
+})
