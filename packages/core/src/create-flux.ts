@@ -8,6 +8,7 @@ import {
   type OriginalStore,
   type PickedStore,
   requestKey,
+  withLeaseJobs,
   withPicks,
 } from './cache/index.js'
 import { createBudget } from './engine/budget.js'
@@ -128,7 +129,10 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
     provider: getProvider,
     slots: createRequestSlots(options.concurrency),
     // Only BFL works in jobs that outlive a request.
-    ...(options.provider === 'bfl' && { receipts: createReceiptStore({ dir: options.cacheDir }) }),
+    // With a shared bucket, each receipt also travels in its key's lease (another machine that takes it over resumes it).
+    ...(options.provider === 'bfl' && {
+      receipts: withLeaseJobs(createReceiptStore({ dir: options.cacheDir }), cache.remote?.jobs),
+    }),
     budget,
     estimate: (request) => spendEstimate(request, options.prices),
     mode: options.mode,

@@ -7,7 +7,7 @@ export { makeDir } from './fs-util.js'
 export { createKeyLock, type KeyLockOptions, type LockInfo, type WithLock } from './key-lock.js'
 export type { CacheStatus, OriginalStore, RemoteSide, RemoteStats, TransferResult } from './original-store.js'
 export { createPickStore, type PickRecord, type PickStore } from './pick-store.js'
-export { createReceiptStore, type ReceiptStore } from './receipt-store.js'
+export { createReceiptStore, type ReceiptStore, withLeaseJobs } from './receipt-store.js'
 export {
   CACHE_META_VERSION,
   type CacheEntryMeta,

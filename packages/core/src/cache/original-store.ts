@@ -32,6 +32,11 @@ export interface RemoteSide {
   pull(): Promise<TransferResult>
   /** Uploads every verified local original the bucket lacks (read-write only). */
   push(): Promise<TransferResult>
+  /**
+   * The jobs paid for under this build's leases (BFL receipts): `record` writes one into the key's
+   * lease while its lock is held; `inherited` is the job of a dead build whose lease this one took over.
+   */
+  jobs?: { record(key: string, job: unknown): Promise<void>; inherited(key: string): unknown }
   close(): Promise<void>
 }
 

@@ -6,7 +6,19 @@ import { writeFileAtomic } from './atomic-write.js'
 import { CACHE_LAYOUT } from './cache-layout.js'
 import { cacheWriteError } from './cache-write-error.js'
 import { makeDir, readTextIfPresent, unlinkIfPresent } from './fs-util.js'
+import type { RemoteSide } from './original-store.js'
 import { assertKey, REQUEST_KEY_PATTERN } from './request-key.js'
+
+/** A receipt as a lease carries it: the fields of a job, and the provider that paid for it. */
+const JobReceiptSchema = v.object({
+  provider: v.string(),
+  id: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
+  pollingUrl: v.pipe(v.string(), v.url()),
+  host: v.string(),
+  model: v.string(),
+  credits: v.optional(v.pipe(v.number(), v.minValue(0))),
+  submitted: v.string(),
+})
 
 /** `jobs/<key>.json`: an accepted submit whose image is not stored yet. Holds no secret (no key, no image URL). */
 const ReceiptRecordSchema = v.object({
@@ -20,6 +32,8 @@ const ReceiptRecordSchema = v.object({
   credits: v.optional(v.pipe(v.number(), v.minValue(0))),
   submitted: v.string(),
 })
+
+type RemoteJobs = NonNullable<RemoteSide['jobs']>
 
 /** The receipts of a cache directory's jobs in progress (see CACHE_LAYOUT.jobs). */
 export interface ReceiptStore {
@@ -80,5 +94,32 @@ export function createReceiptStore({ dir }: { dir: string }): ReceiptStore {
       }
     },
     remove: (key) => unlinkIfPresent(path(key)),
+  }
+}
+
+/**
+ * `store`, with the jobs of a shared bucket's leases (`RemoteSide.jobs`): each receipt written is
+ * also written into the key's lease, and a key with no receipt here gets the one a dead build
+ * left in the lease this build took over (kept here too). A lease's job that does not read as a
+ * receipt is ignored (the bucket is shared: anything may be in it); the provider checks its
+ * polling URL before sending the key there.
+ */
+export function withLeaseJobs(store: ReceiptStore, jobs: RemoteJobs | undefined): ReceiptStore {
+  if (!jobs) return store
+  return {
+    async get(key) {
+      const own = await store.get(key)
+      if (own) return own
+      const parsed = v.safeParse(JobReceiptSchema, jobs.inherited(key))
+      if (!parsed.success) return undefined
+      await store.put(key, parsed.output.provider, parsed.output)
+      const { provider: _, ...receipt } = parsed.output
+      return receipt
+    },
+    async put(key, provider, receipt) {
+      await store.put(key, provider, receipt)
+      await jobs.record(key, { provider, ...receipt })
+    },
+    remove: (key) => store.remove(key),
   }
 }

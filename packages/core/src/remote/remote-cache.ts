@@ -42,7 +42,7 @@ import { FluxError, fluxError } from '../errors.js'
 import { quote } from '../redact.js'
 import { type ImageHeader, readImageHeader } from '../sharp.js'
 import type { Logger } from '../types.js'
-import { createLeases, type Leases } from './leases.js'
+import { createLeases, type Lease, type Leases } from './leases.js'
 import { probeConditionalWrites } from './probe-conditional-writes.js'
 import type { RemoteConfig, RemoteMode } from './remote-config.js'
 import { createS3Client, ObjectTooLarge, type S3Client } from './s3-client.js'
@@ -95,6 +95,8 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
   const writes = mode === 'read-write'
   /** The first failure of the remote: from then on this store is local only. */
   let down: FluxError | undefined
+  // The leases this build holds, by key, with the job a dead holder had paid for under one taken over.
+  const held = new Map<string, { lease: Lease; job: unknown }>()
   const reported = new Set<string>()
   /** Keys whose remote original failed verification: `check` says corrupt until one is stored. */
   const refused = new Set<string>()
@@ -476,9 +478,11 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
             if (outcome === OFF) return fn()
             if (outcome.status === 'acquired') {
               const { lease } = outcome
+              held.set(key, { lease, job: outcome.job })
               try {
                 return await fn()
               } finally {
+                held.delete(key)
                 // Released even when the remote failed meanwhile: it stops the renewals, or the
                 // lease would stay fresh, and the fleet wait, for as long as this process lives.
                 await lease.release().catch((err: unknown) => remote(() => Promise.reject(err)))
@@ -497,6 +501,13 @@ export function createRemoteCache(options: RemoteCacheOptions): OriginalStore & 
     remote: {
       location: client.location,
       mode,
+      jobs: {
+        async record(key, job) {
+          const lease = held.get(key)?.lease
+          if (lease) await remote(() => lease.recordJob(job))
+        },
+        inherited: (key) => held.get(key)?.job,
+      },
       stats: () => ({ ...stats }),
       pull,
       push,
