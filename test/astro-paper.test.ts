@@ -1,9 +1,10 @@
 import { cp, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { flux } from '@flux-images/astro'
 import { build } from 'astro'
 import sharp from 'sharp'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { removeSites } from './helpers/astro-content-store.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
@@ -122,5 +123,41 @@ describe('an AstroPaper-shaped site with flux: images', () => {
       /^https:\/\/paper\.example\/_astro\/forest\.[\w-]+\.jpg$/,
     )
     expect(pageImages(pages.get('/posts/birds/index.html') ?? '').og).toBe(`${SITE}/astropaper-og.jpg`)
+  })
+})
+
+// Astro's blog starter's schema, not wrapped in fluxSchema(): Astro's bare zod error for the object
+// form said nothing of it.
+const UNWRAPPED = fileURLToPath(new URL('./fixtures/astro-unresolved', import.meta.url))
+const KITE = "---\ntitle: 'A kite'\nheroImage:\n  flux: A red kite over a field\n  size: 1344x768\n---\n"
+
+describe('the object form under a schema without fluxSchema()', () => {
+  it('is warned about at its file:line with the field and what to write, before Astro refuses it', async () => {
+    const root = join(temp, 'object-form')
+    await cp(UNWRAPPED, root, { recursive: true })
+    await writeFile(join(root, 'src/content/blog/kite.md'), KITE)
+    // Astro's logger writes warnings to stdout.
+    const written: string[] = []
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk))
+      return true
+    })
+    try {
+      const image = { widths: [160], maxWidth: 320 }
+      const integrations = [flux({ apiKey: KEY, baseURL: gateway.url, image })]
+      await expect(build({ root, logLevel: 'warn', integrations })).rejects.toThrow(/heroImage/)
+    } finally {
+      stdout.mockRestore()
+    }
+    const warnings = written
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('object form'))
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'src/content/blog/kite.md:4:3: frontmatter field "heroImage" holds a directive in the object form',
+      ),
+    ])
+    expect(written.join('')).toContain("hint: wrap the collection's schema function in fluxSchema()")
   })
 })

@@ -20,6 +20,7 @@ import { getFluxState, getSocialCards, lastFluxState, setFluxState, setSocialCar
 import { checkAstroVersion } from './host-version.js'
 import { imageModule } from './image-module.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
+import { objectFormHints } from './object-form-hint.js'
 import { createReferences, readOutput } from './read-output.js'
 import { createSocialCards } from './social-cards.js'
 import { checkOutput, unresolvedError } from './unresolved-output.js'
@@ -114,7 +115,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       },
       // Before the content sync, whose schemas (fluxImage()) and markdown plugins then only read
       // the cache.
-      async 'astro:config:done'({ config, injectTypes }) {
+      async 'astro:config:done'({ config, injectTypes, logger }) {
         injectTypes({ filename: 'flux-images.d.ts', content: IMPORT_TYPES })
         outDir = fileURLToPath(config.outDir)
         const session = current()
@@ -125,6 +126,10 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
           })
         }
         scanned = await session.flux.scan()
+        // Before the content sync, whose error for an object form under a plain schema is bare.
+        const where = { root: session.options.root, srcDir: fileURLToPath(config.srcDir) }
+        for (const hint of await objectFormHints(scanned.directives, where))
+          toLogger(logger.fork('flux')).warn(hint)
         markContent(config.markdown, contentDigest(session.flux, scanned))
       },
       async 'astro:build:done'({ dir, logger }) {

@@ -273,7 +273,7 @@ const stem = (file: string) => file.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, 
  * The frontmatter field a directive sits in: the key on its line (`heroImage: "flux: ..."`), or,
  * for the object form's `flux:` key, the key it is nested under. Read only to word an error.
  */
-async function fieldAt(root: string, { location, kind }: Directive): Promise<string | undefined> {
+export async function fieldAt(root: string, { location, kind }: Directive): Promise<string | undefined> {
   if (kind !== 'frontmatter') return undefined
   const lines = (await readFile(join(root, location.file), 'utf8').catch(() => '')).split(/\r?\n/)
   const keyOf = (line: string | undefined) => /^(\s*)(?:-\s+)?([\w$-]+)\s*:/.exec(line ?? '')
