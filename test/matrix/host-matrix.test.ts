@@ -32,20 +32,29 @@ type Adapter = Extract<PackageName, 'astro' | 'vite'>
 const MAJORS: Record<Adapter, number[]> = { astro: [5, 6, 7], vite: [6, 7, 8] }
 // The major before each range (VitePress 1 is on Vite 5): refused at config time, naming the version.
 const OUTSIDE: Record<Adapter, number> = { astro: 4, vite: 5 }
+// The @astrojs/mdx major of each Astro major's floor and newest release (mdx 6 wants Astro 6.4).
+const MDX: Record<number, { floor: number; newest: number }> = {
+  4: { floor: 3, newest: 3 },
+  5: { floor: 4, newest: 4 },
+  6: { floor: 5, newest: 6 },
+  7: { floor: 7, newest: 8 },
+}
 const ENDS = process.env.FLUX_MATRIX === 'newest' ? (['newest'] as const) : (['floor', 'newest'] as const)
 const ONLY = process.env.FLUX_MATRIX_HOSTS?.split(',').map((h) => h.trim())
 
 const FIXTURES = {
   astro: {
     build: 'astro build',
-    // The fox is imported, the lighthouse a frontmatter hero, the harbour in the markdown body.
+    // The fox is imported, the lighthouse a frontmatter hero, the harbour in a markdown body, the
+    // lantern in an MDX body.
     prompts: [
       'A red fox standing in fresh snow',
       'A lighthouse at dawn, watercolor',
       'A neon-lit harbour at night, rain reflections',
+      'A paper lantern glowing at dusk',
     ],
-    // One <picture> each: the import and the hero through <FluxImage>, the body image by the markdown plugin.
-    pictures: 3,
+    // One <picture> each: the import and the hero through <FluxImage>, the body images by the markdown plugins.
+    pictures: 4,
   },
   vite: {
     build: 'vite build',
@@ -65,6 +74,7 @@ interface Site {
   gateway: MockGateway
   /** The version installed, and the figures for the closing table. */
   version?: string
+  mdx?: string
   figures: { requests?: number; files?: number; coldMs?: number; warmMs?: number; installMs?: number }
 }
 
@@ -83,13 +93,18 @@ beforeAll(async () => {
   const tarballs = await packTarballs(join(work, 'packs'))
   for (const { adapter, major, end } of [...SITES, ...REFUSED]) {
     const range = end === 'floor' ? floorOf(adapter, adapter, major) : `^${major}.0.0`
+    const dependencies = { [adapter]: range }
+    if (adapter === 'astro') {
+      const mdx = MDX[major]?.[end === 'floor' ? 'floor' : 'newest'] as number
+      dependencies['@astrojs/mdx'] = end === 'floor' ? floorOf('astro', '@astrojs/mdx', mdx) : `^${mdx}.0.0`
+    }
     const root = join(work, `${adapter}${major}-${end}`)
     const gateway = await createMockGateway({ apiKey: KEY })
     await cp(fileURLToPath(new URL(adapter, import.meta.url)), root, { recursive: true })
     const manifest = packedManifest(
       `flux-matrix-${adapter}`,
       tarballs,
-      { [adapter]: range },
+      dependencies,
       [adapter],
       FIXTURES[adapter].build,
     )
@@ -105,14 +120,16 @@ beforeAll(async () => {
       site.figures.installMs = performance.now() - start
       const installed = join(site.root, 'node_modules', site.adapter, 'package.json')
       site.version = JSON.parse(await readFile(installed, 'utf8')).version
+      const mdx = join(site.root, 'node_modules', '@astrojs', 'mdx', 'package.json')
+      if (existsSync(mdx)) site.mdx = JSON.parse(await readFile(mdx, 'utf8')).version
     }),
   )
 }, 600_000)
 
 afterAll(async () => {
   const rows = sites.map(
-    ({ adapter, end, version, figures: f }) =>
-      `${adapter} ${version} (${end}): ${f.requests} requests, ${f.files} image files, cold build ${seconds(f.coldMs)}, warm ${seconds(f.warmMs)} (install ${seconds(f.installMs)})`,
+    ({ adapter, end, version, mdx, figures: f }) =>
+      `${adapter} ${version}${mdx ? ` with @astrojs/mdx ${mdx}` : ''} (${end}): ${f.requests} requests, ${f.files} image files, cold build ${seconds(f.coldMs)}, warm ${seconds(f.warmMs)} (install ${seconds(f.installMs)})`,
   )
   console.log(`[matrix]\n${rows.join('\n')}`)
   await Promise.all(sites.map((site) => site.gateway.close()))

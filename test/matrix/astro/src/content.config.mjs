@@ -4,7 +4,7 @@ import { glob } from 'astro/loaders'
 import { z } from 'astro/zod'
 
 const blog = defineCollection({
-  loader: glob({ base: './src/content/blog', pattern: '**/*.md' }),
+  loader: glob({ base: './src/content/blog', pattern: '**/*.{md,mdx}' }),
   schema: z.object({ title: z.string(), heroImage: fluxImage().optional() }),
 })
 
