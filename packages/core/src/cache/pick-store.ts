@@ -60,8 +60,8 @@ export function createPickStore({ dir }: { dir: string }): PickStore {
     async get(key) {
       const records = await picked()
       if (!records.has(assertKey(key))) return undefined
-      let record = records.get(key)
-      if (!record) records.set(key, (record = read(key)))
+      const record = records.get(key) ?? read(key)
+      records.set(key, record)
       return record
     },
     async set({ key, pick, candidate }) {

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { AwsV4Signer } from 'aws4fetch'
-import { XMLParser } from 'fast-xml-parser'
+import type { XMLParser } from 'fast-xml-parser'
 import type { Agent, Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { printable, quote, redact } from '../redact.js'
@@ -114,7 +113,17 @@ interface Call {
 }
 
 const RETRYABLE = (status: number) => status === 408 || status === 429 || status >= 500
-const xml = new XMLParser({ parseTagValue: false, isArray: (name) => name === 'Contents' })
+/** Set with the first request: `xml` is read only once an answer came back. */
+let xml: XMLParser | undefined
+// The HTTP client, the signer and the XML parser load with the first request: a process that
+// never talks to a bucket loads none of them.
+const libraries = () =>
+  Promise.all([import('undici'), import('aws4fetch'), import('fast-xml-parser')]).then(
+    ([undici, { AwsV4Signer }, { XMLParser }]) => {
+      xml ??= new XMLParser({ parseTagValue: false, isArray: (name) => name === 'Contents' })
+      return { ...undici, AwsV4Signer }
+    },
+  )
 
 /** A client for one bucket and prefix. Signs with SigV4 (aws4fetch), sends with undici. */
 export function createS3Client(config: RemoteConfig, options: S3ClientOptions = {}): S3Client {
@@ -134,17 +143,22 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
   const endpointPath = endpoint.pathname.replace(/\/+$/, '')
 
   let agent: Agent | undefined
-  let connection: Promise<{ request: typeof import('undici').request; dispatcher: Dispatcher }> | undefined
-  // undici is loaded with the first request.
+  let connection:
+    | Promise<{
+        request: typeof import('undici').request
+        dispatcher: Dispatcher
+        AwsV4Signer: typeof import('aws4fetch').AwsV4Signer
+      }>
+    | undefined
   const connect = () =>
-    (connection ??= import('undici').then(({ Agent, request }) => {
-      if (options.dispatcher) return { request, dispatcher: options.dispatcher }
+    (connection ??= libraries().then(({ Agent, request, AwsV4Signer }) => {
+      if (options.dispatcher) return { request, dispatcher: options.dispatcher, AwsV4Signer }
       agent = new Agent({
         connectTimeout: o.timeoutMs,
         headersTimeout: o.timeoutMs,
         bodyTimeout: o.timeoutMs,
       })
-      return { request, dispatcher: agent }
+      return { request, dispatcher: agent, AwsV4Signer }
     }))
 
   function urlOf(call: Call): URL {
@@ -163,7 +177,7 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
     signal: AbortSignal,
     maxBytes: number,
   ): Promise<Omit<Answer, 'where'>> {
-    const { request, dispatcher } = await connect()
+    const { request, dispatcher, AwsV4Signer } = await connect()
     const body = call.body ?? Buffer.alloc(0)
     const unsigned: Record<string, string> = {
       'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
@@ -319,7 +333,7 @@ export function createS3Client(config: RemoteConfig, options: S3ClientOptions = 
         // A page of 1000 keys is about 350 KB of XML.
         const answer = await send({ method: 'GET', query, signal: opts.signal }, 16 * 1024 * 1024)
         if (answer.status !== 200) throw rejected(answer)
-        const page = xml.parse(answer.body.toString('utf8'))?.ListBucketResult ?? {}
+        const page = xml?.parse(answer.body.toString('utf8'))?.ListBucketResult ?? {}
         for (const item of (page.Contents ?? []) as Array<Record<string, string>>) {
           yield {
             key: String(item.Key).slice(config.prefix.length),
@@ -367,7 +381,7 @@ function statusError(answer: Answer, attempts: number, scrub: (t: string) => str
 /** The `<Code>` and `<Message>` of S3's `<Error>` body, when it is one. */
 function errorBody(answer: Answer): { code?: string; message?: string } {
   try {
-    const error = xml.parse(answer.body.toString('utf8'))?.Error
+    const error = xml?.parse(answer.body.toString('utf8'))?.Error
     return {
       ...(error?.Code === undefined ? {} : { code: String(error.Code) }),
       ...(error?.Message === undefined ? {} : { message: String(error.Message) }),
