@@ -94,6 +94,19 @@ describe('scanFrontmatter: valid', () => {
     expect(result.directives[1]?.raw).toBe('{ flux: "A boat", seed: 12345678901234567890 }')
   })
 
+  it('reads `ref` in the object form as one path or a list of paths, in order', () => {
+    expect(
+      rows(
+        fm(
+          '---\nhero: { flux: "a harbour", ref: [./a.png, "b c.png"] }\nlogo: { flux: a logo, ref: ./l.png }\n---\n',
+        ),
+      ),
+    ).toEqual([
+      ['frontmatter', 2, 7, 'a harbour', { ref: ['./a.png', 'b c.png'] }],
+      ['frontmatter', 3, 7, 'a logo', { ref: './l.png' }],
+    ])
+  })
+
   it('accepts an object whose flux value already has the scheme', () => {
     expect(rows(fm('---\nhero: { flux: "flux: a?seed=1", size: 2 }\n---\n'))).toEqual([
       ['frontmatter', 2, 7, 'a', { seed: '1', size: '2' }],

@@ -124,7 +124,7 @@ function add(ctx: ScanContext, node: Node, base: number, parsed: ParsedDirective
   ctx.add('frontmatter', base + start, ctx.text.slice(base + start, base + end).trimEnd(), parsed)
 }
 
-/** `{ flux: "prompt?opts", size, model, quality, seed, alt }`; false when the map is not one. */
+/** `{ flux: "prompt?opts", size, model, quality, seed, alt, preset, ref }`; false when the map is not one. */
 function objectDirective(ctx: ScanContext, map: YAMLMap, base: number): boolean {
   const flux = map.get('flux', true)
   const promptText = isScalar(flux) ? scalarText(flux) : undefined
@@ -134,6 +134,12 @@ function objectDirective(ctx: ScanContext, map: YAMLMap, base: number): boolean 
   const params: DirectiveParams = { ...parsed.params }
   for (const key of DIRECTIVE_KEYS) {
     const field = map.get(key, true)
+    if (key === 'ref' && isSeq(field)) {
+      // `ref: [./a.png, ./b.png]`: several reference images, in order.
+      const refs = field.items.flatMap((item) => (isScalar(item) ? [scalarText(item)?.trim() ?? ''] : []))
+      if (refs.length > 0) params.ref = refs
+      continue
+    }
     const value = isScalar(field) ? scalarText(field) : undefined
     if (value !== undefined) params[key] = value.trim()
   }
