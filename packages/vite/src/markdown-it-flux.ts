@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { relative } from 'node:path'
-import { type ImageResult, type ParsedDirective, scanSource } from '@flux-images/core'
+import { escapeHtml, type ImageResult, type ParsedDirective, scanSource } from '@flux-images/core'
 import {
   imageRequest,
   type MarkdownPoint,
@@ -84,8 +84,9 @@ export function markdownItFlux(md: MarkdownIt): void {
         if (!parts) return [child]
         return parts.map((part) => {
           const token = new Token(typeof part === 'string' ? 'text' : 'flux_image', '', 0)
-          if (typeof part === 'string') token.content = part
-          else token.meta = { map: block.map, request: part.request } satisfies ImageMeta
+          token.content = typeof part === 'string' ? part : child.content.slice(part.offset, part.end)
+          if (typeof part !== 'string')
+            token.meta = { map: block.map, request: part.request } satisfies ImageMeta
           return token
         })
       })
@@ -107,8 +108,12 @@ export function markdownItFlux(md: MarkdownIt): void {
     return `<!--${page.marker}:${page.images.length - 1}-->`
   }
   md.renderer.rules.flux_image = (tokens, idx, _options, env) => {
-    const meta = tokens[idx]?.meta as ImageMeta
-    return picture(meta.request, meta, env ?? {}) ?? ''
+    const token = tokens[idx] as Token
+    // Outside `renderAsync`, the text as written.
+    return (
+      picture((token.meta as ImageMeta).request, token.meta as ImageMeta, env ?? {}) ??
+      escapeHtml(token.content)
+    )
   }
   md.renderer.rules.image = (tokens, idx, options, env, self) => {
     const token = tokens[idx] as Token
