@@ -70,9 +70,17 @@ export const DEFAULTS = {
   model: 'flux-1.1-pro',
   size: '1024x1024',
   quality: 'standard',
-  include: ['**/*.{md,markdown,mdx,html,htm,astro,js,jsx,mjs,ts,tsx,mts,vue,svelte}'],
+  include: ['**/*.{md,markdown,svx,mdx,html,htm,astro,js,jsx,mjs,ts,tsx,mts,vue,svelte}'],
   // Never scanned: dependencies, build output, VCS data (the cache directory is added at resolve time).
-  exclude: ['**/node_modules/**', '**/dist/**', '**/.git/**', '**/.astro/**', '**/.tools/**'],
+  exclude: [
+    '**/node_modules/**',
+    '**/dist/**',
+    '**/.git/**',
+    '**/.astro/**',
+    '**/.tools/**',
+    '**/.svelte-kit/**',
+    '**/.vitepress/cache/**',
+  ],
   responseFormat: 'b64_json',
   // The gateway's generation of one image can take a while on a busy queue.
   timeoutMs: 180_000,

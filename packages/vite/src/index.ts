@@ -10,7 +10,9 @@ import {
 } from '@flux-images/core'
 import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
 import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports, hostError } from './flux-imports.js'
+import { fluxUrls } from './flux-urls.js'
 import { checkViteVersion } from './host-version.js'
+import { registerSession } from './session-registry.js'
 
 export const PLUGIN_NAME = 'flux-images'
 
@@ -24,6 +26,30 @@ export function flux(options: FluxOptions = {}): Plugin[] {
   let config: ResolvedConfig
   let session: Session
   let server: ViteDevServer | undefined
+  let unregister = () => {}
+  let closed = false
+
+  const open = async (resolved: ResolvedConfig) => {
+    // A dev server restart resolves the config again: the previous session stops its background run.
+    unregister()
+    void session?.close()
+    session = await createSession(options, {
+      command: resolved.command === 'serve' ? 'dev' : 'build',
+      root: resolved.root,
+      envMode: resolved.mode,
+      logger: {
+        info: (m) => resolved.logger.info(m),
+        warn: (m) => resolved.logger.warn(m),
+        error: (m) => resolved.logger.error(m),
+      },
+      image: { base: resolved.base, publicPath: `/${resolved.build.assetsDir}/_flux/` },
+      serverHost: resolved.server.host,
+      onRefresh: refresh,
+    })
+    closed = false
+    // For the markdown plugins (mdsvex, VitePress), configured apart from this one.
+    unregister = registerSession(session)
+  }
 
   /** Pending images arrived: modules compiled with placeholders' data are dropped, the page reloads. */
   const refresh = (files: string[]) => {
@@ -43,21 +69,7 @@ export function flux(options: FluxOptions = {}): Plugin[] {
     },
     async configResolved(resolved) {
       config = resolved
-      // A dev server restart resolves the config again: the previous session stops its background run.
-      void session?.close()
-      session = await createSession(options, {
-        command: resolved.command === 'serve' ? 'dev' : 'build',
-        root: resolved.root,
-        envMode: resolved.mode,
-        logger: {
-          info: (m) => resolved.logger.info(m),
-          warn: (m) => resolved.logger.warn(m),
-          error: (m) => resolved.logger.error(m),
-        },
-        image: { base: resolved.base, publicPath: `/${resolved.build.assetsDir}/_flux/` },
-        serverHost: resolved.server.host,
-        onRefresh: refresh,
-      })
+      await open(resolved)
     },
     configureServer(devServer) {
       server = devServer
@@ -78,6 +90,8 @@ export function flux(options: FluxOptions = {}): Plugin[] {
     },
     async buildStart() {
       if (config.command !== 'build') return
+      // One build of several environments (SvelteKit's server, then its client) closed it after the first.
+      if (closed) await open(config)
       try {
         await session.build()
       } catch (err) {
@@ -110,14 +124,18 @@ export function flux(options: FluxOptions = {}): Plugin[] {
     },
     async closeBundle() {
       // A dev server's session is closed with its HTTP server (a restart makes the next one first).
-      if (config.command === 'build') await session.close()
+      if (config.command === 'build') {
+        closed = true
+        unregister()
+        await session.close()
+      }
     },
   }
   const imports = fluxImports({
     image: (input, importer) => session.image(input, importer),
     guard: () => session.guard,
   })
-  return [main, imports]
+  return [main, imports, fluxUrls(() => session)]
 }
 
 export default flux
@@ -134,3 +152,5 @@ export {
 
 /** The default export of a `flux:` import: the image's metadata, without the cache's file paths. */
 export type FluxImage = Omit<ImageResult, 'files'>
+export { markdownItFlux } from './markdown-it-flux.js'
+export { remarkFlux } from './remark-flux.js'

@@ -9,6 +9,8 @@ import { runScan, type ScanResult } from './scan-context.js'
 export const SOURCE_EXTENSIONS = [
   '.md',
   '.markdown',
+  // mdsvex's markdown (SvelteKit).
+  '.svx',
   '.mdx',
   '.html',
   '.htm',
@@ -34,6 +36,7 @@ export function scanSource(file: string, text: string): ScanResult {
   switch (extensionOf(file)) {
     case '.md':
     case '.markdown':
+    case '.svx':
       return scanDocument(text, file, false)
     case '.mdx':
       return scanDocument(text, file, true)

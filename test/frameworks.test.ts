@@ -1,0 +1,290 @@
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { delimiter, dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
+
+// SvelteKit and VitePress as their users install them: @flux-images/core and /vite packed with
+// `pnpm pack`, installed into new sites outside the workspace, built against the mock gateway.
+// A SvelteKit 3 site with mdsvex (a Svelte component importing `flux:`, a .svx and a .md page with
+// body directives) and a VitePress 2 site (a Vue component importing `flux:`, markdown pages).
+
+const REPO = fileURLToPath(new URL('..', import.meta.url))
+// A fake key with a distinctive shape; it lives only in the sites' .env files.
+const KEY = 'sk-flux-frameworks-7e2a9c-DO-NOT-LEAK'
+// A guard against a hung build, not a speed check: real builds on a machine busy with other test files.
+const BUILD_TIMEOUT = 240_000
+
+interface Site {
+  fixture: string
+  dependencies: Record<string, string>
+  build: string[]
+  /** Where the site is written. */
+  output: string
+  /** Each distinct prompt of the site, one request each. */
+  prompts: string[]
+  /** `<picture>` elements per page of the output. */
+  pictures: Record<string, number>
+  /** A page with an invalid size, and where its directive is. */
+  bad: { file: string; text: string; at: string }
+}
+
+const SVELTEKIT: Site = {
+  fixture: 'install-sveltekit',
+  dependencies: {
+    '@sveltejs/adapter-static': '^4.0.1',
+    '@sveltejs/kit': '^3.4.1',
+    '@sveltejs/vite-plugin-svelte': '^7.3.3',
+    mdsvex: '^0.12.8',
+    svelte: '^5.60.1',
+    vite: '^8.4.1',
+  },
+  build: ['vite', 'build'],
+  output: 'build',
+  prompts: [
+    'A lighthouse on a cliff at dawn, watercolor',
+    'A fishing boat at dusk, oil painting',
+    'A seagull on a wooden post',
+    'A red paper lantern in the rain',
+    'A coil of old rope on a pier',
+  ],
+  // The component's import; the .svx page's two images; the .md page's typed-anyway forms.
+  pictures: { 'index.html': 1, 'blog/harbour.html': 2, 'story.html': 3 },
+  bad: {
+    file: 'src/routes/bad/+page.svx',
+    text: '# Bad\n\n![A boat](<flux:A small boat?size=999x999>)\n',
+    at: 'src/routes/bad/+page.svx:3:',
+  },
+}
+
+const VITEPRESS: Site = {
+  fixture: 'install-vitepress',
+  dependencies: { vitepress: '2.0.0-alpha.21', vue: '^3.5.47' },
+  build: ['vitepress', 'build'],
+  output: '.vitepress/dist',
+  prompts: [
+    'A windmill on a green hill, gouache',
+    'A sailing ship in a storm, ink drawing',
+    'A heron by a pond',
+    'A brass compass on a map',
+  ],
+  // The Vue component's import and two body images; a page with the ship again.
+  pictures: { 'index.html': 3, 'guide/harbour.html': 2 },
+  bad: {
+    file: 'guide/bad.md',
+    text: '# Bad\n\n![A boat](<flux:A small boat?size=999x999>)\n',
+    at: 'guide/bad.md:3:',
+  },
+}
+
+let work: string
+let gateway: MockGateway
+const roots = new Map<Site, string>()
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'flux-frameworks-'))
+  gateway = await createMockGateway({ apiKey: KEY })
+  const packs = join(work, 'packs')
+  await mkdir(packs)
+  const tarballs: Record<string, string> = {}
+  await Promise.all(
+    ['core', 'vite'].map(async (name) => {
+      const into = join(packs, name)
+      await mkdir(into)
+      await pnpm(['pack', '--pack-destination', into], join(REPO, 'packages', name))
+      const made = (await readdir(into)).filter((f) => f.endsWith('.tgz'))
+      expect(made, `pnpm pack of packages/${name}`).toHaveLength(1)
+      tarballs[name] = `file:${join(into, made[0] as string)}`
+    }),
+  )
+  // Both installs at once: they share pnpm's store.
+  await Promise.all(
+    [SVELTEKIT, VITEPRESS].map(async (site) => {
+      const root = join(work, site.fixture)
+      await cp(fileURLToPath(new URL(`fixtures/${site.fixture}`, import.meta.url)), root, { recursive: true })
+      const manifest = {
+        name: `flux-${site.fixture}`,
+        private: true,
+        type: 'module',
+        devDependencies: { ...site.dependencies, '@flux-images/vite': tarballs.vite },
+        pnpm: { overrides: { '@flux-images/core': tarballs.core } },
+      }
+      await writeFile(join(root, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+      await writeFile(join(root, '.env'), `FLUX_API_KEY=${KEY}\nFLUX_BASE_URL=${gateway.url}\n`)
+      await pnpm(['install', '--prefer-offline', '--reporter=append-only', '--no-frozen-lockfile'], root)
+      roots.set(site, root)
+    }),
+  )
+}, 600_000)
+
+afterAll(async () => {
+  await gateway?.close()
+  if (work) await rm(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+})
+
+// The two sites build at once (each its own prompts, counted apart): installs and framework
+// builds are the cost of this file.
+describe.concurrent('SvelteKit and VitePress sites', () => {
+  it.for<[string, Site]>([
+    ['a SvelteKit 3 site with mdsvex', SVELTEKIT],
+    ['a VitePress 2 site', VITEPRESS],
+  ])(
+    '%s: every import and body directive a <picture> whose files are in the output, each image paid once; a warm rebuild pays nothing; a bad directive fails at its file:line',
+    { timeout: BUILD_TIMEOUT * 3 },
+    async ([, site], { expect }) => {
+      const output = join(rootOf(site), site.output)
+      const requests = () => site.prompts.map((p) => gateway.requestsByPrompt.get(p) ?? 0)
+
+      const run = await build(site)
+      expect(run.code, run.stdout + run.stderr).toBe(0)
+      expect(Object.fromEntries(site.prompts.map((p, k) => [p, requests()[k]]))).toEqual(
+        Object.fromEntries(site.prompts.map((p) => [p, 1])),
+      )
+      expect(run.stdout + run.stderr).not.toContain(KEY)
+
+      const pages = await htmlPages(output)
+      const counts = Object.fromEntries(
+        Object.entries(pages)
+          .map(([page, html]) => [page, (html.match(/<picture[\s>]/g) ?? []).length] as const)
+          .filter(([, n]) => n > 0),
+      )
+      expect(counts).toEqual(site.pictures)
+      for (const [page, html] of Object.entries(pages)) expect(html, page).not.toContain('flux:')
+
+      // Every URL of every <img>/<source>, resolved from its page, is a file of the output, decoded
+      // as the format its name says.
+      const referenced = new Set<string>()
+      for (const [page, html] of Object.entries(pages)) {
+        for (const url of imageUrls(html)) {
+          const { pathname } = new URL(url, `http://site/${page}`)
+          referenced.add(decodeURIComponent(pathname).slice(1))
+        }
+      }
+      const built = await imagesOf(output)
+      for (const file of referenced) expect(built, file).toHaveProperty([file])
+      for (const file of referenced) {
+        const { format } = await sharp(join(output, file)).metadata()
+        // libvips names AVIF's container, HEIF.
+        expect(format, file).toBe({ jpg: 'jpeg', avif: 'heif' }[extension(file)] ?? extension(file))
+      }
+      // Two widths (160, 320) in three formats per image, nothing else.
+      expect(Object.keys(built).filter((f) => f.includes('_flux/'))).toHaveLength(site.prompts.length * 6)
+
+      // Warm: no request, the same files.
+      const warm = await build(site)
+      expect(warm.code, warm.stdout + warm.stderr).toBe(0)
+      expect(requests()).toEqual(site.prompts.map(() => 1))
+      expect(await imagesOf(output)).toEqual(built)
+
+      // A bad directive: the build fails where it is written, and pays for nothing.
+      const file = join(rootOf(site), site.bad.file)
+      await mkdir(dirname(file), { recursive: true })
+      await writeFile(file, site.bad.text)
+      const paid = gateway.requestsByPrompt.get('A small boat') ?? 0
+      try {
+        const bad = await build(site)
+        expect(bad.code).not.toBe(0)
+        expect(bad.stdout + bad.stderr).toContain(site.bad.at)
+        expect(bad.stdout + bad.stderr).toContain('999x999')
+      } finally {
+        await rm(file)
+      }
+      expect(gateway.requestsByPrompt.get('A small boat') ?? 0).toBe(paid)
+    },
+  )
+})
+
+it('the gateway saw one request per image of the two sites, and no other', () => {
+  expect(gateway.requests).toBe(SVELTEKIT.prompts.length + VITEPRESS.prompts.length)
+})
+
+// --- helpers ---------------------------------------------------------------------------------
+
+function rootOf(site: Site): string {
+  const root = roots.get(site)
+  if (!root) throw new Error(`${site.fixture} was not installed`)
+  return root
+}
+
+/** The site's build through its installed bin, in a user's shell: no FLUX_* variable, this Node first. */
+function build(site: Site) {
+  const root = rootOf(site)
+  const [bin, ...args] = site.build as [string, ...string[]]
+  const env = {
+    PATH: [dirname(process.execPath), process.env.PATH].join(delimiter),
+    HOME: process.env.HOME,
+    NO_COLOR: '1',
+  }
+  return exec(join(root, 'node_modules', '.bin', bin), args, { cwd: root, env })
+}
+
+/** Every HTML page of the output, by its path there. */
+async function htmlPages(output: string): Promise<Record<string, string>> {
+  const files = (await readdir(output, { recursive: true })).filter((f) => f.endsWith('.html')).sort()
+  const pages: Record<string, string> = {}
+  for (const file of files) pages[file.split('\\').join('/')] = await readFile(join(output, file), 'utf8')
+  return pages
+}
+
+/** The URLs of every `<img>` and `<source>` (`src`, each `srcset` candidate), as written. */
+function imageUrls(html: string): string[] {
+  const urls: string[] = []
+  for (const [tag] of html.matchAll(/<(?:img|source)\b[^>]*>/g)) {
+    for (const [, name, value = ''] of tag.matchAll(/\s(src|srcset)="([^"]*)"/g)) {
+      const decoded = value.replace(/&amp;/g, '&')
+      if (name === 'src') urls.push(decoded)
+      else urls.push(...decoded.split(',').map((c) => c.trim().split(/\s+/)[0] as string))
+    }
+  }
+  return urls.filter(Boolean)
+}
+
+/** Every image file of the output, by path, as its SHA-256. */
+async function imagesOf(output: string): Promise<Record<string, string>> {
+  const files = (await readdir(output, { recursive: true })).filter((f) => /\.(png|jpe?g|webp|avif)$/.test(f))
+  const hashes: Record<string, string> = {}
+  for (const file of files.sort()) {
+    const path = relative(output, join(output, file)).split('\\').join('/')
+    hashes[path] = createHash('sha256')
+      .update(await readFile(join(output, file)))
+      .digest('hex')
+  }
+  return hashes
+}
+
+function extension(file: string): string {
+  return file.slice(file.lastIndexOf('.') + 1)
+}
+
+async function pnpm(args: string[], cwd: string) {
+  const env = { ...process.env }
+  for (const name of Object.keys(env)) if (name.startsWith('FLUX_')) delete env[name]
+  const run = await exec('pnpm', args, { cwd, env })
+  if (run.code !== 0)
+    throw new Error(`pnpm ${args.join(' ')} failed in ${cwd}:\n${run.stdout}\n${run.stderr}`)
+  return run
+}
+
+function exec(
+  command: string,
+  args: string[],
+  { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString()
+    })
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString()
+    })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
