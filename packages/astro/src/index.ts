@@ -122,7 +122,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
             throw withLoc(err, session.options.root)
           })
         }
-        scanned = await session.flux.scan()
+        scanned = await session.scan()
         markContent(config.markdown, contentDigest(session.flux, scanned))
       },
       async 'astro:build:done'({ dir, logger }) {
@@ -138,7 +138,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         // The whole output read once (a server build's `dist/`: its bundle's code may hold a URL
         // too), for the references and the output check: a `flux:` left where a URL goes.
         const check = {
-          directives: (scanned ?? (await session.flux.scan())).directives,
+          directives: (scanned ?? (await session.scan())).directives,
           root: session.options.root,
         }
         const unresolved: FluxError[] = []

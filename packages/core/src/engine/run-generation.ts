@@ -29,6 +29,8 @@ export interface GenerateOptions {
   optimize?: boolean
   /** With `optimize`: called with each image once its variants exist (an adapter lists its files). */
   onImage?: (image: ImageResult) => void
+  /** Called with the run's scan, for a host that keeps it (the session's image index). */
+  onScan?: (report: ScanReport) => void
 }
 
 export interface GenerateSummary {
@@ -107,6 +109,7 @@ export async function runGeneration(
   const started = Date.now()
   const before = c.remote?.stats()
   const report = await c.scan()
+  run.onScan?.(report)
   for (const err of report.errors) c.logger.warn(err.toString())
   for (const warning of report.warnings) c.logger.warn(warning)
   // Missing locally; those in the shared bucket (`remote`) are downloaded, then counted as cached.
