@@ -220,15 +220,8 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     },
     scan: () => index.scan(),
     async build() {
-      let scanned: ScanReport | undefined
-      const summary = await flux.generate({
-        optimize: true,
-        onImage: remember,
-        onScan: (report) => {
-          scanned = report
-        },
-      })
-      if (scanned) index.keep(afterRun(scanned, summary, index))
+      const summary = await flux.generate({ optimize: true, onImage: remember, scan: index.scan })
+      index.settle(afterRun(await index.scan(), summary, index))
       if (summary.failed.length > 0) throw buildError(summary.failed)
       logger.info(formatSummary(summary))
       return summary
@@ -237,7 +230,7 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       // Astro runs its dev hooks on the temporary server of every content sync (`astro build`,
       // `astro sync`, `astro check`): only a dev session generates in the background.
       if (paused || !written) return
-      flux.generate({ optimize: true, signal: closing.signal }).then(
+      flux.generate({ optimize: true, signal: closing.signal, scan: index.scan }).then(
         (summary) => {
           for (const failure of summary.failed) logger.error(failure.toString())
         },

@@ -25,8 +25,8 @@ export interface IndexedDirective {
 export interface ImageIndex {
   /** The project's scan, taken once (the build's, when it ran first). */
   scan(): Promise<ScanReport>
-  /** Keeps a scan taken elsewhere (the build's run) as the index. */
-  keep(report: ScanReport): void
+  /** The scan with each image's status as a run left it (the files' directives stay). */
+  settle(report: ScanReport): void
   /**
    * The directive of `file` (absolute) whose markup is `source` (a markdown image as written), when
    * the scan found exactly one such image there (or several that are the same image).
@@ -100,11 +100,8 @@ export function imageIndex({
 
   return {
     scan: scanned,
-    keep(found) {
-      report ??= Promise.resolve(found).then((kept) => {
-        load(kept.directives)
-        return kept
-      })
+    settle(settled) {
+      report = Promise.resolve(settled)
     },
     async find(file, source) {
       await fresh()
