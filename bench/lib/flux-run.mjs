@@ -11,7 +11,7 @@ import { ownPeakRssMB } from './measure.mjs'
 
 const CORE_DIST = new URL('../../packages/core/dist/', import.meta.url)
 
-const { createFlux } = await import(new URL('index.js', CORE_DIST).href)
+const { createFlux } = await import(new URL('create-flux.js', CORE_DIST).href)
 const { createCounters } = await import(new URL('optimize/index.js', CORE_DIST).href)
 const { loadConfig } = await import(new URL('session/load-config.js', CORE_DIST).href)
 

@@ -21,7 +21,7 @@ const out = {}
 if (what === 'runtime') {
   await import(new URL('runtime.js', dist).href)
 } else {
-  const { createFlux } = await import(new URL('index.js', dist).href)
+  const { createFlux } = await import(new URL('create-flux.js', dist).href)
   const quiet = { info() {}, warn() {}, error() {} }
   const flux = createFlux({ root, logger: quiet, image: { widths: [64], placeholder: 'none' } })
   const summary = await flux.generate({ optimize: true })

@@ -101,10 +101,12 @@ export async function createPipelines({ failure }: PipelineOptions = {}): Promis
   let seen: string[] = []
   let inputs: ImageInput[] = []
   let output = ''
-  // What the markdown plugins use of the session: the root and `image`.
+  // What the markdown plugins use of the session: the root and `image` (no index: a real build's
+  // is read by test/astro-walks.test.ts, so the plugins work each image out from the source here).
   const state = {
     flux: { options: { root: dirname(FILE) } } as unknown as Flux,
     files: new Map(),
+    imageAt: async () => undefined,
     async image(input: ImageInput) {
       inputs.push(input)
       if (failure) throw failure()

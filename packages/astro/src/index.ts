@@ -125,7 +125,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
             throw withLoc(err, session.options.root)
           })
         }
-        scanned = await session.flux.scan()
+        scanned = await session.scan()
         // Before the content sync, whose error for an object form under a plain schema is bare.
         const where = { root: session.options.root, srcDir: fileURLToPath(config.srcDir) }
         for (const hint of await objectFormHints(scanned.directives, where))
@@ -145,7 +145,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         // The whole output read once (a server build's `dist/`: its bundle's code may hold a URL
         // too), for the references and the output check: a `flux:` left where a URL goes.
         const check = {
-          directives: (scanned ?? (await session.flux.scan())).directives,
+          directives: (scanned ?? (await session.scan())).directives,
           root: session.options.root,
         }
         const unresolved: FluxError[] = []

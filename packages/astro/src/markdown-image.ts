@@ -45,6 +45,21 @@ export async function markdownImage(
   }
 }
 
+/**
+ * The image the session's index holds for a markdown image of `fileURL` written as `source` (its
+ * `![alt](...)`, as the parser's node spans it), so nothing is parsed or verified again; undefined
+ * when the index cannot tell (then `markdownImage` works it out).
+ */
+export async function indexedImage(
+  state: FluxState,
+  fileURL: URL | undefined,
+  source: string | undefined,
+  alt: string,
+): Promise<ImageResult | undefined> {
+  if (!fileURL || source === undefined) return undefined
+  return state.imageAt(fileURLToPath(fileURL), { source, alt })
+}
+
 /** The point `offset` code units into `text`, the source of a node that starts at `start`. */
 export function pointIn(start: SourcePoint, text: string, offset: number): SourcePoint {
   if (start.line === undefined || start.column === undefined) return start

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url'
 import { type HastElement, type ImageResult, pictureElement, plainText, toHast } from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
-import { isDirectiveUrl, markdownImage, pointIn, type SourcePoint } from './markdown-image.js'
+import { indexedImage, isDirectiveUrl, markdownImage, pointIn, type SourcePoint } from './markdown-image.js'
 import { altPromptUrl, markdownImages } from './typed-images.js'
 
 interface Point extends SourcePoint {
@@ -37,17 +37,27 @@ export function remarkFlux(getState: () => FluxState) {
           ? undefined
           : source.slice(start, end)
       }
-      const picture = async (url: string, alt: string, at: SourcePoint | undefined): Promise<Node> =>
-        pictureNode(await markdownImage(getState(), url, alt, fileURL, at))
+      /** The picture of an image written as `written` (looked up in the session's index), else of `url()`. */
+      const picture = async (
+        url: () => string,
+        alt: string,
+        at: SourcePoint | undefined,
+        written: string | undefined,
+      ): Promise<Node> =>
+        pictureNode(
+          (await indexedImage(getState(), fileURL, written, alt)) ??
+            (await markdownImage(getState(), url(), alt, fileURL, at)),
+        )
       const jobs: Promise<void>[] = []
       const walk = (node: Node) => {
         const children = node.children ?? []
         for (const [index, child] of children.entries()) {
           if (child.type === 'image' && child.url && isDirectiveUrl(child.url)) {
-            const image = sourceOf(child)
-            const url = (image !== undefined && altPromptUrl(child.url, image, mdx)) || child.url
+            const written = sourceOf(child)
+            const { url = '' } = child
+            const resolved = () => (written !== undefined && altPromptUrl(url, written, mdx)) || url
             jobs.push(
-              picture(url, child.alt ?? '', child.position?.start).then((replaced) => {
+              picture(resolved, child.alt ?? '', child.position?.start, written).then((replaced) => {
                 children[index] = replaced
               }),
             )
@@ -81,7 +91,12 @@ function typedImages(
   node: Node,
   source: string | undefined,
   mdx: boolean,
-  picture: (url: string, alt: string, at: SourcePoint | undefined) => Promise<Node>,
+  picture: (
+    url: () => string,
+    alt: string,
+    at: SourcePoint | undefined,
+    written: string | undefined,
+  ) => Promise<Node>,
 ): Promise<Node[]> | undefined {
   const text = node.value ?? ''
   if (source === undefined) return undefined
@@ -106,7 +121,14 @@ function typedImages(
     if (image.element.start < from || !textPart(around.slice(from, image.element.start))) return undefined
     const alt = paired ? image.alt : (directive.params.alt ?? '')
     // Where the image starts in the source, as the parser's node gives a real image's start.
-    parts.push(picture(url, alt, start && pointIn(start, source, element.start)))
+    parts.push(
+      picture(
+        () => url,
+        alt,
+        start && pointIn(start, source, element.start),
+        source.slice(element.start, element.end),
+      ),
+    )
     from = image.element.end
   }
   if (!textPart(around.slice(from))) return undefined

@@ -7,7 +7,7 @@ import {
   toHast,
 } from '@flux-images/core'
 import type { FluxState } from './flux-state.js'
-import { isDirectiveUrl, markdownImage, pointIn, type SourcePoint } from './markdown-image.js'
+import { indexedImage, isDirectiveUrl, markdownImage, pointIn, type SourcePoint } from './markdown-image.js'
 import { altPromptUrl, rewriteTypedImages } from './typed-images.js'
 
 // The few shapes of Sätteri's plugin API used here (satteri is Astro's dependency, not ours).
@@ -50,8 +50,8 @@ const PICTURES = 'fluxPictures'
 /** The document's pictures by id, as elements until the hast plugin places them. */
 type Pictures = Map<string, MarkupElement>
 const POINTS = 'fluxPoints'
-/** Where the typed images the paragraph plugin rewrote were written, by URL, in source order. */
-type Points = Map<string, SourcePoint[]>
+/** The typed images the paragraph plugin rewrote, in source order: where and how each was written. */
+type Points = { url: string; destination: string; at: SourcePoint | undefined; written: string }[]
 
 /**
  * Sätteri plugins: the first rewrites the typed-anyway form into images (in paragraphs and headings); the second resolves each
@@ -74,12 +74,10 @@ export function satteriPlugins(getState: () => FluxState): {
     const rewritten = rewriteTypedImages(text, ctx.sourceFormat === 'mdx')
     if (rewritten === undefined) return undefined
     // The images parsed from the new text have no position: keep where each was written.
-    const points = (ctx.data[POINTS] as Points | undefined) ?? new Map()
+    const points = (ctx.data[POINTS] as Points | undefined) ?? []
     ctx.data[POINTS] = points
-    for (const { url, offset } of rewritten.images) {
-      const at = pointIn(node.position?.start ?? {}, text, offset)
-      points.set(url, [...(points.get(url) ?? []), at])
-    }
+    for (const { offset, ...image } of rewritten.images)
+      points.push({ ...image, at: pointIn(node.position?.start ?? {}, text, offset) })
     return { raw: rewritten.raw }
   }
   const typed: SatteriMdastPlugin = {
@@ -94,13 +92,22 @@ export function satteriPlugins(getState: () => FluxState): {
     async image(node, ctx) {
       if (!node.url || !isDirectiveUrl(node.url)) return undefined
       const { start, end } = node.position ?? {}
-      const url =
-        (start?.offset !== undefined &&
-          end?.offset !== undefined &&
-          altPromptUrl(node.url, ctx.source.slice(start.offset, end.offset), ctx.sourceFormat === 'mdx')) ||
-        node.url
-      const at = start?.line !== undefined ? start : rewrittenPoint(ctx, node.url)
-      const image = await markdownImage(getState(), url, node.alt ?? '', ctx.fileURL, at)
+      // A rewritten image has no position: the paragraph plugin kept how it was written.
+      const typed = start?.line === undefined ? rewrittenImage(ctx, node.url) : undefined
+      const written =
+        start?.offset !== undefined && end?.offset !== undefined
+          ? ctx.source.slice(start.offset, end.offset)
+          : typed?.written
+      const alt = node.alt ?? ''
+      const image =
+        (await indexedImage(getState(), ctx.fileURL, written, alt)) ??
+        (await markdownImage(
+          getState(),
+          (written !== undefined && altPromptUrl(node.url, written, ctx.sourceFormat === 'mdx')) || node.url,
+          alt,
+          ctx.fileURL,
+          typed ? typed.at : start,
+        ))
       const pictures = (ctx.data[PICTURES] as Pictures | undefined) ?? new Map()
       ctx.data[PICTURES] = pictures
       const id = String(pictures.size)
@@ -124,9 +131,14 @@ export function satteriPlugins(getState: () => FluxState): {
   return { mdast: [typed, images], hast: [pictures] }
 }
 
-/** The next place a rewritten image with this URL was written (its URL reads back as `scannedUrl`'s). */
-function rewrittenPoint(ctx: MdastContext, url: string): SourcePoint | undefined {
-  const parsed = parseDirective(url)
-  const points = (ctx.data[POINTS] as Points | undefined)?.get(parsed ? formatDirective(parsed) : url)
-  return points?.shift()
+/** The next rewritten image with this URL (as the parser holds it, else as it reads back). */
+function rewrittenImage(ctx: MdastContext, url: string): Points[number] | undefined {
+  const points = (ctx.data[POINTS] as Points | undefined) ?? []
+  let index = points.findIndex((point) => point.destination === url)
+  if (index < 0) {
+    const parsed = parseDirective(url)
+    const scanned = parsed ? formatDirective(parsed) : url
+    index = points.findIndex((point) => point.url === scanned)
+  }
+  return index < 0 ? undefined : points.splice(index, 1)[0]
 }

@@ -33,8 +33,11 @@ export function markdownImages(text: string, mdx: boolean): MarkdownImage[] {
 /** A paragraph with its typed-anyway images rewritten, and where each rewritten image starts. */
 export interface RewrittenParagraph {
   raw: string
-  /** Each rewritten image's URL (as `scannedUrl` writes it) and its `![` offset in the paragraph. */
-  images: { url: string; offset: number }[]
+  /**
+   * Each rewritten image: its URL (as `scannedUrl` writes it), its destination as rewritten (what
+   * the parser's node then holds), its `![` offset in the paragraph and its text as written there.
+   */
+  images: { url: string; destination: string; offset: number; written: string }[]
 }
 
 /**
@@ -57,11 +60,17 @@ export function rewriteTypedImages(paragraph: string, mdx: boolean): RewrittenPa
     const { start, end } = directive.span
     const angle = paragraph[start - 1] === '<'
     if (start < from || !(angle || paragraph[start - 1] === '(')) continue
+    const destination = url.replace(/[\s<>\\]/g, encodeURIComponent)
     // `&` escaped too: the parser would read `&amp;` in the destination as a reference again.
-    const encoded = url.replace(/[\s<>\\]/g, encodeURIComponent).replace(/&/g, '\\&')
+    const encoded = destination.replace(/&/g, '\\&')
     source += paragraph.slice(from, start) + (angle ? encoded : `<${encoded}>`)
     from = end
-    images.push({ url, offset: element.start })
+    images.push({
+      url,
+      destination,
+      offset: element.start,
+      written: paragraph.slice(element.start, element.end),
+    })
     if (typed && !angle) rewritten++
   }
   return rewritten === 0 ? undefined : { raw: source + paragraph.slice(from), images }

@@ -96,12 +96,16 @@ export function createFlux(
     fileConfig?: FluxOptions
   } = {},
 ): Flux {
-  return createEngine(resolveOptions(userOptions, context), context)
+  const options = resolveOptions(userOptions, context)
+  return createEngine({ ...options, logger: redactingLogger(options.logger, options.apiKey) }, context)
 }
 
-/** The engine over resolved options (the session resolves them once): its parts, wired. */
+/**
+ * The engine over resolved options (the session resolves them once): its parts, wired. Its logger
+ * is the caller's, already redacting the key (the session's, or `createFlux`'s).
+ */
 export function createEngine(options: ResolvedOptions, context: EngineContext = {}): Flux {
-  const logger = redactingLogger(options.logger, options.apiKey)
+  const { logger } = options
   const cache =
     context.cache ?? withPicks(openCache(options, logger), createPickStore({ dir: options.cacheDir }))
   const reason = context.provider

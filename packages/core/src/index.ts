@@ -3,8 +3,8 @@
  * (the cache, the engine's steps, the scanners of whole projects, the report's parts) is internal
  * and may change in any release.
  *
- * - A run: `createSession` reads options, the environment, `.env` and `flux.config.*` as every
- *   entry point does; `createFlux` takes options as they are, reading no file.
+ * - A run: `createSession`, the one way in (docs/session.md): it reads options, the environment,
+ *   `.env` and `flux.config.*` as every entry point does, and holds the project's images once.
  * - Providers: the gateway's, the offline placeholder, and the interface a custom one implements.
  * - Directives: the grammar, and the scanners the adapters run over the code and markdown they
  *   transform.
@@ -14,15 +14,14 @@
  * - The HTML report of a cache (what `flux-images report` writes).
  */
 
-export {
-  createFlux,
-  type Flux,
-  type GenerateOptions,
-  type GenerateSummary,
-  type ImageInput,
-  type ResolveInput,
-  type ScannedItem,
-  type ScanReport,
+export type {
+  Flux,
+  GenerateOptions,
+  GenerateSummary,
+  ImageInput,
+  ResolveInput,
+  ScannedItem,
+  ScanReport,
 } from './create-flux.js'
 export { decodeAttributeEntities } from './directives/grammar/entities.js'
 export {

@@ -20,6 +20,9 @@ export const FLUX_MODULE_PREFIX = '\0flux:'
 export const DEV_CLIENT = 'virtual:flux-images/dev-client'
 const DEV_CLIENT_FILE = fileURLToPath(new URL('../dev-client.js', import.meta.url))
 
+/** Code that imports a `flux:` module (`from 'flux:...'`, `import 'flux:...'`, `import('flux:...')`). */
+const FLUX_IMPORT = /\b(?:from|import)\s*\(?\s*['"`]flux:/
+
 export interface FluxImport {
   prompt: string
   params: DirectiveParams
@@ -71,9 +74,10 @@ export function fluxImports({ root, image, code, guard }: FluxImportsOptions): P
     },
     transform: {
       // Before compilers (Astro, MDX, Vue) turn the source into code with other positions;
-      // dependencies hold no `flux:` imports (their own code may hold the word).
+      // dependencies hold no `flux:` imports (their own code may hold the word). Only a module
+      // that imports one is scanned: markdown images and the rest are the session's scan's.
       order: 'pre',
-      filter: { id: { exclude: [/^\0/, /\?/, /[\\/]node_modules[\\/]/] }, code: 'flux:' },
+      filter: { id: { exclude: [/^\0/, /\?/, /[\\/]node_modules[\\/]/] }, code: FLUX_IMPORT },
       handler(code, id) {
         const places = new Map<string, SourceLocation>()
         for (const directive of scanSource(fileName(id), code).directives) {

@@ -29,6 +29,8 @@ export interface GenerateOptions {
   optimize?: boolean
   /** With `optimize`: called with each image once its variants exist (an adapter lists its files). */
   onImage?: (image: ImageResult) => void
+  /** The project's scan, when the host holds one (the session's image index). @default a new scan */
+  scan?: () => Promise<ScanReport>
 }
 
 export interface GenerateSummary {
@@ -108,7 +110,7 @@ export async function runGeneration(
 ): Promise<GenerateSummary> {
   const started = Date.now()
   const before = c.remote?.stats()
-  const report = await c.scan()
+  const report = await (run.scan ?? c.scan)()
   for (const err of report.errors) c.logger.warn(err.toString())
   for (const warning of report.warnings) c.logger.warn(warning)
   // Missing locally; those in the shared bucket (`remote`) are downloaded, then counted as cached.

@@ -8,7 +8,9 @@ import {
   type ImageInput,
   type ResolveInput,
 } from '../create-flux.js'
+import { requestOf } from '../engine/directive-input.js'
 import { formatDuration } from '../engine/index.js'
+import type { ScanReport } from '../engine/scan-report.js'
 import { type FluxError, formatLocation } from '../errors.js'
 import { type ImageResult, type OptimizeOptions, publicUrl, serveVariants } from '../optimize/index.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from '../options.js'
@@ -17,9 +19,9 @@ import { redactingLogger } from '../redact.js'
 import type { CanonicalRequest, Logger, Provider, SourceLocation } from '../types.js'
 import { devGuard, isLoopback } from './dev-guard.js'
 import { devImages } from './dev-images.js'
+import { type ImageIndex, imageIndex } from './image-index.js'
 import { CONFIG_FILES, loadConfig } from './load-config.js'
 import { envFiles, loadEnv } from './load-env.js'
-import { writtenDirectives } from './written-directives.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -66,6 +68,15 @@ export interface Session {
    * image on its way is its placeholder at once, and `onRefresh` follows when it arrives.
    */
   image(input: ImageInput, file?: string): Promise<ImageResult>
+  /**
+   * The image of a markdown image the project's scan found in `file` (absolute): `source` is the
+   * image as written (`![alt](flux:...)`), `alt` as the host's parser reads it. Looked up in the
+   * session's index, so the directive is not parsed, keyed or verified again. Undefined where the
+   * index cannot tell (dev, where files change under it; a text no scan saw): ask `image()` then.
+   */
+  imageAt(file: string, written: { source: string; alt: string }): Promise<ImageResult | undefined>
+  /** The project's scan, taken once per session (the build's own, once it ran). */
+  scan(): Promise<ScanReport>
   /**
    * Generates and optimizes every directive of the project in one bounded pool, then logs the
    * summary line. Throws one error holding every located failure (`errors`), for the host to show.
@@ -116,9 +127,10 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     },
   )
   const logger = redactingLogger(resolved.logger, resolved.apiKey)
-  // Dev: what the project's files write, the only images a dev server pays for.
-  const written =
-    command === 'dev' ? writtenDirectives({ options: resolved, scan: () => flux.scan() }) : undefined
+  // The project's images, scanned once; in dev, what the project's files write is the only
+  // images a dev server pays for.
+  const index = imageIndex({ options: resolved, scan: () => flux.scan() })
+  const written = command === 'dev' ? index : undefined
   if (command === 'sync') {
     logger.info(
       '[flux] sync: generates nothing and pays for nothing; cached images are used, placeholders stand in for the rest (a build generates them).',
@@ -140,6 +152,8 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
   const files = new Map<string, string>()
   const remember = (image: ImageResult) => {
     for (const { url, path } of image.files) files.set(url, path)
+    // Outside dev an image, once made, stays as it is for the session.
+    if (!written) index.remember(image)
   }
   // Closing stops the background run: a dev server restarting must not keep paying for a stale config.
   const closing = new AbortController()
@@ -177,18 +191,37 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
   const guard = devGuard({ publicPaths, network: resolved.allowNetworkDev, logger })
   const variants = serveVariants(files, { base: resolved.image.base })
 
-  return {
+  const session: Session = {
     flux,
     options: flux.options,
     watchFiles: [...CONFIG_FILES.map((name) => join(root, name)), ...envFiles(root, envMode)],
     files,
     async image(input, file) {
-      const result = dev ? await dev.image(directiveInput(input), file) : await flux.image(input)
+      if (dev) {
+        const result = await dev.image(directiveInput(input), file)
+        remember(result)
+        return result
+      }
+      const given = directiveInput(input)
+      const { key, request } = requestOf(given, resolved)
+      const made = index.made(key)
+      // Made in this session: the same image, with this directive's alt.
+      if (made) return { ...made, alt: ('params' in given ? given.params?.alt : undefined) ?? request.prompt }
+      const result = await flux.image(given)
       remember(result)
       return result
     },
+    async imageAt(file, { source, alt }) {
+      if (dev) return undefined
+      const found = await index.find(file, source)
+      // The parser's alt must be the scanner's: where they read it differently, the host's wins.
+      if (!found || (alt.trim() !== '' && found.params.alt !== alt.trim())) return undefined
+      return session.image(found, file)
+    },
+    scan: () => index.scan(),
     async build() {
-      const summary = await flux.generate({ optimize: true, onImage: remember })
+      const summary = await flux.generate({ optimize: true, onImage: remember, scan: index.scan })
+      index.settle(afterRun(await index.scan(), summary, index))
       if (summary.failed.length > 0) throw buildError(summary.failed)
       logger.info(formatSummary(summary))
       return summary
@@ -197,7 +230,7 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       // Astro runs its dev hooks on the temporary server of every content sync (`astro build`,
       // `astro sync`, `astro check`): only a dev session generates in the background.
       if (paused || !written) return
-      flux.generate({ optimize: true, signal: closing.signal }).then(
+      flux.generate({ optimize: true, signal: closing.signal, scan: index.scan }).then(
         (summary) => {
           for (const failure of summary.failed) logger.error(failure.toString())
         },
@@ -217,6 +250,17 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       await Promise.all([flux.close(), placeholders?.close()])
     },
   }
+  return session
+}
+
+/** The run's scan with each item's status as the run left it: what pages now show. */
+function afterRun(report: ScanReport, summary: GenerateSummary, index: ImageIndex): ScanReport {
+  const placeholders = new Set(summary.placeholderImages)
+  const items = report.items.map((item) => {
+    if (placeholders.has(item)) return { ...item, status: 'placeholder' as const }
+    return index.made(item.key) ? { ...item, status: 'cached' as const } : item
+  })
+  return { ...report, items }
 }
 
 /** Whether a dev server's `host` setting keeps it on this machine (Vite's and Astro's defaults do). */
