@@ -1,5 +1,6 @@
 // Run by test/module-loading.test.ts in a fresh node process: prints, as one JSON line, the
-// packages under node_modules that were resolved while it did one thing with the built core.
+// packages under node_modules that were loaded while it did one thing with the built core. (Loaded,
+// not resolved: from Node 24 the hooks see `require.resolve` too, which reads no module.)
 //
 //   node loaded-packages.mjs runtime          import @flux-images/core/runtime, nothing else
 //   node loaded-packages.mjs build <root>     what a build does: generate (optimize) + image()
@@ -7,11 +8,10 @@ import { registerHooks } from 'node:module'
 
 const packages = new Set()
 registerHooks({
-  resolve(specifier, context, next) {
-    const result = next(specifier, context)
-    const match = /\/node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)\//.exec(result.url)
+  load(url, context, next) {
+    const match = /\/node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)\//.exec(url)
     if (match) packages.add(match[1])
-    return result
+    return next(url, context)
   },
 })
 
