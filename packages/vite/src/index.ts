@@ -10,6 +10,7 @@ import {
 } from '@flux-images/core'
 import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
 import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports, hostError } from './flux-imports.js'
+import { fluxStudio } from './studio.js'
 
 export const PLUGIN_NAME = 'flux-images'
 
@@ -112,7 +113,7 @@ export function flux(options: FluxOptions = {}): Plugin[] {
     image: (input, importer) => session.image(input, importer),
     guard: () => session.guard,
   })
-  return [main, imports]
+  return [main, imports, fluxStudio({ session: () => session })]
 }
 
 export default flux
@@ -126,6 +127,8 @@ export {
   fluxImports,
   hostError,
 } from './flux-imports.js'
+
+export { type FluxStudioOptions, fluxStudio, STUDIO_EVENT } from './studio.js'
 
 /** The default export of a `flux:` import: the image's metadata, without the cache's file paths. */
 export type FluxImage = Omit<ImageResult, 'files'>

@@ -5,7 +5,14 @@ import { planRequests } from '../engine/plan.js'
 import type { RequestDefaults } from '../engine/resolve-request.js'
 import type { ScanReport } from '../engine/scan-report.js'
 import type { ResolvedOptions } from '../options.js'
-import type { Directive, SourceLocation } from '../types.js'
+import type { CanonicalRequest, Directive, SourceLocation } from '../types.js'
+
+/** One image a project file writes: its request, and each directive that writes it there. */
+export interface WrittenImage {
+  request: CanonicalRequest
+  /** The file (absolute path) and the directive as last read from it. */
+  written: Array<{ path: string; directive: Directive }>
+}
 
 /**
  * The keys of the images that the project's files write, for the dev server: it pays only for
@@ -20,6 +27,8 @@ export interface WrittenDirectives {
   changed(file: string): void
   /** Where the project writes the image `key`, as last read. */
   where(key: string): SourceLocation[]
+  /** The image `key` as the project writes it (files reported changed read again first), or undefined. */
+  lookup(key: string): Promise<WrittenImage | undefined>
 }
 
 export function writtenDirectives({
@@ -30,18 +39,20 @@ export function writtenDirectives({
   /** The project's scan, taken on first need. */
   scan: () => Promise<ScanReport>
 }): WrittenDirectives {
-  // Per file (absolute path), the keys its directives resolve to, with where each is written.
-  const byFile = new Map<string, Map<string, SourceLocation[]>>()
+  // Per file (absolute path), the keys its directives resolve to, with the directives that write each.
+  const byFile = new Map<string, Map<string, { request: CanonicalRequest; directives: Directive[] }>>()
   const stale = new Set<string>()
   let scanned: Promise<void> | undefined
 
   const known = (key: string) => [...byFile.values()].some((keys) => keys.has(key))
   const index = (directives: readonly Directive[]) => {
-    for (const { key, directives: written } of planRequests(directives, options).items)
-      for (const { location } of written) {
-        const path = join(options.root, location.file)
-        const keys = byFile.get(path) ?? new Map<string, SourceLocation[]>()
-        byFile.set(path, keys.set(key, [...(keys.get(key) ?? []), location]))
+    for (const { key, request, directives: written } of planRequests(directives, options).items)
+      for (const directive of written) {
+        const path = join(options.root, directive.location.file)
+        const keys = byFile.get(path) ?? new Map()
+        const found = keys.get(key) ?? { request, directives: [] }
+        found.directives.push(directive)
+        byFile.set(path, keys.set(key, found))
       }
   }
 
@@ -65,23 +76,41 @@ export function writtenDirectives({
     index(scanSource(relative(options.root, path).split(sep).join('/'), text).directives)
   }
 
+  /** Reads again the files reported changed (and `asking`), after the first scan. */
+  async function current(asking?: string): Promise<void> {
+    scanned ??= scan().then((report) => index(report.directives))
+    await scanned
+    if (asking) stale.add(asking)
+    if (stale.size === 0) return
+    const files = [...stale]
+    stale.clear()
+    await Promise.all(files.map(reread))
+  }
+
   return {
     async has(key, file) {
       scanned ??= scan().then((report) => index(report.directives))
       await scanned
       if (known(key)) return true
-      const asking = file === undefined ? undefined : ownFile(file)
-      if (asking) stale.add(asking)
-      if (stale.size === 0) return false
-      const files = [...stale]
-      stale.clear()
-      await Promise.all(files.map(reread))
+      await current(file === undefined ? undefined : ownFile(file))
       return known(key)
     },
     changed(file) {
       const path = ownFile(file)
       if (path) stale.add(path)
     },
-    where: (key) => [...byFile.values()].flatMap((keys) => keys.get(key) ?? []),
+    where: (key) =>
+      [...byFile.values()].flatMap((keys) => keys.get(key)?.directives.map((d) => d.location) ?? []),
+    async lookup(key) {
+      await current()
+      let found: WrittenImage | undefined
+      for (const [path, keys] of byFile) {
+        const image = keys.get(key)
+        if (!image) continue
+        found ??= { request: image.request, written: [] }
+        for (const directive of image.directives) found.written.push({ path, directive })
+      }
+      return found
+    },
   }
 }

@@ -1,0 +1,94 @@
+import { createReadStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { devGuard, type Session } from '@flux-images/core'
+import type { Plugin } from 'vite'
+
+/** The studio's page module and the button dev pages get: virtual, served from `studio/`. */
+export const STUDIO_MODULE = 'virtual:flux-images/studio'
+export const STUDIO_BUTTON = 'virtual:flux-images/studio-button'
+/** The HMR event that carries the studio's actions, and the one that answers them. */
+export const STUDIO_EVENT = 'flux:studio'
+const STUDIO_DIR = fileURLToPath(new URL('../studio/', import.meta.url))
+const ASSETS: Record<string, string> = {
+  [STUDIO_MODULE]: 'studio.js',
+  [STUDIO_BUTTON]: 'button.js',
+}
+
+export interface FluxStudioOptions {
+  /** The dev session (its studio), as the host holds it now. */
+  session: () => Session
+  /** Whether dev pages get the button that opens the studio (Astro has its toolbar instead). @default true */
+  button?: boolean
+}
+
+/**
+ * The author's studio in a dev server: a page at `<base>__flux/` (read-only HTTP, refused to
+ * other sites) whose actions travel only over Vite's HMR channel, which checks its token, and carry
+ * the studio's own secret. Everything it decides is core's (`Session.studio`).
+ */
+export function fluxStudio({ session, button = true }: FluxStudioOptions): Plugin {
+  let base = '/'
+  return {
+    name: 'flux-images:studio',
+    apply: 'serve',
+    configResolved(config) {
+      base = config.base
+    },
+    configureServer(server) {
+      const root = `${base}__flux/`
+      const guard = devGuard({
+        publicPaths: [root],
+        network: session().options.allowNetworkDev,
+        logger: server.config.logger,
+      })
+      server.middlewares.use((req, res, next) => guard(req, res, next))
+      server.middlewares.use(async (req, res, next) => {
+        const url = new URL(req.url ?? '/', 'http://x')
+        const studio = session().studio
+        if (!studio || !url.pathname.startsWith(root) || req.method !== 'GET') return next()
+        const rest = url.pathname.slice(root.length)
+        res.setHeader('Cache-Control', 'no-store')
+        if (rest === '') {
+          const page = await readFile(`${STUDIO_DIR}index.html`, 'utf8')
+          res.setHeader('Content-Type', 'text/html; charset=utf-8')
+          res.end(page.replaceAll('%BASE%', base).replace('%TOKEN%', studio.token))
+        } else if (rest === 'studio.css') {
+          res.setHeader('Content-Type', 'text/css')
+          createReadStream(`${STUDIO_DIR}studio.css`).pipe(res)
+        } else if (rest === 'images') {
+          const images = await studio.images(url.searchParams.getAll('url'))
+          res.setHeader('Content-Type', 'application/json')
+          res.end(JSON.stringify({ state: studio.state(), images }))
+        } else {
+          const path = studio.original(rest.replace(/^original\//, ''))
+          if (!rest.startsWith('original/') || !path) return next()
+          createReadStream(path).pipe(res)
+        }
+      })
+      server.ws.on(STUDIO_EVENT, async (message: { id?: unknown }, client) => {
+        const reply = await session().studio?.receive(message)
+        if (reply && 'error' in reply) server.config.logger.warn(`[flux] Studio: ${reply.error}`)
+        client.send(STUDIO_EVENT, { id: message?.id, ...reply })
+      })
+    },
+    resolveId: {
+      filter: { id: /^virtual:flux-images\/studio/ },
+      handler: (id) => (ASSETS[id] ? `\0${id}` : undefined),
+    },
+    load: {
+      filter: { id: /^\0virtual:flux-images\/studio/ },
+      async handler(id) {
+        const file = ASSETS[id.slice(1)]
+        if (!file) return undefined
+        return (await readFile(`${STUDIO_DIR}${file}`, 'utf8')).replaceAll('%BASE%', base)
+      },
+    },
+    transformIndexHtml() {
+      if (!button) return undefined
+      return [
+        { tag: 'script', attrs: { type: 'module' }, children: `import '${STUDIO_BUTTON}'`, injectTo: 'body' },
+      ]
+    },
+  }
+}
