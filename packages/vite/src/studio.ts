@@ -4,16 +4,12 @@ import { fileURLToPath } from 'node:url'
 import { devGuard, type Session } from '@flux-images/core'
 import type { Plugin } from 'vite'
 
-/** The studio's page module and the button dev pages get: virtual, served from `studio/`. */
-export const STUDIO_MODULE = 'virtual:flux-images/studio'
+/** The button dev pages get, which opens the studio for the page: a virtual module, from `studio/`. */
 export const STUDIO_BUTTON = 'virtual:flux-images/studio-button'
 /** The HMR event that carries the studio's actions, and the one that answers them. */
 export const STUDIO_EVENT = 'flux:studio'
 const STUDIO_DIR = fileURLToPath(new URL('../studio/', import.meta.url))
-const ASSETS: Record<string, string> = {
-  [STUDIO_MODULE]: 'studio.js',
-  [STUDIO_BUTTON]: 'button.js',
-}
+const STATIC: Record<string, string> = { 'studio.js': 'text/javascript', 'studio.css': 'text/css' }
 
 export interface FluxStudioOptions {
   /** The dev session (its studio), as the host holds it now. */
@@ -52,10 +48,12 @@ export function fluxStudio({ session, button = true }: FluxStudioOptions): Plugi
         if (rest === '') {
           const page = await readFile(`${STUDIO_DIR}index.html`, 'utf8')
           res.setHeader('Content-Type', 'text/html; charset=utf-8')
-          res.end(page.replaceAll('%BASE%', base).replace('%TOKEN%', studio.token))
-        } else if (rest === 'studio.css') {
-          res.setHeader('Content-Type', 'text/css')
-          createReadStream(`${STUDIO_DIR}studio.css`).pipe(res)
+          // Vite's HMR socket and its token: this page is served to this server's own pages only.
+          const hmr = `${base}?token=${server.config.webSocketToken}`
+          res.end(page.replaceAll('%BASE%', base).replace('%TOKEN%', studio.token).replace('%HMR%', hmr))
+        } else if (STATIC[rest]) {
+          res.setHeader('Content-Type', STATIC[rest])
+          res.end((await readFile(`${STUDIO_DIR}${rest}`, 'utf8')).replaceAll('%BASE%', base))
         } else if (rest === 'images') {
           const images = await studio.images(url.searchParams.getAll('url'))
           res.setHeader('Content-Type', 'application/json')
@@ -73,22 +71,23 @@ export function fluxStudio({ session, button = true }: FluxStudioOptions): Plugi
       })
     },
     resolveId: {
-      filter: { id: /^virtual:flux-images\/studio/ },
-      handler: (id) => (ASSETS[id] ? `\0${id}` : undefined),
+      filter: { id: /^virtual:flux-images\/studio-button$/ },
+      handler: (id) => `\0${id}`,
     },
     load: {
-      filter: { id: /^\0virtual:flux-images\/studio/ },
-      async handler(id) {
-        const file = ASSETS[id.slice(1)]
-        if (!file) return undefined
-        return (await readFile(`${STUDIO_DIR}${file}`, 'utf8')).replaceAll('%BASE%', base)
+      filter: { id: /^\0virtual:flux-images\/studio-button$/ },
+      async handler() {
+        return (await readFile(`${STUDIO_DIR}button.js`, 'utf8')).replaceAll('%BASE%', base)
       },
     },
-    transformIndexHtml() {
-      if (!button) return undefined
-      return [
-        { tag: 'script', attrs: { type: 'module' }, children: `import '${STUDIO_BUTTON}'`, injectTo: 'body' },
-      ]
+    transformIndexHtml: {
+      // Before Vite's own pass, which turns inline modules into ones it serves.
+      order: 'pre',
+      handler() {
+        if (!button) return undefined
+        const script = { tag: 'script', attrs: { type: 'module' }, children: `import '${STUDIO_BUTTON}'` }
+        return [{ ...script, injectTo: 'body' as const }]
+      },
     },
   }
 }

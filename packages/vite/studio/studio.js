@@ -1,12 +1,16 @@
 // The flux-images studio page. It reads (GET, this server's own pages only) and acts over the dev
-// server's HMR channel only, each action carrying the secret this page was served with.
+// server's HMR socket only (Vite checks its token), each action carrying the secret this page was
+// served with. A socket of its own, not Vite's client: pages reload when images change, this one
+// must not lose what it is doing.
 const BASE = '%BASE%'
-const TOKEN = document.querySelector('meta[name="flux-studio"]').content
-const hot = import.meta.hot
+const meta = (name) => document.querySelector(`meta[name="${name}"]`).content
+const TOKEN = meta('flux-studio')
 const given = readHash()
 const widths = new Map(given.images.map((image) => [image.url, image.width]))
 const pending = new Map()
+const queue = []
 let sent = 0
+let socket
 
 function readHash() {
   try {
@@ -16,10 +20,26 @@ function readHash() {
   return { page: undefined, images: [] }
 }
 
-hot.on('flux:studio', (reply) => {
-  pending.get(reply.id)?.(reply)
-  pending.delete(reply.id)
-})
+function connect() {
+  const protocol = location.protocol === 'https:' ? 'wss' : 'ws'
+  socket = new WebSocket(`${protocol}://${location.host}${meta('flux-hmr')}`, 'vite-hmr')
+  socket.onopen = () => {
+    for (const message of queue.splice(0)) socket.send(message)
+  }
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data)
+    if (message.type !== 'custom' || message.event !== 'flux:studio') return
+    pending.get(message.data.id)?.(message.data)
+    pending.delete(message.data.id)
+  }
+  socket.onclose = () => setTimeout(connect, 1000)
+}
+
+function send(data) {
+  const message = JSON.stringify({ type: 'custom', event: 'flux:studio', data })
+  if (socket.readyState === WebSocket.OPEN) socket.send(message)
+  else queue.push(message)
+}
 
 /** Sends one action; asks the person again when it would pass the session's budget. */
 async function act(action) {
@@ -27,7 +47,7 @@ async function act(action) {
   const id = ++sent
   const reply = await new Promise((done) => {
     pending.set(id, done)
-    hot.send('flux:studio', { id, token: TOKEN, action })
+    send({ id, token: TOKEN, action })
   })
   if (reply.confirm) {
     if (window.confirm(reply.confirm)) return act({ ...action, confirm: true })
@@ -45,8 +65,9 @@ function say(text, error = false) {
   message.className = error ? 'error' : ''
 }
 
-function el(tag, props = {}, ...children) {
+function el(tag, { dataset = {}, ...props } = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props)
+  Object.assign(node.dataset, dataset)
   node.append(...children.filter((c) => c !== undefined))
   return node
 }
@@ -173,4 +194,5 @@ async function load() {
   document.body.dataset.loaded = String(Number(document.body.dataset.loaded ?? 0) + 1)
 }
 
+connect()
 load()
