@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { flux } from '@flux-images/vite'
-import type { Browser, Page } from 'playwright-core'
-import sharp from 'sharp'
+import type { Browser } from 'playwright-core'
 import { createLogger, createServer, type ViteDevServer } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium, watchPage } from './helpers/browser.js'
+import { acted, corners, distance, loads } from './helpers/studio.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 /**
@@ -102,27 +102,8 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
 })
 
-/** The four corner colours of an image (the mock's pictures are 2x2 grids stretched). */
-async function corners(bytes: Buffer): Promise<number[]> {
-  const { data } = await sharp(bytes)
-    .removeAlpha()
-    .resize(8, 8, { fit: 'fill' })
-    .raw()
-    .toBuffer({ resolveWithObject: true })
-  return [0, 7, 56, 63].flatMap((i) => [...data.subarray(i * 3, i * 3 + 3)])
-}
-const distance = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - (b[i] ?? 0))))
-
 async function bytesOf(url: string): Promise<Buffer> {
   return Buffer.from(await (await fetch(new URL(url, origin))).arrayBuffer())
-}
-
-/** The studio's reply line, once an action is answered. */
-async function acted(studio: Page, loadedBefore: string | undefined): Promise<string> {
-  await expect
-    .poll(() => studio.evaluate('document.body.dataset.loaded'), { timeout: GUARD_MS })
-    .not.toBe(loadedBefore)
-  return (await studio.locator('#message').textContent()) ?? ''
 }
 
 describe('the studio in vite dev', () => {
@@ -155,7 +136,7 @@ describe('the studio in vite dev', () => {
     expect(gateway.generated, say()).toBe(0)
 
     // One action generates them: exactly 12 requests.
-    let loaded = await studio.evaluate<string>('document.body.dataset.loaded')
+    let loaded = await loads(studio)
     await studio.click('#generate')
     expect(await acted(studio, loaded)).toBe('12 image(s) generated.')
     expect(gateway.generated, say()).toBe(12)
@@ -164,7 +145,7 @@ describe('the studio in vite dev', () => {
     // Re-roll 3 for the hero: 3 requests, the cost said first; 4 images side by side.
     const hero = studio.locator('article', { has: studio.locator('a', { hasText: 'src/main.ts:2' }) })
     expect(await hero.locator('button[name=reroll]').textContent()).toBe('Re-roll 3 (est. $0.120)')
-    loaded = await studio.evaluate<string>('document.body.dataset.loaded')
+    loaded = await loads(studio)
     await hero.locator('button[name=reroll]').click()
     expect(await acted(studio, loaded)).toBe('src/main.ts:2:19: 3 candidate(s) made (1, 2, 3).')
     expect(gateway.generated, say()).toBe(15)
@@ -178,7 +159,7 @@ describe('the studio in vite dev', () => {
     )
 
     // Pick 2: the page reloads and shows candidate 2's pixels, no restart.
-    loaded = await studio.evaluate<string>('document.body.dataset.loaded')
+    loaded = await loads(studio)
     await hero.locator('figure[data-candidate="2"] button[name=pick]').click()
     expect(await acted(studio, loaded)).toBe(
       'src/main.ts:2:19: candidate 2 picked (the pick record is committed with the cache).',
@@ -207,7 +188,7 @@ describe('the studio in vite dev', () => {
     const before = await readFile(join(root, 'index.html'), 'utf8')
     const third = studio.locator('article', { has: studio.locator('a', { hasText: 'index.html:6' }) })
     await third.locator('textarea').fill(EDITED)
-    loaded = await studio.evaluate<string>('document.body.dataset.loaded')
+    loaded = await loads(studio)
     await third.locator('button[name=save]').click()
     expect(await acted(studio, loaded)).toBe(
       'index.html:6:11: prompt rewritten; the page follows like any edit.',

@@ -194,5 +194,7 @@ async function load() {
   document.body.dataset.loaded = String(Number(document.body.dataset.loaded ?? 0) + 1)
 }
 
+// Opened again for another page (Astro's toolbar sets a new hash): read it from the start.
+window.addEventListener('hashchange', () => location.reload())
 connect()
 load()
