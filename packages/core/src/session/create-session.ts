@@ -246,7 +246,8 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       if (paused || !written) return
       deciding = scanOnce().then(
         (report) => {
-          const missing = report.items.filter((item) => item.status === 'missing')
+          // Placeholders count as missing: the engine makes them real (a page may have shown one already).
+          const missing = report.items.filter((item) => MISSING.has(item.status))
           if (missing.length > resolved.devThreshold && spends) {
             held = missing
             logger.warn(heldText(heldImages() as HeldImages, resolved.devThreshold, resolved.image.base))
@@ -290,6 +291,7 @@ function servedPaths(image: { base: string; publicPath: string }): string[] {
   return [...new Set([publicUrl('', image), image.publicPath])]
 }
 
+const MISSING = new Set(['missing', 'placeholder', 'corrupt'])
 // A pending image's URL names its key: `<publicPath>~<key>/<file>`.
 const PENDING_URL = /~([0-9a-f]{24})\/[^/]*$/
 
