@@ -27,7 +27,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.close()))
   await gateway?.close()
-  await Promise.all(roots.map((dir) => rm(dir, { recursive: true, force: true })))
+  await Promise.all(
+    roots.map((dir) => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })),
+  )
 })
 
 async function devSession(serverHost?: string): Promise<{ session: Session; root: string; keys: string[] }> {

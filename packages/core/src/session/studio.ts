@@ -263,7 +263,11 @@ export function createStudio(c: StudioCollaborators): Studio {
       const action = v.safeParse(StudioActionSchema, sent.output.action)
       if (!action.success)
         return fail(`Refused: not a studio action (${action.issues[0].message}). Reload the studio.`)
-      return act(action.output)
+      try {
+        return await act(action.output)
+      } catch (err) {
+        return fail(FluxError.is(err) ? err.toString() : String(err))
+      }
     },
     original: (key) => originals.get(key),
     async images(urls) {
