@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { devGuard, type Session } from '@flux-images/core'
 import type { Plugin } from 'vite'
@@ -39,7 +40,8 @@ export function fluxStudio({ session, button = true }: FluxStudioOptions): Plugi
         logger: server.config.logger,
       })
       server.middlewares.use((req, res, next) => guard(req, res, next))
-      server.middlewares.use(async (req, res, next) => {
+      server.middlewares.use((req, res, next) => void serve(req, res, next).catch(next))
+      async function serve(req: IncomingMessage, res: ServerResponse, next: () => void): Promise<void> {
         const url = new URL(req.url ?? '/', 'http://x')
         const studio = session().studio
         if (!studio || !url.pathname.startsWith(root) || req.method !== 'GET') return next()
@@ -61,9 +63,14 @@ export function fluxStudio({ session, button = true }: FluxStudioOptions): Plugi
         } else {
           const path = studio.original(rest.replace(/^original\//, ''))
           if (!rest.startsWith('original/') || !path) return next()
-          createReadStream(path).pipe(res)
+          createReadStream(path)
+            .on('error', () => {
+              res.statusCode = 404
+              res.end()
+            })
+            .pipe(res)
         }
-      })
+      }
       server.ws.on(STUDIO_EVENT, async (message: { id?: unknown }, client) => {
         const reply = await session().studio?.receive(message)
         if (reply && 'error' in reply) server.config.logger.warn(`[flux] Studio: ${reply.error}`)
