@@ -11,7 +11,7 @@ import {
   type Session,
   serveVariants,
 } from '@flux-images/core'
-import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports } from '@flux-images/vite'
+import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports, fluxStudio } from '@flux-images/vite'
 import type { AstroIntegration, AstroIntegrationLogger } from 'astro'
 import { contentDigest } from './content-digest.js'
 import { devPageCheck } from './dev-page-check.js'
@@ -58,6 +58,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         updateConfig,
         addWatchFile,
         injectScript,
+        addDevToolbarApp,
       }) {
         checkAstroVersion(config.root)
         command = current
@@ -86,9 +87,11 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
           guard: () => getFluxState().guard,
           code: (data, input) => imageModule(getFluxState(), data, input),
         })
-        updateConfig({ vite: { plugins: [imports] } })
+        const studio = fluxStudio({ session: getFluxState, button: false })
+        updateConfig({ vite: { plugins: [imports, studio] } })
         // Pages recover pending images whose reload they missed while loading.
         if (command === 'dev') injectScript('page', `import '${DEV_CLIENT}'`)
+        if (command === 'dev') addDevToolbarApp(STUDIO_APP)
       },
       'astro:server:setup'({ server, logger }) {
         const own = current()
@@ -206,6 +209,14 @@ function toLogger(logger: AstroIntegrationLogger): Logger {
     error: (m) => logger.error(plain(m)),
     debug: (m) => logger.debug(plain(m)),
   }
+}
+
+/** The studio in Astro's dev toolbar (`studio-app.js`, run in the page). */
+const STUDIO_APP = {
+  id: 'flux-images-studio',
+  name: 'flux-images studio',
+  icon: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.6"><rect x="3" y="5" width="18" height="14" rx="2"/><path d="m3 16 5-5 4 4 3-3 6 6"/><circle cx="16" cy="9" r="1.5"/></svg>',
+  entrypoint: new URL('../studio-app.js', import.meta.url),
 }
 
 const withSlash = (base: string) => (base.endsWith('/') ? base : `${base}/`)

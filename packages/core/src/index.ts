@@ -68,7 +68,18 @@ export {
 export { createOpenAIImagesProvider } from './providers/openai-images.js'
 export { createPlaceholderProvider } from './providers/placeholder.js'
 export { type WriteReportOptions, writeReport } from './report/index.js'
-export { createSession, type Session, type SessionHost } from './session/index.js'
+export {
+  createSession,
+  devGuard,
+  MAX_REROLL,
+  type Session,
+  type SessionHost,
+  type Studio,
+  type StudioAction,
+  type StudioImage,
+  type StudioReply,
+  type StudioState,
+} from './session/index.js'
 export type {
   CanonicalRequest,
   Directive,

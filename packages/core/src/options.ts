@@ -87,6 +87,10 @@ export const DEFAULTS = {
   maxRetries: 4,
   allowPrivateDownloads: false,
   allowNetworkDev: false,
+  // A morning of re-rolls, not a month's bill: past it each studio action asks again.
+  devBudget: 20,
+  // More missing images than this at dev start: the dev server waits for the author's go.
+  devThreshold: 10,
   requireReal: false,
   progress: 'auto',
 } as const
@@ -322,6 +326,17 @@ export const FLUX_OPTIONS = v.pipe(
      * @default false (such a dev server shows placeholders for missing images and pays for nothing)
      */
     allowNetworkDev: v.optional(boolean(), DEFAULTS.allowNetworkDev),
+    /**
+     * Dev: generations a dev session may spend (the studio's re-rolls included) before each studio
+     * action asks again; the studio shows what is spent. @default 20
+     */
+    devBudget: v.optional(wholeNumber(0, 1_000_000), DEFAULTS.devBudget),
+    /**
+     * Dev: when more images than this are missing at start, the dev server generates none on its
+     * own: pages show placeholders, and the studio and the terminal list them with their cost and
+     * one action to generate them. @default 10
+     */
+    devThreshold: v.optional(wholeNumber(0, 1_000_000), DEFAULTS.devThreshold),
     /**
      * Fail a build (or `flux-images generate`) that would serve any local placeholder instead of a
      * real image (no key, placeholder mode), listing each at its file:line. For the CI builds that

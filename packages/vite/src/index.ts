@@ -13,6 +13,7 @@ import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports, hostError } from './flux-i
 import { fluxUrls } from './flux-urls.js'
 import { checkViteVersion } from './host-version.js'
 import { registerSession } from './session-registry.js'
+import { fluxStudio } from './studio.js'
 
 export const PLUGIN_NAME = 'flux-images'
 
@@ -135,7 +136,7 @@ export function flux(options: FluxOptions = {}): Plugin[] {
     image: (input, importer) => session.image(input, importer),
     guard: () => session.guard,
   })
-  return [main, imports, fluxUrls(() => session)]
+  return [main, imports, fluxUrls(() => session), fluxStudio({ session: () => session })]
 }
 
 export default flux
@@ -149,6 +150,8 @@ export {
   fluxImports,
   hostError,
 } from './flux-imports.js'
+
+export { type FluxStudioOptions, fluxStudio, STUDIO_EVENT } from './studio.js'
 
 /** The default export of a `flux:` import: the image's metadata, without the cache's file paths. */
 export type FluxImage = Omit<ImageResult, 'files'>

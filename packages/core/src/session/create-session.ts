@@ -8,9 +8,10 @@ import {
   type ImageInput,
   type ResolveInput,
 } from '../create-flux.js'
+import { priceOf } from '../engine/cost.js'
 import { requestOf } from '../engine/directive-input.js'
 import { formatDuration } from '../engine/index.js'
-import type { ScanReport } from '../engine/scan-report.js'
+import type { ScannedItem, ScanReport } from '../engine/scan-report.js'
 import { type FluxError, formatLocation } from '../errors.js'
 import { type ImageResult, type OptimizeOptions, publicUrl, serveVariants } from '../optimize/index.js'
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from '../options.js'
@@ -22,6 +23,7 @@ import { devImages } from './dev-images.js'
 import { type ImageIndex, imageIndex } from './image-index.js'
 import { CONFIG_FILES, loadConfig } from './load-config.js'
 import { envFiles, loadEnv } from './load-env.js'
+import { createStudio, type HeldImages, type Studio } from './studio.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -95,6 +97,8 @@ export interface Session {
    * modules and files that another site's page sent (see `devGuard`).
    */
   guard(req: IncomingMessage, res: ServerResponse, next: () => void): void
+  /** Dev: the author's studio (a page's images, re-roll, pick, edit, generate what waits); undefined outside dev. */
+  readonly studio: Studio | undefined
   /** Dev: a project file was added, changed or removed (the host's watcher). */
   changed(file: string): void
   /** Stops the background run and releases the gateway's connections; idempotent. */
@@ -131,6 +135,8 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
   // images a dev server pays for.
   const index = imageIndex({ options: resolved, scan: () => flux.scan() })
   const written = command === 'dev' ? index : undefined
+  // Dev: generations paid for in this session (the studio's budget counts them).
+  let spent = 0
   if (command === 'sync') {
     logger.info(
       '[flux] sync: generates nothing and pays for nothing; cached images are used, placeholders stand in for the rest (a build generates them).',
@@ -144,16 +150,21 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       ...(command === 'sync' && { provider: createPlaceholderProvider() }),
       // Every image a dev server pays for is said as it starts, with who asked for it.
       ...(written && {
-        onGenerate: (key: string, request: CanonicalRequest, locations: readonly SourceLocation[]) =>
-          logger.info(generatingLine(request, locations.length ? locations : written.where(key))),
+        onGenerate: (key: string, request: CanonicalRequest, locations: readonly SourceLocation[]) => {
+          spent++
+          logger.info(generatingLine(request, locations.length ? locations : written.where(key)))
+        },
       }),
     },
   )
   const files = new Map<string, string>()
+  // Dev: which image each URL handed out shows (the studio lists a page's images from its URLs).
+  const urlKeys = new Map<string, string>()
   const remember = (image: ImageResult) => {
     for (const { url, path } of image.files) files.set(url, path)
     // Outside dev an image, once made, stays as it is for the session.
     if (!written) index.remember(image)
+    if (written) for (const url of [image.src, ...image.files.map((f) => f.url)]) urlKeys.set(url, image.key)
   }
   // Closing stops the background run: a dev server restarting must not keep paying for a stale config.
   const closing = new AbortController()
@@ -168,6 +179,9 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       `[flux] The dev server listens beyond this machine (host ${JSON.stringify(host.serverHost)}): it generates nothing, so no one on the network can spend your key, and missing images show placeholders. Set allowNetworkDev: true (flux.config.mjs or the plugin's options) to generate anyway.`,
     )
   }
+  // Dev: more images missing at start than `devThreshold` wait for the author's go (the studio).
+  let held: ScannedItem[] | undefined
+  let deciding: Promise<void> | undefined
   const publicPaths = servedPaths(resolved.image)
   const dev = written
     ? devImages(flux, {
@@ -181,15 +195,46 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
         },
         refresh: (changed) => host.onRefresh?.(changed),
         onError: (err) => logger.error(err.toString()),
-        mayGenerate: async (key, file) => !paused && (await written.has(key, file)),
+        mayGenerate: async (key, file) => {
+          await deciding
+          return !paused && !held && (await written.has(key, file))
+        },
         onRefused: (input, file) => {
-          if (!paused) logger.warn(refusedLine(input, file, resolved.root))
+          if (!paused && !held) logger.warn(refusedLine(input, file, resolved.root))
         },
         publicPaths,
       })
     : undefined
   const guard = devGuard({ publicPaths, network: resolved.allowNetworkDev, logger })
   const variants = serveVariants(files, { base: resolved.image.base })
+  const refresh = (changed: string[]) => void host.onRefresh?.(changed)
+  const heldImages = (): HeldImages | undefined =>
+    held && {
+      count: held.length,
+      cost: held.reduce((sum, item) => sum + priceOf(item.request, resolved.prices), 0),
+      items: held.map((item) => ({ location: item.directives[0]?.location, prompt: item.request.prompt })),
+    }
+  const studio =
+    written &&
+    createStudio({
+      flux,
+      options: resolved,
+      written,
+      keyOfUrl: (url) => PENDING_URL.exec(url)?.[1] ?? urlKeys.get(url),
+      spent: () => spent,
+      paused,
+      held: heldImages,
+      async generateHeld() {
+        const waiting = held ?? []
+        const summary = await flux.generate({ optimize: true, signal: closing.signal, onImage: remember })
+        for (const failure of summary.failed) logger.error(failure.toString())
+        held = undefined
+        const shown = waiting.flatMap((item) => item.directives.map((d) => join(root, d.location.file)))
+        refresh([...new Set(shown)])
+        return summary.generated
+      },
+      refresh,
+    })
 
   const session: Session = {
     flux,
@@ -230,9 +275,21 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       // Astro runs its dev hooks on the temporary server of every content sync (`astro build`,
       // `astro sync`, `astro check`): only a dev session generates in the background.
       if (paused || !written) return
-      flux.generate({ optimize: true, signal: closing.signal, scan: index.scan }).then(
-        (summary) => {
-          for (const failure of summary.failed) logger.error(failure.toString())
+      deciding = index.scan().then(
+        (report) => {
+          // Placeholders count as missing: the engine makes them real (a page may have shown one already).
+          const missing = report.items.filter((item) => MISSING.has(item.status))
+          if (missing.length > resolved.devThreshold && spends) {
+            held = missing
+            logger.warn(heldText(heldImages() as HeldImages, resolved.devThreshold, resolved.image.base))
+            return
+          }
+          flux.generate({ optimize: true, signal: closing.signal, scan: index.scan }).then(
+            (summary) => {
+              for (const failure of summary.failed) logger.error(failure.toString())
+            },
+            (err) => logger.error(String(err)),
+          )
         },
         (err) => logger.error(String(err)),
       )
@@ -242,6 +299,7 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       else variants(req, res, next)
     },
     guard,
+    studio,
     changed(file) {
       written?.changed(file)
     },
@@ -273,6 +331,20 @@ function listensLocally(serverHost: string | boolean | undefined): boolean {
 function servedPaths(image: { base: string; publicPath: string }): string[] {
   if (!image.publicPath.startsWith('/')) return [] // A CDN's URL: nothing of it is served here.
   return [...new Set([publicUrl('', image), image.publicPath])]
+}
+
+const MISSING = new Set(['missing', 'placeholder', 'corrupt'])
+// A pending image's URL names its key: `<publicPath>~<key>/<file>`.
+const PENDING_URL = /~([0-9a-f]{24})\/[^/]*$/
+
+function heldText(held: HeldImages, threshold: number, base: string): string {
+  const list = held.items
+    .map(
+      ({ location, prompt }) =>
+        `\n  ${location ? `${formatLocation(location)}: ` : ''}${shownPrompt(prompt)}`,
+    )
+    .join('')
+  return `[flux] ${held.count} images are missing (est. $${held.cost.toFixed(3)}), more than devThreshold (${threshold}): the dev server generates none on its own, and pages show placeholders. To generate them, press "Generate" in the studio (${base}__flux/ on this server), or run flux-images generate.${list}`
 }
 
 /** Longest part of a prompt shown in a dev server's line. */

@@ -6,12 +6,20 @@ import type { RequestDefaults } from '../engine/resolve-request.js'
 import type { ScanReport } from '../engine/scan-report.js'
 import type { ImageResult } from '../optimize/index.js'
 import type { ResolvedOptions } from '../options.js'
-import type { Directive, SourceLocation } from '../types.js'
+import type { CanonicalRequest, Directive, SourceLocation } from '../types.js'
 
-/** One directive of a project file, as the scan found it, with the key it resolves to. */
+/** One directive of a project file, as the scan found it, with the request and key it resolves to. */
 export interface IndexedDirective {
   directive: Directive
+  request: CanonicalRequest
   key: string
+}
+
+/** One image the project's files write: its request, and each directive that writes it, where. */
+export interface WrittenImage {
+  request: CanonicalRequest
+  /** The file (absolute path) and the directive as last read from it. */
+  written: Array<{ path: string; directive: Directive }>
 }
 
 /**
@@ -42,6 +50,8 @@ export interface ImageIndex {
   changed(file: string): void
   /** Where the project writes the image `key`, as last read. */
   where(key: string): SourceLocation[]
+  /** The image `key` as the project writes it (files reported changed read again first), or undefined. */
+  lookup(key: string): Promise<WrittenImage | undefined>
 }
 
 export function imageIndex({
@@ -59,10 +69,10 @@ export function imageIndex({
   let report: Promise<ScanReport> | undefined
 
   const load = (directives: readonly Directive[]) => {
-    for (const { key, directives: written } of planRequests(directives, options).items)
+    for (const { key, request, directives: written } of planRequests(directives, options).items)
       for (const directive of written) {
         const path = join(options.root, directive.location.file)
-        byFile.set(path, [...(byFile.get(path) ?? []), { directive, key }])
+        byFile.set(path, [...(byFile.get(path) ?? []), { directive, request, key }])
       }
   }
   const scanned = () => {
@@ -136,5 +146,15 @@ export function imageIndex({
       [...byFile.values()].flatMap((entries) =>
         entries.filter((e) => e.key === key).map((e) => e.directive.location),
       ),
+    async lookup(key) {
+      await fresh()
+      let found: WrittenImage | undefined
+      for (const [path, entries] of byFile)
+        for (const { directive, request } of entries.filter((e) => e.key === key)) {
+          found ??= { request, written: [] }
+          found.written.push({ path, directive })
+        }
+      return found
+    },
   }
 }
