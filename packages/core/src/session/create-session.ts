@@ -265,6 +265,8 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     },
     scan: () => index.scan(),
     async build() {
+      // A build reads the project as it is now; the integration then looks images up in that scan.
+      index.forget()
       const summary = await flux.generate({ optimize: true, onImage: remember, scan: index.scan })
       index.settle(afterRun(await index.scan(), summary, index))
       if (summary.failed.length > 0) throw buildError(summary.failed)

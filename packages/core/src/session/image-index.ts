@@ -35,6 +35,8 @@ export interface ImageIndex {
   scan(): Promise<ScanReport>
   /** The scan with each image's status as a run left it (the files' directives stay). */
   settle(report: ScanReport): void
+  /** Forgets the scan: the next need scans the project again (another build of one session). */
+  forget(): void
   /**
    * The directive of `file` (absolute) whose markup is `source` (a markdown image as written), when
    * the scan found exactly one such image there (or several that are the same image).
@@ -112,6 +114,11 @@ export function imageIndex({
     scan: scanned,
     settle(settled) {
       report = Promise.resolve(settled)
+    },
+    forget() {
+      report = undefined
+      byFile.clear()
+      stale.clear()
     },
     async find(file, source) {
       await fresh()
