@@ -40,8 +40,9 @@ interface Sample {
   doc: string
   line: number
   lang: string
-  role: (typeof ROLES)[number] | 'file' | undefined
+  role: (typeof ROLES)[number] | 'file' | 'fixture' | undefined
   file?: string
+  fixture?: string
   project: string
   code: string
 }
@@ -62,13 +63,14 @@ function extract(doc: string): Sample[] {
     const attrs = Object.fromEntries(
       words.filter((w) => w.includes('=')).map((w) => w.split('=', 2) as [string, string]),
     )
-    const role = attrs.file ? 'file' : ROLES.find((r) => words.includes(r))
+    const role = attrs.file ? 'file' : attrs.fixture ? 'fixture' : ROLES.find((r) => words.includes(r))
     samples.push({
       doc,
       line: i + 1,
       lang,
       role,
       file: attrs.file,
+      fixture: attrs.fixture,
       project: attrs.project ?? 'main',
       code: `${body.join('\n')}\n`,
     })
@@ -126,12 +128,33 @@ afterAll(async () => {
 })
 
 describe('the docs code samples', () => {
-  it('each js, ts, tsx, jsx and sh block says what it is (file=, run, setup or synopsis)', () => {
+  it('each js, ts, tsx, jsx and sh block says what it is (file=, fixture=, run, setup or synopsis)', () => {
     const unmarked = SAMPLES.filter((s) => CODE.has(s.lang) && !s.role).map(where)
     expect(unmarked).toEqual([])
     // The convention holds on the pages that matter most.
     // The README's seven: two set-up blocks, four files (.env.local, two configs, an import), the CLI run.
     expect(SAMPLES.filter((s) => s.doc === 'README.md' && s.role).length).toBe(7)
+  })
+
+  // A host whose packages the workspace does not install (SvelteKit, VitePress): the sample is the
+  // config of a site that a test builds from the packed packages (test/frameworks.test.ts).
+  it('fixture samples are, line for line, the configs of sites the tests build', () => {
+    const fixtures = SAMPLES.filter((s) => s.role === 'fixture')
+    const wrong: string[] = []
+    for (const s of fixtures) {
+      const built = readFileSync(join(REPO, s.fixture ?? ''), 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+      let at = 0
+      for (const line of s.code.split('\n').map((l) => l.trim())) {
+        if (line === '' || line.startsWith('//')) continue
+        const found = built.indexOf(line, at)
+        if (found < 0) wrong.push(`${where(s)}: ${line}`)
+        else at = found + 1
+      }
+    }
+    expect(wrong).toEqual([])
+    expect(fixtures.map(where)).toEqual(['docs/sveltekit.md:15', 'docs/vitepress.md:13'])
   })
 
   it('every relative link of the README and the guides leads to a file of the repository', () => {
@@ -158,7 +181,8 @@ describe('the docs code samples', () => {
       for (const line of commands(s.code)) {
         checked++
         const run = /^\.\/run (\S+)$/.exec(line)
-        const install = /^(?:npx astro add|npm install -D|pnpm add -D) (\S+)$/.exec(line)
+        // Ours first; what follows is the host's own (mdsvex for SvelteKit).
+        const install = /^(?:npx astro add|npm install -D|pnpm add -D) (\S+)(?: [\w@/.-]+)*$/.exec(line)
         if (run ? scripts.includes(run[1] ?? '') : install ? packages.includes(install[1] ?? '') : false)
           continue
         wrong.push(`${where(s)}: ${line}`)
@@ -224,9 +248,12 @@ describe('the docs code samples', () => {
       await session.close()
     }
     expect(configs.map((p) => p.name).sort()).toEqual([
+      'docs-bfl-md',
       'docs-configuration-md',
       'docs-presets-md',
       'docs-shared-cache-md',
+      'docs-studio-md',
+      'docs-studio-md-threshold',
     ])
   })
 
