@@ -14,7 +14,7 @@ import {
 import { createBudget } from './engine/budget.js'
 import { type Candidate, candidateStore, createCandidates } from './engine/candidates.js'
 import { chooseProvider, placeholderReason } from './engine/choose-provider.js'
-import { spendEstimate } from './engine/cost.js'
+import { priceOf } from './engine/cost.js'
 import { directiveInput, type ImageInput, requestOf } from './engine/directive-input.js'
 import { createObtainOriginal, type ObtainCollaborators } from './engine/obtain-original.js'
 import { type PruneOptions, type PruneResult, pruneCache } from './engine/prune-cache.js'
@@ -138,7 +138,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
       receipts: withLeaseJobs(createReceiptStore({ dir: options.cacheDir }), cache.remote?.jobs),
     }),
     budget,
-    estimate: (request) => spendEstimate(request, options.prices),
+    estimate: (request) => priceOf(request, options.prices),
     mode: options.mode,
     placeholder,
     requireReal: options.requireReal,

@@ -12,19 +12,29 @@ export type Price = number | { readonly perMegapixel: number; readonly first?: n
 export const MEGAPIXEL = 1024 * 1024
 
 /**
- * The estimated price of one request: its model's price (0 when the model has none), per image,
- * or per megapixel of its size, each megapixel begun counted whole (1536x1024 is 2 MP).
+ * The estimated price of one request: its model's `prices` entry, per image or per megapixel of
+ * its size, each megapixel begun counted whole (1536x1024 is 2 MP); else, on BFL, its model's list
+ * price, each reference image counted as a further megapixel (as BFL bills input images); else 0.
+ * Every estimate reads it: dry runs, summaries, the studio, and `maxSpend` before a submit.
  */
 export function priceOf(
-  request: Pick<CanonicalRequest, 'model' | 'size'>,
+  request: Pick<CanonicalRequest, 'model' | 'size'> &
+    Partial<Pick<CanonicalRequest, 'provider' | 'references'>>,
   prices: Readonly<Record<string, Price>>,
 ): number {
-  const price = prices[request.model]
+  const listed = request.provider === 'bfl' ? BFL_MODELS.get(request.model)?.price : undefined
+  const price: Price | undefined =
+    prices[request.model] ??
+    (listed &&
+      ('perImage' in listed
+        ? listed.perImage
+        : { first: listed.firstMegapixel, perMegapixel: listed.perExtraMegapixel }))
   if (price === undefined) return 0
   if (typeof price === 'number') return price
   const [width = 0, height = 0] = request.size.split('x').map(Number)
   const megapixels = Math.max(1, Math.ceil((width * height) / MEGAPIXEL))
-  return (price.first ?? price.perMegapixel) + price.perMegapixel * (megapixels - 1)
+  const inputs = Object.hasOwn(prices, request.model) ? 0 : (request.references?.length ?? 0)
+  return (price.first ?? price.perMegapixel) + price.perMegapixel * (megapixels - 1 + inputs)
 }
 
 /** Estimated cost in USD of generating these requests once each. */
@@ -48,17 +58,4 @@ export function costByModel(
     byModel.set(request.model, row)
   }
   return byModel
-}
-
-/**
- * What one request may cost, for `maxSpend`: its `prices` entry; else, on BFL, its model's list
- * price, each reference image counted as a further megapixel (as BFL bills input images).
- */
-export function spendEstimate(request: CanonicalRequest, prices: Readonly<Record<string, Price>>): number {
-  const listed = request.provider === 'bfl' ? BFL_MODELS.get(request.model)?.price : undefined
-  if (Object.hasOwn(prices, request.model) || !listed) return priceOf(request, prices)
-  if ('perImage' in listed) return listed.perImage
-  const inputs = request.references?.length ?? 0
-  const price = { first: listed.firstMegapixel, perMegapixel: listed.perExtraMegapixel }
-  return priceOf(request, { [request.model]: price }) + listed.perExtraMegapixel * inputs
 }

@@ -27,8 +27,9 @@ export interface BflModel {
   /** The field that keeps the prompt as written (always sent: a rewritten prompt is not keyed). */
   upsampling: BflUpsampling
   /**
-   * List price in USD (data only: estimates read `prices`), per image or per megapixel (an input
-   * image's megapixels count as further ones); absent where no price is published in our sources.
+   * List price in USD, per image or per megapixel (an input image's megapixels count as further
+   * ones); estimates read it where `prices` names none for the model. Absent where no price is
+   * published in our sources.
    */
   price?: { perImage: number } | { firstMegapixel: number; perExtraMegapixel: number }
 }

@@ -10,6 +10,21 @@ const PRICES = {
 const request = (model: string, size: string) => ({ model, size, prompt: 'p', quality: 'standard' as const })
 
 describe('priceOf', () => {
+  it("reads BFL's list price where `prices` names none, an input image as a further megapixel", () => {
+    const bfl = (model: string, size: string, references = 0) => ({
+      ...request(model, size),
+      provider: 'bfl' as const,
+      references: Array.from({ length: references }, (_, i) => `${i}`.repeat(64)),
+    })
+    expect(priceOf(bfl('flux-2-pro', '1024x1024'), {})).toBeCloseTo(0.03, 10)
+    expect(priceOf(bfl('flux-2-pro', '1536x1024', 2), {})).toBeCloseTo(0.03 + 0.015 * 3, 10)
+    expect(priceOf(bfl('flux-pro-1.1', '1024x1024', 0), {})).toBe(0.04)
+    // A price of the user's own wins, and says nothing of input images.
+    expect(priceOf(bfl('flux-2-pro', '1024x1024', 2), { 'flux-2-pro': 0.5 })).toBe(0.5)
+    // The gateway's models have no list price here: only `prices`.
+    expect(priceOf(request('flux-2-pro', '1024x1024'), {})).toBe(0)
+  })
+
   it('is 0 for a model without a price', () => {
     expect(priceOf(request('unknown', '1024x1024'), PRICES)).toBe(0)
   })
