@@ -12,12 +12,6 @@ export function reasonOf(err: unknown): string {
 
 /** The file's text, or undefined when it does not exist. */
 export async function readTextIfPresent(path: string): Promise<string | undefined> {
-  // Most lookups are of files not there (a scan checks every key in up to three places): a
-  // synchronous stat answers those with no thread-pool trip and no error object. Any other
-  // problem is left for the read to report.
-  try {
-    if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined
-  } catch {}
   try {
     return await readFile(path, 'utf8')
   } catch (err) {

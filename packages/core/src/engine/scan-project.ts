@@ -25,7 +25,7 @@ export async function scanProject({
   root,
   include,
   exclude,
-  read,
+  read = (path) => readFileSync(path, 'utf8'),
 }: {
   root: string
   include: readonly string[]
@@ -37,9 +37,9 @@ export async function scanProject({
   const results: Pick<ProjectScan, 'directives' | 'errors'>[] = []
   for (const [index, file] of files.entries()) {
     if (index > 0 && index % FILES_PER_TURN === 0) await nextTurn()
-    let text: string | undefined
+    let text: string
     try {
-      text = read ? await read(join(root, file)) : readIfDirectives(join(root, file))
+      text = await read(join(root, file))
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message.replace(root, '.') : String(cause)
       const location = { file, line: 1, column: 1 }
@@ -50,22 +50,11 @@ export async function scanProject({
       continue
     }
     // Cheap pre-check: most source files hold no directive at all.
-    if (text !== undefined && (text.includes('flux:') || text.includes('FluxImage'))) {
-      results.push(scanSource(file, text))
-    }
+    if (text.includes('flux:') || text.includes('FluxImage')) results.push(scanSource(file, text))
   }
   return {
     directives: results.flatMap((r) => r.directives),
     errors: results.flatMap((r) => r.errors),
     files,
   }
-}
-
-/**
- * The file's text when its bytes hold `flux:` or `FluxImage` (UTF-8 has those bytes exactly where
- * the text has them): a file without costs a read and a search, no decoding.
- */
-function readIfDirectives(path: string): string | undefined {
-  const bytes = readFileSync(path)
-  return bytes.includes('flux:') || bytes.includes('FluxImage') ? bytes.toString('utf8') : undefined
 }
