@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -6,6 +5,7 @@ import { delimiter, dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { exec, packTarballs, pnpm } from './helpers/packed.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 // SvelteKit and VitePress as their users install them: @flux-images/core and /vite packed with
@@ -13,7 +13,6 @@ import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 // A SvelteKit 3 site with mdsvex (a Svelte component importing `flux:`, a .svx and a .md page with
 // body directives) and a VitePress 2 site (a Vue component importing `flux:`, markdown pages).
 
-const REPO = fileURLToPath(new URL('..', import.meta.url))
 // A fake key with a distinctive shape; it lives only in the sites' .env files.
 const KEY = 'sk-flux-frameworks-7e2a9c-DO-NOT-LEAK'
 // A guard against a hung build, not a speed check: real builds on a machine busy with other test files.
@@ -88,19 +87,8 @@ const roots = new Map<Site, string>()
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'flux-frameworks-'))
   gateway = await createMockGateway({ apiKey: KEY })
-  const packs = join(work, 'packs')
-  await mkdir(packs)
-  const tarballs: Record<string, string> = {}
-  await Promise.all(
-    ['core', 'vite'].map(async (name) => {
-      const into = join(packs, name)
-      await mkdir(into)
-      await pnpm(['pack', '--pack-destination', into], join(REPO, 'packages', name))
-      const made = (await readdir(into)).filter((f) => f.endsWith('.tgz'))
-      expect(made, `pnpm pack of packages/${name}`).toHaveLength(1)
-      tarballs[name] = `file:${join(into, made[0] as string)}`
-    }),
-  )
+  const packed = await packTarballs(join(work, 'packs'))
+  const tarballs = { core: `file:${packed.core}`, vite: `file:${packed.vite}` }
   // Both installs at once: they share pnpm's store.
   await Promise.all(
     [SVELTEKIT, VITEPRESS].map(async (site) => {
@@ -258,33 +246,4 @@ async function imagesOf(output: string): Promise<Record<string, string>> {
 
 function extension(file: string): string {
   return file.slice(file.lastIndexOf('.') + 1)
-}
-
-async function pnpm(args: string[], cwd: string) {
-  const env = { ...process.env }
-  for (const name of Object.keys(env)) if (name.startsWith('FLUX_')) delete env[name]
-  const run = await exec('pnpm', args, { cwd, env })
-  if (run.code !== 0)
-    throw new Error(`pnpm ${args.join(' ')} failed in ${cwd}:\n${run.stdout}\n${run.stderr}`)
-  return run
-}
-
-function exec(
-  command: string,
-  args: string[],
-  { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString()
-    })
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString()
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
 }
