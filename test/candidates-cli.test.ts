@@ -94,6 +94,22 @@ describe('flux-images candidates and pick', () => {
       await session.close()
     }
 
+    // The report shows the directive's four images, candidate 2 shown; its original is used, not unused.
+    const out = join(await mkdtemp(join(tmpdir(), 'flux-candidates-report-')), 'report.html')
+    expect((await cli('report', '--out', out)).code).toBe(0)
+    const html = await readFile(out, 'utf8')
+    const lists = [...html.matchAll(/<ul class="candidates">(.*?)<\/ul>/g)].map((m) => m[1] ?? '')
+    expect(lists).toHaveLength(1)
+    const shown = [...(lists[0] ?? '').matchAll(/<li class="candidate( shown)?" data-candidate="(\d)"/g)]
+    expect(shown.map((m) => [m[2], Boolean(m[1])])).toEqual([
+      ['0', false],
+      ['1', false],
+      ['2', true],
+      ['3', false],
+    ])
+    expect(html).toContain(`data-status="real" data-key="${key2}"`)
+    expect(html).not.toContain('data-status="unused"')
+
     // A fresh clone of what is committed builds frozen with the pick: 0 requests.
     git(root, 'add', '-A')
     git(root, 'commit', '-qm', 'pick candidate 2')

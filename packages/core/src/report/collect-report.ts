@@ -63,8 +63,21 @@ export interface ReportEntry {
   /** The gateway's message, for a refused prompt. */
   refusal?: string
   thumbnail?: Thumbnail
+  /**
+   * The directive's images when candidates were made for it (`flux-images candidates`): 0 its own,
+   * then each candidate, the one pages show marked; absent when it has only its own.
+   */
+  candidates?: ReportCandidate[]
   /** Why the entry has no preview or cannot be served. */
   problem?: string
+}
+
+/** One of a directive's images: its own (0) or a candidate made for it, as the local cache holds it. */
+export interface ReportCandidate {
+  number: number
+  key: string
+  shown: boolean
+  thumbnail?: Thumbnail
 }
 
 /** A referenced image that is not in the cache at all (never generated). */
@@ -95,7 +108,7 @@ export interface ReportData {
 
 export interface CollectReportOptions {
   /** The engine: its scan, its options, and its cache, which the report reads (and never writes). */
-  flux: Pick<Flux, 'scan' | 'options' | 'cache'>
+  flux: Pick<Flux, 'scan' | 'options' | 'cache' | 'candidates'>
   /** @default `flux.options.logger` */
   logger?: Logger
   /** Embed a thumbnail of each image. @default true */
@@ -114,13 +127,19 @@ export async function collectReport(options: CollectReportOptions): Promise<Repo
   const { cache } = flux
   const now = options.now ?? new Date()
 
-  const [scan, originals, placeholders, keys] = await Promise.all([
+  const [scan, originals, placeholders, keys, picks] = await Promise.all([
     flux.scan(),
     cache.list(),
     cache.listPlaceholders(),
     cache.keys(),
+    cache.picks.list(),
   ])
   const items = new Map(scan.items.map((item) => [item.key, item]))
+  // A picked candidate's original is used by the directive that picked it.
+  for (const { key, pick } of picks) {
+    const item = items.get(key)
+    if (item && !items.has(pick)) items.set(pick, item)
+  }
   const original = new Map(originals.map((meta) => [meta.key, meta]))
   const placeholder = new Map(placeholders.map((meta) => [meta.key, meta]))
   const stored = new Set(keys)
@@ -136,7 +155,7 @@ export async function collectReport(options: CollectReportOptions): Promise<Repo
       const local = placeholder.get(key)
       const entry = describe(key, health, real, local, refusal)
       entry.usedAt = item ? item.directives.map((d) => usage(d, flux.options)) : []
-      if (item) entry.request = item.request
+      if (item) entry.request = item.key === key ? item.request : (real?.request ?? item.request)
       else entry.status = 'unused'
       const shown = health === 'cached' || health === 'placeholder'
       if (thumbnails && shown) {
@@ -151,6 +170,21 @@ export async function collectReport(options: CollectReportOptions): Promise<Repo
           logger.warn(`[flux] Report: cache entry ${key} could not be previewed: ${entry.problem}`)
         }
       }
+      const made =
+        item?.key === key && health === 'cached'
+          ? await flux.candidates(item.directives[0] as Directive).list()
+          : []
+      if (made.length > 1)
+        entry.candidates = await Promise.all(
+          made.map(async ({ number, key, shown, path }) => ({
+            number,
+            key,
+            shown,
+            ...(thumbnails
+              ? { thumbnail: await limit(() => makeThumbnail(path)).catch(() => undefined) }
+              : {}),
+          })),
+        )
       return entry
     }),
   )

@@ -1,7 +1,14 @@
 import { formatLocation } from '../errors.js'
 import { escapeHtml } from '../optimize/escape-html.js'
 import { redact } from '../redact.js'
-import type { ReportData, ReportEntry, ReportMissing, ReportStatus, ReportUsage } from './collect-report.js'
+import type {
+  ReportCandidate,
+  ReportData,
+  ReportEntry,
+  ReportMissing,
+  ReportStatus,
+  ReportUsage,
+} from './collect-report.js'
 import { REPORT_CSS } from './report-css.js'
 
 /** Sections in page order, with their headings and what they mean (`note` is trusted HTML). */
@@ -144,6 +151,7 @@ function renderCard(e: ReportEntry, t: (s: string) => string): string {
   if (e.created !== undefined)
     rows.push(row(e.refusal !== undefined ? 'Refused' : 'Created', renderTime(e.created, t)))
   rows.push(row('Used at', renderUsage(e.usedAt, t)))
+  if (e.candidates) rows.push(row('Candidates', renderCandidates(e.candidates, t)))
   rows.push(row('Key', `<code>${t(e.key)}</code>`))
   return `<article class="card status-${e.status}" data-status="${e.status}" data-key="${t(e.key)}">
 <div class="media">${media}</div>
@@ -155,6 +163,17 @@ ${rows.join('\n')}
 </dl>
 </div>
 </article>`
+}
+
+/** A directive's own image and its candidates, small, the shown one marked (`flux-images pick` changes it). */
+function renderCandidates(candidates: ReportCandidate[], t: (s: string) => string): string {
+  const items = candidates.map(({ number, key, shown, thumbnail }) => {
+    const image = thumbnail
+      ? `<img src="${thumbnail.src}" width="${Math.round(thumbnail.width / 4)}" height="${Math.round(thumbnail.height / 4)}" alt="">`
+      : ''
+    return `<li class="candidate${shown ? ' shown' : ''}" data-candidate="${number}" title="${t(key)}">${image}<span>${number}${shown ? ' · shown' : ''}</span></li>`
+  })
+  return `<ul class="candidates">${items.join('')}</ul>`
 }
 
 function renderUsage(usedAt: ReportUsage[], t: (s: string) => string): string {
