@@ -51,6 +51,10 @@ dt { color: var(--dim); }
 dd { margin: 0; min-width: 0; }
 .mismatch { color: var(--moderated); font-weight: 600; }
 .usage { list-style: none; margin: 0; padding: 0; }
+.candidates { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.4rem; }
+.candidate { display: grid; gap: 0.15rem; font-size: 0.8rem; color: var(--dim); }
+.candidate.shown { color: inherit; font-weight: 600; }
+.candidate.shown img { outline: 2px solid currentColor; }
 .missing { list-style: none; padding: 0; display: grid; gap: 0.5rem; }
 .missing > li { background: var(--card); border: 1px solid var(--line); border-left: 4px solid var(--missing); border-radius: 6px; padding: 0.5rem 0.9rem; }
 .missing p { margin: 0 0 0.25rem; }
