@@ -51,6 +51,8 @@ const DEFAULTS = {
   presets: {},
 } as const
 
+const straight = (text: string) => text.replace(/[“”]/g, '"').replace(/[‘’]/g, "'")
+
 /** A request as the cache sees it (its key's fields), or the error a build would report. */
 export function requestOf(input: { prompt: string; params: DirectiveParams }): string {
   try {
@@ -61,9 +63,10 @@ export function requestOf(input: { prompt: string; params: DirectiveParams }): s
     })
     return `${requestKey(request)} ${JSON.stringify(request)}`
   } catch (err) {
-    // An error by its code: the build stops at the scan's own error either way. Its label is the
-    // alt where the prompt is empty, and Sätteri's typographer may have curled the alt's quotes.
-    if (FluxError.is(err)) return `error ${err.code}`
+    // An error by its code and prompt. Where the prompt is empty the alt stands in, and Sätteri's
+    // typographer may have curled its quotes: the same failing directive (the build stops at the
+    // scan's own error either way), so quotes are compared straightened.
+    if (FluxError.is(err)) return `error ${err.code} ${JSON.stringify(straight(input.prompt))}`
     throw err
   }
 }
