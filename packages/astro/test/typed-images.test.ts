@@ -16,9 +16,15 @@ describe('rewriteTypedImages', () => {
     expect(directives(rewritten)).toEqual(directives(text))
     const url = /\(<(flux:[^>]+)>\)/.exec(rewritten)?.[1] ?? ''
     expect(parseDirective(url)).toEqual({ prompt: 'A lighthouse at dawn', params: { size: '1536x1024' } })
-    // Where the rewritten image starts in the paragraph, for its position (the new text has none).
+    // Where the rewritten image starts in the paragraph, for its position (the new text has none),
+    // and how it was written, for the session's index to find it.
     expect(rewriteTypedImages(text, false)?.images).toEqual([
-      { url: 'flux:A lighthouse at dawn?size=1536x1024', offset: 4 },
+      {
+        url: 'flux:A lighthouse at dawn?size=1536x1024',
+        destination: 'flux:A%20lighthouse%20at%20dawn?size=1536x1024',
+        offset: 4,
+        written: '![A lamp](flux:A lighthouse at dawn?size=1536x1024)',
+      },
     ])
   })
 
