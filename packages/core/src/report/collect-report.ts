@@ -2,6 +2,7 @@ import { basename } from 'node:path'
 import pLimit from 'p-limit'
 import type { CacheEntryMeta, CacheStatus, RefusalRecord } from '../cache/index.js'
 import type { Flux } from '../create-flux.js'
+import { candidateStore } from '../engine/candidates.js'
 import { presetOf, type RequestDefaults } from '../engine/resolve-request.js'
 import { formatLocation } from '../errors.js'
 import { creditsToUsd } from '../providers/bfl-models.js'
@@ -135,6 +136,12 @@ export async function collectReport(options: CollectReportOptions): Promise<Repo
     cache.picks.list(),
   ])
   const items = new Map(scan.items.map((item) => [item.key, item]))
+  // Candidates are few and local: listed once, so that only a directive one was made for is asked
+  // for its candidates (which reads and verifies its own original).
+  const candidateOf = (r: CanonicalRequest) => `${r.prompt}\0${r.model}\0${r.size}`
+  const madeFor = new Set(
+    (await candidateStore(flux.options.cacheDir, logger).list()).map((m) => candidateOf(m.request)),
+  )
   // A picked candidate's original is used by the directive that picked it.
   for (const { key, pick } of picks) {
     const item = items.get(key)
@@ -171,7 +178,7 @@ export async function collectReport(options: CollectReportOptions): Promise<Repo
         }
       }
       const made =
-        item?.key === key && health === 'cached'
+        item?.key === key && health === 'cached' && madeFor.has(candidateOf(item.request))
           ? await flux.candidates(item.directives[0] as Directive).list()
           : []
       if (made.length > 1)
