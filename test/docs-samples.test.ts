@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -6,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cliEnv, runCli } from './helpers/cli.js'
+import { exec } from './helpers/packed.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 // The README's and the guides' code samples, run. A fenced block's info string says what it is
@@ -372,18 +372,6 @@ function run(
   args: string[],
   cwd: string,
   env: NodeJS.ProcessEnv = { ...process.env, PATH: BIN_PATH },
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+): ReturnType<typeof exec> {
+  return exec(command, args, { cwd, env })
 }

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { exec } from './helpers/packed.js'
 
 // The tarballs as `pnpm publish` would send them: each packed once, read for its own README,
 // LICENSE and CHANGELOG, and linted by publint. @arethetypeswrong/cli (a type-check of every entry
@@ -69,22 +69,6 @@ describe.each(PACKAGES)('the @flux-images/%s tarball', (name) => {
   })
 })
 
-function run(
-  command: string,
-  args: string[],
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+function run(command: string, args: string[], cwd: string): ReturnType<typeof exec> {
+  return exec(command, args, { cwd, env: process.env })
 }
