@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { relative } from 'node:path'
-import { escapeHtml, type ImageResult, type ParsedDirective, scanSource } from '@flux-images/core'
+import {
+  escapeHtml,
+  type ImageResult,
+  type ParsedDirective,
+  pictureElement,
+  scanSource,
+} from '@flux-images/core'
 import {
   imageRequest,
   type MarkdownPoint,
@@ -143,7 +149,7 @@ export function markdownItFlux(md: MarkdownIt): void {
     delete env[PAGE]
     const images = await Promise.all(page.images)
     return html.replace(new RegExp(`<!--${marker}:(\\d+)-->`, 'g'), (_, n: string) =>
-      templateHtml(images[Number(n)] as ImageResult),
+      templateHtml(pictureElement(images[Number(n)] as ImageResult)),
     )
   }
 }

@@ -2,9 +2,9 @@ import { relative } from 'node:path'
 import {
   FluxError,
   type ImageResult,
+  type MarkupElement,
   type ParsedDirective,
   parseDirective,
-  pictureElement,
   type SourceLocation,
   scanMarkdown,
   toHtml,
@@ -50,8 +50,8 @@ export async function markdownPicture(
  * The `<picture>` as HTML for a template language: braces written as character references, which
  * HTML reads back the same, so Svelte (mdsvex) and Vue never take an alt's `{` for an expression.
  */
-export function templateHtml(image: ImageResult): string {
-  return toHtml(pictureElement(image)).replace(/[{}]/g, (c) => (c === '{' ? '&#123;' : '&#125;'))
+export function templateHtml(element: MarkupElement): string {
+  return toHtml(element).replace(/[{}]/g, (c) => (c === '{' ? '&#123;' : '&#125;'))
 }
 
 /** A markdown image core's scanner finds in a text: its request and where it is, `![` to `)`. */
