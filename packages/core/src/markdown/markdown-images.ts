@@ -1,17 +1,15 @@
-import { relative, sep } from 'node:path'
-import { parseDirective, plainText, scanMarkdown, withAlt } from '../directives/index.js'
-import { FluxError } from '../errors.js'
+import { plainText } from '../directives/index.js'
 import { type MarkupElement, pictureElement } from '../markup/index.js'
 import type { ImageResult } from '../optimize/index.js'
-import type { Session } from '../session/create-session.js'
-import type { Directive, SourceLocation } from '../types.js'
-
-/** A point of a parser's node: 1-based line and column, and the offset into the source it parsed. */
-export interface MarkdownPoint {
-  line?: number
-  column?: number
-  offset?: number
-}
+import type { Directive, Span } from '../types.js'
+import {
+  directiveImage,
+  type MarkdownFile,
+  type MarkdownPoint,
+  type MarkdownSession,
+  markdownDirectives,
+  urlImage,
+} from './markdown-directives.js'
 
 /** The parts of an mdast node (remark's, Sätteri's, mdsvex's) read here. */
 export interface MarkdownNode {
@@ -33,23 +31,9 @@ export interface MarkdownHost<N extends MarkdownNode> {
   setChildren(parent: N, children: N[]): void
 }
 
-/** The markdown document a parser made a tree of: its file (absolute, when it has one) and the source it parsed. */
-export interface MarkdownFile {
-  file: string | undefined
-  source: string
-  /** Whether the source is MDX. @default the file's extension says */
-  mdx?: boolean
-}
-
-/** The session's parts used here. */
-export type MarkdownSession = Pick<Session, 'image' | 'directivesIn'> & { options: { root: string } }
-
 /** One of a parent's new children: a node kept, a text cut from one, or an image (by number). */
 type Entry<N> = { node: N; at?: Span } | { text: string; at: Span } | { image: number; at?: Span }
-interface Span {
-  start: number
-  end: number
-}
+
 /**
  * Every `flux:` image of a parser's tree becomes the host's picture node, in place: the images
  * the parser read (`![alt](flux:a-prompt)`, `![alt](<flux:a prompt>)`) and the typed-anyway form
@@ -68,7 +52,7 @@ export async function markdownImages<N extends MarkdownNode>(
 ): Promise<void> {
   if (!doc.source.includes('flux:')) return
   const session = getSession()
-  const directives = await documentDirectives(session, doc)
+  const directives = await markdownDirectives(session, doc)
   const jobs: Promise<void>[] = []
   const visit = (parent: N) => {
     const children = parent.children as readonly N[] | undefined
@@ -91,56 +75,6 @@ export async function markdownImages<N extends MarkdownNode>(
   }
   visit(tree)
   await Promise.all(jobs)
-}
-
-/**
- * The document's markdown directives, in source order, their spans as offsets into `source`: the
- * session's (the source may be the file's body alone, as Astro hands a `.md` body on: the spans
- * are moved by where it starts in the file), else what a scan of the source finds.
- */
-async function documentDirectives(session: MarkdownSession, { file, source, mdx }: MarkdownFile) {
-  const indexed = (file === undefined ? undefined : await session.directivesIn(file)) ?? []
-  const shift = shiftOf(source, indexed)
-  const found =
-    shift === undefined
-      ? scanMarkdown(source, relativeName(session, file), 1, mdx === undefined ? {} : { mdx }).directives
-      : indexed.map((d) => ({
-          ...d,
-          span: moved(d.span, shift),
-          ...(d.element && { element: moved(d.element, shift) }),
-        }))
-  return found
-    .filter((d) => d.kind === 'markdown' && d.element !== undefined)
-    .sort((a, b) => (a.element?.start ?? 0) - (b.element?.start ?? 0))
-}
-
-/** Where `source` starts in the file the directives were scanned in, if each is written there as scanned. */
-function shiftOf(source: string, directives: readonly Directive[]): number | undefined {
-  const [first] = directives
-  if (!first) return undefined
-  for (let at = source.indexOf(first.raw); at >= 0; at = source.indexOf(first.raw, at + 1)) {
-    const shift = first.span.start - at
-    if (directives.every((d) => source.startsWith(d.raw, d.span.start - shift))) return shift
-  }
-  return undefined
-}
-
-const moved = ({ start, end }: Span, by: number): Span => ({ start: start - by, end: end - by })
-
-/**
- * The directive located where its image starts (`![`), as a parser's node puts it: the scan
- * locates its destination. Lines are the file's own (the scan's).
- */
-function atImage(directive: Directive, source: string): Directive {
-  const { element, span: at, location } = directive
-  if (!element) return directive
-  const between = source.slice(element.start, at.start)
-  const lines = between.split(/\r\n|\r|\n/).length - 1
-  const column =
-    lines === 0
-      ? location.column - between.length
-      : element.start - source.lastIndexOf('\n', element.start - 1)
-  return { ...directive, location: { ...location, line: location.line - lines, column } }
 }
 
 const span = (node: MarkdownNode) => {
@@ -175,7 +109,7 @@ function entriesOf<N extends MarkdownNode>(
     const alt = child.alt ?? ''
     images.push(() =>
       directive
-        ? indexedImage(session, doc, directive, alt)
+        ? directiveImage(session, doc, directive, alt)
         : urlImage(session, doc, child.url ?? '', alt, child.position?.start),
     )
     return { image: images.length - 1, ...(at && { at }) }
@@ -196,7 +130,7 @@ function entriesOf<N extends MarkdownNode>(
     if (first === last && !isText(head)) continue
     // A node cut in two must be text.
     if ((headAt.start < start && !isText(head)) || (tailAt.end > end && !isText(tail))) continue
-    images.push(() => indexedImage(session, doc, directive, directive.params.alt ?? ''))
+    images.push(() => directiveImage(session, doc, directive, directive.params.alt ?? ''))
     const around: Entry<N>[] = []
     if (headAt.start < start)
       around.push({ text: cut(head, doc.source, start, 'head'), at: { start: headAt.start, end: start } })
@@ -226,48 +160,3 @@ function cut(entry: Entry<MarkdownNode>, source: string, at: number, side: 'head
   if (side === 'tail' && value.startsWith(image)) return value.slice(image.length)
   return plainText(kept)
 }
-
-/** The image of a directive the scan found; the page's alt is the parser's where the query sets none. */
-async function indexedImage(
-  session: MarkdownSession,
-  doc: MarkdownFile,
-  directive: Directive,
-  alt: string,
-): Promise<ImageResult> {
-  const at = atImage(directive, doc.source)
-  const image = await located(session.image(at, doc.file), at.location)
-  const shown = alt.trim()
-  return shown === '' || /[?&]alt=/.test(directive.raw) ? image : { ...image, alt: shown }
-}
-
-/** The image of an image node no scan read as a directive: its URL as the parser left it (parseDirective decodes it). */
-function urlImage(
-  session: MarkdownSession,
-  doc: MarkdownFile,
-  url: string,
-  alt: string,
-  at: MarkdownPoint | undefined,
-): Promise<ImageResult> {
-  const location: SourceLocation = {
-    file: relativeName(session, doc.file),
-    line: at?.line ?? 1,
-    column: at?.column ?? 1,
-  }
-  const parsed = parseDirective(url)
-  if (!parsed) return Promise.reject(new Error(`[flux] ${location.file}: not a directive: ${url}`))
-  const { prompt, params } = withAlt(parsed, alt)
-  return located(session.image({ prompt, params, location }, doc.file), location)
-}
-
-/** A FluxError without a location gets the directive's. */
-async function located(image: Promise<ImageResult>, location: SourceLocation): Promise<ImageResult> {
-  try {
-    return await image
-  } catch (err) {
-    throw FluxError.is(err) && !err.location ? err.at(location) : err
-  }
-}
-
-/** The file as locations name it: relative to the root (`markdown` for a text of no file). */
-const relativeName = (session: MarkdownSession, file: string | undefined) =>
-  file === undefined ? 'markdown' : relative(session.options.root, file).split(sep).join('/')
