@@ -53,8 +53,6 @@ const PAGE = Symbol('flux-images page')
 interface Page {
   file: string
   src: string
-  /** The offset each line the parser reads starts at in `src` (VitePress parses the body alone, `env.content`). */
-  lines: number[]
   directives: Directive[]
   marker: string
   images: Promise<ImageResult>[]
@@ -84,9 +82,15 @@ export function markdownItFlux(md: MarkdownIt): void {
   md.core.ruler.push('flux_images', ({ tokens, Token, env }) => {
     const page = env[PAGE]
     if (!page) return
+    // VitePress parses the body alone (`env.content`, set by its frontmatter plugin): the offset
+    // each of its lines starts at in the page's source.
+    const body = env.content !== undefined && page.src.endsWith(env.content) ? env.content : page.src
+    const lines = [page.src.length - body.length]
+    for (let at = page.src.indexOf('\n', lines[0]); at >= 0; at = page.src.indexOf('\n', at + 1))
+      lines.push(at + 1)
     for (const block of tokens) {
       if (!block.children || !block.map) continue
-      const [from, to] = [page.lines[block.map[0]] ?? 0, page.lines[block.map[1]] ?? page.src.length]
+      const [from, to] = [lines[block.map[0]] ?? 0, lines[block.map[1]] ?? page.src.length]
       const own = page.directives.filter(
         (d) => (d.element?.start ?? -1) >= from && (d.element?.start ?? -1) < to,
       )
@@ -161,11 +165,8 @@ export function markdownItFlux(md: MarkdownIt): void {
     const file = env.realPath ?? env.path
     if (!file || !src.includes('flux:')) return renderAsync(src, env)
     const directives = await markdownDirectives(sessionFor(file), { file, source: src })
-    const body = env.content !== undefined && src.endsWith(env.content) ? env.content : src
-    const lines = [src.length - body.length]
-    for (let at = src.indexOf('\n', lines[0]); at >= 0; at = src.indexOf('\n', at + 1)) lines.push(at + 1)
     const marker = `flux-${randomBytes(6).toString('hex')}`
-    const page: Page = { file, src, lines, directives, marker, images: [] }
+    const page: Page = { file, src, directives, marker, images: [] }
     env[PAGE] = page
     const html = await renderAsync(src, env)
     delete env[PAGE]
