@@ -1,6 +1,6 @@
 import { relative, sep } from 'node:path'
 import { parseDirective, scanMarkdown, withAlt } from '../directives/index.js'
-import { FluxError } from '../errors.js'
+import { FluxError, fluxError } from '../errors.js'
 import type { ImageResult } from '../optimize/index.js'
 import type { Session } from '../session/create-session.js'
 import type { Directive, SourceLocation, Span } from '../types.js'
@@ -105,7 +105,10 @@ export function urlImage(
     column: at?.column ?? 1,
   }
   const parsed = parseDirective(url)
-  if (!parsed) return Promise.reject(new Error(`[flux] ${location.file}: not a directive: ${url}`))
+  if (!parsed) {
+    const reason = `Expected a directive such as "flux:A lighthouse at dawn?size=1536x1024", got ${JSON.stringify(url)}.`
+    return Promise.reject(fluxError('FLUX_INVALID_DIRECTIVE', { reason }).at(location))
+  }
   const { prompt, params } = withAlt(parsed, alt)
   return located(session.image({ prompt, params, location }, doc.file), location)
 }
