@@ -78,9 +78,6 @@ const image = (mdx: boolean) =>
       return `![${alt}](flux:${prompt.replace(/[\s()<>\\]/g, '-')}${title})`
     })
 
-// The typed form where the Sätteri adapter misses it (known gaps, below): another image there.
-const notTyped = (image: string) => (/\]\(flux:[^)]*\s/.test(image) ? '![h](<flux:a heading>)' : image)
-
 /** A block holding an image (or two) in one of the places markdown treats specially. */
 const block = (mdx: boolean) =>
   fc
@@ -94,6 +91,7 @@ const block = (mdx: boolean) =>
         'ordered',
         'quote',
         'heading',
+        'table',
         'fence',
         'tilde',
         'span',
@@ -112,9 +110,11 @@ const block = (mdx: boolean) =>
         case 'ordered':
           return `1. ${a}\n\n   ${b}`
         case 'quote':
-          return `> ${a}\n> ${notTyped(b)}`
+          return `> ${a}\n> ${b}`
         case 'heading':
-          return `## ${notTyped(a)}`
+          return `## ${a}`
+        case 'table':
+          return `| h |\n| --- |\n| ${a} |`
         case 'fence':
           return `\`\`\`md\n${a}\n\`\`\``
         case 'tilde':
