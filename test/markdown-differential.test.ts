@@ -78,9 +78,6 @@ const image = (mdx: boolean) =>
       return `![${alt}](flux:${prompt.replace(/[\s()<>\\]/g, '-')}${title})`
     })
 
-// The typed form where the Sätteri adapter misses it (known gaps, below): another image there.
-const notTyped = (image: string) => (/\]\(flux:[^)]*\s/.test(image) ? '![h](<flux:a heading>)' : image)
-
 /** A block holding an image (or two) in one of the places markdown treats specially. */
 const block = (mdx: boolean) =>
   fc
@@ -94,6 +91,7 @@ const block = (mdx: boolean) =>
         'ordered',
         'quote',
         'heading',
+        'table',
         'fence',
         'tilde',
         'span',
@@ -112,9 +110,11 @@ const block = (mdx: boolean) =>
         case 'ordered':
           return `1. ${a}\n\n   ${b}`
         case 'quote':
-          return `> ${a}\n> ${notTyped(b)}`
+          return `> ${a}\n> ${b}`
         case 'heading':
-          return `## ${notTyped(a)}`
+          return `## ${a}`
+        case 'table':
+          return `| h |\n| --- |\n| ${a} |`
         case 'fence':
           return `\`\`\`md\n${a}\n\`\`\``
         case 'tilde':
@@ -202,6 +202,17 @@ describe('gaps found by the differential test, closed', () => {
     for (const pipeline of processor('unified')) await expectSame(source, pipeline, 1)
   })
 
+  // Was a known gap: inline markup inside the typed form (an HTML tag) split it over several nodes
+  // and the unified adapter, which looked in one text node, missed it. Core's markdownImages
+  // replaces the nodes the image spans, whatever they are.
+  it('unified: the typed form holding inline HTML, in .md (MDX refuses the tag: nothing paid)', async () => {
+    const source = '![<x>](flux:a lighthouse at dawn)'
+    const [md, mdx] = processor('unified') as [Pipeline, Pipeline]
+    await expectSame(source, md, 1)
+    expect(await mdx.run(source)).toBeUndefined()
+    await expectSame(source, processor('satteri')[0] as Pipeline, 1)
+  })
+
   it('unified: the typed form with an escaped bracket in its alt', async () => {
     const source = '![\\]](flux:a lighthouse at dawn)'
     for (const pipeline of processor('unified')) await expectSame(source, pipeline, 1)
@@ -223,21 +234,5 @@ describe('known gaps, found by the differential test and left to the adapters', 
         onlyProcessor: scanRequests('![x](<flux:a reference>)', pipeline.mdx),
       })
     }
-  })
-
-  // The typed form `![alt](flux:words with spaces)` is text to CommonMark; the unified adapter
-  // finds it in one text node, so inline markup inside it (an HTML tag, emphasis, a code span)
-  // splits it and it is missed. Sätteri's adapter rewrites the source of paragraphs and headings
-  // and sees it; not in table cells (a cell's source does not parse back as a cell).
-  it('unified: the typed form holding inline HTML is missed in .md (MDX refuses the tag)', async () => {
-    const source = '![<x>](flux:a lighthouse at dawn)'
-    const [md, mdx] = processor('unified') as [Pipeline, Pipeline]
-    expect(differences(scanRequests(source, false), (await md.run(source)) ?? [])).toEqual({
-      onlyScan: scanRequests('![x](<flux:a lighthouse at dawn>)', false),
-      onlyProcessor: [],
-    })
-    // `<x>` is an unclosed JSX tag: the MDX build fails, nothing is paid.
-    expect(await mdx.run(source)).toBeUndefined()
-    await expectSame(source, processor('satteri')[0] as Pipeline, 1)
   })
 })

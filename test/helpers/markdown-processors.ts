@@ -4,7 +4,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { unified } from '@astrojs/markdown-remark'
 import {
   type DirectiveParams,
-  type Flux,
   FluxError,
   type ImageInput,
   type ImageResult,
@@ -109,9 +108,9 @@ export async function createPipelines({ failure }: PipelineOptions = {}): Promis
   // What the markdown plugins use of the session: the root and `image` (no index: a real build's
   // is read by test/astro-walks.test.ts, so the plugins work each image out from the source here).
   const state = {
-    flux: { options: { root: dirname(FILE) } } as unknown as Flux,
+    options: { root: dirname(FILE) },
     files: new Map(),
-    imageAt: async () => undefined,
+    directivesIn: async () => undefined,
     async image(input: ImageInput) {
       inputs.push(input)
       if (failure) throw failure()

@@ -17,7 +17,7 @@ import { type ImageResult, type OptimizeOptions, publicUrl, serveVariants } from
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from '../options.js'
 import { createPlaceholderProvider } from '../providers/placeholder.js'
 import { redactingLogger } from '../redact.js'
-import type { CanonicalRequest, Logger, Provider, SourceLocation } from '../types.js'
+import type { CanonicalRequest, Directive, Logger, Provider, SourceLocation } from '../types.js'
 import { devGuard, isLoopback } from './dev-guard.js'
 import { devImages } from './dev-images.js'
 import { type ImageIndex, imageIndex } from './image-index.js'
@@ -71,12 +71,11 @@ export interface Session {
    */
   image(input: ImageInput, file?: string): Promise<ImageResult>
   /**
-   * The image of a markdown image the project's scan found in `file` (absolute): `source` is the
-   * image as written (`![alt](flux:...)`), `alt` as the host's parser reads it. Looked up in the
-   * session's index, so the directive is not parsed, keyed or verified again. Undefined where the
-   * index cannot tell (dev, where files change under it; a text no scan saw): ask `image()` then.
+   * The directives the project's scan found in `file` (absolute), for a host to
+   * look its images up by offset instead of parsing them again. Undefined where the index cannot
+   * tell (dev, where files change under it; a file no scan read): the host scans what it has then.
    */
-  imageAt(file: string, written: { source: string; alt: string }): Promise<ImageResult | undefined>
+  directivesIn(file: string): Promise<readonly Directive[] | undefined>
   /** The project's scan, taken once per session (the build's own, once it ran). */
   scan(): Promise<ScanReport>
   /**
@@ -256,12 +255,8 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
       remember(result)
       return result
     },
-    async imageAt(file, { source, alt }) {
-      if (dev) return undefined
-      const found = await index.find(file, source)
-      // The parser's alt must be the scanner's: where they read it differently, the host's wins.
-      if (!found || (alt.trim() !== '' && found.params.alt !== alt.trim())) return undefined
-      return session.image(found, file)
+    async directivesIn(file) {
+      return dev ? undefined : index.find(file)
     },
     scan: () => index.scan(),
     async build() {

@@ -37,11 +37,8 @@ export interface ImageIndex {
   settle(report: ScanReport): void
   /** Forgets the scan: the next need scans the project again (another build of one session). */
   forget(): void
-  /**
-   * The directive of `file` (absolute) whose markup is `source` (a markdown image as written), when
-   * the scan found exactly one such image there (or several that are the same image).
-   */
-  find(file: string, source: string): Promise<Directive | undefined>
+  /** The directives of `file` (absolute) as the scan found them; undefined for a file it did not read (or that writes none). */
+  find(file: string): Promise<readonly Directive[] | undefined>
   /** An image made in this process: looked up by key instead of verified and optimized again. */
   made(key: string): ImageResult | undefined
   /** Records an image once made. */
@@ -120,17 +117,9 @@ export function imageIndex({
       byFile.clear()
       stale.clear()
     },
-    async find(file, source) {
+    async find(file) {
       await fresh()
-      const found = (byFile.get(file) ?? []).filter(({ directive: { raw, element, span } }) => {
-        const { start, end } = element ?? span
-        return end - start === source.length && source.includes(raw)
-      })
-      const [first] = found
-      const same = found.every(
-        (e) => e.key === first?.key && e.directive.params.alt === first.directive.params.alt,
-      )
-      return same ? first?.directive : undefined
+      return byFile.get(file)?.map((e) => e.directive)
     },
     made: (key) => images.get(key),
     remember(image) {

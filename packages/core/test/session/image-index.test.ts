@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPlaceholderProvider } from '../../src/providers/placeholder.js'
 import { createSession } from '../../src/session/index.js'
-import type { Provider } from '../../src/types.js'
+import type { Directive, Provider } from '../../src/types.js'
 
 // Scans of the whole project, counted.
 const scans = vi.hoisted(() => ({ count: 0 }))
@@ -60,23 +60,23 @@ describe("the session's image index", () => {
       expect(summary.total).toBe(2)
       expect(provider.calls).toBe(2)
       const file = join(root, 'page.md')
-      const found = await session.imageAt(file, {
-        source: '![A harbour](flux:A harbour at dusk)',
-        alt: 'A harbour',
-      })
+      const written = (await session.directivesIn(file)) ?? []
+      // Where each image is written, by offsets into the file, for a markdown host to look it up.
+      expect(
+        written.map((d) => [d.element && PAGE.slice(d.element.start, d.element.end), d.params.alt]),
+      ).toEqual([
+        ['![A harbour](flux:A harbour at dusk)', 'A harbour'],
+        ['![Same](<flux:A harbour at dusk?size=1536x1024>)', 'Same'],
+      ])
+      const found = await session.image(written[0] as Directive, file)
       expect(found).toMatchObject({ prompt: 'A harbour at dusk', alt: 'A harbour' })
       // The same image as asked the long way, made once.
       expect(found).toEqual(
         await session.image({ prompt: 'A harbour at dusk', params: { alt: 'A harbour' } }),
       )
       expect(provider.calls).toBe(2)
-      // What no scan found, and an alt the parser reads otherwise than the scanner: the host works it out.
-      expect(await session.imageAt(file, { source: '![A harbour](flux:A harbour at noon)', alt: '' })).toBe(
-        undefined,
-      )
-      expect(
-        await session.imageAt(file, { source: '![A harbour](flux:A harbour at dusk)', alt: 'Other' }),
-      ).toBe(undefined)
+      // A file no scan read: the host scans what it has.
+      expect(await session.directivesIn(join(root, 'none.md'))).toBe(undefined)
       // The build's scan, with each image's status as the build left it.
       const scan = await session.scan()
       expect(scan.items.map((item) => item.status)).toEqual(['placeholder', 'placeholder'])
@@ -86,7 +86,7 @@ describe("the session's image index", () => {
     }
   })
 
-  it('in dev: one scan at start, and imageAt leaves it to image(), since files change under it', async () => {
+  it('in dev: one scan at start, and directivesIn leaves it to the host, since files change under it', async () => {
     await writeFile(join(root, 'page.md'), PAGE)
     await writeFile(join(root, 'other.md'), '![Other](flux:Another prompt)\n')
     const provider = counted()
@@ -96,9 +96,7 @@ describe("the session's image index", () => {
     )
     try {
       const file = join(root, 'page.md')
-      expect(
-        await session.imageAt(file, { source: '![A harbour](flux:A harbour at dusk)', alt: 'A harbour' }),
-      ).toBe(undefined)
+      expect(await session.directivesIn(file)).toBe(undefined)
       scans.count = 0
       expect((await session.scan()).directives).toHaveLength(3)
       // The dev server's background run starts from the session's scan.
