@@ -55,6 +55,8 @@ interface Fixture {
   prompts: string[]
   /** `<picture>` elements over all pages. */
   pictures: number
+  /** The distinct files the pages' `<img>`, `<source>` and og:image name. */
+  files: number
   /** `<img>` elements per page, when the fixture says. */
   imgs?: Record<string, number>
   /** Text some pages must hold (markup the site's own plugins make). */
@@ -78,6 +80,8 @@ const FIXTURES: Record<Adapter, Fixture> = {
     ],
     // One <picture> each: the import and the hero through <FluxImage>, the body images by the markdown plugins.
     pictures: 4,
+    // Two widths in three formats each.
+    files: 24,
   },
   vite: {
     dir: 'matrix/vite',
@@ -86,6 +90,7 @@ const FIXTURES: Record<Adapter, Fixture> = {
     prompts: ['A paper boat on a rainy street puddle', 'A red kite over sand dunes, blue sky'],
     // index.html's image; the kite is rendered by the script, from its import's URLs.
     pictures: 1,
+    files: 6,
   },
 }
 
@@ -109,6 +114,9 @@ const PAPER: Fixture = {
   ],
   // The body images; heroes and the gallery are Astro's <Image>.
   pictures: 2,
+  // Astro's <Image>s (2 heroes on the home page, 2 on their posts, 2 gallery images), the 2 body
+  // images' 6 each, the 2 generated og images (originals), the site's og image and forest.jpg.
+  files: 22,
   imgs: {
     'index.html': 2,
     'posts/birds/index.html': 2,
@@ -118,6 +126,26 @@ const PAPER: Fixture = {
   },
   // ogImage's two forms: Astro's image of the original.
   og: { 'posts/lighthouse-notes/index.html': [1536, 1024], 'posts/harbour-at-night/index.html': [1344, 768] },
+}
+
+// The SvelteKit site of test/frameworks.test.ts (built there on SvelteKit 3 and Vite 8) on
+// SvelteKit 2 and Vite 7: a Svelte component importing `flux:`, mdsvex pages (.svx, .md) with body
+// directives.
+const SVELTEKIT: Fixture = {
+  dir: 'fixtures/install-sveltekit',
+  build: 'vite build',
+  output: 'build',
+  prompts: [
+    'A lighthouse on a cliff at dawn, watercolor',
+    'A fishing boat at dusk, oil painting',
+    'A seagull on a wooden post',
+    'A red paper lantern in the rain',
+    'A coil of old rope on a pier',
+  ],
+  // The component's import; the .svx page's two images; the .md page's three.
+  pictures: 6,
+  // Six per body image; the component's <img> has no srcset, so its 160w JPEG is not named.
+  files: 29,
 }
 
 /** A site the matrix builds: a host major at an end of its range, or an app at its own versions. */
@@ -133,6 +161,21 @@ interface Host {
 }
 
 const APPS: Host[] = [
+  {
+    name: 'sveltekit2',
+    adapter: 'vite',
+    major: 7,
+    end: 'newest',
+    fixture: SVELTEKIT,
+    dependencies: {
+      '@sveltejs/adapter-static': '^3.0.11',
+      '@sveltejs/kit': '^2.70.4',
+      '@sveltejs/vite-plugin-svelte': '^6.2.3',
+      mdsvex: '^0.12.8',
+      svelte: '^5.60.1',
+      vite: '^7.0.0',
+    },
+  },
   {
     name: 'astro-paper5',
     adapter: 'astro',
@@ -169,7 +212,8 @@ interface Site extends Host {
   gateway: MockGateway
   /** The version installed, and the figures for the closing table. */
   version?: string
-  mdx?: string
+  /** The framework or integration it runs with, and its version: `@astrojs/mdx 4.3.14`. */
+  with?: string
   figures: { requests?: number; files?: number; coldMs?: number; warmMs?: number; installMs?: number }
 }
 
@@ -224,16 +268,19 @@ beforeAll(async () => {
       site.figures.installMs = performance.now() - start
       const installed = join(site.root, 'node_modules', site.adapter, 'package.json')
       site.version = JSON.parse(await readFile(installed, 'utf8')).version
-      const mdx = join(site.root, 'node_modules', '@astrojs', 'mdx', 'package.json')
-      if (existsSync(mdx)) site.mdx = JSON.parse(await readFile(mdx, 'utf8')).version
+      for (const name of ['@astrojs/mdx', '@sveltejs/kit']) {
+        const manifest = join(site.root, 'node_modules', name, 'package.json')
+        if (existsSync(manifest))
+          site.with = `${name} ${JSON.parse(await readFile(manifest, 'utf8')).version}`
+      }
     }),
   )
 }, 600_000)
 
 afterAll(async () => {
   const rows = sites.map(
-    ({ name, adapter, end, version, mdx, figures: f }) =>
-      `${name}: ${adapter} ${version}${mdx ? ` with @astrojs/mdx ${mdx}` : ''} (${end}): ` +
+    ({ name, adapter, end, version, with: other, figures: f }) =>
+      `${name}: ${adapter} ${version}${other ? ` with ${other}` : ''} (${end}): ` +
       (end === 'outside'
         ? `refused in ${seconds(f.coldMs)}`
         : `${f.requests} requests, ${f.files} image files, cold build ${seconds(f.coldMs)}, warm ${seconds(f.warmMs)}`) +
@@ -286,6 +333,7 @@ describe.each(SITES)('$name ($end)', (host) => {
       // The Vite app's script renders the kite from its import: its URL is a file too.
       if (adapter === 'vite' && fixture === FIXTURES.vite) expect(await bundleUrls(output)).not.toEqual([])
       figures.files = new Set(urls).size
+      expect(figures.files).toBe(fixture.files)
     },
     TIMEOUT,
   )
