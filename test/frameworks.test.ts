@@ -194,13 +194,14 @@ describe.concurrent('SvelteKit and VitePress sites', () => {
 // prompt no build made is generated once, and every image the page shows loads.
 const DEV: Record<
   'sveltekit' | 'vitepress',
-  { site: Site; command: string[]; page: string; file: string; text: string }
+  { site: Site; command: string[]; page: string; file: string; text: string; prompt: string }
 > = {
   sveltekit: {
     site: SVELTEKIT,
     command: ['vite', 'dev'],
     page: '/dev',
     file: 'src/routes/dev/+page.svx',
+    prompt: 'A tugboat pushing a barge, pencil sketch',
     text: "<script>\nimport Hero from '../../lib/Hero.svelte'\n</script>\n\n# In dev\n\n<Hero />\n\n![A tugboat](flux:A tugboat pushing a barge, pencil sketch)\n",
   },
   vitepress: {
@@ -208,10 +209,11 @@ const DEV: Record<
     command: ['vitepress', 'dev'],
     page: '/guide/dev.html',
     file: 'guide/dev.md',
+    prompt: 'A tugboat drawn in chalk',
     text: "# In dev\n\n<script setup>\nimport Hero from '../components/Hero.vue'\n</script>\n\n<Hero />\n\n![A tugboat](flux:A tugboat drawn in chalk)\n",
   },
 }
-const DEV_PROMPTS = ['A tugboat pushing a barge, pencil sketch', 'A tugboat drawn in chalk']
+const DEV_PROMPTS = Object.values(DEV).map((dev) => dev.prompt)
 
 describe('their dev servers', () => {
   let browser: Browser | undefined
@@ -236,59 +238,58 @@ describe('their dev servers', () => {
       }),
     )
     browser = await launchChromium()
-    for (const dev of started) {
-      // Generated in the background from the start: the page's own new image, once.
-      await expect
-        .poll(() => gateway.generatedByPrompt.get(DEV_PROMPTS[started.indexOf(dev)] ?? '') ?? 0, {
-          timeout: 60_000,
-        })
-        .toBe(1)
-      const page = await browser.newPage()
-      const problems = watchPage(page)
-      await page.goto(`${dev.origin}${dev.page}`)
-      // Both images shown, loaded, pending no longer (a page may reload once as images arrive).
-      let last: string[] = []
-      try {
-        await expect
-          .poll(async () => (last = await shown(page)), { timeout: 60_000 })
-          .toSatisfy(
-            (now: string[]) => now.length === 2 && !now.some((s) => s === 'broken' || s.includes('/~')),
+    // Both pages at once, each in its own tab.
+    const open = browser
+    await Promise.all(
+      started.map(async (dev) => {
+        // Generated in the background from the start: the page's own new image, once.
+        await expect.poll(() => gateway.generatedByPrompt.get(dev.prompt) ?? 0, { timeout: 60_000 }).toBe(1)
+        const page = await open.newPage()
+        const problems = watchPage(page)
+        await page.goto(`${dev.origin}${dev.page}`)
+        // Both images shown, loaded, pending no longer (a page may reload once as images arrive).
+        let last: string[] = []
+        try {
+          await expect
+            .poll(async () => (last = await shown(page)), { timeout: 60_000 })
+            .toSatisfy(
+              (now: string[]) => now.length === 2 && !now.some((s) => s === 'broken' || s.includes('/~')),
+            )
+        } catch (err) {
+          const html = await page.content().catch(() => '')
+          throw new Error(
+            `${dev.page} showed ${JSON.stringify(last)}; the page saw ${JSON.stringify(problems)}\n--- page ---\n${html}\n--- server ---\n${dev.output()}`,
+            { cause: err },
           )
-      } catch (err) {
-        const html = await page.content().catch(() => '')
-        throw new Error(
-          `${dev.page} showed ${JSON.stringify(last)}; the page saw ${JSON.stringify(problems)}\n--- page ---\n${html}\n--- server ---\n${dev.output()}`,
-          { cause: err },
-        )
-      }
-      const urls: string[] =
-        await page.evaluate(`[...document.querySelectorAll('img, source')].flatMap((el) =>
+        }
+        const urls: string[] =
+          await page.evaluate(`[...document.querySelectorAll('img, source')].flatMap((el) =>
           [el.getAttribute('src'), ...(el.getAttribute('srcset') ?? '').split(',').map((c) => c.trim().split(/\\s+/)[0])]
             .filter(Boolean).map((u) => new URL(u, location.href).href))`)
-      // The hero's <source>s (2 widths each of AVIF, WebP) and <img> src; the body picture's 2 × 3.
-      expect(new Set(urls).size, dev.page).toBe(5 + 6)
-      for (const url of urls) {
-        const res = await fetch(url)
-        expect(res.status, url).toBe(200)
-        expect(res.headers.get('content-type'), url).toMatch(/^image\/(avif|webp|jpeg|png)$/)
-        const { format } = await sharp(Buffer.from(await res.arrayBuffer())).metadata()
-        expect(format, url).toBe(
-          { avif: 'heif', jpg: 'jpeg' }[extension(new URL(url).pathname)] ?? extension(new URL(url).pathname),
-        )
-      }
-      // Another site's page asking for the same image: refused before anything is made.
-      const foreign = await fetch(urls[0] ?? '', { headers: { 'Sec-Fetch-Site': 'cross-site' } })
-      expect(foreign.status).toBe(403)
-      expect(
-        // A reload cuts requests short; the browser's own /favicon.ico (no site here has one) is
-        // reported only by its console line.
-        problems.filter(
-          (p) => !p.includes('net::ERR_ABORTED') && !p.startsWith('console: Failed to load resource'),
-        ),
-        dev.page,
-      ).toEqual([])
-      expect(dev.output()).not.toContain(KEY)
-    }
+        // The hero's <source>s (2 widths each of AVIF, WebP) and <img> src; the body picture's 2 × 3.
+        expect(new Set(urls).size, dev.page).toBe(5 + 6)
+        for (const url of urls) {
+          const res = await fetch(url)
+          expect(res.status, url).toBe(200)
+          expect(res.headers.get('content-type'), url).toMatch(/^image\/(avif|webp|jpeg|png)$/)
+          const { format } = await sharp(Buffer.from(await res.arrayBuffer())).metadata()
+          const named = extension(new URL(url).pathname)
+          expect(format, url).toBe({ avif: 'heif', jpg: 'jpeg' }[named] ?? named)
+        }
+        // Another site's page asking for the same image: refused before anything is made.
+        const foreign = await fetch(urls[0] ?? '', { headers: { 'Sec-Fetch-Site': 'cross-site' } })
+        expect(foreign.status).toBe(403)
+        expect(
+          // A reload cuts requests short; the browser's own /favicon.ico (no site here has one) is
+          // reported only by its console line.
+          problems.filter(
+            (p) => !p.includes('net::ERR_ABORTED') && !p.startsWith('console: Failed to load resource'),
+          ),
+          dev.page,
+        ).toEqual([])
+        expect(dev.output()).not.toContain(KEY)
+      }),
+    )
     // Nothing but the two new images was paid for: the cached ones came from the builds' cache.
     expect(gateway.requests - before).toBe(DEV_PROMPTS.length)
   })
