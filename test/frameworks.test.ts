@@ -1,10 +1,14 @@
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Browser } from 'playwright-core'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, shown, watchPage } from './helpers/browser.js'
+import { freePort } from './helpers/dev-server.js'
 import { exec, packTarballs, pnpm } from './helpers/packed.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
@@ -186,8 +190,113 @@ describe.concurrent('SvelteKit and VitePress sites', () => {
   )
 })
 
-it('the gateway saw one request per image of the two sites, and no other', () => {
-  expect(gateway.requests).toBe(SVELTEKIT.prompts.length + VITEPRESS.prompts.length)
+// Their dev servers, as users start them, on a page with an import and a body directive: a
+// prompt no build made is generated once, and every image the page shows loads.
+const DEV: Record<
+  'sveltekit' | 'vitepress',
+  { site: Site; command: string[]; page: string; file: string; text: string; prompt: string }
+> = {
+  sveltekit: {
+    site: SVELTEKIT,
+    command: ['vite', 'dev'],
+    page: '/dev',
+    file: 'src/routes/dev/+page.svx',
+    prompt: 'A tugboat pushing a barge, pencil sketch',
+    text: "<script>\nimport Hero from '../../lib/Hero.svelte'\n</script>\n\n# In dev\n\n<Hero />\n\n![A tugboat](flux:A tugboat pushing a barge, pencil sketch)\n",
+  },
+  vitepress: {
+    site: VITEPRESS,
+    command: ['vitepress', 'dev'],
+    page: '/guide/dev.html',
+    file: 'guide/dev.md',
+    prompt: 'A tugboat drawn in chalk',
+    text: "# In dev\n\n<script setup>\nimport Hero from '../components/Hero.vue'\n</script>\n\n<Hero />\n\n![A tugboat](flux:A tugboat drawn in chalk)\n",
+  },
+}
+const DEV_PROMPTS = Object.values(DEV).map((dev) => dev.prompt)
+
+describe('their dev servers', () => {
+  let browser: Browser | undefined
+  const servers: Array<() => Promise<void>> = []
+  afterAll(async () => {
+    await browser?.close()
+    await Promise.all(servers.map((close) => close()))
+  })
+
+  it('`vite dev` (SvelteKit) and `vitepress dev`: a page with an import and a body directive shows images that load; only its new image is generated, once; a foreign page is refused', {
+    timeout: BUILD_TIMEOUT,
+  }, async () => {
+    const before = gateway.requests
+    const started = await Promise.all(
+      Object.values(DEV).map(async (dev) => {
+        const root = rootOf(dev.site)
+        await mkdir(dirname(join(root, dev.file)), { recursive: true })
+        await writeFile(join(root, dev.file), dev.text)
+        const server = await startDev(root, dev.command)
+        servers.push(server.close)
+        return { ...dev, ...server }
+      }),
+    )
+    browser = await launchChromium()
+    // Both pages at once, each in its own tab.
+    const open = browser
+    await Promise.all(
+      started.map(async (dev) => {
+        // Generated in the background from the start: the page's own new image, once.
+        await expect.poll(() => gateway.generatedByPrompt.get(dev.prompt) ?? 0, { timeout: 60_000 }).toBe(1)
+        const page = await open.newPage()
+        const problems = watchPage(page)
+        await page.goto(`${dev.origin}${dev.page}`)
+        // Both images shown, loaded, pending no longer (a page may reload once as images arrive).
+        let last: string[] = []
+        try {
+          await expect
+            .poll(async () => (last = await shown(page)), { timeout: 60_000 })
+            .toSatisfy(
+              (now: string[]) => now.length === 2 && !now.some((s) => s === 'broken' || s.includes('/~')),
+            )
+        } catch (err) {
+          const html = await page.content().catch(() => '')
+          throw new Error(
+            `${dev.page} showed ${JSON.stringify(last)}; the page saw ${JSON.stringify(problems)}\n--- page ---\n${html}\n--- server ---\n${dev.output()}`,
+            { cause: err },
+          )
+        }
+        const urls: string[] =
+          await page.evaluate(`[...document.querySelectorAll('img, source')].flatMap((el) =>
+          [el.getAttribute('src'), ...(el.getAttribute('srcset') ?? '').split(',').map((c) => c.trim().split(/\\s+/)[0])]
+            .filter(Boolean).map((u) => new URL(u, location.href).href))`)
+        // The hero's <source>s (2 widths each of AVIF, WebP) and <img> src; the body picture's 2 × 3.
+        expect(new Set(urls).size, dev.page).toBe(5 + 6)
+        for (const url of urls) {
+          const res = await fetch(url)
+          expect(res.status, url).toBe(200)
+          expect(res.headers.get('content-type'), url).toMatch(/^image\/(avif|webp|jpeg|png)$/)
+          const { format } = await sharp(Buffer.from(await res.arrayBuffer())).metadata()
+          const named = extension(new URL(url).pathname)
+          expect(format, url).toBe({ avif: 'heif', jpg: 'jpeg' }[named] ?? named)
+        }
+        // Another site's page asking for the same image: refused before anything is made.
+        const foreign = await fetch(urls[0] ?? '', { headers: { 'Sec-Fetch-Site': 'cross-site' } })
+        expect(foreign.status).toBe(403)
+        expect(
+          // A reload cuts requests short; the browser's own /favicon.ico (no site here has one) is
+          // reported only by its console line.
+          problems.filter(
+            (p) => !p.includes('net::ERR_ABORTED') && !p.startsWith('console: Failed to load resource'),
+          ),
+          dev.page,
+        ).toEqual([])
+        expect(dev.output()).not.toContain(KEY)
+      }),
+    )
+    // Nothing but the two new images was paid for: the cached ones came from the builds' cache.
+    expect(gateway.requests - before).toBe(DEV_PROMPTS.length)
+  })
+})
+
+it('the gateway saw one request per image of the two sites and their dev pages, and no other', () => {
+  expect(gateway.requests).toBe(SVELTEKIT.prompts.length + VITEPRESS.prompts.length + DEV_PROMPTS.length)
 })
 
 // --- helpers ---------------------------------------------------------------------------------
@@ -208,6 +317,43 @@ function build(site: Site) {
     NO_COLOR: '1',
   }
   return exec(join(root, 'node_modules', '.bin', bin), args, { cwd: root, env })
+}
+
+/** A site's dev server through its installed bin, on a free loopback port, once it says where it listens. */
+async function startDev(root: string, [bin, ...args]: string[]) {
+  const port = await freePort()
+  const env = {
+    PATH: [dirname(process.execPath), process.env.PATH].join(delimiter),
+    HOME: process.env.HOME,
+    NO_COLOR: '1',
+  }
+  const child = spawn(
+    join(root, 'node_modules', '.bin', bin ?? ''),
+    [...args, '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
+    {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  const exited = new Promise<void>((done) => child.once('exit', () => done()))
+  let output = ''
+  child.stdout.on('data', (chunk) => (output += chunk))
+  child.stderr.on('data', (chunk) => (output += chunk))
+  const close = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill()
+    await exited
+  }
+  const origin = `http://127.0.0.1:${port}`
+  try {
+    await expect.poll(() => output, { timeout: 60_000 }).toContain(origin)
+  } catch (err) {
+    await close()
+    throw new Error(
+      `${bin} ${args.join(' ')} did not start: ${(err as Error).message}\n--- it said ---\n${output}`,
+    )
+  }
+  return { origin, output: () => output, close }
 }
 
 /** Every HTML page of the output, by its path there. */
