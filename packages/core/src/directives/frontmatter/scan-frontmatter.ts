@@ -3,6 +3,7 @@ import type { DirectiveParams, ParsedDirective } from '../../types.js'
 import { DIRECTIVE_KEYS } from '../grammar/grammar.js'
 import { parseDirective } from '../grammar/parse-directive.js'
 import { runScan, type ScanContext, type ScanResult } from '../scan-context.js'
+import { readFlatFrontmatter } from './read-flat-frontmatter.js'
 
 /** Where a file's `---` frontmatter is: its YAML, and where the body starts. */
 export interface FrontmatterRange {
@@ -65,6 +66,15 @@ export function scanFrontmatterRange(ctx: ScanContext, range: FrontmatterRange):
   // Every directive form holds "flux" (a `flux:` value or a `flux` key); most frontmatter holds
   // none, and parsing YAML is most of the cost of scanning a site.
   if (!yaml.includes('flux')) return
+  // Flat frontmatter (most of it) is read without the YAML library, with the same results.
+  const flat = readFlatFrontmatter(yaml)
+  if (flat !== undefined) {
+    for (const { value, start, end } of flat) {
+      const parsed = parseDirective(value)
+      if (parsed !== undefined) addRange(ctx, range.contentStart + start, range.contentStart + end, parsed)
+    }
+    return
+  }
   const tooDeep = depthBeyond(yaml, MAX_DEPTH)
   if (tooDeep >= 0) {
     fail(ctx, `it is nested more than ${MAX_DEPTH} levels deep`, range.contentStart + tooDeep)
@@ -120,8 +130,12 @@ function walk(ctx: ScanContext, root: unknown, base: number): void {
 
 function add(ctx: ScanContext, node: Node, base: number, parsed: ParsedDirective): void {
   const [start, end] = node.range ?? [0, 0]
+  addRange(ctx, base + start, base + end, parsed)
+}
+
+function addRange(ctx: ScanContext, start: number, end: number, parsed: ParsedDirective): void {
   // A block map's range runs on to the next key's line: the raw text stops at its last character.
-  ctx.add('frontmatter', base + start, ctx.text.slice(base + start, base + end).trimEnd(), parsed)
+  ctx.add('frontmatter', start, ctx.text.slice(start, end).trimEnd(), parsed)
 }
 
 /** `{ flux: "prompt?opts", size, model, quality, seed, alt, preset, ref }`; false when the map is not one. */
