@@ -47,6 +47,9 @@ describe('what a process loads', () => {
       expect(warm.files).toBeGreaterThan(0)
       expect(warm.packages).not.toContain('sharp')
       expect(warm.packages).not.toContain('undici')
+      // Flat frontmatter is read without the YAML library.
+      expect(cold.packages).not.toContain('yaml')
+      expect(warm.packages).not.toContain('yaml')
       expect(gateway.requests).toBe(2)
     } finally {
       await project.cleanup()

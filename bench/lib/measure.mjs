@@ -26,8 +26,13 @@ const TICK_MS = 1000 / 100 // USER_HZ on Linux
 /**
  * Runs `command args` to completion and measures it. Never rejects on a non-zero exit: check `code`.
  * `stdout: 'ignore'` avoids buffering large outputs. `timeoutMs` kills a run that hangs.
+ * `onSpawn(pid)` gets the measured process's id (not GNU time's): see `cpuMsOf`.
  */
-export async function measureProcess(command, args, { cwd, env, stdout = 'pipe', timeoutMs = 600_000 } = {}) {
+export async function measureProcess(
+  command,
+  args,
+  { cwd, env, stdout = 'pipe', timeoutMs = 600_000, onSpawn } = {},
+) {
   const tmp = hasGnuTime ? await mkdtemp(join(os.tmpdir(), 'flux-bench-time-')) : undefined
   const timeFile = tmp && join(tmp, 'time.txt')
   const [file, argv] = hasGnuTime
@@ -35,6 +40,7 @@ export async function measureProcess(command, args, { cwd, env, stdout = 'pipe',
     : [command, args]
   const started = performance.now()
   const child = spawn(file, argv, { cwd, env, stdio: ['ignore', stdout, 'pipe'] })
+  if (onSpawn) onSpawn(hasGnuTime ? await childOf(child.pid) : child.pid)
   let out = ''
   let err = ''
   child.stdout?.on('data', (c) => {
@@ -83,6 +89,26 @@ export async function measureProcess(command, args, { cwd, env, stdout = 'pipe',
     stderr: err,
     via,
   }
+}
+
+/** The first child of `pid` (the command GNU time runs), once it exists. */
+async function childOf(pid) {
+  for (;;) {
+    try {
+      const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]
+      if (first) return Number(first)
+    } catch {
+      return undefined
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+}
+
+/** The CPU time (user + system, 10 ms ticks) a running process has used so far, or NaN once it is gone. */
+export function cpuMsOf(pid) {
+  const into = { hwmKB: 0, ticks: 0 }
+  sample(pid, into)
+  return into.hwmKB > 0 ? into.ticks * TICK_MS : Number.NaN
 }
 
 function sample(pid, into) {

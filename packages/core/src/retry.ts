@@ -25,6 +25,15 @@ import type { GenerateContext, Logger } from './types.js'
 export type FailureKind = 'transient' | 'lost'
 
 /**
+ * The reason phrase of an HTTP status (`Too Many Requests`), or undefined. Read from `node:http`
+ * when asked: importing it costs about 100 ms of start-up, and by the time a status is shown,
+ * undici has loaded it anyway.
+ */
+export function statusText(status: number): string | undefined {
+  return process.getBuiltinModule('node:http').STATUS_CODES[status]
+}
+
+/**
  * Thrown by an attempt to tell `retry` it may be retried. Fatal failures are thrown as the
  * FluxError itself. `reason` is short, for logs and `onRetry`, and already free of secrets.
  */

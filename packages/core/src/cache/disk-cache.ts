@@ -43,7 +43,7 @@ import {
 } from './cache-entry.js'
 import { CACHE_GITIGNORE, CACHE_LAYOUT, type CacheArea } from './cache-layout.js'
 import { cacheWriteError, disablesWrites } from './cache-write-error.js'
-import { makeDir, readTextIfPresent, reasonOf, unlinkIfPresent } from './fs-util.js'
+import { isAbsent, makeDir, readTextIfPresent, reasonOf, unlinkIfPresent } from './fs-util.js'
 import { createKeyLock } from './key-lock.js'
 import type { CacheStatus, OriginalStore } from './original-store.js'
 import { CACHE_META_VERSION, type CacheEntryMeta } from './records.js'
@@ -241,6 +241,11 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
     async check(key) {
       assertKey(key)
       await ready()
+      // Most keys of a first scan have no file in any store: three stats say so without the
+      // failed opens (each an error object) that reading them costs. Any other answer, an error
+      // included, takes the reads below.
+      const areas = ['originals', 'moderation', 'placeholders'] as const
+      if (areas.every((area) => isAbsent(join(areaDir(area), `${key}.json`)))) return 'missing'
       const real = await verify(key, 'originals')
       if ('entry' in real) return 'cached'
       if ('corrupt' in real) return 'corrupt'

@@ -30,6 +30,15 @@ export function statIfPresent(path: string): Stats | undefined {
   }
 }
 
+/** True when nothing is at `path` (one synchronous stat, no error object); false on any other answer. */
+export function isAbsent(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) === undefined
+  } catch {
+    return false
+  }
+}
+
 /** True when the file existed and was removed. */
 export async function unlinkIfPresent(path: string): Promise<boolean> {
   try {

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { STATUS_CODES } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js'
 import { printable, redact as redactSecret } from '../redact.js'
-import { AttemptFailure, parseRetryAfter, retry, retryOptions } from '../retry.js'
+import { AttemptFailure, parseRetryAfter, retry, retryOptions, statusText } from '../retry.js'
 import { parseOptions } from '../schema.js'
 import type { CanonicalRequest, GenerateContext, JobReceipt, Provider } from '../types.js'
 import {
@@ -299,7 +298,7 @@ export function createBflProvider(options: BflProviderOptions): Provider {
     headers: Dispatcher.ResponseData['headers'],
     text: string,
   ): never {
-    const message = errorMessage(text, redact) || `${status} ${STATUS_CODES[status] ?? 'Unknown'}`
+    const message = errorMessage(text, redact) || `${status} ${statusText(status) ?? 'Unknown'}`
     if (status === 401 || status === 403)
       throw fluxError('FLUX_AUTH', { status, detail: `${where}: ${message}` })
     if (status === 402) {

@@ -1,10 +1,9 @@
-import { STATUS_CODES } from 'node:http'
 import { inspect } from 'node:util'
 import type { Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js'
 import { printable, redact as redactSecret } from '../redact.js'
-import { AttemptFailure, parseRetryAfter, retry, retryOptions } from '../retry.js'
+import { AttemptFailure, parseRetryAfter, retry, retryOptions, statusText } from '../retry.js'
 import { parseOptions } from '../schema.js'
 import type { CanonicalRequest, GenerateContext, GeneratedImage, Logger, Provider } from '../types.js'
 import { decodeAnswerImage } from './check-image.js'
@@ -154,10 +153,10 @@ export function createOpenAIImagesProvider(options: OpenAIImagesProviderOptions)
 
   function failFromStatus(status: number, headers: Dispatcher.ResponseData['headers'], text: string): never {
     const err = parseErrorBody(text, redact)
-    const statusText = STATUS_CODES[status] ?? 'Unknown'
-    const message = err.message || `${status} ${statusText}`
+    const reason = statusText(status) ?? 'Unknown'
+    const message = err.message || `${status} ${reason}`
     const detail = err.param ? `${message} (param: ${err.param})` : message
-    const cause = new GatewayHttpError(`${where}: ${status} ${statusText}`, status, err)
+    const cause = new GatewayHttpError(`${where}: ${status} ${reason}`, status, err)
     const tag = `${err.code ?? ''} ${err.type ?? ''}`
     if (status === 401 || status === 403) throw fluxError('FLUX_AUTH', { status, detail }, { cause })
     if (status === 402 || (status === 429 && isQuota(tag, message)))

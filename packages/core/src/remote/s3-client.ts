@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto'
-import { STATUS_CODES } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { XMLParser } from 'fast-xml-parser'
 import type { Agent, Dispatcher } from 'undici'
 import { FluxError, fluxError } from '../errors.js'
 import { printable, quote, redact } from '../redact.js'
-import { backoffDelay } from '../retry.js'
+import { backoffDelay, statusText } from '../retry.js'
 import type { RemoteConfig } from './remote-config.js'
 
 export interface S3ClientOptions {
@@ -400,7 +399,7 @@ function errorCode(answer: Answer): string | undefined {
  * body: the server's words quoted and escaped (`quote`), so they cannot forge a log line.
  */
 function describeAnswer(answer: Answer, scrub: (t: string) => string): string {
-  const status = `${answer.status} ${STATUS_CODES[answer.status] ?? ''}`.trim()
+  const status = `${answer.status} ${statusText(answer.status) ?? ''}`.trim()
   const { code, message } = errorBody(answer)
   if (code === undefined) return status
   // Redacted before it is cut: a cut through a secret would leave a piece of it behind.

@@ -1,8 +1,20 @@
-import { isMap, isScalar, isSeq, type Node, parseDocument, type Scalar, type YAMLMap } from 'yaml'
+import { createRequire } from 'node:module'
+import type * as Yaml from 'yaml'
+import type { Node, Scalar, YAMLMap } from 'yaml'
 import type { DirectiveParams, ParsedDirective } from '../../types.js'
 import { DIRECTIVE_KEYS } from '../grammar/grammar.js'
 import { parseDirective } from '../grammar/parse-directive.js'
 import { runScan, type ScanContext, type ScanResult } from '../scan-context.js'
+import { readFlatFrontmatter } from './read-flat-frontmatter.js'
+
+// The YAML library is 72 modules: it loads with the first frontmatter the flat reader leaves to
+// it, so a CLI run or a build over flat frontmatter never pays for it. (Synchronously: scanners
+// are synchronous.)
+let yamlLibrary: typeof Yaml | undefined
+const loadYaml = (): typeof Yaml => {
+  yamlLibrary ??= createRequire(import.meta.url)('yaml') as typeof Yaml
+  return yamlLibrary
+}
 
 /** Where a file's `---` frontmatter is: its YAML, and where the body starts. */
 export interface FrontmatterRange {
@@ -61,16 +73,25 @@ const MAX_DEPTH = 100
 
 /** Scans the YAML of `range` into `ctx` (offsets and lines are the file's). */
 export function scanFrontmatterRange(ctx: ScanContext, range: FrontmatterRange): void {
-  const yaml = ctx.text.slice(range.contentStart, range.contentEnd)
+  const source = ctx.text.slice(range.contentStart, range.contentEnd)
   // Every directive form holds "flux" (a `flux:` value or a `flux` key); most frontmatter holds
   // none, and parsing YAML is most of the cost of scanning a site.
-  if (!yaml.includes('flux')) return
-  const tooDeep = depthBeyond(yaml, MAX_DEPTH)
+  if (!source.includes('flux')) return
+  // Flat frontmatter (most of it) is read without the YAML library, with the same results.
+  const flat = readFlatFrontmatter(source)
+  if (flat !== undefined) {
+    for (const { value, start, end } of flat) {
+      const parsed = parseDirective(value)
+      if (parsed !== undefined) addRange(ctx, range.contentStart + start, range.contentStart + end, parsed)
+    }
+    return
+  }
+  const tooDeep = depthBeyond(source, MAX_DEPTH)
   if (tooDeep >= 0) {
     fail(ctx, `it is nested more than ${MAX_DEPTH} levels deep`, range.contentStart + tooDeep)
     return
   }
-  const doc = withoutStackTraces(() => parseDocument(yaml, { prettyErrors: false }))
+  const doc = withoutStackTraces(() => loadYaml().parseDocument(source, { prettyErrors: false }))
   const problem = doc.errors[0]
   if (problem !== undefined) {
     fail(ctx, problem.message, range.contentStart + problem.pos[0])
@@ -102,6 +123,7 @@ function fail(ctx: ScanContext, reason: string, offset: number): void {
 
 /** Visits every value (not keys) depth-first without recursion. */
 function walk(ctx: ScanContext, root: unknown, base: number): void {
+  const { isMap, isScalar, isSeq } = loadYaml()
   const stack: unknown[] = [root]
   while (stack.length > 0) {
     const node = stack.pop()
@@ -120,12 +142,17 @@ function walk(ctx: ScanContext, root: unknown, base: number): void {
 
 function add(ctx: ScanContext, node: Node, base: number, parsed: ParsedDirective): void {
   const [start, end] = node.range ?? [0, 0]
+  addRange(ctx, base + start, base + end, parsed)
+}
+
+function addRange(ctx: ScanContext, start: number, end: number, parsed: ParsedDirective): void {
   // A block map's range runs on to the next key's line: the raw text stops at its last character.
-  ctx.add('frontmatter', base + start, ctx.text.slice(base + start, base + end).trimEnd(), parsed)
+  ctx.add('frontmatter', start, ctx.text.slice(start, end).trimEnd(), parsed)
 }
 
 /** `{ flux: "prompt?opts", size, model, quality, seed, alt, preset, ref }`; false when the map is not one. */
 function objectDirective(ctx: ScanContext, map: YAMLMap, base: number): boolean {
+  const { isScalar, isSeq } = loadYaml()
   const flux = map.get('flux', true)
   const promptText = isScalar(flux) ? scalarText(flux) : undefined
   if (promptText === undefined) return false
