@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { escapeHtml, type FluxError, type Logger, type Session } from '@flux-images/core'
-import { hostError } from '@flux-images/vite'
+import { hostError } from '@flux-images/core/dev'
 import { findUnresolved, locateUnresolved, type UnresolvedFind } from './unresolved-output.js'
 
 /** What Vite's error overlay shows: its `ErrorOverlay` element takes this. */

@@ -11,7 +11,7 @@ import {
   type Session,
   serveVariants,
 } from '@flux-images/core'
-import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports, fluxStudio } from '@flux-images/vite'
+import { DEV_CLIENT, fluxImports, fluxStudio, reloadPages } from '@flux-images/core/dev'
 import type { AstroIntegration, AstroIntegrationLogger } from 'astro'
 import { contentDigest } from './content-digest.js'
 import { devPageCheck } from './dev-page-check.js'
@@ -99,18 +99,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         server.middlewares.use(own.middleware)
         server.middlewares.use(serveVariants(getSocialCards().files, { base: own.options.image.base }))
         server.middlewares.use(devPageCheck(own, { base: siteBase, logger: toLogger(logger.fork('flux')) }))
-        // Pending images arrived: modules compiled with placeholders' markup (MDX, `flux:` imports)
-        // are dropped, and the browser reloads.
-        refresh = (files) => {
-          for (const environment of Object.values(server.environments)) {
-            const graph = environment.moduleGraph
-            const stale = files.flatMap((file) => [...(graph.getModulesByFile(file) ?? [])])
-            for (const [id, mod] of graph.idToModuleMap)
-              if (id.startsWith(FLUX_MODULE_PREFIX)) stale.push(mod)
-            for (const mod of stale) graph.invalidateModule(mod)
-          }
-          server.environments.client.hot.send({ type: 'full-reload' })
-        }
+        refresh = (files) => reloadPages(server, files)
         own.prepare()
       },
       async 'astro:server:done'() {
