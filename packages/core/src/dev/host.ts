@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from '../types.js'
 
 // The parts of Vite's plugin API and dev server that the dev plugins use, as shapes of core's
 // own: core imports no host, and both adapters hand these plugins to Vite (Astro through its config).
@@ -63,4 +64,15 @@ export interface DevPlugin {
     handler(this: { error(err: HostError): never }, id: string): Promise<string | undefined>
   }
   transformIndexHtml?: { order: 'pre'; handler(): HtmlTag[] | undefined }
+}
+
+/** A host's logger that labels lines itself (Astro's): core's own `[flux] ` prefix would say it twice. */
+export function plainLogger(host: Required<Logger>): Logger {
+  const plain = (message: string) => message.replace(/^\[flux\] /, '')
+  return {
+    info: (m) => host.info(plain(m)),
+    warn: (m) => host.warn(plain(m)),
+    error: (m) => host.error(plain(m)),
+    debug: (m) => host.debug(plain(m)),
+  }
 }
