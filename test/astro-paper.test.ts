@@ -23,9 +23,12 @@ const SITE = 'https://paper.example'
  * harbour (ogImage's object form, hero and body: one request), the kite and the heron (gallery).
  */
 const GENERATED = 5
+/** Our variants of one body image: AVIF, WebP and the fallback, at 2 widths. */
+const VARIANTS_PER_IMAGE = 6
 
 let gateway: MockGateway
 let temp = ''
+let root = ''
 let dist = ''
 const pages = new Map<string, string>()
 
@@ -33,7 +36,7 @@ beforeAll(async () => {
   gateway = await createMockGateway({ apiKey: KEY })
   await mkdir(TMP, { recursive: true })
   temp = await mkdtemp(join(TMP, 'astro-paper-'))
-  const root = join(temp, 'site')
+  root = join(temp, 'site')
   await cp(FIXTURE, root, { recursive: true })
   await writeFile(join(root, '.env.local'), `FLUX_API_KEY=${KEY}\nFLUX_BASE_URL=${gateway.url}\n`)
   await build({ root, logLevel: 'error' })
@@ -110,6 +113,16 @@ describe('an AstroPaper-shaped site with flux: images', () => {
       expect(text.includes('flux:'), path).toBe(false)
       expect(text.includes(KEY), path).toBe(false)
     }
+  })
+
+  it('encodes our variants only for the images its markup shows (the 2 body images), and writes exactly those', async () => {
+    // The lighthouse, the kite and the heron only Astro's image() shows (heroes, gallery, ogImage):
+    // no variant of ours. The harbour is a hero too, but its body image is our <picture>.
+    const variants = (await readdir(join(root, '.flux-cache', 'variants', 'files'))).sort()
+    const slugs = new Set(variants.map((name) => name.replace(/-[0-9a-f]{12}-\d+\.\w+$/, '')))
+    expect([...slugs].sort()).toEqual(['a-lighthouse-beam-sweeping-over', 'a-neon-lit-harbour-at-night-rain'])
+    expect(variants).toHaveLength(2 * VARIANTS_PER_IMAGE)
+    expect((await readdir(join(dist, '_flux'))).sort()).toEqual(variants)
   })
 
   it("ogImage through image().or(z.string()): a flux: string or object is Astro's image of the original; a local one as before", async () => {

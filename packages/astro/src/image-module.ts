@@ -1,6 +1,6 @@
 import type { DirectiveParams, Session } from '@flux-images/core'
+import { imageFile } from '@flux-images/core/dev'
 import type { FluxImageData } from './flux-state.js'
-import { imageFile } from './image-file.js'
 
 /**
  * The module of a `flux:` import in Astro: the image's metadata (for `<FluxImage image={...}>`), and

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Directive } from '@flux-images/core'
-import { fieldAt } from './unresolved-output.js'
+import { fieldAt } from '@flux-images/core/dev'
 
 /** Where Astro looks for the content config, under `srcDir`. */
 const CONTENT_CONFIGS = ['content.config', 'content/config'].flatMap((name) =>

@@ -1,9 +1,9 @@
 import type { DirectiveParams } from '@flux-images/core'
+import { imageFile } from '@flux-images/core/dev'
 import { FluxError } from '@flux-images/core/runtime'
 import { z } from 'astro/zod'
 import { fieldDirective, type ObjectForm } from './field-directive.js'
 import { type FluxImageData, getFluxState, withoutFiles } from './flux-state.js'
-import { imageFile } from './image-file.js'
 
 /** The object form of a frontmatter directive: `{ flux, size, model, quality, seed, alt, preset }`. */
 const objectForm = () =>

@@ -1,7 +1,7 @@
 import { makeSocialCard, type Session } from '@flux-images/core'
+import { imageFile } from '@flux-images/core/dev'
 import { fieldDirective } from './field-directive.js'
 import type { CardInput, SocialCards } from './flux-state.js'
-import { imageFile } from './image-file.js'
 
 /**
  * Social cards from the session's images: core crops and caches them; this keeps their URLs

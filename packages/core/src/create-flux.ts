@@ -167,6 +167,11 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
   }
 
   async function image(given: ImageInput, { signal, alt }: { signal?: AbortSignal; alt?: string } = {}) {
+    return (await variants(given, true, signal, alt)) as ImageResult
+  }
+
+  /** An image's variants: made (`encode`), or only those made before, if any. */
+  async function variants(given: ImageInput, encode: boolean, signal?: AbortSignal, alt?: string) {
     const input = directiveInput(given)
     const { key, request, entry } = await resolve(input, signal ? { signal } : {})
     const location = 'location' in input ? input.location : undefined
@@ -175,6 +180,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
       prompt: request.prompt,
       alt: alt ?? ('params' in input ? input.params?.alt : undefined) ?? request.prompt,
     }
+    if (!encode) return getOptimizer().made(entry, info)
     return getOptimizer()
       .optimize(entry, info)
       .catch((err) => Promise.reject(at(err, location)))
@@ -195,7 +201,7 @@ export function createEngine(options: ResolvedOptions, context: EngineContext = 
           placeholder,
           refuse,
           ...(reason && { placeholderReason: reason }),
-          optimize: (request) => image({ request }),
+          optimize: (request, encode) => variants({ request }, encode),
           ...(cache.remote && { remote: cache.remote }),
           originals: () => cache.list(),
         },

@@ -9,8 +9,8 @@
  * - Directives: the grammar, and the scanners the adapters run over the code and markdown they
  *   transform.
  * - An image's result and its markup: a `<picture>` as a tree, serialized to HTML or to hast.
- * - For the Astro adapter's own images: social cards, a flat picture for an image still being
- *   generated, attributes decoded as HTML does, variants served in dev.
+ * - For the Astro adapter's own images: social cards, variants served in dev. What both adapters
+ *   hand their hosts (dev plugins, the output check) is `@flux-images/core/dev`.
  * - The HTML report of a cache (what `flux-images report` writes).
  */
 
@@ -23,7 +23,6 @@ export type {
   ScannedItem,
   ScanReport,
 } from './create-flux.js'
-export { decodeAttributeEntities } from './directives/grammar/entities.js'
 export {
   formatDirective,
   parseDirective,
@@ -53,7 +52,6 @@ export {
   toHtml,
 } from './markup/index.js'
 export { escapeHtml } from './optimize/escape-html.js'
-export { writeFlatImage } from './optimize/flat-image.js'
 export type {
   ImageFile,
   ImageResult,
@@ -62,7 +60,7 @@ export type {
   PlaceholderKind,
 } from './optimize/index.js'
 export { serveVariants } from './optimize/serve-variants.js'
-export { type CardFocus, makeSocialCard, SOCIAL_CARD, type SocialCard } from './optimize/social-card.js'
+export { type CardFocus, makeSocialCard, type SocialCard } from './optimize/social-card.js'
 export { DEFAULTS, type FluxMode, type FluxOptions } from './options.js'
 export { type BflProviderOptions, createBflProvider } from './providers/bfl.js'
 export {
@@ -77,8 +75,6 @@ export { createPlaceholderProvider } from './providers/placeholder.js'
 export { type WriteReportOptions, writeReport } from './report/index.js'
 export {
   createSession,
-  devGuard,
-  MAX_REROLL,
   type Session,
   type SessionHost,
   type Studio,

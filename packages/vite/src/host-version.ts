@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import { checkHostVersion } from '@flux-images/core'
-import { hostError } from './flux-imports.js'
+import { hostError } from '@flux-images/core/dev'
 
 const own = createRequire(import.meta.url)
 

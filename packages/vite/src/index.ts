@@ -8,12 +8,11 @@ import {
   replaceHtmlImages,
   type Session,
 } from '@flux-images/core'
+import { DEV_CLIENT, fluxImports, fluxStudio, hostError, reloadPages } from '@flux-images/core/dev'
 import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
-import { DEV_CLIENT, FLUX_MODULE_PREFIX, fluxImports, hostError } from './flux-imports.js'
 import { fluxUrls } from './flux-urls.js'
 import { checkViteVersion } from './host-version.js'
 import { registerSession } from './session-registry.js'
-import { fluxStudio } from './studio.js'
 
 export const PLUGIN_NAME = 'flux-images'
 
@@ -54,12 +53,7 @@ export function flux(options: FluxOptions = {}): Plugin[] {
 
   /** Pending images arrived: modules compiled with placeholders' data are dropped, the page reloads. */
   const refresh = (files: string[]) => {
-    if (!server) return
-    const graph = server.environments.client.moduleGraph
-    const stale = files.flatMap((file) => [...(graph.getModulesByFile(file) ?? [])])
-    for (const [id, mod] of graph.idToModuleMap) if (id.startsWith(FLUX_MODULE_PREFIX)) stale.push(mod)
-    for (const mod of stale) graph.invalidateModule(mod)
-    server.ws.send({ type: 'full-reload' })
+    if (server) reloadPages(server, files)
   }
 
   const main: Plugin = {
@@ -142,17 +136,6 @@ export function flux(options: FluxOptions = {}): Plugin[] {
 export default flux
 
 export type { FluxOptions, ImageResult } from '@flux-images/core'
-export {
-  DEV_CLIENT,
-  FLUX_MODULE_PREFIX,
-  type FluxImport,
-  type FluxImportsOptions,
-  fluxImports,
-  hostError,
-} from './flux-imports.js'
-
-export { type FluxStudioOptions, fluxStudio, STUDIO_EVENT } from './studio.js'
-
 /** The default export of a `flux:` import: the image's metadata, without the cache's file paths. */
 export type FluxImage = Omit<ImageResult, 'files'>
 export { markdownItFlux } from './markdown-it-flux.js'

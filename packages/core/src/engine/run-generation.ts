@@ -4,7 +4,7 @@ import type { ImageResult } from '../optimize/index.js'
 import type { ResolvedOptions } from '../options.js'
 import { creditsToUsd } from '../providers/bfl-models.js'
 import { sizeWarning } from '../providers/check-image.js'
-import type { CanonicalRequest, Logger } from '../types.js'
+import type { CanonicalRequest, Directive, Logger } from '../types.js'
 import type { Budget } from './budget.js'
 import { plannedCost, priceOf } from './cost.js'
 import type { ObtainOriginal, Outcome } from './obtain-original.js'
@@ -24,9 +24,11 @@ export interface GenerateOptions {
   progressStream?: ProgressStream
   /**
    * Also make each image's responsive variants, as soon as it is generated (a separate sharp pool,
-   * overlapped with the requests still in flight). What adapters do before a build renders.
+   * overlapped with the requests still in flight). What adapters do before a build renders. A
+   * function chooses per image, by its directives: the others encode nothing, and come with the
+   * variants an earlier run made, if any (a host's own pipeline may take only their originals).
    */
-  optimize?: boolean
+  optimize?: boolean | ((item: { key: string; directives: readonly Directive[] }) => boolean)
   /** With `optimize`: called with each image once its variants exist (an adapter lists its files). */
   onImage?: (image: ImageResult) => void
   /** The project's scan, when the host holds one (the session's image index). @default a new scan */
@@ -76,8 +78,8 @@ export interface RunCollaborators {
   refuse?: (request: CanonicalRequest) => FluxError | undefined
   /** Why they are (`no FLUX_API_KEY set`), for the summary and its warning. */
   placeholderReason?: string
-  /** Makes one image's responsive variants (`optimize: true`). */
-  optimize: (request: CanonicalRequest) => Promise<ImageResult>
+  /** One image's responsive variants: made (`encode`), or only those made before, if any. */
+  optimize: (request: CanonicalRequest, encode: boolean) => Promise<ImageResult | undefined>
   /** The shared bucket, when the cache has one. */
   remote?: RemoteSide
   /** The metadata of every real original in the cache (a dry run lists those no directive uses). */
@@ -251,7 +253,10 @@ async function generateMissing(
     stop: () => stop.abort(),
     spendReported: false,
     optimize: (item) => {
-      if (options.optimize) optimizing.push(optimizeItem(run, item, options.onImage))
+      const { optimize } = options
+      if (!optimize) return
+      const encode = optimize === true || optimize(item)
+      optimizing.push(optimizeItem(run, item, encode, options.onImage))
     },
   }
   const waiting = new Set(missing)
@@ -324,11 +329,12 @@ function count(run: Run, item: PlanItem, meta: CacheEntryMeta, outcome: Outcome)
 async function optimizeItem(
   run: Run,
   item: PlanItem,
+  encode: boolean,
   onImage: ((image: ImageResult) => void) | undefined,
 ): Promise<void> {
   try {
-    const image = await run.c.optimize(item.request)
-    onImage?.(image)
+    const image = await run.c.optimize(item.request, encode)
+    if (image) onImage?.(image)
   } catch (err) {
     fail(run, item, err)
   }

@@ -37,6 +37,8 @@ export interface Optimizer {
    * failure concerns this image only.
    */
   optimize(entry: CacheEntry, info?: OptimizeInfo): Promise<ImageResult>
+  /** The variants an earlier `optimize` made (this process or another), or undefined: encodes nothing. */
+  made(entry: CacheEntry, info?: OptimizeInfo): ImageResult | undefined
 }
 
 /**
@@ -125,17 +127,29 @@ export function createOptimizer({ variants, options, logger, counters }: Optimiz
     return task
   }
 
+  const result = (entry: CacheEntry, manifest: VariantManifest, info: OptimizeInfo, prompt: string) =>
+    toImageResult(
+      manifest,
+      { key: info.key ?? entry.meta.key, prompt, alt: info.alt },
+      { filesDir: variants.filesDir, publicPath: options.publicPath, base: options.base },
+    )
+
   return {
     options,
     stats,
     async optimize(entry, info = {}) {
       const prompt = info.prompt ?? entry.meta.request.prompt
-      const manifest = await manifestOf(entry, slugify(prompt))
-      return toImageResult(
-        manifest,
-        { key: info.key ?? entry.meta.key, prompt, alt: info.alt },
-        { filesDir: variants.filesDir, publicPath: options.publicPath, base: options.base },
+      return result(entry, await manifestOf(entry, slugify(prompt)), info, prompt)
+    },
+    made(entry, info = {}) {
+      const prompt = info.prompt ?? entry.meta.request.prompt
+      const key = variantKey(
+        { sha256: entry.meta.sha256, placeholder: entry.placeholder },
+        slugify(prompt),
+        options,
       )
+      const manifest = variants.readManifest(key)
+      return manifest && result(entry, manifest, info, prompt)
     },
   }
 }

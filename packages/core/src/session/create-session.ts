@@ -17,10 +17,17 @@ import { type ImageResult, type OptimizeOptions, publicUrl, serveVariants } from
 import { type FluxOptions, type ResolvedOptions, resolveOptions } from '../options.js'
 import { createPlaceholderProvider } from '../providers/placeholder.js'
 import { redactingLogger } from '../redact.js'
-import type { CanonicalRequest, Directive, Logger, Provider, SourceLocation } from '../types.js'
+import type {
+  CanonicalRequest,
+  Directive,
+  DirectiveKind,
+  Logger,
+  Provider,
+  SourceLocation,
+} from '../types.js'
 import { devGuard, isLoopback } from './dev-guard.js'
 import { devImages } from './dev-images.js'
-import { type ImageIndex, imageIndex } from './image-index.js'
+import { imageIndex } from './image-index.js'
 import { CONFIG_FILES, loadConfig } from './load-config.js'
 import { envFiles, loadEnv } from './load-env.js'
 import { createStudio, type HeldImages, type Studio } from './studio.js'
@@ -262,8 +269,14 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     async build() {
       // A build reads the project as it is now; the integration then looks images up in that scan.
       index.forget()
-      const summary = await flux.generate({ optimize: true, onImage: remember, scan: index.scan })
-      index.settle(afterRun(await index.scan(), summary, index))
+      // Variants only for what our markup shows wherever it is written; the rest on demand.
+      const obtained = new Set<string>()
+      const optimize = ({ key, directives }: { key: string; directives: readonly Directive[] }) => {
+        obtained.add(key)
+        return directives.some((d) => MARKUP_KINDS.has(d.kind))
+      }
+      const summary = await flux.generate({ optimize, onImage: remember, scan: index.scan })
+      index.settle(afterRun(await index.scan(), summary, obtained))
       if (summary.failed.length > 0) throw buildError(summary.failed)
       logger.info(formatSummary(summary))
       return summary
@@ -309,11 +322,11 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
 }
 
 /** The run's scan with each item's status as the run left it: what pages now show. */
-function afterRun(report: ScanReport, summary: GenerateSummary, index: ImageIndex): ScanReport {
+function afterRun(report: ScanReport, summary: GenerateSummary, obtained: Set<string>): ScanReport {
   const placeholders = new Set(summary.placeholderImages)
   const items = report.items.map((item) => {
     if (placeholders.has(item)) return { ...item, status: 'placeholder' as const }
-    return index.made(item.key) ? { ...item, status: 'cached' as const } : item
+    return obtained.has(item.key) ? { ...item, status: 'cached' as const } : item
   })
   return { ...report, items }
 }
@@ -331,6 +344,13 @@ function servedPaths(image: { base: string; publicPath: string }): string[] {
 }
 
 const MISSING = new Set(['missing', 'placeholder', 'corrupt'])
+/**
+ * Directives whose image our own markup shows wherever they are written: a build makes their
+ * variants before pages render. A frontmatter value or a `flux:` import may go to the host's own
+ * pipeline as an original (Astro's `image()`, `<Image>`): its variants are made when markup asks
+ * (`image()`), or are those an earlier build made, so an image only the host shows encodes none.
+ */
+const MARKUP_KINDS = new Set<DirectiveKind>(['markdown', 'html', 'component'])
 // A pending image's URL names its key: `<publicPath>~<key>/<file>`.
 const PENDING_URL = /~([0-9a-f]{24})\/[^/]*$/
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
@@ -238,6 +238,39 @@ describe('createSession: one key for one image, whichever way it is asked', () =
       ),
     ])
     await session.close()
+  })
+})
+
+describe('createSession: a build encodes variants only for what our markup shows', () => {
+  const HERO = 'flux: A hero only the host shows?size=1024x1024'
+  const variantFiles = () => readdir(join(root, '.flux-cache', 'variants', 'files')).catch(() => [])
+
+  it('a frontmatter hero (an original for the host) encodes none until markup asks; a body image its own', async () => {
+    await write('post.md', `---\nheroImage: "${HERO}"\n---\n\n![a gull](flux:A gull over a pier)\n`)
+    const { provider, prompts } = countingProvider()
+    const options = { apiKey: 'sk-test', image: { widths: [64], formats: ['webp' as const] } }
+    const session = await createSession(options, { root, env: {}, provider })
+    expect(await session.build()).toMatchObject({ total: 2, generated: 2 })
+    // The gull's JPEG and WebP at 64 px and at its own 1024; the hero none, and both scanned as cached.
+    const gull = (await variantFiles()).sort()
+    expect(gull).toHaveLength(4)
+    expect(gull.every((name) => name.startsWith('a-gull-over-a-pier-'))).toBe(true)
+    expect([...session.files.values()].map((path) => path.split('/').pop()).sort()).toEqual(gull)
+    expect((await session.scan()).items.map((item) => item.status)).toEqual(['cached', 'cached'])
+    // <FluxImage image={hero}> (or a fluxImage() field) asks: its variants are made now, 0 requests.
+    const hero = await session.image(HERO)
+    expect(hero.files).toHaveLength(4)
+    expect(await variantFiles()).toHaveLength(8)
+    expect(session.files.size).toBe(8)
+    await session.close()
+    // The next build (Astro's content store may skip the schema) comes with the hero's variants
+    // made before: nothing encoded, nothing requested.
+    const next = await createSession(options, { root, env: {}, provider })
+    expect(await next.build()).toMatchObject({ total: 2, cached: 2 })
+    expect(next.files.size).toBe(8)
+    expect(await variantFiles()).toHaveLength(8)
+    expect(prompts.sort()).toEqual(['A gull over a pier', 'A hero only the host shows'])
+    await next.close()
   })
 })
 

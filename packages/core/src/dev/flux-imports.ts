@@ -1,24 +1,19 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isAbsolute, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  type DirectiveParams,
-  FluxError,
-  type ImageResult,
-  parseDirective,
-  type SourceLocation,
-  scanSource,
-} from '@flux-images/core'
-import type { Plugin, Rollup } from 'vite'
+import { parseDirective, scanSource } from '../directives/index.js'
+import { FluxError } from '../errors.js'
+import type { ImageResult } from '../optimize/index.js'
+import type { DirectiveParams, SourceLocation } from '../types.js'
+import type { DevPlugin, DevServer, HostError, Middleware } from './host.js'
 
 /** The virtual module id of a `flux:` import: hashed, since a prompt makes an awkward URL in dev. */
 export const FLUX_MODULE_PREFIX = '\0flux:'
 
 /** What a dev page imports to recover pending images whose reload it missed (`dev-client.js`). */
 export const DEV_CLIENT = 'virtual:flux-images/dev-client'
-const DEV_CLIENT_FILE = fileURLToPath(new URL('../dev-client.js', import.meta.url))
+const DEV_CLIENT_FILE = fileURLToPath(new URL('../../dev-client.js', import.meta.url))
 
 /** Code that imports a `flux:` module (`from 'flux:...'`, `import 'flux:...'`, `import('flux:...')`). */
 const FLUX_IMPORT = /\b(?:from|import)\s*\(?\s*['"`]flux:/
@@ -43,7 +38,7 @@ export interface FluxImportsOptions {
    * The session's dev guard (`Session.guard`), installed before every other middleware, Vite's
    * own included: a `flux:` id that another site's page requests is refused before `load`.
    */
-  guard?: () => (req: IncomingMessage, res: ServerResponse, next: () => void) => void
+  guard?: () => Middleware
 }
 
 /**
@@ -54,7 +49,7 @@ export interface FluxImportsOptions {
  * core's scanner from the importer's own source as it passes through `transform` (first, before
  * any compiler), so no file is read again to find a position.
  */
-export function fluxImports({ root, image, code, guard }: FluxImportsOptions): Plugin {
+export function fluxImports({ root, image, code, guard }: FluxImportsOptions): DevPlugin {
   const specs = new Map<string, { spec: string; importer: string | undefined }>()
   // Per importer (its path), where it writes each `flux:` import, by the import's text.
   const written = new Map<string, Map<string, SourceLocation>>()
@@ -127,12 +122,12 @@ export function fluxImports({ root, image, code, guard }: FluxImportsOptions): P
  * and `loc` (Rollup's columns count from 0), so Vite prints the place and its overlay points at it.
  * A build's aggregate keeps every failure in `errors`.
  */
-export function hostError(err: unknown, root: string): Rollup.RollupError {
+export function hostError(err: unknown, root: string): HostError {
   const failures = err instanceof AggregateError ? err.errors : [err]
   const first = failures.find((e): e is FluxError => FluxError.is(e) && e.location !== undefined)
   const message =
     err instanceof AggregateError ? err.message : FluxError.is(err) ? err.toString() : String(err)
-  const result: Rollup.RollupError = Object.assign(new Error(message), { errors: failures })
+  const result: HostError = Object.assign(new Error(message), { errors: failures })
   if (first?.location) {
     const { file, line, column } = first.location
     const id = isAbsolute(file) ? file : join(root, file)
@@ -140,4 +135,18 @@ export function hostError(err: unknown, root: string): Rollup.RollupError {
     result.loc = { file: id, line, column: column - 1 }
   }
   return result
+}
+
+/**
+ * Pending images arrived: the modules compiled with placeholders (`files`, MDX pages, `flux:`
+ * imports) are dropped in every environment, and the browser reloads.
+ */
+export function reloadPages(server: DevServer, files: string[]): void {
+  for (const environment of Object.values(server.environments)) {
+    const graph = environment.moduleGraph
+    const stale = files.flatMap((file) => [...(graph.getModulesByFile(file) ?? [])])
+    for (const [id, mod] of graph.idToModuleMap) if (id.startsWith(FLUX_MODULE_PREFIX)) stale.push(mod)
+    for (const mod of stale) graph.invalidateModule(mod)
+  }
+  server.environments.client.hot.send({ type: 'full-reload' })
 }

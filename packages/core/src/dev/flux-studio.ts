@@ -2,14 +2,15 @@ import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { devGuard, type Session } from '@flux-images/core'
-import type { Plugin } from 'vite'
+import type { Session } from '../session/create-session.js'
+import { devGuard } from '../session/dev-guard.js'
+import type { DevPlugin } from './host.js'
 
 /** The button dev pages get, which opens the studio for the page: a virtual module, from `studio/`. */
 export const STUDIO_BUTTON = 'virtual:flux-images/studio-button'
 /** The HMR event that carries the studio's actions, and the one that answers them. */
 export const STUDIO_EVENT = 'flux:studio'
-const STUDIO_DIR = fileURLToPath(new URL('../studio/', import.meta.url))
+const STUDIO_DIR = fileURLToPath(new URL('../../studio/', import.meta.url))
 const STATIC: Record<string, string> = { 'studio.js': 'text/javascript', 'studio.css': 'text/css' }
 
 export interface FluxStudioOptions {
@@ -24,7 +25,7 @@ export interface FluxStudioOptions {
  * other sites) whose actions travel only over Vite's HMR channel, which checks its token, and carry
  * the studio's own secret. Everything it decides is core's (`Session.studio`).
  */
-export function fluxStudio({ session, button = true }: FluxStudioOptions): Plugin {
+export function fluxStudio({ session, button = true }: FluxStudioOptions): DevPlugin {
   let base = '/'
   return {
     name: 'flux-images:studio',
@@ -71,10 +72,10 @@ export function fluxStudio({ session, button = true }: FluxStudioOptions): Plugi
             .pipe(res)
         }
       }
-      server.ws.on(STUDIO_EVENT, async (message: { id?: unknown }, client) => {
+      server.ws.on(STUDIO_EVENT, async (message, client) => {
         const reply = await session().studio?.receive(message)
         if (reply && 'error' in reply) server.config.logger.warn(`[flux] Studio: ${reply.error}`)
-        client.send(STUDIO_EVENT, { id: message?.id, ...reply })
+        client.send(STUDIO_EVENT, { id: (message as { id?: unknown } | undefined)?.id, ...reply })
       })
     },
     resolveId: {

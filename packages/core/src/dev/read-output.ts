@@ -47,26 +47,3 @@ export async function readOutput(
     .sort()
   for (const path of paths) await visit({ path, text: await readFile(path, 'utf8') })
 }
-
-/**
- * Finds the names of `names` that a file of the output references (for every file of the
- * output: one `referenced` set). Variant and card names are content-hashed ASCII
- * (`<slug>-<hash>-<width>.<ext>`), so a name found whole, in whatever URL (`/_flux/`, the site's
- * base, an absolute URL, JSON), is a reference; the text is read once, token by token, whatever
- * the number of names.
- */
-export function createReferences(names: ReadonlySet<string>): {
-  referenced: Set<string>
-  read: (text: string) => void
-} {
-  const referenced = new Set<string>()
-  const extensions = [...new Set([...names].map((name) => extname(name).slice(1)))]
-  const alternatives = extensions.map((ext) => ext.replace(/[^\w]/g, '\\$&')).join('|')
-  // A token starts where a name can (never mid-word), so the scan stays linear in the text.
-  const token = new RegExp(`(?<![\\w-])[\\w-]+\\.(?:${alternatives})(?![\\w-])`, 'g')
-  const read = (text: string) => {
-    if (extensions.length === 0) return
-    for (const [name] of text.matchAll(token)) if (names.has(name)) referenced.add(name)
-  }
-  return { referenced, read }
-}

@@ -1,6 +1,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { escapeHtml, type FluxError, type Logger, type Session } from '@flux-images/core'
-import { hostError } from '@flux-images/vite'
+import type { FluxError } from '../errors.js'
+import { escapeHtml } from '../optimize/escape-html.js'
+import type { Session } from '../session/create-session.js'
+import type { Logger } from '../types.js'
+import { hostError } from './flux-imports.js'
 import { findUnresolved, locateUnresolved, type UnresolvedFind } from './unresolved-output.js'
 
 /** What Vite's error overlay shows: its `ErrorOverlay` element takes this. */

@@ -1,10 +1,13 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type DirectiveParams, type ImageResult, type Session, writeFlatImage } from '@flux-images/core'
+import { writeFlatImage } from '../optimize/flat-image.js'
+import type { ImageResult } from '../optimize/index.js'
+import type { Session } from '../session/create-session.js'
+import type { DirectiveParams } from '../types.js'
 
 /**
- * The file Astro's pipeline reads for a directive: the cached original once it exists (locally or
- * in the shared bucket); a local
+ * The file a host's own image pipeline reads for a directive (Astro's `image()`, `<Image>`): the
+ * cached original once it exists (locally or in the shared bucket), with no variant of ours; a local
  * placeholder's largest fallback variant (no key, or placeholder mode); in dev, while the image is
  * pending, a flat picture of its size and dominant colour (the page reloads when it arrives).
  */

@@ -1,12 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { extname, join, relative, sep } from 'node:path'
-import {
-  type Directive,
-  decodeAttributeEntities,
-  type FluxError,
-  fluxError,
-  parseDirective,
-} from '@flux-images/core'
+import { decodeAttributeEntities } from '../directives/grammar/entities.js'
+import { parseDirective } from '../directives/index.js'
+import { type FluxError, fluxError } from '../errors.js'
+import type { Directive } from '../types.js'
 import type { OutputFile } from './read-output.js'
 
 /** One `flux:` left in an output file: where in the file (an attribute, a CSS `url()`, an XML entry) and what. */

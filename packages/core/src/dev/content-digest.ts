@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import type { Flux, ScanReport } from '@flux-images/core'
+import type { Flux } from '../create-flux.js'
+import type { ScanReport } from '../engine/scan-report.js'
 
 /**
  * What rendered content depends on: the image options, whether images are generated or drawn

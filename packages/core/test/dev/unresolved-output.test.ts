@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { findUnresolved } from '../src/unresolved-output.js'
+import { findUnresolved } from '../../src/dev/unresolved-output.js'
 
 const LAKE = 'flux: A quiet mountain lake at dawn?size=1536x1024&model=flux-schnell'
 // As Astro escapes it in an attribute.
