@@ -49,13 +49,21 @@ export async function markdownDirectives(
   return found.sort((a, b) => (a.element?.start ?? 0) - (b.element?.start ?? 0))
 }
 
-/** Where `source` starts in the file the directives were scanned in, if each is written there as scanned. */
+/**
+ * Where `source` starts in the file the directives were scanned in, if each image is written there
+ * as scanned: its `![` where the scan found it, and its directive. (A directive alone can be text
+ * elsewhere, as `flux:` is in "a `flux:` prompt".)
+ */
 function shiftOf(source: string, directives: readonly Directive[]): number | undefined {
   const [first] = directives
-  if (!first) return undefined
-  for (let at = source.indexOf(first.raw); at >= 0; at = source.indexOf(first.raw, at + 1)) {
-    const shift = first.span.start - at
-    if (directives.every((d) => source.startsWith(d.raw, d.span.start - shift))) return shift
+  if (!first?.element) return undefined
+  const written = (d: Directive, shift: number) =>
+    d.element !== undefined &&
+    source.startsWith('![', d.element.start - shift) &&
+    source.startsWith(d.raw, d.span.start - shift)
+  for (let at = source.indexOf('![', 0); at >= 0; at = source.indexOf('![', at + 1)) {
+    const shift = first.element.start - at
+    if (directives.every((d) => written(d, shift))) return shift
   }
   return undefined
 }

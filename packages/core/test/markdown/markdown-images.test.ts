@@ -155,6 +155,34 @@ describe('markdownImages', () => {
     )
   })
 
+  it('moves the body by where its images are, not by the first text that reads like a directive', async () => {
+    // The image's whole directive (`flux:`, its prompt the alt) is also written as code before it.
+    const body = 'Every picture is a `flux:` prompt.\n\n![Binoculars on a blanket](flux:)\n'
+    const image = '![Binoculars on a blanket](flux:)'
+    const indexed = scanSource('post.md', FRONTMATTER + body).directives
+    counts.parses = 0
+    const s = session(indexed)
+    const root: Node = {
+      type: 'root',
+      children: [paragraph(body.slice(0, body.indexOf(image) + image.length), [])],
+    }
+    const images = root.children?.[0] as Node
+    const start = body.indexOf(image)
+    images.position = { start: { offset: start, line: 3, column: 1 }, end: { offset: start + image.length } }
+    images.children = [
+      {
+        type: 'image',
+        url: 'flux:',
+        alt: 'Binoculars on a blanket',
+        position: { start: { offset: start, line: 3, column: 1 }, end: { offset: start + image.length } },
+      },
+    ]
+    await markdownImages(() => s, { file: FILE, source: body }, root, host)
+    expect(shown(root)).toEqual([['Binoculars on a blanket', 'Binoculars on a blanket']])
+    expect(counts).toEqual({ scans: 0, parses: 0 })
+    expect(s.asked.map((d) => d.location)).toEqual([{ file: 'post.md', line: 6, column: 1 }])
+  })
+
   it('scans the source once where no scan saw the file (dev), and finds the same images', async () => {
     const s = session(undefined)
     const root = tree()
