@@ -1,4 +1,5 @@
-import { type HastElement, markdownImages, toHast } from '@flux-images/core'
+import { type HastElement, toHast } from '@flux-images/core'
+import { markdownImages } from '@flux-images/core/dev'
 import { withLoc } from './error-location.js'
 import type { FluxState } from './flux-state.js'
 

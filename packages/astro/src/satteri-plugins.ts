@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
-import { type HastElement, type MarkupElement, markdownImages, toHast } from '@flux-images/core'
+import { type HastElement, type MarkupElement, toHast } from '@flux-images/core'
+import { markdownImages } from '@flux-images/core/dev'
 import { withLoc } from './error-location.js'
 import type { FluxState } from './flux-state.js'
 

@@ -36,13 +36,6 @@ export type { Price } from './engine/cost.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError } from './errors.js'
 export { checkHostVersion } from './host-version.js'
 export {
-  directiveImage,
-  type MarkdownFile,
-  markdownDirectives,
-  urlImage,
-} from './markdown/markdown-directives.js'
-export { type MarkdownHost, type MarkdownNode, markdownImages } from './markdown/markdown-images.js'
-export {
   type HastElement,
   type MarkupElement,
   type PictureAttributes,

@@ -1,14 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import {
-  type Directive,
-  directiveImage,
-  escapeHtml,
-  type ImageResult,
-  markdownDirectives,
-  pictureElement,
-  plainText,
-  urlImage,
-} from '@flux-images/core'
+import { type Directive, escapeHtml, type ImageResult, pictureElement, plainText } from '@flux-images/core'
+import { directiveImage, markdownDirectives, urlImage } from '@flux-images/core/dev'
 import { templateHtml } from './markdown-picture.js'
 import { sessionFor } from './session-registry.js'
 

@@ -1,4 +1,4 @@
-import { markdownImages } from '@flux-images/core'
+import { markdownImages } from '@flux-images/core/dev'
 import { templateHtml } from './markdown-picture.js'
 import { sessionFor } from './session-registry.js'
 

@@ -1,10 +1,18 @@
 /**
- * `@flux-images/core/dev`: what the adapters hand to their hosts, written once: `flux:` imports
- * and the dev client, the studio's routes, the page reload when pending images arrive, failures in
+ * `@flux-images/core/dev`: what the adapters hand to their hosts, written once: markdown images
+ * for every markdown parser's plugin, `flux:` imports and the dev client, the studio's routes, the page reload when pending images arrive, failures in
  * the form Vite prints and its overlay shows; the output check (never a silent broken image, in a
  * build's output and on a dev page) and the digest that tells a content store to render again.
  * Internal to the adapters.
  */
+
+export {
+  directiveImage,
+  type MarkdownFile,
+  markdownDirectives,
+  urlImage,
+} from '../markdown/markdown-directives.js'
+export { type MarkdownHost, type MarkdownNode, markdownImages } from '../markdown/markdown-images.js'
 export { contentDigest } from './content-digest.js'
 export { devPageCheck } from './dev-page-check.js'
 export {
