@@ -14,6 +14,13 @@
  * - The HTML report of a cache (what `flux-images report` writes).
  */
 
+export {
+  BFL_CREDIT_USD,
+  BFL_MODELS,
+  type BflModel,
+  bflSizeFields,
+  creditsToUsd,
+} from './bfl-models.js'
 export type {
   Flux,
   GenerateOptions,
@@ -32,7 +39,6 @@ export {
   scanSource,
   withAlt,
 } from './directives/index.js'
-export type { Price } from './engine/cost.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError } from './errors.js'
 export { checkHostVersion } from './host-version.js'
 export {
@@ -54,15 +60,9 @@ export type {
 } from './optimize/index.js'
 export { serveVariants } from './optimize/serve-variants.js'
 export { type CardFocus, makeSocialCard, type SocialCard } from './optimize/social-card.js'
+export type { Price } from './options.js'
 export { DEFAULTS, type FluxMode, type FluxOptions } from './options.js'
 export { type BflProviderOptions, createBflProvider } from './providers/bfl.js'
-export {
-  BFL_CREDIT_USD,
-  BFL_MODELS,
-  type BflModel,
-  bflSizeFields,
-  creditsToUsd,
-} from './providers/bfl-models.js'
 export { createOpenAIImagesProvider } from './providers/openai-images.js'
 export { createPlaceholderProvider } from './providers/placeholder.js'
 export { type WriteReportOptions, writeReport } from './report/index.js'

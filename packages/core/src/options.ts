@@ -3,9 +3,8 @@ import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import type { Dispatcher } from 'undici'
 import * as v from 'valibot'
-import type { Price } from './engine/cost.js'
+import { BFL_DEFAULT_MODEL, BFL_MODEL_NAMES } from './bfl-models.js'
 import { OPTIMIZE_OPTIONS } from './optimize/resolve-optimize-options.js'
-import { BFL_DEFAULT_MODEL, BFL_MODEL_NAMES } from './providers/bfl-models.js'
 import {
   LEASE_STALE_MS,
   REMOTE_MODES,
@@ -49,6 +48,13 @@ export const BFL_BASE_URLS = {
 export type FluxMode = (typeof MODES)[number]
 export type ProgressStyle = (typeof PROGRESS_STYLES)[number]
 export type ProviderName = (typeof PROVIDERS)[number]
+
+/**
+ * A model's estimated price in USD: per image (`0.04`), or per megapixel of the image asked for
+ * (`{ perMegapixel: 0.015, first: 0.03 }`: the first megapixel at `first`, each further one at
+ * `perMegapixel`; `first` defaults to `perMegapixel`), as the FLUX.2 models are priced.
+ */
+export type Price = number | { readonly perMegapixel: number; readonly first?: number }
 
 /** Published list prices of the FLUX models in USD per image (estimates; gateways differ: override with `prices`). */
 export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {

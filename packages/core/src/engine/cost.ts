@@ -1,12 +1,6 @@
-import { BFL_MODELS } from '../providers/bfl-models.js'
+import { BFL_MODELS } from '../bfl-models.js'
+import type { Price } from '../options.js'
 import type { CanonicalRequest } from '../types.js'
-
-/**
- * A model's estimated price in USD: per image (`0.04`), or per megapixel of the image asked for
- * (`{ perMegapixel: 0.015, first: 0.03 }`: the first megapixel at `first`, each further one at
- * `perMegapixel`; `first` defaults to `perMegapixel`), as the FLUX.2 models are priced.
- */
-export type Price = number | { readonly perMegapixel: number; readonly first?: number }
 
 /** One megapixel as image price lists count it: 1024x1024 is priced as 1 MP. */
 export const MEGAPIXEL = 1024 * 1024

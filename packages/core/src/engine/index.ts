@@ -1,4 +1,4 @@
-export { costByModel, type Price, plannedCost, priceOf } from './cost.js'
+export { costByModel, plannedCost, priceOf } from './cost.js'
 export { type Plan, type PlanItem, planRequests } from './plan.js'
 export {
   createProgress,

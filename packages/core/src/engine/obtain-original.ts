@@ -1,7 +1,7 @@
+import { creditsToUsd } from '../bfl-models.js'
 import type { CacheEntry, OriginalStore, ReceiptStore, RefusalStore } from '../cache/index.js'
 import { FluxError, fluxError } from '../errors.js'
 import type { FluxMode } from '../options.js'
-import { creditsToUsd } from '../providers/bfl-models.js'
 import type { CanonicalRequest, JobReceipt, Provider, SourceLocation } from '../types.js'
 import type { Budget } from './budget.js'
 import type { RequestSlots } from './request-slots.js'

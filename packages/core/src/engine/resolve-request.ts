@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import { BFL_MODELS, BFL_SAFETY_TOLERANCE, bflSizeFields } from '../bfl-models.js'
 import { fluxError } from '../errors.js'
 import { NO_PRESET, PROMPT_SLOT, type ResolvedOptions, type ResolvedPreset } from '../options.js'
-import { BFL_MODELS, BFL_SAFETY_TOLERANCE, bflSizeFields } from '../providers/bfl-models.js'
 import { printable } from '../redact.js'
 import type { CanonicalRequest, DirectiveParams, SourceLocation } from '../types.js'
 

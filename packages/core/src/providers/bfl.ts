@@ -2,12 +2,6 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Dispatcher } from 'undici'
-import { FluxError, fluxError } from '../errors.js'
-import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js'
-import { printable, redact as redactSecret } from '../redact.js'
-import { AttemptFailure, parseRetryAfter, retry, retryOptions, statusText } from '../retry.js'
-import { parseOptions } from '../schema.js'
-import type { CanonicalRequest, GenerateContext, JobReceipt, Provider } from '../types.js'
 import {
   BFL_MAX_IN_FLIGHT,
   BFL_MODEL_NAMES,
@@ -15,7 +9,13 @@ import {
   BFL_SAFETY_TOLERANCE,
   type BflModel,
   bflSizeFields,
-} from './bfl-models.js'
+} from '../bfl-models.js'
+import { FluxError, fluxError } from '../errors.js'
+import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js'
+import { printable, redact as redactSecret } from '../redact.js'
+import { AttemptFailure, parseRetryAfter, retry, retryOptions, statusText } from '../retry.js'
+import { parseOptions } from '../schema.js'
+import type { CanonicalRequest, GenerateContext, JobReceipt, Provider } from '../types.js'
 import { type BflTicket, createBflPool } from './bfl-pool.js'
 import { decodeAnswerImage } from './check-image.js'
 import { createConnection } from './connection.js'

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { BFL_MODEL_NAMES, BFL_MODELS, bflSizeFields, creditsToUsd } from '../../src/bfl-models.js'
 import { requestKey } from '../../src/cache/request-key.js'
 import { resolveRequest } from '../../src/engine/resolve-request.js'
 import { FluxError } from '../../src/errors.js'
 import { resolveOptions } from '../../src/options.js'
-import { BFL_MODEL_NAMES, BFL_MODELS, bflSizeFields, creditsToUsd } from '../../src/providers/bfl-models.js'
 
 const model = (name: string) => {
   const row = BFL_MODELS.get(name)
