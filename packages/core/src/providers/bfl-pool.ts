@@ -24,7 +24,8 @@ interface Gate {
   waiting: Set<() => void>
 }
 
-export function createBflPool(max: number): BflPool {
+/** `onHalved` hears each halving of the bound, with the bound before and after. */
+export function createBflPool(max: number, onHalved?: (from: number, to: number) => void): BflPool {
   const shared: Gate = { limit: max, active: 0, waiting: new Set() }
   const perModel = new Map<string, Gate>()
   // A 429 halves the bound once per generation: the other answers to jobs sent under the same bound say the same thing.
@@ -89,7 +90,9 @@ export function createBflPool(max: number): BflPool {
           if (sentUnder !== generation) return
           generation++
           finishedSince = 0
-          shared.limit = Math.max(1, Math.floor(shared.limit / 2))
+          const from = shared.limit
+          shared.limit = Math.max(1, Math.floor(from / 2))
+          if (shared.limit < from) onHalved?.(from, shared.limit)
         },
         release(finished = false) {
           if (released) return

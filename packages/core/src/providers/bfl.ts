@@ -66,7 +66,11 @@ export function createBflProvider(options: BflProviderOptions): Provider {
     ...gateway
   } = options
   const o = parseOptions(GATEWAY_OPTIONS, gateway)
-  const pool = createBflPool(concurrency)
+  const pool = createBflPool(concurrency, (from, to) =>
+    o.logger?.info(
+      `[flux] BFL answered 429 Too Many Requests: at most ${to} jobs in flight now (was ${from}), growing back by one as each ${to} finish without one.`,
+    ),
+  )
   const base = new URL(o.baseURL)
   const apiRoot = `${base.origin}${base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1`
   const key = o.apiKey

@@ -305,8 +305,10 @@ function mark(retryAfter: string) {
 }
 
 describe('the pool of jobs in flight', () => {
-  it('a 429 to every submit of the first wave halves the bound once: 4 in flight become 2 (the mock’s count)', async () => {
-    const p = provider({ concurrency: 4 })
+  it('a 429 to every submit of the first wave halves the bound once: 4 in flight become 2 (the mock’s count), said once', async () => {
+    const said: string[] = []
+    const logger = { info: (line: string) => said.push(line), warn() {}, error() {} }
+    const p = provider({ concurrency: 4, logger })
     const first = mock.submits
     mock.fault = ({ number }) =>
       number - first <= 4 ? { at: 'submit', type: 'rate-limit', retryAfter: '0' } : undefined
@@ -322,6 +324,9 @@ describe('the pool of jobs in flight', () => {
     expect(error).toBeUndefined()
     // Four refused, four accepted; never more than two jobs at once after the 429s.
     expect([submits, mock.maxInFlight - before]).toEqual([8, 2])
+    expect(said).toEqual([
+      '[flux] BFL answered 429 Too Many Requests: at most 2 jobs in flight now (was 4), growing back by one as each 2 finish without one.',
+    ])
   })
 
   it('flux-kontext-max: at most 6 jobs in flight, whatever the bound', async () => {
