@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium, shown, watchPage } from './helpers/browser.js'
 import { freePort } from './helpers/dev-server.js'
 import { exec, packTarballs, pnpm } from './helpers/packed.js'
+import { SVELTEKIT_PROMPTS } from './helpers/sveltekit-prompts.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
 // SvelteKit and VitePress as their users install them: @flux-images/core and /vite packed with
@@ -48,13 +49,7 @@ const SVELTEKIT: Site = {
   },
   build: ['vite', 'build'],
   output: 'build',
-  prompts: [
-    'A lighthouse on a cliff at dawn, watercolor',
-    'A fishing boat at dusk, oil painting',
-    'A seagull on a wooden post',
-    'A red paper lantern in the rain',
-    'A coil of old rope on a pier',
-  ],
+  prompts: SVELTEKIT_PROMPTS,
   // The component's import; the .svx page's two images; the .md page's typed-anyway forms.
   pictures: { 'index.html': 1, 'blog/harbour.html': 2, 'story.html': 3 },
   bad: {

@@ -15,6 +15,7 @@ import {
   REPO,
   userEnv,
 } from '../helpers/packed.js'
+import { SVELTEKIT_PROMPTS } from '../helpers/sveltekit-prompts.js'
 import { createMockGateway, type MockGateway } from '../mock-gateway/index.js'
 
 // Every supported host major, built from the packed tarballs in a project outside the workspace
@@ -135,13 +136,7 @@ const SVELTEKIT: Fixture = {
   dir: 'fixtures/install-sveltekit',
   build: 'vite build',
   output: 'build',
-  prompts: [
-    'A lighthouse on a cliff at dawn, watercolor',
-    'A fishing boat at dusk, oil painting',
-    'A seagull on a wooden post',
-    'A red paper lantern in the rain',
-    'A coil of old rope on a pier',
-  ],
+  prompts: SVELTEKIT_PROMPTS,
   // The component's import; the .svx page's two images; the .md page's three.
   pictures: 6,
   // Six per body image; the component's <img> has no srcset, so its 160w JPEG is not named.
