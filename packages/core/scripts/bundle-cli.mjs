@@ -1,12 +1,13 @@
 // The `flux-images` command as two files instead of some 350 modules: dist/cli/bin.js and
 // dist/cli/main.js are built from src/cli/ (replacing tsc's copies) with everything they load, our
-// code and our dependencies. What a command loads lazily (undici, the report, the remote cache) is
-// still run only when needed, but compiled with the rest. (esbuild's code splitting would keep it
-// in chunks of its own, but a split CommonJS package such as undici then loses its named exports.) Resolving and linking the
-// modules one by one was most of the CLI's start-up: about 290 ms of CPU before a command ran,
-// 60-80 ms bundled. sharp stays outside (a native addon), and so does every module a command
-// reaches through `createRequire`. The library entries (`@flux-images/core`, `/dev`, `/runtime`)
-// are not bundled: a host shares their dependencies.
+// code and our dependencies. Resolving and linking the modules one by one was most of the CLI's
+// start-up: importing it and undici took 270-320 ms of CPU, 55-95 ms bundled (BENCHMARKS.md,
+// section 14). What a command loads lazily (undici, the report, the shared cache's libraries) still
+// runs only when needed, but is compiled with the rest: esbuild's code splitting would keep it in
+// chunks of its own, but a CommonJS package split off (undici) then loses its named exports. sharp
+// stays outside (a native addon), and so does yaml (reached through `createRequire`). The library
+// entries (`@flux-images/core`, `/dev`, `/runtime`) are not bundled: a host shares their
+// dependencies.
 //
 //   node scripts/bundle-cli.mjs   (after tsc; the root `pnpm build` runs it)
 import { readFile, writeFile } from 'node:fs/promises'
