@@ -23,13 +23,13 @@ let project: Awaited<ReturnType<typeof makeProject>>
 beforeAll(async () => {
   project = await makeProject({ 'hook.mjs': HOOK })
   await mkdir(join(project.root, 'src/posts'), { recursive: true })
-  // Every 5th post holds two directives: 400 in all, among 1,000 files.
+  // The first 600 posts hold two directives each: 1,200 rows, more than `scan` writes at once.
   await Promise.all(
     Array.from({ length: FILES }, (_, i) =>
       writeFile(
         join(project.root, 'src/posts', `post-${i}.md`),
         `---\ntitle: Post ${i}\n---\n\n# Post ${i}\n\nThe tide came in over the flat sand.\n${
-          i % 5 === 0
+          i < 600
             ? `\n![a](flux:A harbour for post ${i})\n\n![b](flux:A lighthouse for post ${i}?size=1024x1024)\n`
             : ''
         }`,
@@ -42,14 +42,21 @@ afterAll(async () => {
 })
 
 describe('the flux-images process', () => {
-  it('loads the command as two files, and keeps V8 young generation at its first size over 1,000 files', async () => {
+  it('loads the command as two files, and keeps V8 young generation at its first size over 1,000 files, and prints every row', async () => {
     const run = await startNode(
       '--import',
       [join(project.root, 'hook.mjs'), CLI_BIN, 'scan', '--root', project.root],
       { cwd: project.root, env: cliEnv() },
     ).done
     expect(run.code, run.stderr).toBe(0)
-    expect(run.stdout).toContain(`400 directive(s), 400 distinct image(s): 400 missing`)
+    const lines = run.stdout.split('\n')
+    expect(lines.at(-2)).toBe('1200 directive(s), 1200 distinct image(s): 1200 missing')
+    // Every row once, whole, in order: 600 files, lines 9 and 11 of each.
+    const rows = lines.slice(0, -2).map((line) => line.split('  ')[0])
+    const expected = Array.from({ length: 600 }, (_, i) =>
+      [9, 11].map((l) => `src/posts/post-${i}.md:${l}:6`),
+    ).flat()
+    expect(rows).toEqual(expected.sort(new Intl.Collator('en', { numeric: true }).compare))
     const seen = JSON.parse(run.stderr.trim().split('\n').at(-1) ?? '{}') as {
       modules: string[]
       young: number

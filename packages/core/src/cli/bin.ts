@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8'
 // before the modules load, hence the dynamic import below.
 enableCompileCache()
 // V8 doubles its young generation each time it fills, up to about 100 MB of memory held that is
-// mostly garbage: a scan of 50,000 files peaked at 265 MB, 146 MB with the young generation kept
+// mostly garbage: a scan of 50,000 files peaked at 263 MiB, 144 MiB with the young generation kept
 // at its first size, for the same CPU. The flag is one of the few V8 reads after start-up (hence
 // set here, not on a command line no shebang can carry portably); it is the CLI's own process,
 // never a host's.
