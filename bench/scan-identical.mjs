@@ -1,13 +1,16 @@
 // Issue 24's scan work must not change a result: `scanProject` of this checkout and of another
 // build of the code (the code before) over the same trees, compared by the sha256 of their
 // directives and errors as JSON; and the CPU of `scanFrontmatter` over the frontmatter that holds
-// `flux`, both codes alternated.
+// `flux`, both codes alternated. The command too: what `flux-images scan` and `scan --json` print
+// (both streams, and the exit code) with each build of the CLI, by sha256.
 //
 //   node bench/scan-identical.mjs --before <dir of an older checkout, built> <root> [<root>...]
 //     [--include '**/*.{md,mdx,markdown,svx}'] [--rounds 3]
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { CORE_DIST } from './lib/projects.mjs'
 
@@ -46,6 +49,26 @@ for (const root of positionals.map((r) => resolve(r))) {
     `${root}: ${scans.after.files.length} files, ${scans.after.directives.length} directives, ${scans.after.errors.length} errors; before ${scans.before.digest}, after ${scans.after.digest}: ${same ? 'identical' : 'DIFFERENT'}`,
   )
   if (!same) process.exitCode = 1
+  for (const args of [['scan'], ['scan', '--json']]) {
+    const printed = Object.fromEntries(
+      Object.entries(codes).map(([name, dist]) => {
+        const run = spawnSync(
+          process.execPath,
+          [fileURLToPath(new URL('cli/bin.js', dist)), ...args, '--root', root],
+          {
+            encoding: 'utf8',
+            maxBuffer: 1 << 30,
+          },
+        )
+        return [name, digest([run.status, run.stdout, run.stderr])]
+      }),
+    )
+    const alike = printed.before === printed.after
+    console.log(
+      `  flux-images ${args.join(' ')}: before ${printed.before}, after ${printed.after}: ${alike ? 'identical' : 'DIFFERENT'}`,
+    )
+    if (!alike) process.exitCode = 1
+  }
   const texts = scans.after.files
     .map((file) => readFileSync(join(root, file), 'utf8'))
     .filter((text) => text.startsWith('---') && text.slice(0, text.indexOf('\n---', 3)).includes('flux'))

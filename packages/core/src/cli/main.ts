@@ -146,6 +146,10 @@ function parse(argv: string[]) {
   return { command: positionals[0], values, positionals }
 }
 
+// `scan` writes its rows 1,000 at a time: a write per row is a system call per row (20,000 for a
+// large site), and one write of every row held all the lines at once (the peak of a large scan).
+const ROWS_PER_WRITE = 1000
+
 async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number> {
   const report = await flux.scan()
   const rows = report.items.flatMap((item) =>
@@ -175,19 +179,22 @@ async function scanCommand(flux: Flux, io: CliIO, json: boolean): Promise<number
     }))
     io.stdout.write(`${JSON.stringify({ directives: rows, errors }, null, 2)}\n`)
   } else {
-    // One write: a write per row is a system call per row (20,000 of them for a large site).
-    const lines = rows.map(
-      (r) =>
-        // Nothing in a row reaches the terminal as a control sequence (a C1 CSI survives JSON).
-        `${r.location}  ${r.status.padEnd(11)} ${printable(r.model)} ${printable(r.size)}  ${r.key}  ${printable(JSON.stringify(r.prompt))}${
-          r.preset ? printable(` (preset ${r.preset}, written ${JSON.stringify(r.written)})`) : ''
-        }\n`,
-    )
+    const line = (r: (typeof rows)[number]) =>
+      // Nothing in a row reaches the terminal as a control sequence (a C1 CSI survives JSON).
+      `${r.location}  ${r.status.padEnd(11)} ${printable(r.model)} ${printable(r.size)}  ${r.key}  ${printable(JSON.stringify(r.prompt))}${
+        r.preset ? printable(` (preset ${r.preset}, written ${JSON.stringify(r.written)})`) : ''
+      }\n`
+    for (let start = 0; start < rows.length; start += ROWS_PER_WRITE)
+      io.stdout.write(
+        rows
+          .slice(start, start + ROWS_PER_WRITE)
+          .map(line)
+          .join(''),
+      )
     const counts = countBy(report.items.map((i) => i.status))
-    lines.push(
+    io.stdout.write(
       `${rows.length} directive(s), ${report.items.length} distinct image(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ') || 'none'}\n`,
     )
-    io.stdout.write(lines.join(''))
     for (const warning of report.warnings) io.stderr.write(`[flux] ${warning}\n`)
     for (const err of report.errors) io.stderr.write(`${err.toString()}\n`)
   }
