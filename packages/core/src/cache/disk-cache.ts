@@ -16,7 +16,9 @@
  * prompt. Every file is written to tmp/ and renamed into place; an image's metadata is written
  * after the image and removed before it, so an entry without metadata is simply missing. Reads
  * check the metadata against the key and the image against its size and sha256: a corrupt entry
- * is reported and never served. The directory is created on the first write, not on a read.
+ * is reported and never served. Metadata verified or written by this cache is read again only once
+ * its file has changed (by stat), and its image is checked on every read. The directory is created
+ * on the first write, not on a read.
  */
 import { type Stats, statSync } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
@@ -157,7 +159,7 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
   }
 
   /**
-   * What one synchronous stat tells of `key`'s metadata in `store`: nothing there, the metadata this
+   * What one synchronous stat tells of an entry's metadata file: nothing there, the metadata this
    * cache last verified or wrote (the file still has the identity it had then: device, inode, size,
    * modification and change times; a writer's rename gives it a new inode), or a file to read, with
    * the identity it had before the read (none when it could not be stat'ed: the read says why).
