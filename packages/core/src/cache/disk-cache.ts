@@ -16,8 +16,11 @@
  * prompt. Every file is written to tmp/ and renamed into place; an image's metadata is written
  * after the image and removed before it, so an entry without metadata is simply missing. Reads
  * check the metadata against the key and the image against its size and sha256: a corrupt entry
- * is reported and never served. The directory is created on the first write, not on a read.
+ * is reported and never served. Metadata verified or written by this cache is read again only once
+ * its file has changed (by stat), and its image is checked on every read. The directory is created
+ * on the first write, not on a read.
  */
+import { type Stats, statSync } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import * as v from 'valibot'
@@ -43,7 +46,7 @@ import {
 } from './cache-entry.js'
 import { CACHE_GITIGNORE, CACHE_LAYOUT, type CacheArea } from './cache-layout.js'
 import { cacheWriteError, disablesWrites } from './cache-write-error.js'
-import { isAbsent, makeDir, readTextIfPresent, reasonOf, unlinkIfPresent } from './fs-util.js'
+import { isAbsent, makeDir, readTextIfPresent, reasonOf, statIfPresent, unlinkIfPresent } from './fs-util.js'
 import { createKeyLock } from './key-lock.js'
 import type { CacheStatus, OriginalStore } from './original-store.js'
 import { CACHE_META_VERSION, type CacheEntryMeta } from './records.js'
@@ -89,6 +92,9 @@ export interface DiskCache extends OriginalStore {
 type Store = 'originals' | 'placeholders'
 type Verdict = { entry: CacheEntry } | { missing: true } | { corrupt: string }
 
+/** A metadata file's identity: its device, then what `fileStamp` says of an image. */
+const metaStamp = (stats: Stats) => `${stats.dev}:${fileStamp(stats)}`
+
 /** Creates a cache over `dir`. Nothing is read or written until a method is called. */
 export function createDiskCache(options: DiskCacheOptions): DiskCache {
   const o = parseOptions(DISK_CACHE_OPTIONS, options, { path: 'cache' })
@@ -102,6 +108,9 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
   const reported = new Set<string>()
   // Originals hashed in this process, by file identity: see entryMismatch.
   const verified = new Map<string, string>()
+  // The metadata this cache verified or wrote, by path, with the file's identity then (see look):
+  // an entry is read once per process, and not at all after this process wrote it.
+  const remembered = new Map<string, { stamp: string; meta: CacheEntryMeta }>()
 
   /** The first write that failed for want of space or of a writable disk: later ones would too. */
   let unwritable: FluxError | undefined
@@ -149,25 +158,58 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
     return cleaning
   }
 
+  /**
+   * What one synchronous stat tells of an entry's metadata file: nothing there, the metadata this
+   * cache last verified or wrote (the file still has the identity it had then: device, inode, size,
+   * modification and change times; a writer's rename gives it a new inode), or a file to read, with
+   * the identity it had before the read (none when it could not be stat'ed: the read says why).
+   */
+  function look(metaPath: string): { absent: true } | { known: CacheEntryMeta } | { stamp?: string } {
+    let seen: Stats | undefined
+    try {
+      seen = statSync(metaPath, { throwIfNoEntry: false })
+      if (seen === undefined) return { absent: true }
+    } catch {
+      return {}
+    }
+    const stamp = metaStamp(seen)
+    const known = remembered.get(metaPath)
+    return known?.stamp === stamp ? { known: known.meta } : { stamp }
+  }
+
   async function verify(key: string, store: Store): Promise<Verdict> {
     const metaPath = join(areaDir(store), `${key}.json`)
-    for (let attempt = 0; ; attempt++) {
+    for (let reads = 0; ; ) {
+      const seen = look(metaPath)
+      if ('absent' in seen) return { missing: true }
       let text: string | undefined
-      try {
-        text = await readTextIfPresent(metaPath)
-      } catch (err) {
-        return { corrupt: `its metadata cannot be read: ${reasonOf(err)}` }
+      let meta: CacheEntryMeta | string
+      if ('known' in seen) meta = seen.known
+      else {
+        reads++
+        try {
+          text = await readTextIfPresent(metaPath)
+        } catch (err) {
+          return { corrupt: `its metadata cannot be read: ${reasonOf(err)}` }
+        }
+        if (text === undefined) return { missing: true }
+        meta = parseMeta(text, key)
+        if (typeof meta === 'string') return { corrupt: meta }
       }
-      if (text === undefined) return { missing: true }
-      const meta = parseMeta(text, key)
-      if (typeof meta === 'string') return { corrupt: meta }
       const path = join(areaDir(store), meta.file)
+      // Remembered metadata is trusted only with its image: the image is checked every time.
       const problem = await entryMismatch(path, meta, verified)
-      if (problem === undefined) return { entry: { meta, path, placeholder: store === 'placeholders' } }
+      if (problem === undefined) {
+        if ('stamp' in seen && seen.stamp !== undefined) remembered.set(metaPath, { stamp: seen.stamp, meta })
+        return { entry: { meta, path, placeholder: store === 'placeholders' } }
+      }
+      remembered.delete(metaPath)
+      // The remembered metadata no longer describes the image: read what is there now.
+      if (text === undefined) continue
       // A writer removes the old metadata before it replaces the image: if the metadata changed
       // while we read, we saw a replacement in progress, not a corrupt entry. Look again.
       const now = await readTextIfPresent(metaPath).catch(() => text)
-      if (attempt < 2 && now !== text) continue
+      if (reads < 3 && now !== text) continue
       return { corrupt: problem }
     }
   }
@@ -265,7 +307,13 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
       try {
         await prepare(store)
         imageTmp = await writeTemp(tmpDir, generated.bytes)
-        const previous = previousFile(await readTextIfPresent(metaPath).catch(() => undefined), key)
+        const seen = look(metaPath)
+        const previous =
+          'absent' in seen
+            ? undefined
+            : 'known' in seen
+              ? seen.known.file
+              : previousFile(await readTextIfPresent(metaPath).catch(() => undefined), key)
         // Metadata leaves first and comes back last: while the image is replaced the entry reads
         // as missing, never as the old metadata over the new image.
         await unlinkIfPresent(metaPath)
@@ -276,6 +324,10 @@ export function createDiskCache(options: DiskCacheOptions): DiskCache {
         metaTmp = await writeTemp(tmpDir, `${JSON.stringify(meta, null, 2)}\n`)
         await commitTemp(metaTmp, metaPath)
         metaTmp = undefined
+        // The file just written: a real entry is put under its key's lock, and a placeholder is
+        // the same image whoever writes it (its image is checked on every read anyway).
+        const written = statIfPresent(metaPath)
+        if (written) remembered.set(metaPath, { stamp: metaStamp(written), meta })
         if (previous !== undefined && previous !== meta.file)
           await unlinkIfPresent(join(areaDir(store), previous))
         await syncDir(areaDir(store))

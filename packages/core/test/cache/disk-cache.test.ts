@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import fs, { existsSync } from 'node:fs'
 import {
   mkdir,
   mkdtemp,
@@ -12,6 +12,7 @@ import {
   utimes,
   writeFile,
 } from 'node:fs/promises'
+import { syncBuiltinESMExports } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -370,6 +371,9 @@ describe('integrity', () => {
     })()
     let served = 0
     while (writing) {
+      // Another process's reader would not hold up the writer: this one, in the writer's process,
+      // lets its I/O run (an entry unchanged since the last read is served without any).
+      await new Promise((resolve) => setImmediate(resolve))
       const entry = await reader.get(key)
       if (entry) {
         served++
@@ -378,6 +382,49 @@ describe('integrity', () => {
     }
     await writer
     expect(served).toBeGreaterThan(0)
+    expect(logger.warnings()).toEqual([])
+  })
+})
+
+describe('reads of metadata in one process', () => {
+  // Every read of the entry's metadata file, failed ones included, through Node's readFile as the
+  // cache reaches it.
+  const reads: string[] = []
+  const realReadFile = fs.promises.readFile
+  beforeEach(() => {
+    reads.length = 0
+    fs.promises.readFile = ((path: string, ...rest: []) => {
+      reads.push(String(path))
+      return realReadFile(path, ...rest)
+    }) as typeof fs.promises.readFile
+    syncBuiltinESMExports()
+  })
+  afterEach(() => {
+    fs.promises.readFile = realReadFile
+    syncBuiltinESMExports()
+  })
+  const metaReads = () => reads.filter((path) => path === join(dir, 'originals', `${key}.json`)).length
+
+  it('reads none for an entry it wrote, once for one another process wrote, and sees a replacement', async () => {
+    const bytes = randomBytes(4096)
+    expect(await cache.get(key)).toBeUndefined()
+    expect(await cache.check(key)).toBe('missing')
+    await cache.put(key, request, image(bytes), { provider: 'p', placeholder: false })
+    expect((await cache.get(key))?.meta.sha256).toBe(sha(bytes))
+    expect(await cache.check(key)).toBe('cached')
+    expect(metaReads()).toBe(0)
+    // Another process, as a second cache over the same folder: it reads the entry once.
+    const other = createDiskCache({ dir, logger })
+    expect(await other.check(key)).toBe('cached')
+    expect((await other.get(key))?.meta.provider).toBe('p')
+    expect(metaReads()).toBe(1)
+    // It stores the key again, the same bytes under new metadata: the first cache reads that, once.
+    await other.put(key, request, image(bytes), { provider: 'q', placeholder: false })
+    expect(metaReads()).toBe(1)
+    expect((await cache.get(key))?.meta.provider).toBe('q')
+    expect((await cache.get(key))?.meta.provider).toBe('q')
+    expect(await cache.check(key)).toBe('cached')
+    expect(metaReads()).toBe(2)
     expect(logger.warnings()).toEqual([])
   })
 })
