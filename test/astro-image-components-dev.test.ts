@@ -5,7 +5,7 @@ import { createSession } from '@flux-images/core'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeSites } from './helpers/astro-content-store.js'
-import { launchChromium, shown, watchPage } from './helpers/browser.js'
+import { launchChromium, shown, visit, watchPage } from './helpers/browser.js'
 import { type AstroDev, startAstroDev } from './helpers/dev-server.js'
 import { createMockGateway, type MockGateway } from './mock-gateway/index.js'
 
@@ -62,7 +62,7 @@ describe("astro dev: Astro's blog starter with flux: heroes", () => {
     // visit before the checks, so that a reload under them would be ours.
     // Tall enough that no lazy image waits outside the viewport.
     const first = await browser.newPage({ viewport: { width: 1200, height: 6000 } })
-    await first.goto(server.origin + paths[0])
+    await visit(first, server.origin + paths[0])
     await expect.poll(async () => (await shown(first)).length, { timeout: 60_000 }).toBeGreaterThan(0)
     await first.close()
     for (const path of paths) {
@@ -113,14 +113,14 @@ describe('astro dev: flux: images not generated yet', () => {
     const src = (selector: string) => () =>
       page.evaluate<string>(`document.querySelector(${JSON.stringify(selector)})?.getAttribute('src') ?? ''`)
     const hero = src('.hero-image img')
-    await page.goto(`${server.origin}/blog/mountain-lake/`)
+    await visit(page, `${server.origin}/blog/mountain-lake/`)
     // Served before any image exists: the hero (an image() field) is the pending picture, and it loads.
     expect(gateway.generated).toBe(0)
     await expect.poll(hero, { timeout: 60_000 }).toMatch(/pending%2F[0-9a-f]+-1536x1024\.png/)
     await expect
       .poll(async () => (await shown(page)).filter((s) => s === 'broken'), { timeout: 60_000 })
       .toEqual([])
-    await page.goto(`${server.origin}/`)
+    await visit(page, `${server.origin}/`)
     const imported = src('img[alt="A harbour at dusk, by Astro"]')
     await expect.poll(imported, { timeout: 60_000 }).toMatch(/pending%2F[0-9a-f]+-1536x1024\.png/)
     expect(gateway.generated).toBe(0)

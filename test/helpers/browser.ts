@@ -47,6 +47,25 @@ export function watchPage(page: Page): string[] {
   return problems
 }
 
+/**
+ * Opens `url` in `page` where a page may reload itself meanwhile (Vite's first-visit dependency
+ * optimization, a pending image's arrival): a navigation cut short by such a reload
+ * (`net::ERR_ABORTED`) is waited out, and made again if the reload left the page elsewhere. Any
+ * other failure is thrown, and so is a third abort.
+ */
+export async function visit(page: Page, url: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.goto(url)
+      return
+    } catch (err) {
+      if (attempt === 3 || !String(err).includes('net::ERR_ABORTED')) throw err
+      await page.waitForLoadState('load')
+      if (page.url() === url) return
+    }
+  }
+}
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html',
   '.js': 'text/javascript',
