@@ -1,4 +1,5 @@
 import type { ImageResult, Session } from '@flux-images/core'
+import type { SocialCards } from '@flux-images/core/dev'
 
 /** What the integration shares with the markdown plugins, the component and the schema helper: core's session. */
 export type FluxState = Session
@@ -33,35 +34,6 @@ export type FluxImageData = Omit<ImageResult, 'files'>
 
 export function withoutFiles({ files: _files, ...data }: ImageResult): FluxImageData {
   return data
-}
-
-/** A page's social card, as `socialCard()` hands it to the page: for `og:image` and `twitter:image`. */
-export interface SocialCardData {
-  /** The card's URL (`base` + `/_flux/` + a content-hashed name); make it absolute with `new URL(src, Astro.site)`. */
-  src: string
-  width: number
-  height: number
-  /** `image/jpeg`, for `og:image:type`. */
-  type: string
-}
-
-/** What `socialCard()` accepts: Astro's image (`ImageMetadata`), a `fluxImage()` field, or a directive. */
-export type CardInput =
-  | { fsPath?: string; src: string }
-  | FluxImageData
-  | string
-  | { flux: string; size?: string; model?: string; quality?: string; seed?: string | number; preset?: string }
-
-export interface CardOptions {
-  /** Where the crop is centred: `'attention'` (the subject, found by sharp) or `{ x, y }` fractions of the image. @default 'attention' */
-  focus?: 'attention' | { x: number; y: number }
-}
-
-/** The integration's social cards: made in the cache, served in dev, written to the build's output. */
-export interface SocialCards {
-  card(input: CardInput, options?: CardOptions): Promise<SocialCardData>
-  /** Every card handed out so far: public URL -> file in the cache. */
-  readonly files: ReadonlyMap<string, string>
 }
 
 const CARDS = Symbol.for('@flux-images/astro.cards')

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { createSession, type FluxOptions, type Session, serveVariants } from '@flux-images/core'
 import {
   contentDigest,
+  createSocialCards,
   DEV_CLIENT,
   devPageCheck,
   fluxImports,
@@ -18,7 +19,6 @@ import { imageModule } from './image-module.js'
 import { IMPORT_TYPES, STUDIO_APP } from './injected.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
 import { objectFormHints } from './object-form-hint.js'
-import { createSocialCards } from './social-cards.js'
 
 export const INTEGRATION_NAME = '@flux-images/astro'
 

@@ -27,5 +27,12 @@ export {
 export { type FluxStudioOptions, fluxStudio, STUDIO_EVENT } from './flux-studio.js'
 export { type DevPlugin, type DevServer, type HostError, type Middleware, plainLogger } from './host.js'
 export { imageFile } from './image-file.js'
+export {
+  type CardInput,
+  type CardOptions,
+  createSocialCards,
+  type SocialCardData,
+  type SocialCards,
+} from './social-cards.js'
 export { fieldAt } from './unresolved-output.js'
 export { type WriteOutputOptions, writeOutput } from './write-output.js'
