@@ -12,7 +12,13 @@ export {
   markdownDirectives,
   urlImage,
 } from '../markdown/markdown-directives.js'
-export { type MarkdownHost, type MarkdownNode, markdownImages } from '../markdown/markdown-images.js'
+export {
+  type RemarkFile,
+  type RemarkImagesOptions,
+  type RemarkNode,
+  remarkImages,
+  satteriImages,
+} from '../markdown/markdown-plugins.js'
 export { contentDigest } from './content-digest.js'
 export { devPageCheck } from './dev-page-check.js'
 export {
