@@ -1,6 +1,5 @@
-import { remarkImages, satteriImages } from '@flux-images/core/dev'
+import { remarkImages, satteriImages, withLoc } from '@flux-images/core/dev'
 import type { AstroConfig, AstroIntegrationLogger } from 'astro'
-import { withLoc } from './error-location.js'
 import type { FluxState } from './flux-state.js'
 
 /** Puts the digest where Astro's content store sees it: the store is cleared when it changes. */

@@ -34,7 +34,6 @@ export {
 } from './directives/index.js'
 export type { Price } from './engine/cost.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError } from './errors.js'
-export { checkHostVersion } from './host-version.js'
 export {
   type HastElement,
   type MarkupElement,

@@ -19,6 +19,7 @@ export {
   remarkImages,
   satteriImages,
 } from '../markdown/markdown-plugins.js'
+export { hostVersionError } from './adapter-host.js'
 export { contentDigest } from './content-digest.js'
 export { devPageCheck } from './dev-page-check.js'
 export {
@@ -31,7 +32,14 @@ export {
   reloadPages,
 } from './flux-imports.js'
 export { type FluxStudioOptions, fluxStudio, STUDIO_EVENT } from './flux-studio.js'
-export { type DevPlugin, type DevServer, type HostError, type Middleware, plainLogger } from './host.js'
+export {
+  type DevPlugin,
+  type DevServer,
+  type HostError,
+  type Middleware,
+  plainLogger,
+  withLoc,
+} from './host.js'
 export { imageFile } from './image-file.js'
 export {
   type CardInput,
