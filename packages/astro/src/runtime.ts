@@ -54,11 +54,9 @@ export type { FluxImageData }
  * ```
  */
 export function socialCard(image: CardInput | ObjectForm, options?: CardOptions): Promise<SocialCardData> {
-  const input = typeof image === 'object' && typeof (image as ObjectForm).flux === 'string'
-  return getSocialCards().card(
-    input ? (fieldDirective(image as ObjectForm) ?? '') : (image as CardInput),
-    options,
-  )
+  // The frontmatter's object form, read as the schema reads it.
+  const form = typeof image === 'object' && typeof (image as ObjectForm).flux === 'string'
+  return getSocialCards().card(((form && fieldDirective(image as ObjectForm)) || image) as CardInput, options)
 }
 
 export type { CardInput, CardOptions, SocialCardData }
