@@ -6,9 +6,9 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FluxError, type Session } from '@flux-images/core'
+import { createSocialCards } from '@flux-images/core/dev'
 import sharp from 'sharp'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createSocialCards } from '../packages/astro/src/social-cards.js'
 
 let dir: string
 beforeEach(async () => {

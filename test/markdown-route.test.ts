@@ -6,21 +6,23 @@ import { createPipelines, type Pipeline } from './helpers/markdown-processors.js
 // What the adapters call of core on the way, counted: scans of markdown text, markup serialized
 // to a string (none: the picture reaches the processor as a tree), trees made into hast.
 const calls = vi.hoisted(() => ({ scanMarkdown: 0, renderPicture: 0, toHtml: 0, toHast: 0 }))
-vi.mock('@flux-images/core', async (importOriginal) => {
-  const core = await importOriginal<typeof import('@flux-images/core')>()
-  const counted =
-    <A extends unknown[], R>(name: keyof typeof calls, f: (...args: A) => R) =>
-    (...args: A): R => {
-      calls[name]++
-      return f(...args)
-    }
-  return {
-    ...core,
-    renderPicture: counted('renderPicture', core.renderPicture),
-    toHtml: counted('toHtml', core.toHtml),
-    toHast: counted('toHast', core.toHast),
-  }
-})
+// Core's markdown plugins call these inside core: counted where each lives.
+const counting = vi.hoisted(
+  () =>
+    (name: 'renderPicture' | 'toHtml' | 'toHast') =>
+    async (importOriginal: () => Promise<Record<string, unknown>>) => {
+      const real = await importOriginal()
+      const f = real[name] as (...args: unknown[]) => unknown
+      const counted = (...args: unknown[]) => {
+        calls[name]++
+        return f(...args)
+      }
+      return { ...real, [name]: counted }
+    },
+)
+vi.mock('../packages/core/dist/markup/render-picture.js', counting('renderPicture'))
+vi.mock('../packages/core/dist/markup/to-html.js', counting('toHtml'))
+vi.mock('../packages/core/dist/markup/to-hast.js', counting('toHast'))
 // Core's markdown handling scans inside core: counted where the scanner lives.
 vi.mock('../packages/core/dist/directives/markdown/scan-markdown.js', async (importOriginal) => {
   const real =

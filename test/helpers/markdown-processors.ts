@@ -10,9 +10,9 @@ import {
   parseDirective,
   scanMarkdown,
 } from '@flux-images/core'
+import type { AstroConfig, AstroIntegrationLogger } from 'astro'
 import type { FluxState } from '../../packages/astro/src/flux-state.js'
-import { remarkFlux } from '../../packages/astro/src/remark-plugin.js'
-import { satteriPlugins } from '../../packages/astro/src/satteri-plugins.js'
+import { registerMarkdown } from '../../packages/astro/src/markdown-processor.js'
 import { requestKey } from '../../packages/core/src/cache/index.js'
 import { scanHtml } from '../../packages/core/src/directives/index.js'
 import { resolveRequest } from '../../packages/core/src/engine/index.js'
@@ -123,11 +123,8 @@ export async function createPipelines({ failure }: PipelineOptions = {}): Promis
   const pipelines: Pipeline[] = []
   for (const make of [satteri, unified as unknown as () => AstroProcessor]) {
     const processor = make()
-    if (processor.name === 'satteri') {
-      const plugins = satteriPlugins(() => state)
-      processor.options.mdastPlugins?.push(...plugins.mdast)
-      processor.options.hastPlugins?.push(...plugins.hast)
-    } else processor.options.remarkPlugins?.push(remarkFlux(() => state))
+    const config = { markdown: { processor } } as unknown as AstroConfig
+    registerMarkdown(config, () => state, {} as AstroIntegrationLogger)
     const md = await processor.createRenderer(SHARED)
     const mdx = await processor.createMdxRenderer(SHARED, {
       optimize: false,

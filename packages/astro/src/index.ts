@@ -1,24 +1,25 @@
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { createSession, type FluxOptions, type Session, serveVariants } from '@flux-images/core'
 import {
   contentDigest,
+  createSocialCards,
   DEV_CLIENT,
   devPageCheck,
   fluxImports,
   fluxStudio,
+  hostVersionError,
   plainLogger,
   reloadPages,
+  withLoc,
   writeOutput,
 } from '@flux-images/core/dev'
 import type { AstroIntegration } from 'astro'
-import { withLoc } from './error-location.js'
-import { getFluxState, getSocialCards, lastFluxState, setFluxState, setSocialCards } from './flux-state.js'
-import { checkAstroVersion } from './host-version.js'
+import { getFluxState, getSocialCards, lastFluxState, setFluxState } from './flux-state.js'
 import { imageModule } from './image-module.js'
 import { IMPORT_TYPES, STUDIO_APP } from './injected.js'
 import { markContent, registerMarkdown } from './markdown-processor.js'
 import { objectFormHints } from './object-form-hint.js'
-import { createSocialCards } from './social-cards.js'
 
 export const INTEGRATION_NAME = '@flux-images/astro'
 
@@ -53,7 +54,10 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         injectScript,
         addDevToolbarApp,
       }) {
-        checkAstroVersion(config.root)
+        // The Astro that builds the site: the project's own, where its CLI comes from.
+        const astro = createRequire(new URL('package.json', config.root))('astro/package.json')
+        const refused = hostVersionError(new URL('../package.json', import.meta.url), 'astro', astro.version)
+        if (refused) throw refused
         command = current
         siteBase = withSlash(config.base)
         // A dev server restart sets up again: let the previous session finish and release its sockets.
@@ -68,8 +72,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
           serverHost: config.server.host,
           onRefresh: (files) => refresh?.(files),
         })
-        setFluxState(session)
-        setSocialCards(createSocialCards(session))
+        setFluxState(session, createSocialCards(session))
         // A change to `flux.config.*` or `.env*` restarts the dev server, with a new session.
         for (const file of session.watchFiles) addWatchFile(file)
         registerMarkdown(config, getFluxState, logger)

@@ -1,7 +1,6 @@
+import { remarkImages, satteriImages, withLoc } from '@flux-images/core/dev'
 import type { AstroConfig, AstroIntegrationLogger } from 'astro'
 import type { FluxState } from './flux-state.js'
-import { remarkFlux } from './remark-plugin.js'
-import { satteriPlugins } from './satteri-plugins.js'
 
 /** Puts the digest where Astro's content store sees it: the store is cleared when it changes. */
 export function markContent(markdown: AstroConfig['markdown'], digest: string): void {
@@ -23,15 +22,19 @@ export function registerMarkdown(
     | { name?: string; options?: Record<string, unknown> }
     | undefined
   const options = processor?.options
+  // Errors carry Astro's `loc`, for its terminal and overlay.
+  const located = { onError: (err: unknown) => withLoc(err, getState().options.root) }
+  // The unified processor's (Astro 5 and 6, `unified()`, MDX): a remark plugin.
+  const remark = () => remarkImages(getState, located)
   if (processor?.name === 'satteri' && options) {
-    const plugins = satteriPlugins(getState)
+    const plugins = satteriImages(getState, located)
     pluginList(options, 'mdastPlugins').push(...plugins.mdast)
     pluginList(options, 'hastPlugins').push(...plugins.hast)
   } else if (processor?.name === 'unified' && options) {
-    pluginList(options, 'remarkPlugins').push(remarkFlux(getState))
+    pluginList(options, 'remarkPlugins').push(remark)
   } else if (!processor && Array.isArray(config.markdown.remarkPlugins)) {
     // Astro 5 and 6 before 6.4: unified is the only processor, configured by `markdown` itself.
-    ;(config.markdown.remarkPlugins as unknown[]).push([remarkFlux(getState), { fluxImages: '' }])
+    ;(config.markdown.remarkPlugins as unknown[]).push([remark, { fluxImages: '' }])
   } else {
     logger.warn(
       `Markdown processor "${processor?.name ?? 'unknown'}" is not supported: flux: images in markdown bodies stay as written.`,

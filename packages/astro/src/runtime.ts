@@ -1,13 +1,12 @@
-import type { ImageResult } from '@flux-images/core'
-import { type PictureAttributes, parseDirective, renderPicture } from '@flux-images/core/runtime'
+import type { CardInput, CardOptions, SocialCardData } from '@flux-images/core/dev'
 import {
-  type CardInput,
-  type CardOptions,
-  type FluxImageData,
-  getFluxState,
-  getSocialCards,
-  type SocialCardData,
-} from './flux-state.js'
+  componentDirective,
+  type PictureAttributes,
+  parseDirective,
+  renderPicture,
+} from '@flux-images/core/runtime'
+import { fieldDirective, type ObjectForm } from './field-directive.js'
+import { type FluxImageData, getFluxState, getSocialCards } from './flux-state.js'
 
 /** The props of `<FluxImage>`: a prompt and its options, or an image from `fluxImage()` or a `flux:` string. */
 export interface FluxImageProps extends PictureAttributes {
@@ -29,20 +28,18 @@ export async function renderFluxImage(props: FluxImageProps): Promise<string> {
     const data = 'flux' in image && typeof image.flux === 'object' ? (image.flux as FluxImageData) : image
     return renderPicture({ ...data, files: [] }, attrs)
   }
-  const parsed =
-    typeof image === 'string' ? parseDirective(image) : prompt ? { prompt, params: {} } : undefined
-  if (!parsed || parsed.prompt.trim() === '') {
+  const parsed = typeof image === 'string' ? parseDirective(image) : { prompt, params: {} }
+  const options = { model, size, quality, seed, preset, alt: attrs.alt }
+  const input = parsed && componentDirective({ ...options, prompt: parsed.prompt })
+  if (!parsed || !input || input.prompt === '') {
     throw new Error(
       `[flux] <FluxImage> needs a prompt="..." or an image={...} (a fluxImage() field or a "flux:" string), got ${JSON.stringify(image ?? prompt)}`,
     )
   }
-  const params = { ...parsed.params }
-  for (const [key, value] of Object.entries({ model, size, quality, seed, preset })) {
-    if (value !== undefined) params[key as 'model'] = String(value)
-  }
-  if (attrs.alt !== undefined) params.alt = attrs.alt
-  const result: ImageResult = await getFluxState().image({ prompt: parsed.prompt.trim(), params })
-  return renderPicture(result, attrs)
+  return renderPicture(
+    await getFluxState().image({ ...input, params: { ...parsed.params, ...input.params } }),
+    attrs,
+  )
 }
 
 export type { FluxImageData }
@@ -56,8 +53,10 @@ export type { FluxImageData }
  * <meta property="og:image" content={new URL(card.src, Astro.site)} />
  * ```
  */
-export function socialCard(image: CardInput, options?: CardOptions): Promise<SocialCardData> {
-  return getSocialCards().card(image, options)
+export function socialCard(image: CardInput | ObjectForm, options?: CardOptions): Promise<SocialCardData> {
+  // The frontmatter's object form, read as the schema reads it.
+  const form = typeof image === 'object' && typeof (image as ObjectForm).flux === 'string'
+  return getSocialCards().card(((form && fieldDirective(image as ObjectForm)) || image) as CardInput, options)
 }
 
 export type { CardInput, CardOptions, SocialCardData }

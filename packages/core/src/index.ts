@@ -40,7 +40,6 @@ export {
   withAlt,
 } from './directives/index.js'
 export { ERRORS, FluxError, type FluxErrorCode, fluxError } from './errors.js'
-export { checkHostVersion } from './host-version.js'
 export {
   type HastElement,
   type MarkupElement,

@@ -6,6 +6,7 @@
  */
 export { DIRECTIVE_KEYS } from './directives/grammar/grammar.js'
 export { parseDirective } from './directives/grammar/parse-directive.js'
+export { componentDirective } from './directives/html/component-directive.js'
 export { FluxError } from './errors.js'
 export type { PictureAttributes } from './markup/picture-element.js'
 export { renderPicture } from './markup/render-picture.js'

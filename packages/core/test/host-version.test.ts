@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { hostVersionError } from '../src/dev/adapter-host.js'
 import { FluxError } from '../src/errors.js'
 import { checkHostVersion } from '../src/host-version.js'
 
@@ -36,5 +38,30 @@ describe('checkHostVersion', () => {
       )
       expect(err.hint).toBe('Install a supported astro, e.g. `npm install astro@^7`; nothing was generated.')
     })
+  })
+})
+
+describe('hostVersionError: the adapters read their own declared range', () => {
+  const adapter = (name: string) => new URL(`../../${name}/package.json`, import.meta.url)
+
+  it.each([
+    ['astro', '@flux-images/astro'],
+    ['vite', '@flux-images/vite'],
+  ] as const)('%s: a version outside its peer range names the package and its range', (host, name) => {
+    const err = hostVersionError(adapter(host), host, '1.0.0')
+    const { peerDependencies } = JSON.parse(readFileSync(adapter(host), 'utf8'))
+    expect(FluxError.is(err, 'FLUX_HOST_VERSION')).toBe(true)
+    expect((err as FluxError).message).toBe(
+      `[flux] ${name} supports ${host} ${peerDependencies[host]}; this project runs ${host} 1.0.0.`,
+    )
+  })
+
+  it('accepts the hosts the repository tests with', () => {
+    const installed = (host: string) =>
+      JSON.parse(
+        readFileSync(new URL(`../../${host}/node_modules/${host}/package.json`, import.meta.url), 'utf8'),
+      ).version as string
+    expect(hostVersionError(adapter('astro'), 'astro', installed('astro'))).toBeUndefined()
+    expect(hostVersionError(adapter('vite'), 'vite', installed('vite'))).toBeUndefined()
   })
 })

@@ -8,10 +8,16 @@ import {
   replaceHtmlImages,
   type Session,
 } from '@flux-images/core'
-import { DEV_CLIENT, fluxImports, fluxStudio, hostError, reloadPages } from '@flux-images/core/dev'
+import {
+  DEV_CLIENT,
+  fluxImports,
+  fluxStudio,
+  hostError,
+  hostVersionError,
+  reloadPages,
+} from '@flux-images/core/dev'
 import type { Plugin, ResolvedConfig, ViteDevServer } from 'vite'
 import { fluxUrls } from './flux-urls.js'
-import { checkViteVersion } from './host-version.js'
 import { registerSession } from './session-registry.js'
 
 export const PLUGIN_NAME = 'flux-images'
@@ -59,8 +65,10 @@ export function flux(options: FluxOptions = {}): Plugin[] {
   const main: Plugin = {
     name: PLUGIN_NAME,
     async config() {
-      // The Vite our peer range resolves to: the project's own.
-      checkViteVersion((await import('vite')).version)
+      // The project's own Vite; it prints only an error's message, so `hostError` puts the hint there.
+      const { version } = await import('vite')
+      const refused = hostVersionError(new URL('../package.json', import.meta.url), 'vite', version)
+      if (refused) throw hostError(refused, process.cwd())
     },
     async configResolved(resolved) {
       config = resolved

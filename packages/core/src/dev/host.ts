@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { resolve } from 'node:path'
+import { FluxError } from '../errors.js'
 import type { Logger } from '../types.js'
 
 // The parts of Vite's plugin API and dev server that the dev plugins use, as shapes of core's
@@ -75,4 +77,21 @@ export function plainLogger(host: Required<Logger>): Logger {
     error: (m) => host.error(plain(m)),
     debug: (m) => host.debug(plain(m)),
   }
+}
+
+/**
+ * The error with `loc` (an absolute file, a 1-based line and column) on each located FluxError in
+ * it (one, or an AggregateError's), in place: what Astro reads to point at the directive, in the
+ * terminal and the overlay (Rollup's form, with a new error, is `hostError`). Without it Astro
+ * guesses a place from the first line of the stack that mentions `src`, which, for a message
+ * listing directives, is garbled.
+ */
+export function withLoc<E>(err: E, root: string): E {
+  const errors = err instanceof AggregateError ? err.errors : [err]
+  for (const e of errors) {
+    if (!FluxError.is(e) || !e.location) continue
+    const { file, line, column } = e.location
+    Object.assign(e, { loc: { file: resolve(root, file), line: line ?? 1, column: column ?? 1 } })
+  }
+  return err
 }

@@ -12,7 +12,14 @@ export {
   markdownDirectives,
   urlImage,
 } from '../markdown/markdown-directives.js'
-export { type MarkdownHost, type MarkdownNode, markdownImages } from '../markdown/markdown-images.js'
+export {
+  type RemarkFile,
+  type RemarkImagesOptions,
+  type RemarkNode,
+  remarkImages,
+  satteriImages,
+} from '../markdown/markdown-plugins.js'
+export { hostVersionError } from './adapter-host.js'
 export { contentDigest } from './content-digest.js'
 export { devPageCheck } from './dev-page-check.js'
 export {
@@ -25,7 +32,21 @@ export {
   reloadPages,
 } from './flux-imports.js'
 export { type FluxStudioOptions, fluxStudio, STUDIO_EVENT } from './flux-studio.js'
-export { type DevPlugin, type DevServer, type HostError, type Middleware, plainLogger } from './host.js'
+export {
+  type DevPlugin,
+  type DevServer,
+  type HostError,
+  type Middleware,
+  plainLogger,
+  withLoc,
+} from './host.js'
 export { imageFile } from './image-file.js'
+export {
+  type CardInput,
+  type CardOptions,
+  createSocialCards,
+  type SocialCardData,
+  type SocialCards,
+} from './social-cards.js'
 export { fieldAt } from './unresolved-output.js'
 export { type WriteOutputOptions, writeOutput } from './write-output.js'

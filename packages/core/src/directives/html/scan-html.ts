@@ -1,9 +1,9 @@
-import type { DirectiveParams } from '../../types.js'
 import { cookEscapes, scanCodeRange } from '../code/scan-code.js'
 import { decodeAttributeEntities } from '../grammar/entities.js'
 import { DIRECTIVE_KEYS } from '../grammar/grammar.js'
 import { parseDirective } from '../grammar/parse-directive.js'
 import { runScan, type ScanContext, type ScanResult, withAlt } from '../scan-context.js'
+import { componentDirective } from './component-directive.js'
 import { attribute, readTag, type Tag, type TagAttribute } from './html-tag.js'
 
 export interface HtmlScanOptions {
@@ -120,20 +120,15 @@ export function imageTag(ctx: ScanContext, tag: Tag): void {
  */
 export function componentTag(ctx: ScanContext, tag: Tag): void {
   if (tag.spread) return
-  const prompt = attribute(tag, 'prompt', true)
-  const promptText = staticText(prompt)
-  if (promptText === undefined) return
-  const params: DirectiveParams = {}
-  for (const key of DIRECTIVE_KEYS) {
-    // `ref` is a framework's attribute on a component (the component takes reference images only in `image="flux:...?ref="`).
-    if (key === 'alt' || key === 'ref') continue
+  const props: Record<string, string | undefined> = {}
+  for (const key of ['prompt', ...DIRECTIVE_KEYS.filter((k) => k !== 'ref')]) {
     const attr = attribute(tag, key, true)
     if (attr === undefined) continue
-    const value = staticText(attr)
-    if (value === undefined) return
-    params[key] = value.trim()
+    props[key] = staticText(attr)
+    if (props[key] === undefined && key !== 'alt') return
   }
-  const parsed = withAlt({ prompt: promptText.trim(), params }, staticText(attribute(tag, 'alt', true)))
+  const parsed = componentDirective(props)
+  if (parsed === undefined) return
   ctx.add('component', tag.start, ctx.text.slice(tag.start, tag.end), parsed, {
     start: tag.start,
     end: tag.end,
