@@ -1,6 +1,5 @@
 import { makeSocialCard, type Session } from '@flux-images/core'
 import { imageFile } from '@flux-images/core/dev'
-import { fieldDirective } from './field-directive.js'
 import type { CardInput, SocialCards } from './flux-state.js'
 
 /**
@@ -42,10 +41,7 @@ async function sourceOf(session: Session, input: CardInput): Promise<{ file: str
     const file = session.files.get(input.src)
     if (file) return { file, name: input.prompt }
   }
-  const directive =
-    typeof input === 'string' || 'flux' in input
-      ? fieldDirective(input as Parameters<typeof fieldDirective>[0])
-      : undefined
+  const directive = await session.fieldDirective(input)
   if (!directive) {
     throw new Error(
       `[flux] socialCard() takes Astro's image (an image() field or an image import), a fluxImage() field or a "flux:" directive, got ${JSON.stringify(input).slice(0, 120)}.`,

@@ -6,6 +6,7 @@
  * Internal to the adapters.
  */
 
+export { directiveFields, isDirectiveField } from '../directives/frontmatter/field-directive.js'
 export {
   directiveImage,
   type MarkdownFile,
@@ -27,5 +28,5 @@ export {
 export { type FluxStudioOptions, fluxStudio, STUDIO_EVENT } from './flux-studio.js'
 export { type DevPlugin, type DevServer, type HostError, type Middleware, plainLogger } from './host.js'
 export { imageFile } from './image-file.js'
-export { fieldAt } from './unresolved-output.js'
+export { fieldName } from './unresolved-output.js'
 export { type WriteOutputOptions, writeOutput } from './write-output.js'
