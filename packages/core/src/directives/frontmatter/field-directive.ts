@@ -31,6 +31,7 @@ export function fieldDirective(value: unknown): ParsedDirective | undefined {
   const params: DirectiveParams = { ...parsed.params }
   for (const [i, key] of DIRECTIVE_KEYS.entries()) {
     const given = fields[i + 1]
+    // `ref: []` is no reference: the query's stays.
     if (Array.isArray(given)) {
       if (given.length > 0) params.ref = given.map((ref) => ref.trim())
     } else if (given !== undefined) params[key] = given.trim()
@@ -56,12 +57,8 @@ function objectFields(value: unknown): Fields | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
   const record = value as Record<string, unknown>
   if (!('flux' in record)) return undefined
-  const list = (given: unknown) => {
-    if (!Array.isArray(given)) return asText(given)
-    const refs = given.flatMap((item) => asText(item) ?? [])
-    // `ref: []` is no reference (and not a scalar either).
-    return refs.length > 0 ? refs : undefined
-  }
+  const list = (given: unknown) =>
+    Array.isArray(given) ? given.flatMap((item) => asText(item) ?? []) : asText(given)
   return [
     asText(record.flux),
     ...DIRECTIVE_KEYS.map((key) => (key === 'ref' ? list(record[key]) : asText(record[key]))),

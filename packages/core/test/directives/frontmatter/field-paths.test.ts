@@ -90,6 +90,11 @@ describe('fieldDirective: the one reader of a field value', () => {
       prompt: 'A fox',
       params: { ref: ['./a.png', '3'] },
     })
+    // An empty list is no reference: the query's stays.
+    expect(fieldDirective({ flux: 'A fox?ref=./q.png', ref: [] })).toEqual({
+      prompt: 'A fox',
+      params: { ref: './q.png' },
+    })
   })
 
   it('no directive: other strings, objects without a flux text, other values', () => {
