@@ -6,12 +6,6 @@ import { type FluxImageData, getFluxState, withoutFiles } from './flux-state.js'
 /** A directive's image file, or why there is none. */
 type Resolved = { file: string } | { error: string }
 
-/** A field's directive, looked up in the session's scan by value and path (read from the value only where no scan saw it). */
-async function directiveOf(value: unknown, path?: (string | number)[]) {
-  const input = await getFluxState().fieldDirective(value, path)
-  return input?.prompt ? input : undefined
-}
-
 /** A field's value in a message: a string as it is, an object form by its `flux`. */
 const describe = (value: unknown, flux = (value as { flux?: unknown } | null)?.flux) =>
   JSON.stringify(typeof flux === 'string' ? `flux:${flux}` : value) ?? String(value)
@@ -29,9 +23,10 @@ const failure = (prompt: string, err: unknown) =>
  */
 export function fluxImage() {
   return z.unknown().transform(async (value, ctx): Promise<FluxImageData> => {
-    const input = await directiveOf(value)
+    // Looked up in the session's scan by value (read from the value only where no scan saw it).
+    const input = await getFluxState().fieldDirective(value)
     try {
-      if (input) return withoutFiles(await getFluxState().image(input))
+      if (input?.prompt) return withoutFiles(await getFluxState().image(input))
       ctx.addIssue({ code: 'custom', message: notADirective(value) })
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: failure(input?.prompt ?? '', err) })
@@ -95,10 +90,10 @@ export function fluxSchema<Context extends SchemaContext, Schema>(
   }
 }
 
-/** The image file of a field's directive (`path`: where the entry holds it, when known). */
+/** The image file of a field's directive, looked up in the session's scan by value and path (where the entry holds it, when known). */
 async function fileOf(value: unknown, path?: (string | number)[]): Promise<Resolved> {
-  const input = await directiveOf(value, path)
-  if (!input) return { error: notADirective(value) }
+  const input = await getFluxState().fieldDirective(value, path)
+  if (!input?.prompt) return { error: notADirective(value) }
   return imageFile(getFluxState(), input).then(
     (file) => ({ file }),
     (err: unknown) => ({ error: failure(input.prompt, err) }),
@@ -110,20 +105,18 @@ async function fileOf(value: unknown, path?: (string | number)[]): Promise<Resol
  * `files` (synchronous, as Astro's own image() is), else made now (a default zod parses).
  */
 function fluxOrImage(image: AstroImageHelper, files: Map<unknown, Resolved>) {
-  return (
-    z
-      .unknown()
-      .transform((value, ctx) => {
-        if (!isDirectiveField(value)) return value
-        const settle = (resolved: Resolved) => {
-          if ('file' in resolved) return resolved.file
-          ctx.addIssue({ code: 'custom', message: resolved.error })
-          return z.NEVER
-        }
-        const known = files.get(value)
-        return known ? settle(known) : fileOf(value).then(settle)
-      })
-      // Astro's own helper records the file as the entry's image, as for a path the user wrote.
-      .pipe(image() as z.ZodType<unknown, unknown>)
-  )
+  // Astro's own helper then records the file as the entry's image, as for a path the user wrote.
+  return z
+    .unknown()
+    .transform((value, ctx) => {
+      if (!isDirectiveField(value)) return value
+      const settle = (resolved: Resolved) => {
+        if ('file' in resolved) return resolved.file
+        ctx.addIssue({ code: 'custom', message: resolved.error })
+        return z.NEVER
+      }
+      const known = files.get(value)
+      return known ? settle(known) : fileOf(value).then(settle)
+    })
+    .pipe(image() as z.ZodType<unknown, unknown>)
 }

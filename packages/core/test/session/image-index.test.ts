@@ -141,6 +141,8 @@ describe("the session's image index", () => {
         ['cover'],
       )
       expect(cover).toMatchObject({ params: { size: '1536x1024' }, location: { file: 'blog/a.md', line: 5 } })
+      // Located: its `ref` is read beside its own post, as the build read it.
+      expect(await session.flux.status(cover as Directive)).toBe('missing')
       // By value alone (a field typed fluxImage() knows no path): the same directive.
       expect(await session.fieldDirective('flux: A gull')).toMatchObject({ location: { file: 'notes/b.md' } })
       expect(scans.parses).toEqual([])
