@@ -117,8 +117,7 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
         }
         const scanned = await session.scan()
         // Before the content sync, whose error for an object form under a plain schema is bare.
-        const where = { root: session.options.root, srcDir: fileURLToPath(config.srcDir) }
-        for (const hint of await objectFormHints(scanned.directives, where))
+        for (const hint of await objectFormHints(scanned.directives, fileURLToPath(config.srcDir)))
           plainLogger(logger.fork('flux')).warn(hint)
         markContent(config.markdown, contentDigest(session.flux, scanned))
       },

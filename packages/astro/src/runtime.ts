@@ -5,7 +5,6 @@ import {
   parseDirective,
   renderPicture,
 } from '@flux-images/core/runtime'
-import { fieldDirective, type ObjectForm } from './field-directive.js'
 import { type FluxImageData, getFluxState, getSocialCards } from './flux-state.js'
 
 /** The props of `<FluxImage>`: a prompt and its options, or an image from `fluxImage()` or a `flux:` string. */
@@ -53,10 +52,8 @@ export type { FluxImageData }
  * <meta property="og:image" content={new URL(card.src, Astro.site)} />
  * ```
  */
-export function socialCard(image: CardInput | ObjectForm, options?: CardOptions): Promise<SocialCardData> {
-  // The frontmatter's object form, read as the schema reads it.
-  const form = typeof image === 'object' && typeof (image as ObjectForm).flux === 'string'
-  return getSocialCards().card(((form && fieldDirective(image as ObjectForm)) || image) as CardInput, options)
+export function socialCard(image: CardInput, options?: CardOptions): Promise<SocialCardData> {
+  return getSocialCards().card(image, options)
 }
 
 export type { CardInput, CardOptions, SocialCardData }

@@ -1,6 +1,7 @@
 import type { Session } from '@flux-images/core'
 import { z } from 'astro/zod'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { fieldDirective } from '../../core/src/directives/frontmatter/field-directive.js'
 import { setFluxState } from '../src/flux-state.js'
 import { fluxSchema } from '../src/schema.js'
 
@@ -12,8 +13,10 @@ const ASTRO = { image }
 /** The prompts the fake session was asked for, in order. */
 let resolved: string[] = []
 
-// A session whose every image is cached: its original's path names the prompt; "fails" fails.
+// A session whose every image is cached: its original's path names the prompt; "fails" fails. It
+// has no scan: a field's directive is read from its value, as for one no scan saw.
 const session = {
+  fieldDirective: async (value: unknown) => fieldDirective(value),
   options: { size: '1024x1024', cacheDir: '/cache' },
   flux: {
     status: async () => 'cached',

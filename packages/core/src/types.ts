@@ -60,6 +60,18 @@ export interface Directive extends ParsedDirective {
    * (`markdown`).
    */
   element?: Span
+  /** Kind `frontmatter`: the field that holds it, for a host to look it up by its own parse of the frontmatter. */
+  field?: FrontmatterField
+}
+
+/** The frontmatter field a directive is written in. */
+export interface FrontmatterField {
+  /** The value's path in the frontmatter: `['heroImage']`, `['gallery', 2]`, `['og', 'image']`; the object form's is the object's. */
+  path: (string | number)[]
+  /** `string`: `"flux: prompt?opts"`; `object`: `{ flux, size, ... }`. */
+  form: 'string' | 'object'
+  /** The value as YAML reads it, in `writtenField`'s terms: what a host's own parse of the field is matched by. */
+  written: string
 }
 
 /** A directive resolved against the options: every default filled in. Its hash is the cache key. */

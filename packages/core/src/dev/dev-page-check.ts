@@ -87,7 +87,7 @@ export function devPageCheck(session: Session, { base, logger }: { base: string;
   return checkDevPages({
     viteClient: `${base}@vite/client`,
     locate: async (page, found) =>
-      locateUnresolved(page, found, { directives: (await session.flux.scan()).directives, root }),
+      locateUnresolved(page, found, { directives: (await session.flux.scan()).directives }),
     overlay: (err) => {
       const { id, loc } = hostError(err, root)
       return {

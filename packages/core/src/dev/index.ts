@@ -6,6 +6,7 @@
  * Internal to the adapters.
  */
 
+export { directiveFields, isDirectiveField } from '../directives/frontmatter/field-directive.js'
 export {
   directiveImage,
   type MarkdownFile,
@@ -48,5 +49,5 @@ export {
   type SocialCardData,
   type SocialCards,
 } from './social-cards.js'
-export { fieldAt } from './unresolved-output.js'
+export { fieldName } from './unresolved-output.js'
 export { type WriteOutputOptions, writeOutput } from './write-output.js'

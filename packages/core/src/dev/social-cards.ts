@@ -1,4 +1,4 @@
-import { parseDirective } from '../directives/index.js'
+import type { ObjectForm } from '../directives/frontmatter/field-directive.js'
 import type { ImageResult } from '../optimize/index.js'
 import { type CardFocus, makeSocialCard } from '../optimize/social-card.js'
 import type { Session } from '../session/create-session.js'
@@ -17,12 +17,14 @@ export interface SocialCardData {
 
 /**
  * What a card is cropped from: a local image (`fsPath`, as Astro's `ImageMetadata` has it), an
- * image the session made (its metadata), or a directive (`"flux:..."`, or its parsed form).
+ * image the session made (its metadata), or a directive (`"flux:..."`, a frontmatter object form,
+ * or its parsed form), found in the project's scan as the schema finds it.
  */
 export type CardInput =
   | { fsPath?: string; src: string }
   | Omit<ImageResult, 'files'>
   | string
+  | ObjectForm
   | ParsedDirective
 
 export interface CardOptions {
@@ -77,7 +79,7 @@ async function sourceOf(session: Session, input: CardInput): Promise<{ file: str
     const file = session.files.get(input.src)
     if (file) return { file, name: input.prompt }
   }
-  const parsed = typeof input === 'string' ? parseDirective(input) : 'params' in input ? input : undefined
+  const parsed = typeof input === 'object' && 'params' in input ? input : await session.fieldDirective(input)
   if (!parsed || parsed.prompt.trim() === '') {
     throw new Error(
       `[flux] socialCard() takes a local image (an image() field or an image import), an image's metadata (a fluxImage() field) or a "flux:" directive, got ${JSON.stringify(input).slice(0, 120)}.`,

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises'
-import { extname, join, relative, sep } from 'node:path'
+import { extname, relative, sep } from 'node:path'
 import { decodeAttributeEntities } from '../directives/grammar/entities.js'
 import { parseDirective } from '../directives/index.js'
 import { type FluxError, fluxError } from '../errors.js'
@@ -198,31 +197,31 @@ const KINDS: Readonly<Record<string, 'html' | 'xml' | 'css'>> = {
  * FLUX_UNRESOLVED_OUTPUT error naming the page (its path under `outDir`), the attribute or entry,
  * and where the directive was written (`directives`: the project's scan), with the field.
  */
-export async function checkOutput(
+export function checkOutput(
   outDir: string,
   { path, text }: OutputFile,
-  { directives, root }: { directives: readonly Directive[]; root: string },
-): Promise<FluxError[]> {
+  { directives }: { directives: readonly Directive[] },
+): FluxError[] {
   const kind = KINDS[extname(path).toLowerCase()]
   const page = relative(outDir, path)
   if (kind === undefined || page.startsWith('..') || !text.includes('flux:')) return []
   const found = findUnresolved(text, kind)
-  return locateUnresolved(`/${page.split(sep).join('/')}`, found, { directives, root })
+  return locateUnresolved(`/${page.split(sep).join('/')}`, found, { directives })
 }
 
 /**
  * The leftovers of one page as FLUX_UNRESOLVED_OUTPUT errors: each at the directive it came from
  * (the project's scan), with the frontmatter field that holds it.
  */
-export async function locateUnresolved(
+export function locateUnresolved(
   page: string,
   found: readonly UnresolvedFind[],
-  { directives, root }: { directives: readonly Directive[]; root: string },
-): Promise<FluxError[]> {
+  { directives }: { directives: readonly Directive[] },
+): FluxError[] {
   const errors: FluxError[] = []
   for (const find of found) {
     const written = sourceOf(find.directive, page, directives)
-    const field = written && (await fieldAt(root, written))
+    const field = written && fieldName(written)
     // The location (file:line:column) leads the message; the field says which value to change.
     const source = written
       ? field
@@ -266,22 +265,13 @@ const asWritten = ({ raw }: Directive) => raw.replace(/^(['"<])([\s\S]*)(['">])$
 /** A file's name without its directory and extension: a page of the same name likely shows it. */
 const stem = (file: string) => file.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '')
 
-/**
- * The frontmatter field a directive sits in: the key on its line (`heroImage: "flux: ..."`), or,
- * for the object form's `flux:` key, the key it is nested under. Read only to word an error.
- */
-export async function fieldAt(root: string, { location, kind }: Directive): Promise<string | undefined> {
-  if (kind !== 'frontmatter') return undefined
-  const lines = (await readFile(join(root, location.file), 'utf8').catch(() => '')).split(/\r?\n/)
-  const keyOf = (line: string | undefined) => /^(\s*)(?:-\s+)?([\w$-]+)\s*:/.exec(line ?? '')
-  const own = keyOf(lines[location.line - 1])
-  if (own?.[2] !== 'flux') return own?.[2]
-  const indent = own[1]?.length ?? 0
-  for (let i = location.line - 2; i >= 0; i--) {
-    const parent = keyOf(lines[i])
-    if (parent && (parent[1]?.length ?? 0) < indent) return parent[2]
-  }
-  return own[2]
+/** The frontmatter field a directive is written in, by its path: `heroImage`, `og.image`, `gallery[2]`. */
+export function fieldName({ field }: Directive): string | undefined {
+  const name = field?.path.reduce<string>(
+    (name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${key}` : key),
+    '',
+  )
+  return name || undefined
 }
 
 /**

@@ -34,7 +34,7 @@ export async function writeOutput(
   await Promise.all(
     [...made].map(([name, path]) => copyFile(path, join(out, name), constants.COPYFILE_FICLONE)),
   )
-  const check = { directives: (await session.scan()).directives, root: session.options.root }
+  const check = { directives: (await session.scan()).directives }
   const unresolved: FluxError[] = []
   await readOutput(outDir && contains(outDir, clientDir) ? outDir : clientDir, async (file) => {
     unresolved.push(...(await checkOutput(clientDir, file, check)))

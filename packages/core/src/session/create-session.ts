@@ -8,6 +8,7 @@ import {
   type ImageInput,
   type ResolveInput,
 } from '../create-flux.js'
+import { fieldDirective } from '../directives/frontmatter/field-directive.js'
 import { priceOf } from '../engine/cost.js'
 import { requestOf } from '../engine/directive-input.js'
 import { formatDuration } from '../engine/index.js'
@@ -22,6 +23,7 @@ import type {
   Directive,
   DirectiveKind,
   Logger,
+  ParsedDirective,
   Provider,
   SourceLocation,
 } from '../types.js'
@@ -83,6 +85,13 @@ export interface Session {
    * tell (dev, where files change under it; a file no scan read): the host scans what it has then.
    */
   directivesIn(file: string): Promise<readonly Directive[] | undefined>
+  /**
+   * The directive a frontmatter field holds: `value` as the host's YAML parse gave it (a string, or
+   * the object form `{ flux, size, ... }`), `path` its field path where known. Looked up in the
+   * project's scan (located, nothing parsed again); read from the value only where no scan saw it
+   * (a schema's default, a loader that is not a file). Undefined when it holds no directive.
+   */
+  fieldDirective(value: unknown, path?: readonly (string | number)[]): Promise<ParsedDirective | undefined>
   /** The project's scan, taken once per session (the build's own, once it ran). */
   scan(): Promise<ScanReport>
   /**
@@ -264,6 +273,9 @@ export async function createSession(options: FluxOptions = {}, host: SessionHost
     },
     async directivesIn(file) {
       return dev ? undefined : index.find(file)
+    },
+    async fieldDirective(value, path) {
+      return (await index.field(value, path))?.directive ?? fieldDirective(value)
     },
     scan: () => index.scan(),
     async build() {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, relative, sep } from 'node:path'
+import { writtenField } from '../directives/frontmatter/field-directive.js'
 import { scanSource } from '../directives/index.js'
 import { planRequests } from '../engine/plan.js'
 import type { RequestDefaults } from '../engine/resolve-request.js'
@@ -39,6 +40,13 @@ export interface ImageIndex {
   forget(): void
   /** The directives of `file` (absolute) as the scan found them; undefined for a file it did not read (or that writes none). */
   find(file: string): Promise<readonly Directive[] | undefined>
+  /**
+   * The directive a frontmatter field holds, by its value as a host's YAML parse gave it (a
+   * string, or the object form) and its path where known, matched against the value each scanned
+   * field holds as written: nothing is parsed. Undefined when no scanned field holds it, or when
+   * several do that differ (the same text in two files whose `ref`s resolve apart).
+   */
+  field(value: unknown, path?: readonly (string | number)[]): Promise<IndexedDirective | undefined>
   /** An image made in this process: looked up by key instead of verified and optimized again. */
   made(key: string): ImageResult | undefined
   /** Records an image once made. */
@@ -66,8 +74,11 @@ export function imageIndex({
   const images = new Map<string, ImageResult>()
   const stale = new Set<string>()
   let report: Promise<ScanReport> | undefined
+  // Frontmatter directives by their field's value as written; made on first need, after each change.
+  let fields: Map<string, IndexedDirective[]> | undefined
 
   const load = (directives: readonly Directive[]) => {
+    fields = undefined
     for (const { key, request, directives: written } of planRequests(directives, options).items)
       for (const directive of written) {
         const path = join(options.root, directive.location.file)
@@ -96,6 +107,7 @@ export function imageIndex({
   async function reread(path: string): Promise<void> {
     const text = await readFile(path, 'utf8').catch(() => undefined)
     byFile.delete(path)
+    fields = undefined
     if (text !== undefined)
       load(scanSource(relative(options.root, path).split(sep).join('/'), text).directives)
   }
@@ -115,11 +127,30 @@ export function imageIndex({
     forget() {
       report = undefined
       byFile.clear()
+      fields = undefined
       stale.clear()
     },
     async find(file) {
       await fresh()
       return byFile.get(file)?.map((e) => e.directive)
+    },
+    async field(value, path) {
+      await fresh()
+      if (!fields) {
+        fields = new Map()
+        for (const entry of [...byFile.values()].flat()) {
+          const written = entry.directive.field?.written
+          if (written === undefined) continue
+          const same = fields.get(written)
+          if (same) same.push(entry)
+          else fields.set(written, [entry])
+        }
+      }
+      const written = writtenField(value)
+      const found = (written === undefined ? undefined : fields.get(written))?.filter(
+        ({ directive }) => path === undefined || samePath(directive.field?.path ?? [], path),
+      )
+      return found?.every((e) => e.key === found[0]?.key) ? found[0] : undefined
     },
     made: (key) => images.get(key),
     remember(image) {
@@ -154,3 +185,6 @@ export function imageIndex({
     },
   }
 }
+
+const samePath = (a: readonly (string | number)[], b: readonly (string | number)[]) =>
+  a.length === b.length && a.every((segment, i) => segment === b[i])

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { findUnresolved } from '../../src/dev/unresolved-output.js'
+import { findUnresolved, locateUnresolved } from '../../src/dev/unresolved-output.js'
+import { scanSource } from '../../src/directives/index.js'
 
 const LAKE = 'flux: A quiet mountain lake at dawn?size=1536x1024&model=flux-schnell'
 // As Astro escapes it in an attribute.
@@ -115,5 +116,24 @@ describe('findUnresolved: large hostile pages', () => {
   it(`xml: ${COUNT} unclosed tags before a feed entry find only the entry`, () => {
     const xml = `${'<a '.repeat(COUNT)}<rss><item><link>${ESCAPED}</link></item></rss>`
     expect(findUnresolved(xml, 'xml')).toEqual([{ where: '<link>', directive: LAKE }])
+  })
+})
+
+describe('locateUnresolved: the frontmatter field, by the path the scan recorded', () => {
+  it('names a nested field and a list item, and a body image by its kind (no file is read)', () => {
+    const text =
+      '---\nog:\n  image: "flux: An og card"\ngallery:\n  - ./a.png\n  - flux: A fox\n---\n\n![x](flux:A body)\n'
+    // The post is scanned, never written: a field's name comes from the scan alone.
+    const { directives } = scanSource('src/content/blog/post.md', text)
+    const found = ['flux: An og card', 'flux:A fox', 'flux:A body'].map((directive) => ({
+      where: '<img src>',
+      directive,
+    }))
+    const errors = locateUnresolved('/blog/post/index.html', found, { directives })
+    expect(errors.map((e) => e.message.replace(/^.*nothing resolved it /, ''))).toEqual([
+      '(frontmatter field "og.image").',
+      '(frontmatter field "gallery[1]").',
+      '(a markdown directive).',
+    ])
   })
 })

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { isMap, parseDocument, visit } from 'yaml'
+import { isMap, isPair, isScalar, parseDocument, visit } from 'yaml'
 import { readFlatFrontmatter } from '../../src/directives/frontmatter/read-flat-frontmatter.js'
 
 /**
@@ -8,23 +8,26 @@ import { readFlatFrontmatter } from '../../src/directives/frontmatter/read-flat-
  * text and its written span (trimmed as a directive's raw text is), or undefined when the reader
  * must not answer (an error, or a top-level `flux` key: the whole block is then an object form).
  */
-function byLibrary(yaml: string): { value: string; raw: string }[] | undefined {
+function byLibrary(yaml: string): { key: unknown; value: string; raw: string }[] | undefined {
   const doc = parseDocument(yaml, { prettyErrors: false })
   if (doc.errors.length > 0) return undefined
   if (isMap(doc.contents) && doc.contents.has('flux')) return undefined
-  const values: { value: string; raw: string }[] = []
+  const values: { key: unknown; value: string; raw: string }[] = []
   visit(doc, {
-    Scalar(key, node) {
+    Scalar(key, node, path) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('flux')) return
       const [start, end] = node.range ?? [0, 0]
-      values.push({ value: node.value, raw: yaml.slice(start, end).trimEnd() })
+      const pair = path.at(-1)
+      const name = isPair(pair) && isScalar(pair.key) ? String(pair.key.value) : undefined
+      values.push({ key: name, value: node.value, raw: yaml.slice(start, end).trimEnd() })
     },
   })
   return values
 }
 
-function byReader(yaml: string): { value: string; raw: string }[] | undefined {
-  return readFlatFrontmatter(yaml)?.map(({ value, start, end }) => ({
+function byReader(yaml: string): { key: unknown; value: string; raw: string }[] | undefined {
+  return readFlatFrontmatter(yaml)?.map(({ key, value, start, end }) => ({
+    key,
     value,
     raw: yaml.slice(start, end).trimEnd(),
   }))

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -6,8 +6,18 @@ import { createPlaceholderProvider } from '../../src/providers/placeholder.js'
 import { createSession } from '../../src/session/index.js'
 import type { Directive, Provider } from '../../src/types.js'
 
-// Scans of the whole project, counted.
-const scans = vi.hoisted(() => ({ count: 0 }))
+// Scans of the whole project and parses of a directive's text, counted.
+const scans = vi.hoisted(() => ({ count: 0, parses: [] as string[] }))
+vi.mock('../../src/directives/grammar/parse-directive.js', async (load) => {
+  const real = await load<typeof import('../../src/directives/grammar/parse-directive.js')>()
+  return {
+    ...real,
+    parseDirective: (text: string) => {
+      scans.parses.push(text)
+      return real.parseDirective(text)
+    },
+  }
+})
 vi.mock('../../src/engine/scan-project.js', async (load) => {
   const real = await load<typeof import('../../src/engine/scan-project.js')>()
   return {
@@ -102,6 +112,56 @@ describe("the session's image index", () => {
       // The dev server's background run starts from the session's scan.
       session.prepare()
       await expect.poll(() => provider.calls, { timeout: 60_000 }).toBe(3)
+      expect(scans.count).toBe(1)
+    } finally {
+      await session.close()
+    }
+  })
+
+  it('a frontmatter field: found in the scan by its value and path, located, nothing parsed; read from the value only where no scan saw it', async () => {
+    const post = (hero: string, size: string) =>
+      `---\ntitle: A post\nheroImage: "${hero}"\ncover:\n  flux: A heron\n  size: ${size}\n  ref: ./sketch.png\nshared: { flux: A fox, ref: ./sketch.png }\n---\n`
+    await mkdir(join(root, 'blog'))
+    await mkdir(join(root, 'notes'))
+    await writeFile(join(root, 'blog/a.md'), post('flux: A kite?size=1344x768', '1536x1024'))
+    await writeFile(join(root, 'notes/b.md'), post('flux: A gull', '1024x1024'))
+    // Each post's own reference image: the same `ref` text, two different files.
+    await writeFile(join(root, 'blog/sketch.png'), 'blog')
+    await writeFile(join(root, 'notes/sketch.png'), 'notes')
+    const session = await createSession({ mode: 'placeholder', logger: quiet }, { root, env: {} })
+    try {
+      scans.count = 0
+      expect((await session.scan()).errors).toEqual([])
+      scans.parses.length = 0
+      // As Astro's YAML parse gives the values: a string, an object.
+      const hero = await session.fieldDirective('flux: A kite?size=1344x768', ['heroImage'])
+      expect(hero).toMatchObject({ prompt: 'A kite', location: { file: 'blog/a.md', line: 3, column: 12 } })
+      const cover = await session.fieldDirective(
+        { flux: 'A heron', size: '1536x1024', ref: './sketch.png' },
+        ['cover'],
+      )
+      expect(cover).toMatchObject({ params: { size: '1536x1024' }, location: { file: 'blog/a.md', line: 5 } })
+      // Located: its `ref` is read beside its own post, as the build read it.
+      expect(await session.flux.status(cover as Directive)).toBe('missing')
+      // By value alone (a field typed fluxImage() knows no path): the same directive.
+      expect(await session.fieldDirective('flux: A gull')).toMatchObject({ location: { file: 'notes/b.md' } })
+      expect(scans.parses).toEqual([])
+      // No scanned field holds it (another path, a schema's default): read from the value.
+      expect(await session.fieldDirective('flux: A kite?size=1344x768', ['og'])).toEqual({
+        prompt: 'A kite',
+        params: { size: '1344x768' },
+      })
+      expect(await session.fieldDirective({ flux: 'A default' }, ['og'])).toEqual({
+        prompt: 'A default',
+        params: {},
+      })
+      // Two posts' fields written alike whose references differ: no one of them is the answer.
+      expect(await session.fieldDirective({ flux: 'A fox', ref: './sketch.png' }, ['shared'])).toEqual({
+        prompt: 'A fox',
+        params: { ref: './sketch.png' },
+      })
+      expect(scans.parses).toEqual(['flux: A kite?size=1344x768', 'flux:A default', 'flux:A fox'])
+      expect(await session.fieldDirective('./local.png', ['heroImage'])).toBeUndefined()
       expect(scans.count).toBe(1)
     } finally {
       await session.close()

@@ -1,5 +1,6 @@
-/** A string value of flat frontmatter: its text and where it is written (offsets in the YAML). */
+/** A string value of flat frontmatter: its key, its text and where it is written (offsets in the YAML). */
 export interface FlatValue {
+  key: string
   value: string
   start: number
   end: number
@@ -44,15 +45,15 @@ export function readFlatFrontmatter(yaml: string): FlatValue[] | undefined {
       const name = key[1] as string
       if (name === 'flux' || NON_STRING_KEY.test(name) || keys.has(name)) return undefined
       keys.add(name)
-      if (!readValue(line, key[0].length, lineStart, values)) return undefined
+      if (!readValue(name, line, key[0].length, lineStart, values)) return undefined
     }
     lineStart = next
   }
   return values
 }
 
-/** Reads the value of `line` from `at` into `values`; false when it is not a flat value. */
-function readValue(line: string, at: number, base: number, values: FlatValue[]): boolean {
+/** Reads the value of `key` on `line` from `at` into `values`; false when it is not a flat value. */
+function readValue(key: string, line: string, at: number, base: number, values: FlatValue[]): boolean {
   const first = line[at]
   if (first === undefined || first === '#') return true
   if (first === '"' || first === "'") {
@@ -60,7 +61,7 @@ function readValue(line: string, at: number, base: number, values: FlatValue[]):
     if (close < 0 || !TAIL.test(line.slice(close + 1))) return false
     const value = line.slice(at + 1, close)
     if (first === '"' && value.includes('\\')) return false
-    if (value.includes('flux')) values.push({ value, start: base + at, end: base + close + 1 })
+    if (value.includes('flux')) values.push({ key, value, start: base + at, end: base + close + 1 })
     return true
   }
   if (first === '[') {
@@ -79,6 +80,6 @@ function readValue(line: string, at: number, base: number, values: FlatValue[]):
   // `a: b: c` is an error in YAML; a value ending in `:` is not plain either.
   if (value.includes(': ') || value.endsWith(':')) return false
   // Only a value holding `flux` can be a directive (and no number, boolean or null holds it).
-  if (value.includes('flux')) values.push({ value, start: base + at, end: base + end })
+  if (value.includes('flux')) values.push({ key, value, start: base + at, end: base + end })
   return true
 }

@@ -1,10 +1,11 @@
 import { createRequire } from 'node:module'
 import type * as Yaml from 'yaml'
 import type { Node, Scalar, YAMLMap } from 'yaml'
-import type { DirectiveParams, ParsedDirective } from '../../types.js'
+import type { FrontmatterField, ParsedDirective } from '../../types.js'
 import { DIRECTIVE_KEYS } from '../grammar/grammar.js'
 import { parseDirective } from '../grammar/parse-directive.js'
 import { runScan, type ScanContext, type ScanResult } from '../scan-context.js'
+import { fieldDirective, writtenField } from './field-directive.js'
 import { readFlatFrontmatter } from './read-flat-frontmatter.js'
 
 // The YAML library is 72 modules: it loads with the first frontmatter the flat reader leaves to
@@ -26,9 +27,8 @@ export interface FrontmatterRange {
 /**
  * Finds, anywhere in the YAML frontmatter at the top of a file (maps and sequences, any depth),
  * string values `"flux: prompt?opts"` and objects `{ flux: "prompt?opts", size, model, quality,
- * seed, alt }` (other keys of the object are ignored; numbers become strings; the object's
- * fields win over the query). Kind `frontmatter`; the location is the value's first character
- * in the file. Malformed YAML gives one FLUX_FRONTMATTER error at the problem, no directives.
+ * seed, alt }` (read by `fieldDirective`). Kind `frontmatter`; the location is the value's first
+ * character in the file; `field` is the value's path and form. Malformed YAML gives one FLUX_FRONTMATTER error at the problem, no directives.
  */
 export function scanFrontmatter(text: string, file: string): ScanResult {
   return runScan(text, file, 1, (ctx) => {
@@ -80,9 +80,11 @@ export function scanFrontmatterRange(ctx: ScanContext, range: FrontmatterRange):
   // Flat frontmatter (most of it) is read without the YAML library, with the same results.
   const flat = readFlatFrontmatter(source)
   if (flat !== undefined) {
-    for (const { value, start, end } of flat) {
+    for (const { key, value, start, end } of flat) {
       const parsed = parseDirective(value)
-      if (parsed !== undefined) addRange(ctx, range.contentStart + start, range.contentStart + end, parsed)
+      const field: FrontmatterField = { path: [key], form: 'string', written: value }
+      if (parsed !== undefined)
+        addRange(ctx, range.contentStart + start, range.contentStart + end, parsed, field)
     }
     return
   }
@@ -121,56 +123,68 @@ function fail(ctx: ScanContext, reason: string, offset: number): void {
   )
 }
 
-/** Visits every value (not keys) depth-first without recursion. */
+type Path = FrontmatterField['path']
+
+/** Visits every value (not keys) depth-first without recursion, with its path. */
 function walk(ctx: ScanContext, root: unknown, base: number): void {
   const { isMap, isScalar, isSeq } = loadYaml()
-  const stack: unknown[] = [root]
-  while (stack.length > 0) {
-    const node = stack.pop()
+  const stack: [unknown, Path][] = [[root, []]]
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [node, path] = top
     if (isMap(node)) {
-      if (!objectDirective(ctx, node, base)) {
-        for (let k = node.items.length - 1; k >= 0; k--) stack.push(node.items[k]?.value)
+      if (!objectDirective(ctx, node, base, path)) {
+        for (let k = node.items.length - 1; k >= 0; k--) {
+          const key = node.items[k]?.key
+          stack.push([node.items[k]?.value, [...path, String(isScalar(key) ? key.value : key)]])
+        }
       }
     } else if (isSeq(node)) {
-      for (let k = node.items.length - 1; k >= 0; k--) stack.push(node.items[k])
+      for (let k = node.items.length - 1; k >= 0; k--) stack.push([node.items[k], [...path, k]])
     } else if (isScalar(node) && typeof node.value === 'string') {
       const parsed = parseDirective(node.value)
-      if (parsed !== undefined) add(ctx, node, base, parsed)
+      if (parsed !== undefined) add(ctx, node, base, parsed, { path, form: 'string', written: node.value })
     }
   }
 }
 
-function add(ctx: ScanContext, node: Node, base: number, parsed: ParsedDirective): void {
+function add(
+  ctx: ScanContext,
+  node: Node,
+  base: number,
+  parsed: ParsedDirective,
+  field: FrontmatterField,
+): void {
   const [start, end] = node.range ?? [0, 0]
-  addRange(ctx, base + start, base + end, parsed)
+  addRange(ctx, base + start, base + end, parsed, field)
 }
 
-function addRange(ctx: ScanContext, start: number, end: number, parsed: ParsedDirective): void {
+function addRange(
+  ctx: ScanContext,
+  start: number,
+  end: number,
+  parsed: ParsedDirective,
+  field: FrontmatterField,
+): void {
   // A block map's range runs on to the next key's line: the raw text stops at its last character.
-  ctx.add('frontmatter', start, ctx.text.slice(start, end).trimEnd(), parsed)
+  const directive: ParsedDirective & { field: FrontmatterField } = { ...parsed, field }
+  ctx.add('frontmatter', start, ctx.text.slice(start, end).trimEnd(), directive)
 }
 
 /** `{ flux: "prompt?opts", size, model, quality, seed, alt, preset, ref }`; false when the map is not one. */
-function objectDirective(ctx: ScanContext, map: YAMLMap, base: number): boolean {
+function objectDirective(ctx: ScanContext, map: YAMLMap, base: number, path: Path): boolean {
   const { isScalar, isSeq } = loadYaml()
-  const flux = map.get('flux', true)
-  const promptText = isScalar(flux) ? scalarText(flux) : undefined
-  if (promptText === undefined) return false
-  const parsed = parseDirective(promptText) ?? parseDirective(`flux:${promptText}`)
-  if (parsed === undefined) return false
-  const params: DirectiveParams = { ...parsed.params }
-  for (const key of DIRECTIVE_KEYS) {
-    const field = map.get(key, true)
-    if (key === 'ref' && isSeq(field)) {
-      // `ref: [./a.png, ./b.png]`: several reference images, in order.
-      const refs = field.items.flatMap((item) => (isScalar(item) ? [scalarText(item)?.trim() ?? ''] : []))
-      if (refs.length > 0) params.ref = refs
-      continue
-    }
-    const value = isScalar(field) ? scalarText(field) : undefined
-    if (value !== undefined) params[key] = value.trim()
+  if (!isScalar(map.get('flux', true))) return false
+  // The map's scalars as text, `ref: [./a.png, ./b.png]` as a list, for the one reader.
+  const fields: Record<string, string | string[] | undefined> = {}
+  for (const key of ['flux', ...DIRECTIVE_KEYS]) {
+    const field: unknown = map.get(key, true)
+    if (isScalar(field)) fields[key] = scalarText(field)
+    else if (key === 'ref' && isSeq(field))
+      fields.ref = field.items.flatMap((item) => (isScalar(item) ? [scalarText(item) ?? ''] : []))
   }
-  add(ctx, map, base, { ...parsed, params })
+  const parsed = fieldDirective(fields)
+  if (parsed === undefined) return false
+  add(ctx, map, base, parsed, { path, form: 'object', written: writtenField(fields) ?? '' })
   return true
 }
 
