@@ -91,7 +91,18 @@ export function flux(options: FluxOptions = {}): AstroIntegration {
       },
       'astro:server:setup'({ server, logger }) {
         const own = current()
-        server.watcher.on('all', (_event, file) => own.changed(file))
+        // A `.env*` or `flux.config.*` change restarts Astro (a new session, then Vite's restart).
+        // Vite restarts at once for a `.env*` itself, with the old session, racing Astro's: skipped.
+        let restartsAstro = false
+        server.watcher.on('all', (_event, file) => {
+          own.changed(file)
+          if (own.watchFiles.includes(file)) restartsAstro = true
+        })
+        const restart = server.restart.bind(server)
+        server.restart = async (force) => {
+          if (!restartsAstro || lastFluxState() !== own) return restart(force)
+          restartsAstro = false
+        }
         server.middlewares.use(own.middleware)
         server.middlewares.use(serveVariants(getSocialCards().files, { base: own.options.image.base }))
         server.middlewares.use(
