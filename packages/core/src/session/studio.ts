@@ -1,7 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
-import { relative, sep } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { dirname, relative, sep } from 'node:path'
 import * as v from 'valibot'
+import { writeFileAtomic } from '../cache/atomic-write.js'
 import type { Flux } from '../create-flux.js'
 import { scanSource } from '../directives/index.js'
 import { priceOf } from '../engine/cost.js'
@@ -198,7 +199,8 @@ export function createStudio(c: StudioCollaborators): Studio {
       return fail(
         `${place}: ${JSON.stringify(prompt)} would not read back as this directive's prompt there (it holds characters that end it in this file). Open it in the editor.`,
       )
-    await writeFile(path, next)
+    // Whole or not at all: the dev server's watcher, and the editor, never read a half-written file.
+    await writeFileAtomic(path, next, dirname(path))
     return done(`${place}: prompt rewritten; the page follows like any edit.`)
   }
 
