@@ -82,9 +82,9 @@ export function scanFrontmatterRange(ctx: ScanContext, range: FrontmatterRange):
   if (flat !== undefined) {
     for (const { key, value, start, end } of flat) {
       const parsed = parseDirective(value)
+      if (parsed === undefined) continue
       const field: FrontmatterField = { path: [key], form: 'string', written: value }
-      if (parsed !== undefined)
-        addRange(ctx, range.contentStart + start, range.contentStart + end, parsed, field)
+      addRange(ctx, range.contentStart + start, range.contentStart + end, parsed, field)
     }
     return
   }
